@@ -1,0 +1,168 @@
+// The root of a sorted entry list in one left-to-right pass, with no recursion and no object
+// per node.
+//
+// Sorted keys k0 < k1 < ... split pairwise at b_i = commonPrefixBits(k_i, k_i+1): the branch
+// that separates k_i from k_i+1 sits at depth b_i. A stack holds finished subtries whose split
+// with their left neighbour strictly increases upwards (adjacent splits are never equal), so it
+// never holds more than 249 entries. After pushing leaf i, every stack top whose split with its
+// neighbour is deeper than b_i is complete and is merged into a branch.
+//
+// GP tries have no extension nodes: a subtrie of two or more keys whose keys share more bits
+// than its parent's depth needs one branch per skipped bit, with H0 on the other side ("lift").
+// A single leaf needs none: its name does not depend on its depth.
+//
+// Node names live in the hash kernel's scratch memory, so building a branch preimage is a
+// `copyWithin` and hashing it a call; leaves are hashed in batches of the kernel's capacity.
+
+import { HashKernel } from "../hash/kernel.ts";
+import { TrieError } from "./errors.ts";
+import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, keyBit } from "./key.ts";
+import { EMBED_MAX, HASH_BYTES, NODE_BYTES } from "./node.ts";
+
+/** One state entry. */
+export interface Entry {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+const STACK_MAX = KEY_BITS + 2;
+
+/** Reusable state for root computations; one per thread is enough. */
+class RootMachine {
+  readonly kernel = new HashKernel(2048);
+  readonly heap = this.kernel.heap;
+  /** Heap offset of stack slot 0's node name. */
+  readonly ids = this.kernel.scratchOffset;
+  /** Heap offset of the 64-byte preimage being built. */
+  readonly pre = this.kernel.scratchOffset + STACK_MAX * HASH_BYTES;
+  readonly depth = new Int16Array(STACK_MAX);
+  readonly split = new Int16Array(STACK_MAX);
+  readonly keyOf = new Int32Array(STACK_MAX);
+  readonly isLeaf = new Uint8Array(STACK_MAX);
+  top = -1;
+
+  /**
+   * Root of the subtrie at `atDepth` holding entries[lo..hi). The caller guarantees that
+   * those keys share their first `atDepth` bits.
+   */
+  run(entries: readonly Entry[], lo: number, hi: number, atDepth: number): Uint8Array {
+    const { kernel, heap } = this;
+    const cap = kernel.capacity;
+    this.top = -1;
+    if (hi - lo === 0) return new Uint8Array(HASH_BYTES);
+    let prevSplit = -1;
+    for (let chunk = lo; chunk < hi; chunk += cap) {
+      const end = Math.min(hi, chunk + cap);
+      this.hashLeaves(entries, chunk, end);
+      for (let i = chunk; i < end; i++) {
+        let nextSplit = -1;
+        if (i + 1 < hi) {
+          const a = entries[i].key;
+          const b = entries[i + 1].key;
+          nextSplit = commonPrefixBits(a, b);
+          if (nextSplit === KEY_BITS) throw new TrieError("DUPLICATE_KEY", `entries[${i + 1}].key repeats the previous key`);
+          if (keyBit(a, nextSplit) === 1) throw new TrieError("UNSORTED", `entries[${i + 1}].key sorts before the previous key`);
+        }
+        const t = ++this.top;
+        heap.copyWithin(this.ids + t * HASH_BYTES, kernel.outOffset + (i - chunk) * HASH_BYTES, kernel.outOffset + (i - chunk + 1) * HASH_BYTES);
+        this.isLeaf[t] = 1;
+        this.split[t] = prevSplit;
+        this.keyOf[t] = i;
+        while (this.top > 0 && this.split[this.top] > nextSplit) this.merge(entries);
+        prevSplit = nextSplit;
+      }
+    }
+    this.lift(entries, 0, atDepth);
+    const at = this.ids;
+    return heap.slice(at, at + HASH_BYTES);
+  }
+
+  /** Leaf names of entries[from..to) into the kernel's digest region. */
+  private hashLeaves(entries: readonly Entry[], from: number, to: number): void {
+    const { kernel, heap } = this;
+    for (let i = from; i < to; i++) {
+      const { key, value } = entries[i];
+      checkKey(key, `entries[${i}].key`);
+      if (!(value instanceof Uint8Array)) throw new TrieError("BAD_VALUE", `entries[${i}].value must be a Uint8Array`);
+      const at = kernel.inOffset + (i - from) * NODE_BYTES;
+      heap.set(key, at + 1);
+      if (value.length <= EMBED_MAX) {
+        heap[at] = 0x80 | value.length;
+        heap.set(value, at + 32);
+        heap.fill(0, at + 32 + value.length, at + NODE_BYTES);
+      } else {
+        heap[at] = 0xc0;
+        kernel.hash(value, heap, at + 32);
+      }
+    }
+    kernel.hashNodes(to - from);
+  }
+
+  /** Replaces the two top subtries by their parent branch. */
+  private merge(entries: readonly Entry[]): void {
+    const r = this.top;
+    const l = r - 1;
+    const s = this.split[r];
+    this.lift(entries, l, s + 1);
+    this.lift(entries, r, s + 1);
+    const { heap, pre, ids } = this;
+    heap.copyWithin(pre, ids + l * HASH_BYTES, ids + (l + 1) * HASH_BYTES);
+    heap.copyWithin(pre + HASH_BYTES, ids + r * HASH_BYTES, ids + (r + 1) * HASH_BYTES);
+    heap[pre] &= 0x7f;
+    this.kernel.hashNodesAt(pre, ids + l * HASH_BYTES, 1);
+    this.depth[l] = s;
+    this.isLeaf[l] = 0;
+    this.top = l;
+  }
+
+  /** Moves a branch subtrie up to `toDepth` through a chain of branches with H0 siblings. */
+  private lift(entries: readonly Entry[], slot: number, toDepth: number): void {
+    if (this.isLeaf[slot]) return;
+    const { heap, pre } = this;
+    const id = this.ids + slot * HASH_BYTES;
+    const key = entries[this.keyOf[slot]].key;
+    for (let d = this.depth[slot] - 1; d >= toDepth; d--) {
+      if (keyBit(key, d) === 0) {
+        heap.copyWithin(pre, id, id + HASH_BYTES);
+        heap[pre] &= 0x7f;
+        heap.fill(0, pre + HASH_BYTES, pre + NODE_BYTES);
+      } else {
+        heap.fill(0, pre, pre + HASH_BYTES);
+        heap.copyWithin(pre + HASH_BYTES, id, id + HASH_BYTES);
+      }
+      this.kernel.hashNodesAt(pre, id, 1);
+    }
+    this.depth[slot] = toDepth;
+  }
+}
+
+let machine: RootMachine | undefined;
+
+/**
+ * Root of the subtrie at depth `atDepth` holding `entries[lo..hi)`, which must be sorted by
+ * key, distinct, and share their first `atDepth` bits. `subtrieRoot(e, 0, e.length, 0)` is
+ * the state root.
+ */
+export function subtrieRoot(entries: readonly Entry[], lo: number, hi: number, atDepth: number): Uint8Array {
+  if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 0 && lo <= hi && hi <= entries.length)) {
+    throw new TrieError("BAD_KEY", `range ${lo}..${hi} is outside entries (length ${entries.length})`);
+  }
+  machine ??= new RootMachine();
+  return machine.run(entries, lo, hi, atDepth);
+}
+
+/** State root (GP merklization M) of entries sorted by key with no duplicates. */
+export function trieRoot(entries: readonly Entry[]): Uint8Array {
+  return subtrieRoot(entries, 0, entries.length, 0);
+}
+
+/** Sorts a copy of `entries` by key (duplicates are refused with a typed error). */
+export function sortEntries(entries: readonly Entry[]): Entry[] {
+  entries.forEach((e, i) => checkKey(e.key, `entries[${i}].key`));
+  return [...entries].sort((a, b) => compareKeys(a.key, b.key));
+}
+
+/** State root of entries in any order. */
+export function trieRootUnsorted(entries: readonly Entry[]): Uint8Array {
+  return trieRoot(sortEntries(entries));
+}
