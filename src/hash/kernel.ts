@@ -41,7 +41,7 @@ let compiled: WebAssembly.Module | undefined;
 function kernelModule(): WebAssembly.Module {
   // Compiled once per process. The memory size is only the module's minimum; each instance
   // grows its own memory to what its capacity needs.
-  compiled ??= new WebAssembly.Module(blake2bModuleBytes(1) as BufferSource);
+  compiled ??= new WebAssembly.Module(blake2bModuleBytes(1));
   return compiled;
 }
 
