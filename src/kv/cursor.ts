@@ -1,0 +1,171 @@
+// A position in the tree for ordered reads: one page and index per level, root to leaf.
+// Pages are immutable views, so the cursor stays coherent while the tree version it started on
+// is alive; the reader that owns it checks that before every step.
+import { branchChild, branchCount, branchFind } from "./branch.ts";
+import { KvCorruptionError } from "./errors.ts";
+import { KEY_SIZE } from "./key.ts";
+import { leafCount, leafFind, leafIsOverflow, leafLowerBound, leafValueEnd, leafValueStart } from "./leaf.ts";
+import { OVERFLOW_DATA, overflowPages, overflowRefLength, overflowRefPage } from "./overflow.ts";
+import { KIND_BRANCH, KIND_LEAF, KIND_OVERFLOW, PAGE_HEADER, PAGE_SIZE, pageCount, readU32 } from "./page.ts";
+import type { Pager } from "./pager.ts";
+
+/** Reads a whole overflow value of `len` bytes starting at page `first`. */
+export function readOverflow(pager: Pager, first: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let no = first;
+  let at = 0;
+  const k = overflowPages(len);
+  for (let i = 0; i < k; i++) {
+    if (no === 0) break;
+    const p = pager.readOnce(no, KIND_OVERFLOW);
+    const n = pageCount(p);
+    const want = Math.min(OVERFLOW_DATA, len - at);
+    if (n !== want) {
+      throw new KvCorruptionError(pager.file.path, no * PAGE_SIZE, `overflow page holds ${n} bytes, expected ${want}`);
+    }
+    out.set(p.subarray(12, 12 + n), at);
+    at += n;
+    no = readU32(p, 8);
+  }
+  if (at !== len || no !== 0) {
+    throw new KvCorruptionError(pager.file.path, first * PAGE_SIZE, `overflow chain does not hold ${len} bytes`);
+  }
+  return out;
+}
+
+/** Copy of the value of cell `i` of leaf `p` (`n` cells), following overflow chains. */
+export function cellValue(pager: Pager, p: Uint8Array, n: number, i: number): Uint8Array {
+  const s = leafValueStart(p, n, i);
+  if (leafIsOverflow(p, n, i)) return readOverflow(pager, overflowRefPage(p, s), overflowRefLength(p, s));
+  return p.slice(s, leafValueEnd(p, n, i));
+}
+
+/** Value stored under `key` in the tree (root, height), or undefined. */
+export function lookup(pager: Pager, root: number, height: number, key: Uint8Array): Uint8Array | undefined {
+  if (root === 0) return undefined;
+  let no = root;
+  for (let level = height - 1; level > 0; level--) {
+    const p = pager.read(no, KIND_BRANCH);
+    no = branchChild(p, branchFind(p, key));
+  }
+  const leaf = pager.read(no, KIND_LEAF);
+  const n = leafCount(leaf);
+  const i = leafFind(leaf, n, key);
+  return i < 0 ? undefined : cellValue(pager, leaf, n, i);
+}
+
+/** Ordered position over one version of the tree. */
+export class Cursor {
+  #pager: Pager;
+  #root: number;
+  #height: number;
+  #pages: Uint8Array[] = [];
+  #idx: number[] = [];
+  #valid = false;
+
+  /** A cursor over the tree (root, height); not positioned until a seek. */
+  constructor(pager: Pager, root: number, height: number) {
+    this.#pager = pager;
+    this.#root = root;
+    this.#height = height;
+  }
+
+  /** True while the cursor is on an entry. */
+  get valid(): boolean {
+    return this.#valid;
+  }
+
+  #descend(level: number, no: number, key: Uint8Array | null, last: boolean): void {
+    for (let l = level; l >= 0; l--) {
+      if (l > 0) {
+        const p = this.#pager.read(no, KIND_BRANCH);
+        const i = key !== null ? branchFind(p, key) : last ? branchCount(p) - 1 : 0;
+        this.#pages[l] = p;
+        this.#idx[l] = i;
+        no = branchChild(p, i);
+      } else {
+        const p = this.#pager.read(no, KIND_LEAF);
+        const n = leafCount(p);
+        this.#pages[0] = p;
+        this.#idx[0] = key !== null ? leafLowerBound(p, n, key) : last ? n - 1 : 0;
+      }
+    }
+  }
+
+  /** Moves to the first entry with key >= `key`; false when there is none. */
+  seekGE(key: Uint8Array): boolean {
+    if (this.#root === 0) return (this.#valid = false);
+    this.#descend(this.#height - 1, this.#root, key, false);
+    if (this.#idx[0] < leafCount(this.#pages[0])) return (this.#valid = true);
+    this.#idx[0] = leafCount(this.#pages[0]) - 1;
+    return this.next();
+  }
+
+  /** Moves to the last entry with key < `key`; false when there is none. */
+  seekLT(key: Uint8Array): boolean {
+    if (this.#root === 0) return (this.#valid = false);
+    this.#descend(this.#height - 1, this.#root, key, false);
+    this.#idx[0]--;
+    if (this.#idx[0] >= 0) return (this.#valid = true);
+    this.#idx[0] = 0;
+    return this.prev();
+  }
+
+  /** Moves to the first entry; false when the tree is empty. */
+  first(): boolean {
+    if (this.#root === 0) return (this.#valid = false);
+    this.#descend(this.#height - 1, this.#root, null, false);
+    return (this.#valid = leafCount(this.#pages[0]) > 0);
+  }
+
+  /** Moves to the last entry; false when the tree is empty. */
+  last(): boolean {
+    if (this.#root === 0) return (this.#valid = false);
+    this.#descend(this.#height - 1, this.#root, null, true);
+    return (this.#valid = leafCount(this.#pages[0]) > 0);
+  }
+
+  /** Steps forward; false past the last entry. */
+  next(): boolean {
+    if (++this.#idx[0] < leafCount(this.#pages[0])) return (this.#valid = true);
+    let l = 1;
+    while (l < this.#height && this.#idx[l] >= branchCount(this.#pages[l]) - 1) l++;
+    if (l >= this.#height) return (this.#valid = false);
+    const i = ++this.#idx[l];
+    this.#descend(l - 1, branchChild(this.#pages[l], i), null, false);
+    return (this.#valid = true);
+  }
+
+  /** Steps backward; false before the first entry. */
+  prev(): boolean {
+    if (--this.#idx[0] >= 0) return (this.#valid = true);
+    let l = 1;
+    while (l < this.#height && this.#idx[l] === 0) l++;
+    if (l >= this.#height) return (this.#valid = false);
+    const i = --this.#idx[l];
+    this.#descend(l - 1, branchChild(this.#pages[l], i), null, true);
+    return (this.#valid = true);
+  }
+
+  /** The current leaf page and the key's offset in it, for comparisons without copying. */
+  keyOffset(): number {
+    return PAGE_HEADER + KEY_SIZE * this.#idx[0];
+  }
+
+  /** The current leaf page. */
+  leaf(): Uint8Array {
+    return this.#pages[0];
+  }
+
+  /** Copy of the current key. */
+  key(): Uint8Array {
+    const o = PAGE_HEADER + KEY_SIZE * this.#idx[0];
+    return this.#pages[0].slice(o, o + KEY_SIZE);
+  }
+
+  /** Copy of the current value. */
+  value(): Uint8Array {
+    const p = this.#pages[0];
+    return cellValue(this.#pager, p, leafCount(p), this.#idx[0]);
+  }
+}

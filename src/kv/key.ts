@@ -1,0 +1,69 @@
+// State keys: fixed 31-byte strings, ordered bytewise (equivalently, bitwise MSB first).
+import { KvError } from "./errors.ts";
+
+/** Length of every key, in bytes. */
+export const KEY_SIZE = 31;
+/** Length of every key, in bits. */
+export const KEY_BITS = KEY_SIZE * 8;
+
+/** Throws `BAD_KEY` naming `arg` unless `key` is a Uint8Array of KEY_SIZE bytes. */
+export function checkKey(key: unknown, arg: string): asserts key is Uint8Array {
+  if (!(key instanceof Uint8Array)) {
+    throw new KvError("BAD_KEY", `${arg}: expected a Uint8Array of ${KEY_SIZE} bytes`);
+  }
+  if (key.length !== KEY_SIZE) {
+    throw new KvError("BAD_KEY", `${arg}: expected ${KEY_SIZE} bytes, got ${key.length}`);
+  }
+}
+
+/** Bytewise comparison of two keys: negative, zero or positive. */
+export function compareKeys(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < KEY_SIZE; i++) {
+    const d = a[i] - b[i];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Compares `key` with the key stored at `off` in `buf`. */
+export function compareKeyAt(key: Uint8Array, buf: Uint8Array, off: number): number {
+  for (let i = 0; i < KEY_SIZE; i++) {
+    const d = key[i] - buf[off + i];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Compares key bytes at `ka` in `a` with key bytes at `kb` in `b`. */
+export function compareKeysAt(a: Uint8Array, ka: number, b: Uint8Array, kb: number): number {
+  for (let i = 0; i < KEY_SIZE; i++) {
+    const d = a[ka + i] - b[kb + i];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Bit `i` of `key`, MSB first. */
+export function keyBit(key: Uint8Array, i: number): number {
+  return (key[i >> 3] >> (7 - (i & 7))) & 1;
+}
+
+/** Copy of `key` keeping its first `bits` bits and clearing the rest: the least key with that prefix. */
+export function prefixFloor(key: Uint8Array, bits: number): Uint8Array {
+  const out = new Uint8Array(KEY_SIZE);
+  const whole = bits >> 3;
+  out.set(key.subarray(0, whole));
+  const rest = bits & 7;
+  if (rest !== 0) out[whole] = key[whole] & (0xff << (8 - rest));
+  return out;
+}
+
+/** True when `a` and `b` (`b` at offset `bOff`) agree on their first `bits` bits. */
+export function sharesBitPrefix(a: Uint8Array, b: Uint8Array, bOff: number, bits: number): boolean {
+  const whole = bits >> 3;
+  for (let i = 0; i < whole; i++) if (a[i] !== b[bOff + i]) return false;
+  const rest = bits & 7;
+  if (rest === 0) return true;
+  const mask = 0xff << (8 - rest);
+  return ((a[whole] ^ b[bOff + whole]) & mask) === 0;
+}

@@ -1,0 +1,244 @@
+// Page store over one file: reads with checksum checks through a bounded cache, copy-on-write
+// allocation, and the free list with its one-commit delay.
+//
+// Page lifecycle. A page written since the last durable commit is "fresh"; freeing it makes it
+// reusable at once, since no durable tree refers to it. Freeing any other page puts it on the
+// pending list: the durable tree still refers to it, so it is reused only after the next
+// commit is durable. At commit the free list (reusable + pending) is written to a chain of
+// free-list pages taken from the reusable pages, and that chain is in turn pending in the
+// following epoch.
+import { KvCorruptionError } from "./errors.ts";
+import type { KvFile } from "./file.ts";
+import { PageCache } from "./cache.ts";
+import type { PageSink } from "./node-list.ts";
+import {
+  FIRST_DATA_PAGE,
+  KIND_FREELIST,
+  PAGE_SIZE,
+  newPage,
+  pageCount,
+  pageIsSound,
+  readU32,
+  sealPage,
+  writeU16,
+  writeU32,
+} from "./page.ts";
+
+const FREE_PER_PAGE = (PAGE_SIZE - 12) >> 2;
+const WRITE_RUN = 256; // pages per coalesced write (1 MiB)
+
+/** Counters of page traffic. */
+export interface PagerStats {
+  /** Pages read from the file. */
+  pagesRead: number;
+  /** Pages written to the file. */
+  pagesWritten: number;
+  /** Cache lookups that hit. */
+  cacheHits: number;
+  /** Cache lookups that missed. */
+  cacheMisses: number;
+}
+
+/** Free-list state recorded by a prepared commit. */
+export interface PreparedFreeList {
+  /** First page of the chain (0 when empty). */
+  head: number;
+  /** Number of page numbers listed. */
+  count: number;
+}
+
+/** Pages of one file: cached reads, copy-on-write allocation, deferred reuse. */
+export class Pager implements PageSink {
+  /** The file holding the pages. */
+  readonly file: KvFile;
+  /** Every page number is below this. */
+  highWater: number;
+  #cache: PageCache;
+  #dirty = new Map<number, Uint8Array>();
+  #fresh = new Set<number>();
+  #reusable: number[] = []; // kept so that pop() tends to return low numbers
+  #pending: number[] = [];
+  #maxDirty: number;
+  #prepared: { list: number[]; chain: number[] } | null = null;
+  #pagesRead = 0;
+  #pagesWritten = 0;
+
+  /** Creates a pager over `file` whose pages are all below `highWater`. */
+  constructor(file: KvFile, highWater: number, cacheBytes: number, maxDirtyPages: number) {
+    this.file = file;
+    this.highWater = highWater;
+    this.#cache = new PageCache(cacheBytes);
+    this.#maxDirty = maxDirtyPages;
+  }
+
+  /** Page traffic so far. */
+  stats(): PagerStats {
+    return {
+      pagesRead: this.#pagesRead,
+      pagesWritten: this.#pagesWritten,
+      cacheHits: this.#cache.hits,
+      cacheMisses: this.#cache.misses,
+    };
+  }
+
+  /** Number of pages free for reuse now, and pending reuse after the next commit. */
+  freeCounts(): { reusable: number; pending: number } {
+    return { reusable: this.#reusable.length, pending: this.#pending.length };
+  }
+
+  /** Every free page number, reusable now or after the next commit (for checks). */
+  freePages(): number[] {
+    return this.#reusable.concat(this.#pending);
+  }
+
+  /** Page `no`, which must be of `kind`; damaged pages throw `KvCorruptionError`. */
+  read(no: number, kind: number): Uint8Array {
+    let p = this.#dirty.get(no) ?? this.#cache.get(no);
+    if (p === undefined) {
+      p = this.#load(no);
+      this.#cache.set(no, p);
+    }
+    if (p[4] !== kind) this.#corrupt(no, `expected page kind ${kind}, found ${p[4]}`);
+    return p;
+  }
+
+  /** Like `read`, but a page not already in memory is not cached (for one-off scans). */
+  readOnce(no: number, kind: number): Uint8Array {
+    const p = this.#dirty.get(no) ?? this.#cache.get(no) ?? this.#load(no);
+    if (p[4] !== kind) this.#corrupt(no, `expected page kind ${kind}, found ${p[4]}`);
+    return p;
+  }
+
+  #corrupt(no: number, detail: string): never {
+    throw new KvCorruptionError(this.file.path, no * PAGE_SIZE, detail);
+  }
+
+  #load(no: number): Uint8Array {
+    if (!(no >= FIRST_DATA_PAGE && no < this.highWater)) {
+      this.#corrupt(no, `page number ${no} out of range [${FIRST_DATA_PAGE}, ${this.highWater})`);
+    }
+    const p = new Uint8Array(PAGE_SIZE);
+    const n = this.file.read(p, no * PAGE_SIZE);
+    this.#pagesRead++;
+    if (n !== PAGE_SIZE) this.#corrupt(no, `short read (${n} bytes)`);
+    if (!pageIsSound(p, no)) this.#corrupt(no, "checksum mismatch");
+    return p;
+  }
+
+  /** Reserves a page number: a reusable page if any, else a new one at the end. */
+  allocate(): number {
+    const no = this.#reusable.length > 0 ? this.#reusable.pop()! : this.highWater++;
+    this.#fresh.add(no);
+    this.#cache.delete(no);
+    return no;
+  }
+
+  /** Records the new contents of a page reserved with `allocate`. */
+  put(no: number, page: Uint8Array): void {
+    this.#dirty.set(no, page);
+    if (this.#dirty.size >= this.#maxDirty) this.writeDirty();
+  }
+
+  /** Gives a page back: reusable now if fresh, else after the next durable commit. */
+  free(no: number): void {
+    if (this.#fresh.delete(no)) {
+      this.#dirty.delete(no);
+      this.#cache.delete(no);
+      this.#reusable.push(no);
+    } else {
+      this.#pending.push(no);
+    }
+  }
+
+  /**
+   * Writes every dirty page (sealed with its checksum) in runs of adjacent pages, then keeps
+   * them as clean cached pages. Safe at any time: dirty pages never overwrite a durable page.
+   */
+  writeDirty(): void {
+    if (this.#dirty.size === 0) return;
+    const nos = Array.from(this.#dirty.keys()).sort((a, b) => a - b);
+    const run = new Uint8Array(WRITE_RUN * PAGE_SIZE);
+    let i = 0;
+    while (i < nos.length) {
+      let j = i;
+      while (j < nos.length && j - i < WRITE_RUN && nos[j] === nos[i] + (j - i)) {
+        const p = this.#dirty.get(nos[j])!;
+        sealPage(p, nos[j]);
+        run.set(p, (j - i) * PAGE_SIZE);
+        j++;
+      }
+      this.file.write(run.subarray(0, (j - i) * PAGE_SIZE), nos[i] * PAGE_SIZE);
+      i = j;
+    }
+    this.#pagesWritten += nos.length;
+    for (const no of nos) this.#cache.set(no, this.#dirty.get(no)!);
+    this.#dirty.clear();
+  }
+
+  /**
+   * First step of a commit: records the free list in a chain of free-list pages, writes all
+   * dirty pages and syncs the file. Returns where the chain starts.
+   */
+  prepare(): PreparedFreeList {
+    // The chain lives in reusable pages (never in pending ones: the durable tree uses those).
+    const k = Math.ceil((this.#reusable.length + this.#pending.length) / FREE_PER_PAGE);
+    const chain: number[] = [];
+    for (let i = 0; i < k; i++) chain.push(this.allocate());
+    const list = this.#reusable.concat(this.#pending);
+    for (let i = 0; i < k; i++) {
+      const p = newPage(KIND_FREELIST);
+      const part = list.slice(i * FREE_PER_PAGE, (i + 1) * FREE_PER_PAGE);
+      writeU16(p, 6, part.length);
+      writeU32(p, 8, i + 1 < k ? chain[i + 1] : 0);
+      for (let x = 0; x < part.length; x++) writeU32(p, 12 + 4 * x, part[x]);
+      this.put(chain[i], p);
+    }
+    this.writeDirty();
+    this.file.sync();
+    this.#prepared = { list, chain };
+    return { head: k > 0 ? chain[0] : 0, count: list.length };
+  }
+
+  /** Second step of a commit, once the commit point is durable: freed pages become reusable. */
+  markDurable(): void {
+    const prepared = this.#prepared;
+    if (prepared === null) return;
+    this.#prepared = null;
+    this.#reusable = prepared.list.sort((a, b) => b - a);
+    this.#pending = prepared.chain;
+    this.#fresh.clear();
+  }
+
+  /** Loads the free list of a durable commit (at open). */
+  loadFreeList(head: number, count: number): void {
+    const list: number[] = [];
+    const chain: number[] = [];
+    let no = head;
+    while (no !== 0) {
+      if (chain.length > count) this.#corrupt(no, "free-list chain longer than its count");
+      const p = this.readOnce(no, KIND_FREELIST);
+      chain.push(no);
+      const n = pageCount(p);
+      for (let x = 0; x < n; x++) {
+        const free = readU32(p, 12 + 4 * x);
+        if (free < FIRST_DATA_PAGE || free >= this.highWater) {
+          this.#corrupt(no, `free-list entry ${free} out of range`);
+        }
+        list.push(free);
+      }
+      no = readU32(p, 8);
+    }
+    if (list.length !== count) {
+      this.#corrupt(head, `free list holds ${list.length} pages, meta says ${count}`);
+    }
+    this.#reusable = list.sort((a, b) => b - a);
+    this.#pending = chain;
+    this.#fresh.clear();
+  }
+
+  /** Drops every cached page (tests use it to force reads from the file). */
+  dropCache(): void {
+    this.writeDirty();
+    this.#cache.clear();
+  }
+}

@@ -1,0 +1,173 @@
+// Read operations shared by the live tree and its snapshots.
+import { KvError } from "./errors.ts";
+import { KEY_BITS, checkKey, compareKeyAt, prefixFloor, sharesBitPrefix } from "./key.ts";
+import { Cursor, lookup } from "./cursor.ts";
+import type { Pager } from "./pager.ts";
+
+/** A key and its value; both are fresh copies the caller owns. */
+export type KvEntry = [key: Uint8Array, value: Uint8Array];
+
+/** Bounds and direction of an ordered scan over [start, end). */
+export interface RangeOptions {
+  /** Least key included; unbounded when absent. */
+  start?: Uint8Array;
+  /** First key excluded; unbounded when absent. */
+  end?: Uint8Array;
+  /** Scan from the end of the range backwards. */
+  reverse?: boolean;
+}
+
+// Entries between event-loop turns in async scans.
+const ASYNC_CHUNK = 512;
+
+/** Reads over one version of the tree: point lookups, seeks and ordered scans. */
+export abstract class KvReader {
+  /** @internal */ protected _pager: Pager;
+  /** @internal */ protected _root = 0;
+  /** @internal */ protected _height = 0;
+
+  /** @internal */
+  protected constructor(pager: Pager) {
+    this._pager = pager;
+  }
+
+  /** @internal A token naming the current version; `_ensure` checks it is still readable. */
+  protected abstract _token(): number;
+  /** @internal Throws CLOSED or STALE when the version named by `token` can no longer be read. */
+  protected abstract _ensure(token: number): void;
+
+  /** Levels of this version of the tree (0 when empty, 1 when the root is a leaf). */
+  get height(): number {
+    return this._height;
+  }
+
+  /** Root page of this version (0 when empty). */
+  get rootPage(): number {
+    return this._root;
+  }
+
+  /** The value stored under `key`, or undefined. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    checkKey(key, "key");
+    this._ensure(this._token());
+    return lookup(this._pager, this._root, this._height, key);
+  }
+
+  /** True when `key` is present. */
+  has(key: Uint8Array): boolean {
+    checkKey(key, "key");
+    this._ensure(this._token());
+    const c = new Cursor(this._pager, this._root, this._height);
+    return c.seekGE(key) && compareKeyAt(key, c.leaf(), c.keyOffset()) === 0;
+  }
+
+  /** The first entry whose key is >= `key`, or undefined. */
+  seek(key: Uint8Array): KvEntry | undefined {
+    checkKey(key, "key");
+    this._ensure(this._token());
+    const c = new Cursor(this._pager, this._root, this._height);
+    return c.seekGE(key) ? [c.key(), c.value()] : undefined;
+  }
+
+  /** The first key >= `key`, without reading its value, or undefined. */
+  seekKey(key: Uint8Array): Uint8Array | undefined {
+    checkKey(key, "key");
+    this._ensure(this._token());
+    const c = new Cursor(this._pager, this._root, this._height);
+    return c.seekGE(key) ? c.key() : undefined;
+  }
+
+  /**
+   * The first entry whose key agrees with `key` on its first `bits` bits (MSB first), or
+   * undefined when no key has that prefix.
+   */
+  seekPrefix(key: Uint8Array, bits: number): KvEntry | undefined {
+    checkKey(key, "key");
+    checkBits(bits);
+    this._ensure(this._token());
+    const c = new Cursor(this._pager, this._root, this._height);
+    if (!c.seekGE(prefixFloor(key, bits))) return undefined;
+    if (!sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits)) return undefined;
+    return [c.key(), c.value()];
+  }
+
+  /** Like `seekPrefix` but returns only the key. */
+  seekPrefixKey(key: Uint8Array, bits: number): Uint8Array | undefined {
+    checkKey(key, "key");
+    checkBits(bits);
+    this._ensure(this._token());
+    const c = new Cursor(this._pager, this._root, this._height);
+    if (!c.seekGE(prefixFloor(key, bits))) return undefined;
+    if (!sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits)) return undefined;
+    return c.key();
+  }
+
+  /**
+   * Entries with start <= key < end in key order (or reverse order). The scan belongs to this
+   * version of the tree: it throws STALE if that version is released while it runs.
+   */
+  *entries(options: RangeOptions = {}): Generator<KvEntry, void, undefined> {
+    const c = this.#open(options);
+    const token = this._token();
+    for (let ok = this.#position(c, options); ok; ok = this.#step(c, options, token)) {
+      yield [c.key(), c.value()];
+    }
+  }
+
+  /** Keys with start <= key < end in key order (or reverse order), without reading values. */
+  *keys(options: RangeOptions = {}): Generator<Uint8Array, void, undefined> {
+    const c = this.#open(options);
+    const token = this._token();
+    for (let ok = this.#position(c, options); ok; ok = this.#step(c, options, token)) {
+      yield c.key();
+    }
+  }
+
+  /** `entries` as an async iterator that lets the event loop run between chunks. */
+  async *entriesAsync(options: RangeOptions = {}): AsyncGenerator<KvEntry, void, undefined> {
+    const c = this.#open(options);
+    const token = this._token();
+    let since = 0;
+    for (let ok = this.#position(c, options); ok; ok = this.#step(c, options, token)) {
+      yield [c.key(), c.value()];
+      if (++since === ASYNC_CHUNK) {
+        since = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this._ensure(token);
+      }
+    }
+  }
+
+  #open(options: RangeOptions): Cursor {
+    if (options === null || typeof options !== "object") {
+      throw new KvError("BAD_ARGUMENT", "options: expected an object");
+    }
+    if (options.start !== undefined) checkKey(options.start, "options.start");
+    if (options.end !== undefined) checkKey(options.end, "options.end");
+    this._ensure(this._token());
+    return new Cursor(this._pager, this._root, this._height);
+  }
+
+  #position(c: Cursor, o: RangeOptions): boolean {
+    let ok: boolean;
+    if (!o.reverse) ok = o.start !== undefined ? c.seekGE(o.start) : c.first();
+    else ok = o.end !== undefined ? c.seekLT(o.end) : c.last();
+    return ok && this.#inside(c, o);
+  }
+
+  #step(c: Cursor, o: RangeOptions, token: number): boolean {
+    this._ensure(token);
+    return (o.reverse ? c.prev() : c.next()) && this.#inside(c, o);
+  }
+
+  #inside(c: Cursor, o: RangeOptions): boolean {
+    if (!o.reverse) return o.end === undefined || compareKeyAt(o.end, c.leaf(), c.keyOffset()) > 0;
+    return o.start === undefined || compareKeyAt(o.start, c.leaf(), c.keyOffset()) <= 0;
+  }
+}
+
+function checkBits(bits: number): void {
+  if (!Number.isInteger(bits) || bits < 0 || bits > KEY_BITS) {
+    throw new KvError("BAD_ARGUMENT", `bits: expected an integer in [0, ${KEY_BITS}], got ${bits}`);
+  }
+}

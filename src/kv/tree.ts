@@ -1,0 +1,490 @@
+// The kv tree: a persistent copy-on-write B+tree of 31-byte keys to byte-string values.
+//
+// Commit protocol. `prepareCommit` writes every new page and the free list, syncs, and returns
+// the tree-meta record; nothing refers to the new pages yet. The commit point is publishing that
+// record: `publish` writes it to the older of the two meta pages and syncs (standalone use), or
+// a store layer writes the encoded record into its own commit record and then calls
+// `markDurable`. Only then do pages replaced since the previous commit become reusable, so the
+// previous tree stays intact and readable until the new one is durable.
+import { branchChild, branchCount, branchSep, branchUsed, compareKeySep } from "./branch.ts";
+import { DEFAULT_CACHE_BYTES } from "./cache.ts";
+import { KvCorruptionError, KvError } from "./errors.ts";
+import { type KvFile, type KvFileSystem, nodeFileSystem } from "./file.ts";
+import { KEY_SIZE, checkKey, compareKeys, compareKeysAt } from "./key.ts";
+import { leafCount, leafIsOverflow, leafUsed, leafValueStart } from "./leaf.ts";
+import { type TreeMeta, TREE_META_SIZE, decodeTreeMeta, encodeTreeMeta } from "./meta.ts";
+import { overflowPages, overflowRefLength, overflowRefPage } from "./overflow.ts";
+import {
+  FIRST_DATA_PAGE,
+  KIND_BRANCH,
+  KIND_LEAF,
+  KIND_META,
+  KIND_OVERFLOW,
+  PAGE_HEADER,
+  PAGE_SIZE,
+  newPage,
+  pageIsSound,
+  readU32,
+  sealPage,
+} from "./page.ts";
+import { Pager, type PagerStats } from "./pager.ts";
+import { KvReader } from "./reader.ts";
+import { Updater } from "./update.ts";
+
+/** Longest value accepted: 128 MiB. */
+export const MAX_VALUE_SIZE = 128 * 1024 * 1024;
+
+/** One change of a batch: set `key` to `value`, or delete it when `value` is null. */
+export type BatchEntry = readonly [key: Uint8Array, value: Uint8Array | null];
+
+/** Options of `KvTree.open` and `openKv`. */
+export interface KvOptions {
+  /** Budget of the page cache in bytes (default 256 MiB). */
+  cacheBytes?: number;
+  /** Dirty pages are written out (not synced) beyond this many bytes (default 64 MiB). */
+  maxDirtyBytes?: number;
+  /**
+   * An encoded tree-meta record kept by an outer commit record. When given, the tree opens at
+   * that state and the meta pages are neither read nor needed.
+   */
+  meta?: Uint8Array;
+}
+
+/** Options of `openKv`: `KvOptions` plus the file system to open the path with. */
+export interface OpenKvOptions extends KvOptions {
+  /** File system to use (default: the host's). */
+  fs?: KvFileSystem;
+}
+
+/** Shape and fill of one level, as found by `KvTree.check`. */
+export interface LevelReport {
+  /** Nodes at this level. */
+  nodes: number;
+  /** Least used bytes among non-root nodes (PAGE_SIZE when there are none). */
+  minFill: number;
+  /** Mean used bytes. */
+  avgFill: number;
+}
+
+/** Result of a full structural check. */
+export interface CheckReport {
+  /** Entries counted in the leaves. */
+  entries: number;
+  /** Per level, index 0 = leaves. */
+  levels: LevelReport[];
+  /** Overflow pages in use. */
+  overflowPages: number;
+  /** Pages below the high-water mark, in use or free. */
+  totalPages: number;
+}
+
+/** Counters and sizes of an open tree. */
+export interface KvStats extends PagerStats {
+  /** Entries in the live tree. */
+  entries: number;
+  /** Levels of the live tree. */
+  height: number;
+  /** Pages below the high-water mark. */
+  highWater: number;
+  /** Pages free for reuse now. */
+  reusablePages: number;
+  /** Pages freed since the last durable commit, reusable after the next. */
+  pendingPages: number;
+}
+
+function emptyMeta(): TreeMeta {
+  return { seq: 0, root: 0, height: 0, highWater: FIRST_DATA_PAGE, freeHead: 0, freeCount: 0, entries: 0 };
+}
+
+/** A read-only view of the last durable commit; valid until the next commit is durable. */
+export class KvSnapshot extends KvReader {
+  #tree: KvTree;
+  #seq: number;
+  /** Number of entries in this version. */
+  readonly size: number;
+
+  /** @internal Use `KvTree.snapshot`. */
+  constructor(tree: KvTree, pager: Pager, meta: TreeMeta) {
+    super(pager);
+    this.#tree = tree;
+    this.#seq = meta.seq;
+    this._root = meta.root;
+    this._height = meta.height;
+    this.size = meta.entries;
+  }
+
+  /** Commit sequence number of this version. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** @internal */
+  protected _token(): number {
+    return this.#seq;
+  }
+
+  /** @internal */
+  protected _ensure(token: number): void {
+    this.#tree.ensureSnapshot(token);
+  }
+}
+
+/** A persistent B+tree of 31-byte keys to values; see the module comment for commits. */
+export class KvTree extends KvReader {
+  #file: KvFile;
+  #updater: Updater;
+  #entries: number;
+  #durable: TreeMeta;
+  #prepared: TreeMeta | null = null;
+  #version = 0;
+  #closed = false;
+
+  private constructor(file: KvFile, pager: Pager, meta: TreeMeta) {
+    super(pager);
+    this.#file = file;
+    this.#updater = new Updater(pager);
+    this.#durable = meta;
+    this._root = meta.root;
+    this._height = meta.height;
+    this.#entries = meta.entries;
+  }
+
+  /**
+   * Opens the tree stored in `file`. An empty file becomes an empty tree (its meta page is
+   * written at once). Otherwise the newer intact meta page wins, or `options.meta` is used.
+   */
+  static open(file: KvFile, options: KvOptions = {}): KvTree {
+    const cacheBytes = positive(options.cacheBytes, DEFAULT_CACHE_BYTES, "options.cacheBytes");
+    const dirtyBytes = positive(options.maxDirtyBytes, 64 * 1024 * 1024, "options.maxDirtyBytes");
+    let meta: TreeMeta;
+    if (options.meta !== undefined) {
+      meta = decodeTreeMeta(options.meta);
+    } else if (file.size() === 0) {
+      meta = emptyMeta();
+      writeMetaPage(file, meta);
+    } else {
+      meta = readMetaPages(file);
+    }
+    if (meta.highWater < FIRST_DATA_PAGE || meta.root >= meta.highWater || (meta.root === 0) !== (meta.height === 0)) {
+      throw new KvError("BAD_META", "tree meta: inconsistent fields");
+    }
+    const pager = new Pager(file, meta.highWater, cacheBytes, Math.max(64, Math.floor(dirtyBytes / PAGE_SIZE)));
+    pager.loadFreeList(meta.freeHead, meta.freeCount);
+    return new KvTree(file, pager, meta);
+  }
+
+  /** The file the tree lives in. */
+  get file(): KvFile {
+    return this.#file;
+  }
+
+  /** Number of entries in the live tree (including uncommitted batches). */
+  get size(): number {
+    return this.#entries;
+  }
+
+  /** The tree-meta record of the last durable commit. */
+  get durableMeta(): TreeMeta {
+    return this.#durable;
+  }
+
+  /** @internal */
+  protected _token(): number {
+    return this.#version;
+  }
+
+  /** @internal */
+  protected _ensure(token: number): void {
+    if (this.#closed) throw new KvError("CLOSED", "kv tree is closed");
+    if (token !== this.#version) {
+      throw new KvError("STALE", "the tree changed since this iteration began");
+    }
+  }
+
+  /** @internal Throws unless the snapshot of commit `seq` is still readable. */
+  ensureSnapshot(seq: number): void {
+    if (this.#closed) throw new KvError("CLOSED", "kv tree is closed");
+    if (seq !== this.#durable.seq) {
+      throw new KvError("STALE", `snapshot of commit ${seq} was released by commit ${this.#durable.seq}`);
+    }
+  }
+
+  #live(): void {
+    if (this.#closed) throw new KvError("CLOSED", "kv tree is closed");
+  }
+
+  /**
+   * Applies a batch of changes copy-on-write. Keys must be distinct; any order is accepted
+   * (sorted input skips a sort). The whole batch is validated first: on bad input nothing
+   * changes and a KvError names the offending element.
+   */
+  apply(batch: Iterable<BatchEntry>): void {
+    this.#live();
+    if (this.#prepared !== null) throw new KvError("BUSY", "a prepared commit awaits markDurable");
+    const { keys, vals } = validateBatch(batch);
+    const shape = this.#updater.apply({ root: this._root, height: this._height }, keys, vals);
+    this._root = shape.root;
+    this._height = shape.height;
+    this.#entries += this.#updater.delta;
+    this.#version++;
+  }
+
+  /**
+   * Commit step 1: writes all new pages and the free list, syncs the file, and returns the
+   * tree-meta record of the new state. Nothing refers to the new pages until that record is
+   * published (`publish`) or kept by an outer commit record (then call `markDurable`).
+   */
+  prepareCommit(): TreeMeta {
+    this.#live();
+    if (this.#prepared !== null) throw new KvError("BUSY", "a commit is already prepared");
+    const free = this._pager.prepare();
+    this.#prepared = {
+      seq: this.#durable.seq + 1,
+      root: this._root,
+      height: this._height,
+      highWater: this._pager.highWater,
+      freeHead: free.head,
+      freeCount: free.count,
+      entries: this.#entries,
+    };
+    return this.#prepared;
+  }
+
+  /** Commit step 2 (outer commit record): `meta`, from `prepareCommit`, is now durable. */
+  markDurable(meta: TreeMeta): void {
+    this.#live();
+    if (this.#prepared === null || meta.seq !== this.#prepared.seq) {
+      throw new KvError("BAD_ARGUMENT", "meta: not the prepared commit");
+    }
+    this._pager.markDurable();
+    this.#durable = this.#prepared;
+    this.#prepared = null;
+  }
+
+  /** Commit step 2 (standalone): writes `meta` to its meta page, syncs, then `markDurable`. */
+  publish(meta: TreeMeta): void {
+    this.#live();
+    if (this.#prepared === null || meta.seq !== this.#prepared.seq) {
+      throw new KvError("BAD_ARGUMENT", "meta: not the prepared commit");
+    }
+    writeMetaPage(this.#file, this.#prepared);
+    this.markDurable(meta);
+  }
+
+  /** Both commit steps with the built-in meta pages. Returns the published record. */
+  commit(): TreeMeta {
+    const meta = this.prepareCommit();
+    this.publish(meta);
+    return meta;
+  }
+
+  /** A read-only view of the last durable commit, valid until the next commit is durable. */
+  snapshot(): KvSnapshot {
+    this.#live();
+    return new KvSnapshot(this, this._pager, this.#durable);
+  }
+
+  /** Counters and sizes. */
+  stats(): KvStats {
+    const free = this._pager.freeCounts();
+    return {
+      ...this._pager.stats(),
+      entries: this.#entries,
+      height: this._height,
+      highWater: this._pager.highWater,
+      reusablePages: free.reusable,
+      pendingPages: free.pending,
+    };
+  }
+
+  /** Drops all cached pages so that later reads go to the file. */
+  dropCache(): void {
+    this.#live();
+    this._pager.dropCache();
+  }
+
+  /**
+   * Walks the whole live tree and verifies it: page kinds and checksums, key order, separator
+   * bounds, uniform depth, overflow chains, the entry count, and that every page below the
+   * high-water mark is either in the tree or free exactly once. Throws KvCorruptionError on the
+   * first violation; returns per-level shape and fill.
+   */
+  check(): CheckReport {
+    this.#live();
+    const pager = this._pager;
+    const levels: LevelReport[] = [];
+    for (let l = 0; l < this._height; l++) levels.push({ nodes: 0, minFill: PAGE_SIZE, avgFill: 0 });
+    const owner = new Uint8Array(pager.highWater);
+    const fail = (no: number, why: string): never => {
+      throw new KvCorruptionError(this.#file.path, no * PAGE_SIZE, why);
+    };
+    const claim = (no: number): void => {
+      if (no < FIRST_DATA_PAGE || no >= pager.highWater) fail(no, "page number out of range");
+      if (owner[no]++ !== 0) fail(no, "page referenced twice");
+    };
+    let entries = 0;
+    let overflow = 0;
+    let prevKey: Uint8Array | null = null;
+    const walk = (no: number, level: number, lo: Uint8Array | null, hi: Uint8Array | null, isRoot: boolean): void => {
+      claim(no);
+      const rep = levels[level];
+      if (level === 0) {
+        const p = pager.readOnce(no, KIND_LEAF);
+        const n = leafCount(p);
+        if (n === 0) fail(no, "empty leaf");
+        const used = leafUsed(p);
+        if (used > PAGE_SIZE) fail(no, "leaf overflows its page");
+        rep.nodes++;
+        rep.avgFill += used;
+        if (!isRoot) rep.minFill = Math.min(rep.minFill, used);
+        for (let i = 0; i < n; i++) {
+          const ko = PAGE_HEADER + KEY_SIZE * i;
+          const key = p.subarray(ko, ko + KEY_SIZE);
+          if (prevKey !== null && compareKeysAt(prevKey, 0, p, ko) >= 0) fail(no, `key ${i} out of order`);
+          if (lo !== null && compareKeySep(key, lo) < 0) fail(no, `key ${i} below its separator`);
+          if (hi !== null && compareKeySep(key, hi) >= 0) fail(no, `key ${i} above its separator`);
+          prevKey = key;
+          if (leafIsOverflow(p, n, i)) {
+            const s = leafValueStart(p, n, i);
+            const len = overflowRefLength(p, s);
+            let q = overflowRefPage(p, s);
+            let k = 0;
+            while (q !== 0) {
+              claim(q);
+              q = readU32(pager.readOnce(q, KIND_OVERFLOW), 8);
+              k++;
+            }
+            if (k !== overflowPages(len)) fail(no, `overflow chain of key ${i} has ${k} pages`);
+            overflow += k;
+          }
+        }
+        entries += n;
+        return;
+      }
+      const p = pager.readOnce(no, KIND_BRANCH);
+      const n = branchCount(p);
+      if (n === 0) fail(no, "empty branch");
+      const used = branchUsed(p);
+      rep.nodes++;
+      rep.avgFill += used;
+      if (!isRoot) rep.minFill = Math.min(rep.minFill, used);
+      for (let i = 0; i < n; i++) {
+        const clo = i === 0 ? lo : branchSep(p, i);
+        const chi = i === n - 1 ? hi : branchSep(p, i + 1);
+        if (i > 0 && lo !== null && compareSeps(clo!, lo) <= 0) fail(no, `separator ${i} not above its bound`);
+        if (i > 0 && i < n - 1 && compareSeps(clo!, chi!) >= 0) fail(no, `separators ${i}, ${i + 1} out of order`);
+        walk(branchChild(p, i), level - 1, clo, chi, false);
+      }
+    };
+    if (this._root !== 0) walk(this._root, this._height - 1, null, null, true);
+    for (const rep of levels) rep.avgFill = rep.nodes > 0 ? rep.avgFill / rep.nodes : 0;
+    if (entries !== this.#entries) fail(this._root, `tree holds ${entries} entries, count says ${this.#entries}`);
+    if (this.#prepared === null) {
+      for (const no of pager.freePages()) claim(no);
+      for (let no = FIRST_DATA_PAGE; no < pager.highWater; no++) {
+        if (owner[no] === 0) fail(no, "page neither in the tree nor free (leaked)");
+      }
+    }
+    return { entries, levels, overflowPages: overflow, totalPages: pager.highWater };
+  }
+
+  /** Releases the file. Uncommitted batches are lost; the last durable commit remains. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#file.close();
+  }
+}
+
+/** Opens (creating if needed) the tree stored at `path`. */
+export function openKv(path: string, options: OpenKvOptions = {}): KvTree {
+  const fs = options.fs ?? nodeFileSystem;
+  const file = fs.open(path);
+  try {
+    return KvTree.open(file, options);
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+}
+
+function compareSeps(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+function positive(v: number | undefined, dflt: number, arg: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+    throw new KvError("BAD_ARGUMENT", `${arg}: expected a positive number`);
+  }
+  return v;
+}
+
+function writeMetaPage(file: KvFile, meta: TreeMeta): void {
+  const no = meta.seq % 2;
+  const p = newPage(KIND_META);
+  p.set(encodeTreeMeta(meta), PAGE_HEADER);
+  sealPage(p, no);
+  file.write(p, no * PAGE_SIZE);
+  file.sync();
+}
+
+// The newer of the two meta pages that passes its checks.
+function readMetaPages(file: KvFile): TreeMeta {
+  let best: TreeMeta | null = null;
+  for (let no = 0; no < 2; no++) {
+    const p = new Uint8Array(PAGE_SIZE);
+    if (file.read(p, no * PAGE_SIZE) !== PAGE_SIZE) continue;
+    if (!pageIsSound(p, no) || p[4] !== KIND_META) continue;
+    let m: TreeMeta;
+    try {
+      m = decodeTreeMeta(p.subarray(PAGE_HEADER, PAGE_HEADER + TREE_META_SIZE));
+    } catch {
+      continue;
+    }
+    if (m.seq % 2 !== no) continue;
+    if (best === null || m.seq > best.seq) best = m;
+  }
+  if (best === null) throw new KvCorruptionError(file.path, 0, "no intact meta page");
+  return best;
+}
+
+function validateBatch(batch: Iterable<BatchEntry>): { keys: Uint8Array[]; vals: (Uint8Array | null)[] } {
+  if (batch === null || typeof batch !== "object" || typeof (batch as Iterable<BatchEntry>)[Symbol.iterator] !== "function") {
+    throw new KvError("BAD_BATCH", "batch: expected an iterable of [key, value | null]");
+  }
+  const keys: Uint8Array[] = [];
+  const vals: (Uint8Array | null)[] = [];
+  let sorted = true;
+  let i = 0;
+  for (const e of batch) {
+    if (!Array.isArray(e) || e.length !== 2) {
+      throw new KvError("BAD_BATCH", `batch[${i}]: expected [key, value | null]`);
+    }
+    const k = e[0];
+    const v = e[1];
+    checkKey(k, `batch[${i}][0]`);
+    if (v !== null) {
+      if (!(v instanceof Uint8Array)) throw new KvError("BAD_VALUE", `batch[${i}][1]: expected a Uint8Array or null`);
+      if (v.length > MAX_VALUE_SIZE) {
+        throw new KvError("VALUE_TOO_LARGE", `batch[${i}][1]: ${v.length} bytes exceeds the maximum of ${MAX_VALUE_SIZE}`);
+      }
+    }
+    if (sorted && i > 0 && compareKeys(keys[i - 1], k) >= 0) sorted = false;
+    keys.push(k);
+    vals.push(v);
+    i++;
+  }
+  if (sorted) return { keys, vals };
+  const order = keys.map((_, x) => x).sort((a, b) => compareKeys(keys[a], keys[b]) || a - b);
+  const sk = order.map((x) => keys[x]);
+  const sv = order.map((x) => vals[x]);
+  for (let x = 1; x < sk.length; x++) {
+    if (compareKeys(sk[x - 1], sk[x]) === 0) {
+      throw new KvError("BAD_BATCH", `batch[${order[x]}][0]: duplicate key (also at batch[${order[x - 1]}])`);
+    }
+  }
+  return { keys: sk, vals: sv };
+}

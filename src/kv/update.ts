@@ -1,0 +1,257 @@
+// Copy-on-write application of a sorted batch to the tree.
+//
+// The batch descends once from the root. Every node on a path to a changed key is rebuilt into
+// fresh pages (the old page is freed); untouched subtrees are shared. A rebuilt node returns
+// the list of nodes that replace it (none when it emptied, several when it split); the parent
+// splices them into its children, merges any child that fell below MIN_FILL with a neighbour
+// (redistributing when the two do not fit one page), and repacks itself the same way. At the
+// root, extra nodes grow new levels and single-child branches collapse.
+import {
+  branchCount,
+  branchChild,
+  compareKeySep,
+  decodeBranch,
+  packBranches,
+} from "./branch.ts";
+import { KEY_SIZE, compareKeyAt } from "./key.ts";
+import {
+  LeafPacker,
+  MAX_INLINE_VALUE,
+  MIN_FILL,
+  OVERFLOW_REF_SIZE,
+  leafCount,
+  leafIsOverflow,
+  leafValueStart,
+} from "./leaf.ts";
+import { NodeList } from "./node-list.ts";
+import { overflowRefLength, overflowRefPage, writeOverflow } from "./overflow.ts";
+import { KIND_BRANCH, KIND_LEAF, KIND_OVERFLOW, PAGE_HEADER, readU32 } from "./page.ts";
+import type { Pager } from "./pager.ts";
+
+/** Root and height of a tree. */
+export interface TreeShape {
+  /** Root page, 0 when empty. */
+  root: number;
+  /** Levels, 0 when empty. */
+  height: number;
+}
+
+/** Frees every page of the overflow chain starting at `first`. */
+export function freeOverflowChain(pager: Pager, first: number): void {
+  let no = first;
+  while (no !== 0) {
+    const p = pager.readOnce(no, KIND_OVERFLOW);
+    const next = readU32(p, 8);
+    pager.free(no);
+    no = next;
+  }
+}
+
+/** Applies sorted, validated batches to a tree, page by page. */
+export class Updater {
+  #pager: Pager;
+  #packer = new LeafPacker();
+  #keys: Uint8Array[] = [];
+  #vals: (Uint8Array | null)[] = [];
+  /** Change in the number of entries caused by the last `apply`. */
+  delta = 0;
+
+  /** Creates an updater writing through `pager`. */
+  constructor(pager: Pager) {
+    this.#pager = pager;
+  }
+
+  /** Applies the batch (keys strictly ascending; null deletes) and returns the new shape. */
+  apply(shape: TreeShape, keys: Uint8Array[], vals: (Uint8Array | null)[]): TreeShape {
+    this.#keys = keys;
+    this.#vals = vals;
+    this.delta = 0;
+    try {
+      if (keys.length === 0) return shape;
+      let level = shape.height - 1;
+      let list: NodeList;
+      if (shape.root === 0) {
+        list = this.#leaf(0, 0, keys.length);
+        level = 0;
+      } else {
+        list = this.#node(shape.root, level, 0, keys.length);
+      }
+      if (list.length === 0) return { root: 0, height: 0 };
+      while (list.length > 1) {
+        const up = new NodeList();
+        packBranches(this.#pager, list.pages, list.seps, up);
+        list = up;
+        level++;
+      }
+      let root = list.pages[0];
+      let height = level + 1;
+      while (height > 1) {
+        const p = this.#pager.read(root, KIND_BRANCH);
+        if (branchCount(p) !== 1) break;
+        this.#pager.free(root);
+        root = branchChild(p, 0);
+        height--;
+      }
+      return { root, height };
+    } finally {
+      this.#keys = [];
+      this.#vals = [];
+    }
+  }
+
+  #node(page: number, level: number, lo: number, hi: number): NodeList {
+    return level === 0 ? this.#leaf(page, lo, hi) : this.#branch(page, level, lo, hi);
+  }
+
+  // Merges leaf `page` (0: none) with ops [lo, hi) into new leaves.
+  #leaf(page: number, lo: number, hi: number): NodeList {
+    const pager = this.#pager;
+    const packer = this.#packer;
+    const keys = this.#keys;
+    const vals = this.#vals;
+    packer.reset();
+    let p: Uint8Array | null = null;
+    let n = 0;
+    if (page !== 0) {
+      p = pager.read(page, KIND_LEAF);
+      n = leafCount(p);
+      pager.free(page);
+    }
+    let i = 0;
+    let j = lo;
+    while (i < n || j < hi) {
+      let c: number;
+      if (i >= n) c = 1;
+      else if (j >= hi) c = -1;
+      else c = -compareKeyAt(keys[j], p!, PAGE_HEADER + KEY_SIZE * i);
+      if (c < 0) {
+        packer.addFromLeaf(p!, n, i++);
+        continue;
+      }
+      if (c === 0) {
+        if (leafIsOverflow(p!, n, i)) {
+          freeOverflowChain(pager, overflowRefPage(p!, leafValueStart(p!, n, i)));
+        }
+        i++;
+        this.delta--;
+      }
+      const v = vals[j];
+      if (v !== null) {
+        this.#addValue(keys[j], v);
+        this.delta++;
+      }
+      j++;
+    }
+    const out = new NodeList();
+    packer.emit(pager, out);
+    return out;
+  }
+
+  #addValue(key: Uint8Array, v: Uint8Array): void {
+    if (v.length <= MAX_INLINE_VALUE) {
+      this.#packer.add(key, 0, v, 0, v.length, false);
+    } else {
+      const ref = writeOverflow(this.#pager, v);
+      this.#packer.add(key, 0, ref, 0, OVERFLOW_REF_SIZE, true);
+    }
+  }
+
+  #branch(page: number, level: number, lo: number, hi: number): NodeList {
+    const pager = this.#pager;
+    const keys = this.#keys;
+    const p = pager.read(page, KIND_BRANCH);
+    const children: number[] = [];
+    const seps: (Uint8Array | null)[] = [];
+    decodeBranch(p, children, seps);
+    pager.free(page);
+    const n = children.length;
+    const next = new NodeList();
+    let j = lo;
+    for (let i = 0; i < n; i++) {
+      let k = j;
+      if (i === n - 1) k = hi;
+      else {
+        const bound = seps[i + 1]!;
+        while (k < hi && compareKeySep(keys[k], bound) < 0) k++;
+      }
+      if (k === j) {
+        next.push(children[i], seps[i], -1);
+      } else {
+        const sub = this.#node(children[i], level - 1, j, k);
+        for (let x = 0; x < sub.length; x++) {
+          next.push(sub.pages[x], x === 0 ? seps[i] : sub.seps[x], sub.fills[x]);
+        }
+      }
+      j = k;
+    }
+    if (next.length === 0) return next;
+    next.seps[0] = null;
+    const fixed = this.#mergeUnderfull(next, level - 1);
+    const out = new NodeList();
+    packBranches(pager, fixed.pages, fixed.seps, out);
+    return out;
+  }
+
+  // Merges each rebuilt child below MIN_FILL with a neighbour until none is left (or one child).
+  #mergeUnderfull(list: NodeList, level: number): NodeList {
+    let i = 0;
+    while (i < list.length && list.length > 1) {
+      const f = list.fills[i];
+      if (f < 0 || f >= MIN_FILL) {
+        i++;
+        continue;
+      }
+      const a = i < list.length - 1 ? i : i - 1;
+      const merged =
+        level === 0
+          ? this.#mergeLeaves(list.pages[a], list.pages[a + 1])
+          : this.#mergeBranches(list.pages[a], list.pages[a + 1], list.seps[a + 1]!);
+      const spliced = new NodeList();
+      for (let x = 0; x < a; x++) spliced.push(list.pages[x], list.seps[x], list.fills[x]);
+      for (let x = 0; x < merged.length; x++) {
+        // A redistribution into two or more pages leaves each about half full: do not revisit.
+        const fill = merged.length === 1 ? merged.fills[x] : -1;
+        spliced.push(merged.pages[x], x === 0 ? list.seps[a] : merged.seps[x], fill);
+      }
+      for (let x = a + 2; x < list.length; x++) spliced.push(list.pages[x], list.seps[x], list.fills[x]);
+      list = spliced;
+      i = merged.length === 1 ? a : a + merged.length;
+    }
+    return list;
+  }
+
+  #mergeLeaves(a: number, b: number): NodeList {
+    const pager = this.#pager;
+    const packer = this.#packer;
+    packer.reset();
+    for (const no of [a, b]) {
+      const p = pager.read(no, KIND_LEAF);
+      const n = leafCount(p);
+      for (let i = 0; i < n; i++) packer.addFromLeaf(p, n, i);
+      pager.free(no);
+    }
+    const out = new NodeList();
+    packer.emit(pager, out);
+    return out;
+  }
+
+  #mergeBranches(a: number, b: number, sepB: Uint8Array): NodeList {
+    const pager = this.#pager;
+    const children: number[] = [];
+    const seps: (Uint8Array | null)[] = [];
+    decodeBranch(pager.read(a, KIND_BRANCH), children, seps);
+    const first = children.length;
+    decodeBranch(pager.read(b, KIND_BRANCH), children, seps);
+    seps[first] = sepB; // the parent's separator comes down between the two halves
+    pager.free(a);
+    pager.free(b);
+    const out = new NodeList();
+    packBranches(pager, children, seps, out);
+    return out;
+  }
+}
+
+/** Value length of an overflow reference in cell `i` of leaf `p` (of `n` cells). */
+export function overflowLengthAt(p: Uint8Array, n: number, i: number): number {
+  return overflowRefLength(p, leafValueStart(p, n, i));
+}
