@@ -5,6 +5,7 @@
 //                             byte counter t (i64), last = 1 for the final block.
 //   blocks(h, data, n, t)     n non-final blocks from data; t = bytes hashed before them.
 //   nodes(src, dst, n)        n independent 64-byte inputs at src -> n 32-byte digests at dst.
+//   branch(l, r, dst)         the name of a GP branch from its children's names, in place.
 //
 // All rounds are unrolled and the 16 state words live in locals, so the engine keeps them in
 // registers. `nodes` is specialised for the trie's 64-byte nodes: the initial state is a
@@ -112,18 +113,11 @@ function emitBlocks(mod: ModuleBuilder, compress: number): void {
   b.op(Op.end);
 }
 
-/** nodes(src: i32, dst: i32, n: i32): hash n 64-byte inputs. */
-function emitNodes(mod: ModuleBuilder): void {
-  const { body: b } = mod.func("nodes", [I32, I32, I32]);
-  const [SRC, DST, N] = [0, 1, 2];
-  const v = locals(b, 16, I64);
-  const m = locals(b, 8, I64);
-  const h0 = [IV[0] ^ PARAM0, IV[1], IV[2], IV[3], IV[4], IV[5], IV[6], IV[7]];
-  b.block();
-  b.get(N).op(Op.i32Eqz).brIf(0);
-  b.loop();
-  for (let j = 0; j < 8; j++) b.get(SRC).mem(Op.i64Load, j * 8).set(m[j]);
-  for (let i = 0; i < 8; i++) b.i64(h0[i]).set(v[i]);
+const NODE_H0 = [IV[0] ^ PARAM0, IV[1], IV[2], IV[3], IV[4], IV[5], IV[6], IV[7]];
+
+/** Emits: digest of the 64-byte message in locals m[0..7], stored at the address in local DST. */
+function emitNodeDigest(b: FunctionBody, v: number[], m: number[], dst: number): void {
+  for (let i = 0; i < 8; i++) b.i64(NODE_H0[i]).set(v[i]);
   for (let i = 0; i < 8; i++) {
     let w = IV[i];
     if (i === 4) w ^= 64n; // byte counter: one 64-byte input
@@ -132,13 +126,42 @@ function emitNodes(mod: ModuleBuilder): void {
   }
   emitRounds(b, v, [...m, -1, -1, -1, -1, -1, -1, -1, -1]);
   for (let i = 0; i < 4; i++) {
-    b.get(DST).i64(h0[i]).get(v[i]).op(Op.i64Xor).get(v[i + 8]).op(Op.i64Xor).mem(Op.i64Store, i * 8);
+    b.get(dst).i64(NODE_H0[i]).get(v[i]).op(Op.i64Xor).get(v[i + 8]).op(Op.i64Xor).mem(Op.i64Store, i * 8);
   }
+}
+
+/** nodes(src: i32, dst: i32, n: i32): hash n 64-byte inputs. */
+function emitNodes(mod: ModuleBuilder): void {
+  const { body: b } = mod.func("nodes", [I32, I32, I32]);
+  const [SRC, DST, N] = [0, 1, 2];
+  const v = locals(b, 16, I64);
+  const m = locals(b, 8, I64);
+  b.block();
+  b.get(N).op(Op.i32Eqz).brIf(0);
+  b.loop();
+  for (let j = 0; j < 8; j++) b.get(SRC).mem(Op.i64Load, j * 8).set(m[j]);
+  emitNodeDigest(b, v, m, DST);
   b.get(SRC).i32(64).op(Op.i32Add).set(SRC);
   b.get(DST).i32(32).op(Op.i32Add).set(DST);
   b.get(N).i32(1).op(Op.i32Sub).tee(N).brIf(0);
   b.op(Op.end);
   b.op(Op.end);
+}
+
+/**
+ * branch(left: i32, right: i32, dst: i32): the name of a GP branch node from its children's
+ * names, read in place; the left name's top bit is dropped, as the branch encoding says.
+ * `dst` may overlap either input.
+ */
+function emitBranch(mod: ModuleBuilder): void {
+  const { body: b } = mod.func("branch", [I32, I32, I32]);
+  const [LEFT, RIGHT, DST] = [0, 1, 2];
+  const v = locals(b, 16, I64);
+  const m = locals(b, 8, I64);
+  b.get(LEFT).mem(Op.i64Load, 0).i64(~0x80n).op(Op.i64And).set(m[0]);
+  for (let j = 1; j < 4; j++) b.get(LEFT).mem(Op.i64Load, j * 8).set(m[j]);
+  for (let j = 0; j < 4; j++) b.get(RIGHT).mem(Op.i64Load, j * 8).set(m[4 + j]);
+  emitNodeDigest(b, v, m, DST);
 }
 
 /** The kernel module's bytes, for a memory of `pages` 64 KiB pages (growable by the host). */
@@ -147,5 +170,6 @@ export function blake2bModuleBytes(pages: number): Uint8Array {
   const compress = emitCompress(mod);
   emitBlocks(mod, compress);
   emitNodes(mod);
+  emitBranch(mod);
   return mod.encode();
 }

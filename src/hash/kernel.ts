@@ -1,5 +1,5 @@
 // The hash kernel: one WebAssembly instance with a fixed memory laid out as
-//   [state 64 B][final block 128 B][pad][chunk 64 KiB][node inputs: capacity x 64]
+//   [state 64 B][final block 128 B][H0: 32 zero bytes][pad][chunk 64 KiB][node inputs: capacity x 64]
 //   [digests: capacity x 32][scratch 64 KiB]
 // Callers fill the node-input region directly and read digests from the output region, so a
 // batch of N nodes costs one call and no allocation. The memory never grows, so views into it
@@ -14,6 +14,7 @@ export const HASH_BYTES = 32;
 
 const STATE = 0;
 const BLOCK = 64;
+const ZERO = 192;
 const CHUNK = 256;
 const CHUNK_BYTES = 64 * 1024;
 const NODES_IN = CHUNK + CHUNK_BYTES;
@@ -26,6 +27,7 @@ interface KernelExports {
   compress(h: number, m: number, t: bigint, last: number): void;
   blocks(h: number, data: number, n: number, t: bigint): void;
   nodes(src: number, dst: number, n: number): void;
+  branch(left: number, right: number, dst: number): void;
 }
 
 /** Initial chaining value for a 32-byte digest, as little-endian bytes. */
@@ -60,6 +62,8 @@ export class HashError extends RangeError {
 export class HashKernel {
   /** How many 64-byte nodes one `hashNodes` call can take. */
   readonly capacity: number;
+  /** Byte offset in `heap` of 32 zero bytes (the empty subtrie's name), never written. */
+  readonly zeroOffset = ZERO;
   /** Byte offset in `heap` of node i's input: `inOffset + 64 * i`. */
   readonly inOffset = NODES_IN;
   /** Byte offset in `heap` of node i's digest: `outOffset + 32 * i`. */
@@ -107,6 +111,16 @@ export class HashKernel {
       throw new HashError(`node range outside the kernel heap (src ${src}, dst ${dst}, count ${count})`);
     }
     this.fn.nodes(src, dst, count);
+  }
+
+  /**
+   * Names a GP branch: reads the children's 32-byte names at heap offsets `left` and `right`
+   * (`zeroOffset` for an empty side), drops the left name's top bit as the encoding does, and
+   * writes the digest at `dst`, which may be either input. No bounds check: hot path for
+   * callers working inside their own scratch region.
+   */
+  hashBranch(left: number, right: number, dst: number): void {
+    this.fn.branch(left, right, dst);
   }
 
   /** Hashes one 64-byte node from `node[offset..offset+64)` into `out[outOffset..outOffset+32)`. */

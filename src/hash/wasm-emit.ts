@@ -31,6 +31,7 @@ export const Op = {
   i32Shl: 0x74,
   i64Add: 0x7c,
   i64Sub: 0x7d,
+  i64And: 0x83,
   i64Xor: 0x85,
   i64RotR: 0x8a,
   i64ExtendI32U: 0xad,

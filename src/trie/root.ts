@@ -11,12 +11,12 @@
 // than its parent's depth needs one branch per skipped bit, with H0 on the other side ("lift").
 // A single leaf needs none: its name does not depend on its depth.
 //
-// Node names live in the hash kernel's scratch memory, so building a branch preimage is a
-// `copyWithin` and hashing it a call; leaves are hashed in batches of the kernel's capacity.
+// Node names live in the hash kernel's scratch memory and branches are hashed in place there
+// (one call each, no copy); leaves are hashed in batches of the kernel's capacity.
 
 import { HashKernel } from "../hash/kernel.ts";
 import { TrieError } from "./errors.ts";
-import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, keyBit } from "./key.ts";
+import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
 import { EMBED_MAX, HASH_BYTES, NODE_BYTES } from "./node.ts";
 
 /** One state entry. */
@@ -31,10 +31,10 @@ const STACK_MAX = KEY_BITS + 2;
 class RootMachine {
   readonly kernel = new HashKernel(2048);
   readonly heap = this.kernel.heap;
+  /** The heap as 32-bit words: names sit at multiples of 32 bytes, so they copy as 8 words. */
+  readonly words = new Int32Array(this.heap.buffer, this.heap.byteOffset, this.heap.length >> 2);
   /** Heap offset of stack slot 0's node name. */
   readonly ids = this.kernel.scratchOffset;
-  /** Heap offset of the 64-byte preimage being built. */
-  readonly pre = this.kernel.scratchOffset + STACK_MAX * HASH_BYTES;
   readonly depth = new Int16Array(STACK_MAX);
   readonly split = new Int16Array(STACK_MAX);
   readonly keyOf = new Int32Array(STACK_MAX);
@@ -46,7 +46,7 @@ class RootMachine {
    * those keys share their first `atDepth` bits.
    */
   run(entries: readonly Entry[], lo: number, hi: number, atDepth: number): Uint8Array {
-    const { kernel, heap } = this;
+    const { kernel, words } = this;
     const cap = kernel.capacity;
     this.top = -1;
     if (hi - lo === 0) return new Uint8Array(HASH_BYTES);
@@ -64,7 +64,9 @@ class RootMachine {
           if (keyBit(a, nextSplit) === 1) throw new TrieError("UNSORTED", `entries[${i + 1}].key sorts before the previous key`);
         }
         const t = ++this.top;
-        heap.copyWithin(this.ids + t * HASH_BYTES, kernel.outOffset + (i - chunk) * HASH_BYTES, kernel.outOffset + (i - chunk + 1) * HASH_BYTES);
+        const src = (kernel.outOffset + (i - chunk) * HASH_BYTES) >> 2;
+        const dst = (this.ids + t * HASH_BYTES) >> 2;
+        for (let j = 0; j < 8; j++) words[dst + j] = words[src + j];
         this.isLeaf[t] = 1;
         this.split[t] = prevSplit;
         this.keyOf[t] = i;
@@ -74,7 +76,7 @@ class RootMachine {
     }
     this.lift(entries, 0, atDepth);
     const at = this.ids;
-    return heap.slice(at, at + HASH_BYTES);
+    return this.heap.slice(at, at + HASH_BYTES);
   }
 
   /** Leaf names of entries[from..to) into the kernel's digest region. */
@@ -85,11 +87,13 @@ class RootMachine {
       checkKey(key, `entries[${i}].key`);
       if (!(value instanceof Uint8Array)) throw new TrieError("BAD_VALUE", `entries[${i}].value must be a Uint8Array`);
       const at = kernel.inOffset + (i - from) * NODE_BYTES;
-      heap.set(key, at + 1);
-      if (value.length <= EMBED_MAX) {
-        heap[at] = 0x80 | value.length;
-        heap.set(value, at + 32);
-        heap.fill(0, at + 32 + value.length, at + NODE_BYTES);
+      // Byte loops: for 31- and 32-byte copies from foreign buffers they beat `set`.
+      for (let j = 0; j < KEY_BYTES; j++) heap[at + 1 + j] = key[j];
+      const len = value.length;
+      if (len <= EMBED_MAX) {
+        heap[at] = 0x80 | len;
+        for (let j = 0; j < len; j++) heap[at + 32 + j] = value[j];
+        for (let j = len; j < EMBED_MAX; j++) heap[at + 32 + j] = 0;
       } else {
         heap[at] = 0xc0;
         kernel.hash(value, heap, at + 32);
@@ -105,11 +109,7 @@ class RootMachine {
     const s = this.split[r];
     this.lift(entries, l, s + 1);
     this.lift(entries, r, s + 1);
-    const { heap, pre, ids } = this;
-    heap.copyWithin(pre, ids + l * HASH_BYTES, ids + (l + 1) * HASH_BYTES);
-    heap.copyWithin(pre + HASH_BYTES, ids + r * HASH_BYTES, ids + (r + 1) * HASH_BYTES);
-    heap[pre] &= 0x7f;
-    this.kernel.hashNodesAt(pre, ids + l * HASH_BYTES, 1);
+    this.kernel.hashBranch(this.ids + l * HASH_BYTES, this.ids + r * HASH_BYTES, this.ids + l * HASH_BYTES);
     this.depth[l] = s;
     this.isLeaf[l] = 0;
     this.top = l;
@@ -118,19 +118,13 @@ class RootMachine {
   /** Moves a branch subtrie up to `toDepth` through a chain of branches with H0 siblings. */
   private lift(entries: readonly Entry[], slot: number, toDepth: number): void {
     if (this.isLeaf[slot]) return;
-    const { heap, pre } = this;
+    const { kernel } = this;
+    const zero = kernel.zeroOffset;
     const id = this.ids + slot * HASH_BYTES;
     const key = entries[this.keyOf[slot]].key;
     for (let d = this.depth[slot] - 1; d >= toDepth; d--) {
-      if (keyBit(key, d) === 0) {
-        heap.copyWithin(pre, id, id + HASH_BYTES);
-        heap[pre] &= 0x7f;
-        heap.fill(0, pre + HASH_BYTES, pre + NODE_BYTES);
-      } else {
-        heap.fill(0, pre, pre + HASH_BYTES);
-        heap.copyWithin(pre + HASH_BYTES, id, id + HASH_BYTES);
-      }
-      this.kernel.hashNodesAt(pre, id, 1);
+      if (keyBit(key, d) === 0) kernel.hashBranch(id, zero, id);
+      else kernel.hashBranch(zero, id, id);
     }
     this.depth[slot] = toDepth;
   }
