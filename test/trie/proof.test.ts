@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Entry, type KeyProof, keyBit, proveKey, sortEntries, toHex, trieRoot, verifyKeyProof } from "../../src/trie/index.ts";
+import { type Entry, type KeyProof, keyBit, type ProofTerminal, proveKey, sortEntries, toHex, trieRoot, verifyKeyProof } from "../../src/trie/index.ts";
 import { keySharing, randomEntries } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
 
@@ -107,12 +107,12 @@ describe(`trie: single-key proofs (seed ${seed})`, () => {
           }
           if ("value" in t) {
             for (let i = 0; i < t.value.length; i++) {
-              const terminal = { ...t, value: mutate(t.value, i, flip(rng)) };
+              const terminal: ProofTerminal = { ...t, value: mutate(t.value, i, flip(rng)) };
               assert.equal(verifyKeyProof({ ...p, terminal }, root), false);
             }
           } else {
             for (let i = 0; i < 32; i++) {
-              const terminal = { ...t, valueHash: mutate(t.valueHash, i, flip(rng)) };
+              const terminal: ProofTerminal = { ...t, valueHash: mutate(t.valueHash, i, flip(rng)) };
               assert.equal(verifyKeyProof({ ...p, terminal }, root), false);
             }
           }
