@@ -2,34 +2,19 @@
 // Pages are immutable views, so the cursor stays coherent while the tree version it started on
 // is alive; the reader that owns it checks that before every step.
 import { branchChild, branchCount, branchFind } from "./branch.ts";
-import { KvCorruptionError } from "./errors.ts";
 import { KEY_SIZE } from "./key.ts";
 import { leafCount, leafFind, leafIsOverflow, leafLowerBound, leafValueEnd, leafValueStart } from "./leaf.ts";
-import { OVERFLOW_DATA, overflowPages, overflowRefLength, overflowRefPage } from "./overflow.ts";
-import { KIND_BRANCH, KIND_LEAF, KIND_OVERFLOW, PAGE_HEADER, PAGE_SIZE, pageCount, readU32 } from "./page.ts";
+import { OVERFLOW_DATA, overflowRefLength, overflowRefPage, walkOverflow } from "./overflow.ts";
+import { KIND_BRANCH, KIND_LEAF, PAGE_HEADER, PAGE_SIZE, pageCount } from "./page.ts";
 import type { Pager } from "./pager.ts";
 
 /** Reads a whole overflow value of `len` bytes starting at page `first`. */
 export function readOverflow(pager: Pager, first: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
-  let no = first;
-  let at = 0;
-  const k = overflowPages(len);
-  for (let i = 0; i < k; i++) {
-    if (no === 0) break;
-    const p = pager.readOnce(no, KIND_OVERFLOW);
+  walkOverflow(pager, first, len, (_no, p, i) => {
     const n = pageCount(p);
-    const want = Math.min(OVERFLOW_DATA, len - at);
-    if (n !== want) {
-      throw new KvCorruptionError(pager.file.path, no * PAGE_SIZE, `overflow page holds ${n} bytes, expected ${want}`);
-    }
-    out.set(p.subarray(12, 12 + n), at);
-    at += n;
-    no = readU32(p, 8);
-  }
-  if (at !== len || no !== 0) {
-    throw new KvCorruptionError(pager.file.path, first * PAGE_SIZE, `overflow chain does not hold ${len} bytes`);
-  }
+    out.set(n === PAGE_SIZE - 12 ? p.subarray(12) : p.subarray(12, 12 + n), i * OVERFLOW_DATA);
+  });
   return out;
 }
 

@@ -13,18 +13,16 @@ import { type KvFile, type KvFileSystem, nodeFileSystem } from "./file.ts";
 import { KEY_SIZE, checkKey, compareKeys, compareKeysAt } from "./key.ts";
 import { leafCount, leafIsOverflow, leafUsed, leafValueStart } from "./leaf.ts";
 import { type TreeMeta, TREE_META_SIZE, decodeTreeMeta, encodeTreeMeta } from "./meta.ts";
-import { overflowPages, overflowRefLength, overflowRefPage } from "./overflow.ts";
+import { overflowRefLength, overflowRefPage, walkOverflow } from "./overflow.ts";
 import {
   FIRST_DATA_PAGE,
   KIND_BRANCH,
   KIND_LEAF,
   KIND_META,
-  KIND_OVERFLOW,
   PAGE_HEADER,
   PAGE_SIZE,
   newPage,
   pageIsSound,
-  readU32,
   sealPage,
 } from "./page.ts";
 import { Pager, type PagerStats } from "./pager.ts";
@@ -347,15 +345,10 @@ export class KvTree extends KvReader {
           if (leafIsOverflow(p, n, i)) {
             const s = leafValueStart(p, n, i);
             const len = overflowRefLength(p, s);
-            let q = overflowRefPage(p, s);
-            let k = 0;
-            while (q !== 0) {
+            walkOverflow(pager, overflowRefPage(p, s), len, (q) => {
               claim(q);
-              q = readU32(pager.readOnce(q, KIND_OVERFLOW), 8);
-              k++;
-            }
-            if (k !== overflowPages(len)) fail(no, `overflow chain of key ${i} has ${k} pages`);
-            overflow += k;
+              overflow++;
+            });
           }
         }
         entries += n;

@@ -24,8 +24,8 @@ import {
   leafValueStart,
 } from "./leaf.ts";
 import { NodeList } from "./node-list.ts";
-import { overflowRefLength, overflowRefPage, writeOverflow } from "./overflow.ts";
-import { KIND_BRANCH, KIND_LEAF, KIND_OVERFLOW, PAGE_HEADER, readU32 } from "./page.ts";
+import { overflowRefLength, overflowRefPage, walkOverflow, writeOverflow } from "./overflow.ts";
+import { KIND_BRANCH, KIND_LEAF, PAGE_HEADER } from "./page.ts";
 import type { Pager } from "./pager.ts";
 
 /** Root and height of a tree. */
@@ -36,15 +36,11 @@ export interface TreeShape {
   height: number;
 }
 
-/** Frees every page of the overflow chain starting at `first`. */
-export function freeOverflowChain(pager: Pager, first: number): void {
-  let no = first;
-  while (no !== 0) {
-    const p = pager.readOnce(no, KIND_OVERFLOW);
-    const next = readU32(p, 8);
-    pager.free(no);
-    no = next;
-  }
+/** Frees every page of the overflow chain of a `len`-byte value starting at `first`. */
+export function freeOverflowChain(pager: Pager, first: number, len: number): void {
+  const nos: number[] = [];
+  walkOverflow(pager, first, len, (no) => nos.push(no));
+  for (const no of nos) pager.free(no);
 }
 
 /** Applies sorted, validated batches to a tree, page by page. */
@@ -130,7 +126,8 @@ export class Updater {
       }
       if (c === 0) {
         if (leafIsOverflow(p!, n, i)) {
-          freeOverflowChain(pager, overflowRefPage(p!, leafValueStart(p!, n, i)));
+          const s = leafValueStart(p!, n, i);
+          freeOverflowChain(pager, overflowRefPage(p!, s), overflowRefLength(p!, s));
         }
         i++;
         this.delta--;
@@ -249,9 +246,4 @@ export class Updater {
     packBranches(pager, children, seps, out);
     return out;
   }
-}
-
-/** Value length of an overflow reference in cell `i` of leaf `p` (of `n` cells). */
-export function overflowLengthAt(p: Uint8Array, n: number, i: number): number {
-  return overflowRefLength(p, leafValueStart(p, n, i));
 }
