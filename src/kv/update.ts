@@ -9,6 +9,7 @@
 import {
   branchCount,
   branchChild,
+  branchUsed,
   compareKeySep,
   decodeBranch,
   packBranches,
@@ -21,6 +22,7 @@ import {
   OVERFLOW_REF_SIZE,
   leafCount,
   leafIsOverflow,
+  leafUsed,
   leafValueStart,
 } from "./leaf.ts";
 import { NodeList } from "./node-list.ts";
@@ -202,7 +204,7 @@ export class Updater {
       const merged =
         level === 0
           ? this.#mergeLeaves(list.pages[a], list.pages[a + 1])
-          : this.#mergeBranches(list.pages[a], list.pages[a + 1], list.seps[a + 1]!);
+          : this.#mergeBranches(list.pages[a], list.pages[a + 1], list.seps[a + 1]!, level);
       const spliced = new NodeList();
       for (let x = 0; x < a; x++) spliced.push(list.pages[x], list.seps[x], list.fills[x]);
       for (let x = 0; x < merged.length; x++) {
@@ -232,18 +234,28 @@ export class Updater {
     return out;
   }
 
-  #mergeBranches(a: number, b: number, sepB: Uint8Array): NodeList {
+  // Merges two sibling branches at `level`. A branch left with a single child could hide an
+  // underfull child its parent was unable to merge; its fill is measured and merged here.
+  #mergeBranches(a: number, b: number, sepB: Uint8Array, level: number): NodeList {
     const pager = this.#pager;
-    const children: number[] = [];
-    const seps: (Uint8Array | null)[] = [];
-    decodeBranch(pager.read(a, KIND_BRANCH), children, seps);
-    const first = children.length;
-    decodeBranch(pager.read(b, KIND_BRANCH), children, seps);
-    seps[first] = sepB; // the parent's separator comes down between the two halves
-    pager.free(a);
-    pager.free(b);
+    const list = new NodeList();
+    for (const no of [a, b]) {
+      const children: number[] = [];
+      const seps: (Uint8Array | null)[] = [];
+      decodeBranch(pager.read(no, KIND_BRANCH), children, seps);
+      for (let x = 0; x < children.length; x++) {
+        const fill = children.length === 1 ? this.#used(children[x], level - 1) : -1;
+        list.push(children[x], x === 0 && no === b ? sepB : seps[x], fill);
+      }
+      pager.free(no);
+    }
+    const fixed = this.#mergeUnderfull(list, level - 1);
     const out = new NodeList();
-    packBranches(pager, children, seps, out);
+    packBranches(pager, fixed.pages, fixed.seps, out);
     return out;
+  }
+
+  #used(no: number, level: number): number {
+    return level === 0 ? leafUsed(this.#pager.read(no, KIND_LEAF)) : branchUsed(this.#pager.read(no, KIND_BRANCH));
   }
 }
