@@ -1,0 +1,163 @@
+// The page store's write-ahead log: one commit's bucket writes and meta-byte changes, tagged with
+// the commit's sequence number and checksummed, so a crash during the in-place apply is repaired
+// by replaying it. The file is rewritten for every commit; a torn rewrite fails its checksums
+// and is never applied (the commit it would replace was fully applied before it began).
+//
+// Layout (little-endian):
+//   0   u32 magic, u32 version, u32 seq low, u32 seq high, u32 generation, u32 log2(buckets),
+//   24  u32 kind (0 = in-place writes, 1 = table rebuilt), u32 pages, u32 meta changes,
+//   36  u32 CRC-32 of bytes 64 .. end, u32 length low, u32 length high, 12 reserved bytes,
+//   60  u32 CRC-32 of bytes 0 .. 60
+//   64  u32 bucket of each page, u32 bucket of each meta change, u8 value of each meta change,
+//       zero padding to a multiple of 4096, then the page images in order.
+import { crc32 } from "node:zlib";
+import type { KvFile } from "../kv/index.ts";
+import { MERKLE_PAGE_BYTES } from "./page.ts";
+
+const MAGIC = 0x4c574d42;
+const VERSION = 1;
+const HEADER_BYTES = 64;
+const TWO_32 = 0x1_0000_0000;
+// Pages are copied into write buffers of this many images, so a large commit costs few calls.
+const CHUNK_PAGES = 64;
+
+/** The geometry and identity of a WAL, readable without its body. */
+export interface WalHeader {
+  /** Sequence number of the commit the WAL belongs to. */
+  readonly seq: number;
+  /** Table generation the WAL applies to. */
+  readonly gen: number;
+  /** Bucket count of that table. */
+  readonly buckets: number;
+  /** True when the commit built a new table file (nothing to write in place). */
+  readonly rebuilt: boolean;
+  /** Number of page images. */
+  readonly pageCount: number;
+  /** Number of meta-byte changes. */
+  readonly metaCount: number;
+  /** Total length in bytes. */
+  readonly length: number;
+  /** CRC-32 of the body. */
+  readonly bodyCrc: number;
+}
+
+/** Everything needed to apply one commit to a table. */
+export interface WalRecord {
+  /** Sequence number of the commit. */
+  readonly seq: number;
+  /** Table generation the record applies to. */
+  readonly gen: number;
+  /** Bucket count of that table. */
+  readonly buckets: number;
+  /** True when the commit built a new table file. */
+  readonly rebuilt: boolean;
+  /** Bucket of each page image. */
+  readonly pageBuckets: Uint32Array;
+  /** Page images (4096 bytes each), parallel to `pageBuckets`. */
+  readonly pages: readonly Uint8Array[];
+  /** Buckets whose meta byte changes. */
+  readonly metaBuckets: Uint32Array;
+  /** New meta bytes, parallel to `metaBuckets`. */
+  readonly metaValues: Uint8Array;
+}
+
+function indexBytes(pageCount: number, metaCount: number): number {
+  const raw = HEADER_BYTES + 4 * pageCount + 5 * metaCount;
+  return Math.ceil(raw / MERKLE_PAGE_BYTES) * MERKLE_PAGE_BYTES;
+}
+
+/** Writes `rec` as the whole content of `file` (no sync); returns the bytes written. */
+export function writeWal(file: KvFile, rec: WalRecord): number {
+  const pageCount = rec.pages.length;
+  const metaCount = rec.metaBuckets.length;
+  const head = new Uint8Array(indexBytes(pageCount, metaCount));
+  const dv = new DataView(head.buffer);
+  let at = HEADER_BYTES;
+  for (let i = 0; i < pageCount; i++, at += 4) dv.setUint32(at, rec.pageBuckets[i], true);
+  for (let i = 0; i < metaCount; i++, at += 4) dv.setUint32(at, rec.metaBuckets[i], true);
+  head.set(rec.metaValues, at);
+  const length = head.length + pageCount * MERKLE_PAGE_BYTES;
+
+  let crc = crc32(head.subarray(HEADER_BYTES));
+  const chunk = new Uint8Array(Math.min(pageCount, CHUNK_PAGES) * MERKLE_PAGE_BYTES);
+  let pos = head.length;
+  for (let i = 0; i < pageCount; ) {
+    const n = Math.min(CHUNK_PAGES, pageCount - i);
+    for (let j = 0; j < n; j++) chunk.set(rec.pages[i + j], j * MERKLE_PAGE_BYTES);
+    const part = chunk.subarray(0, n * MERKLE_PAGE_BYTES);
+    crc = crc32(part, crc);
+    file.write(part, pos);
+    pos += part.length;
+    i += n;
+  }
+
+  dv.setUint32(0, MAGIC, true);
+  dv.setUint32(4, VERSION, true);
+  dv.setUint32(8, rec.seq % TWO_32, true);
+  dv.setUint32(12, Math.floor(rec.seq / TWO_32), true);
+  dv.setUint32(16, rec.gen, true);
+  dv.setUint32(20, Math.log2(rec.buckets), true);
+  dv.setUint32(24, rec.rebuilt ? 1 : 0, true);
+  dv.setUint32(28, pageCount, true);
+  dv.setUint32(32, metaCount, true);
+  dv.setUint32(36, crc, true);
+  dv.setUint32(40, length % TWO_32, true);
+  dv.setUint32(44, Math.floor(length / TWO_32), true);
+  dv.setUint32(60, crc32(head.subarray(0, 60)), true);
+  file.write(head, 0);
+  if (file.size() > length) file.truncate(length);
+  return length;
+}
+
+/** The WAL's header when it is intact and well formed, else undefined. */
+export function readWalHeader(file: KvFile): WalHeader | undefined {
+  const head = new Uint8Array(HEADER_BYTES);
+  if (file.read(head, 0) < HEADER_BYTES) return undefined;
+  const dv = new DataView(head.buffer);
+  if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== VERSION) return undefined;
+  if (crc32(head.subarray(0, 60)) !== dv.getUint32(60, true)) return undefined;
+  const log2 = dv.getUint32(20, true);
+  if (log2 > 31) return undefined;
+  const h: WalHeader = {
+    seq: dv.getUint32(8, true) + dv.getUint32(12, true) * TWO_32,
+    gen: dv.getUint32(16, true),
+    buckets: 2 ** log2,
+    rebuilt: dv.getUint32(24, true) === 1,
+    pageCount: dv.getUint32(28, true),
+    metaCount: dv.getUint32(32, true),
+    bodyCrc: dv.getUint32(36, true),
+    length: dv.getUint32(40, true) + dv.getUint32(44, true) * TWO_32,
+  };
+  if (h.length !== indexBytes(h.pageCount, h.metaCount) + h.pageCount * MERKLE_PAGE_BYTES) return undefined;
+  return h;
+}
+
+/** The whole record behind `header` when its body is intact, else undefined. */
+export function readWalBody(file: KvFile, header: WalHeader): WalRecord | undefined {
+  if (file.size() < header.length) return undefined;
+  const { pageCount, metaCount } = header;
+  const head = new Uint8Array(indexBytes(pageCount, metaCount));
+  if (file.read(head, 0) < head.length) return undefined;
+  let crc = crc32(head.subarray(HEADER_BYTES));
+  const pages: Uint8Array[] = [];
+  const chunk = new Uint8Array(Math.min(pageCount, CHUNK_PAGES) * MERKLE_PAGE_BYTES);
+  let pos = head.length;
+  for (let i = 0; i < pageCount; ) {
+    const n = Math.min(CHUNK_PAGES, pageCount - i);
+    const part = chunk.subarray(0, n * MERKLE_PAGE_BYTES);
+    if (file.read(part, pos) < part.length) return undefined;
+    crc = crc32(part, crc);
+    for (let j = 0; j < n; j++) pages.push(part.slice(j * MERKLE_PAGE_BYTES, (j + 1) * MERKLE_PAGE_BYTES));
+    pos += part.length;
+    i += n;
+  }
+  if (crc !== header.bodyCrc) return undefined;
+  const dv = new DataView(head.buffer);
+  const pageBuckets = new Uint32Array(pageCount);
+  const metaBuckets = new Uint32Array(metaCount);
+  let at = HEADER_BYTES;
+  for (let i = 0; i < pageCount; i++, at += 4) pageBuckets[i] = dv.getUint32(at, true);
+  for (let i = 0; i < metaCount; i++, at += 4) metaBuckets[i] = dv.getUint32(at, true);
+  const metaValues = head.slice(at, at + metaCount);
+  return { seq: header.seq, gen: header.gen, buckets: header.buckets, rebuilt: header.rebuilt, pageBuckets, pages, metaBuckets, metaValues };
+}
