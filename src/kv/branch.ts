@@ -10,7 +10,7 @@
 import { KEY_SIZE } from "./key.ts";
 import { BODY_SIZE, TARGET_FILL } from "./leaf.ts";
 import { NodeList, type PageSink } from "./node-list.ts";
-import { KIND_BRANCH, PAGE_HEADER, newPage, readU16, readU32, writeU16, writeU32 } from "./page.ts";
+import { KIND_BRANCH, PAGE_HEADER, readU16, readU32, writeU16, writeU32 } from "./page.ts";
 
 /** Number of children of a branch. */
 export function branchCount(p: Uint8Array): number {
@@ -111,7 +111,7 @@ export function packBranches(
       j++;
     }
     const no = sink.allocate();
-    sink.put(no, writeBranch(children, seps, i, j));
+    sink.put(no, writeBranch(sink.page(KIND_BRANCH), children, seps, i, j));
     out.push(no, i === 0 ? null : seps[i], PAGE_HEADER + used);
     // The separator that moved up no longer costs bytes below.
     remaining -= used + (j < n ? 2 + seps[j]!.length : 0);
@@ -120,8 +120,7 @@ export function packBranches(
   }
 }
 
-function writeBranch(children: number[], seps: (Uint8Array | null)[], a: number, b: number): Uint8Array {
-  const p = newPage(KIND_BRANCH);
+function writeBranch(p: Uint8Array, children: number[], seps: (Uint8Array | null)[], a: number, b: number): Uint8Array {
   const c = b - a;
   writeU16(p, 6, c);
   const ends = PAGE_HEADER + 4 * c;

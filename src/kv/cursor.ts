@@ -22,7 +22,27 @@ export function readOverflow(pager: Pager, first: number, len: number): Uint8Arr
 export function cellValue(pager: Pager, p: Uint8Array, n: number, i: number): Uint8Array {
   const s = leafValueStart(p, n, i);
   if (leafIsOverflow(p, n, i)) return readOverflow(pager, overflowRefPage(p, s), overflowRefLength(p, s));
-  return p.slice(s, leafValueEnd(p, n, i));
+  return copyOut(p, s, leafValueEnd(p, n, i));
+}
+
+// Small copies handed to callers are carved from shared 64 KiB slabs: one object per copy
+// instead of a separate ArrayBuffer each.
+const SLAB = 65536;
+let slab = new Uint8Array(SLAB);
+let slabAt = 0;
+
+/** Copy of `p[start, end)` the caller owns (it may share an ArrayBuffer with other copies). */
+export function copyOut(p: Uint8Array, start: number, end: number): Uint8Array {
+  const n = end - start;
+  if (n > 1024) return p.slice(start, end);
+  if (slabAt + n > SLAB) {
+    slab = new Uint8Array(SLAB);
+    slabAt = 0;
+  }
+  const at = slabAt;
+  slabAt = (at + n + 7) & ~7;
+  for (let i = 0; i < n; i++) slab[at + i] = p[start + i];
+  return slab.subarray(at, at + n);
 }
 
 /** Value stored under `key` in the tree (root, height), or undefined. */
@@ -145,7 +165,7 @@ export class Cursor {
   /** Copy of the current key. */
   key(): Uint8Array {
     const o = PAGE_HEADER + KEY_SIZE * this.#idx[0];
-    return this.#pages[0].slice(o, o + KEY_SIZE);
+    return copyOut(this.#pages[0], o, o + KEY_SIZE);
   }
 
   /** Copy of the current value. */

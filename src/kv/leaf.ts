@@ -8,7 +8,7 @@
 // An overflow reference is 8 bytes: u32 value length, u32 first overflow page.
 import { KEY_SIZE, compareKeyAt, compareKeysAt } from "./key.ts";
 import { NodeList, type PageSink } from "./node-list.ts";
-import { KIND_LEAF, PAGE_HEADER, PAGE_SIZE, newPage, readU16, writeU16 } from "./page.ts";
+import { KIND_LEAF, PAGE_HEADER, PAGE_SIZE, readU16, writeU16 } from "./page.ts";
 
 /** Values up to this many bytes sit in the leaf; longer ones go to overflow pages. */
 export const MAX_INLINE_VALUE = 1024;
@@ -167,7 +167,7 @@ export class LeafPacker {
         j++;
       }
       const no = sink.allocate();
-      sink.put(no, this.#write(i, j));
+      sink.put(no, this.#write(sink.page(KIND_LEAF), i, j));
       out.push(no, i === 0 ? null : this.#separator(i), PAGE_HEADER + used);
       remaining -= used;
       if (pages > 1) pages--;
@@ -186,26 +186,45 @@ export class LeafPacker {
     return b.slice(bo, bo + d + 1);
   }
 
-  #write(a: number, b: number): Uint8Array {
-    const p = newPage(KIND_LEAF);
+  // Copies cells [a, b) into leaf page `p`. Cells that sit next to each other in one source
+  // leaf (the common case: untouched neighbours of a change) are copied as whole runs.
+  #write(p: Uint8Array, a: number, b: number): Uint8Array {
     const c = b - a;
     writeU16(p, 6, c);
     const ends = PAGE_HEADER + KEY_SIZE * c;
     const heap = ends + 2 * c;
+    const keyBufs = this.#keyBufs;
+    const keyOffs = this.#keyOffs;
+    const valBufs = this.#valBufs;
+    const valOffs = this.#valOffs;
+    const valLens = this.#valLens;
     let end = 0;
-    for (let i = a; i < b; i++) {
-      const kb = this.#keyBufs[i];
-      const ko = this.#keyOffs[i];
+    let i = a;
+    while (i < b) {
+      const kb = keyBufs[i];
+      const vb = valBufs[i];
+      let j = i + 1;
+      while (
+        j < b &&
+        keyBufs[j] === kb &&
+        keyOffs[j] === keyOffs[j - 1] + KEY_SIZE &&
+        valBufs[j] === vb &&
+        valOffs[j] === valOffs[j - 1] + valLens[j - 1]
+      ) j++;
       const kd = PAGE_HEADER + KEY_SIZE * (i - a);
-      for (let x = 0; x < KEY_SIZE; x++) p[kd + x] = kb[ko + x];
-      const len = this.#valLens[i];
-      const vb = this.#valBufs[i];
-      const vo = this.#valOffs[i];
+      const ko = keyOffs[i];
+      if (j - i === 1) for (let x = 0; x < KEY_SIZE; x++) p[kd + x] = kb[ko + x];
+      else p.set(kb.subarray(ko, ko + KEY_SIZE * (j - i)), kd);
+      const vo = valOffs[i];
+      const vlen = valOffs[j - 1] + valLens[j - 1] - vo;
       const vd = heap + end;
-      if (len <= 48) for (let x = 0; x < len; x++) p[vd + x] = vb[vo + x];
-      else p.set(vb.subarray(vo, vo + len), vd);
-      end += len;
-      writeU16(p, ends + 2 * (i - a), end | (this.#flags[i] ? OVERFLOW_FLAG : 0));
+      if (vlen <= 48) for (let x = 0; x < vlen; x++) p[vd + x] = vb[vo + x];
+      else p.set(vb.subarray(vo, vo + vlen), vd);
+      for (let x = i; x < j; x++) {
+        end += valLens[x];
+        writeU16(p, ends + 2 * (x - a), end | (this.#flags[x] ? OVERFLOW_FLAG : 0));
+      }
+      i = j;
     }
     return p;
   }

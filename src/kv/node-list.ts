@@ -30,6 +30,8 @@ export class NodeList {
 export interface PageSink {
   /** Reserves a page number for a new page. */
   allocate(): number;
+  /** A zeroed page buffer of `kind` to build a new page in. */
+  page(kind: number): Uint8Array;
   /** Hands over the finished contents of a page reserved with `allocate`. */
   put(pageNo: number, page: Uint8Array): void;
 }

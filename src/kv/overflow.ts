@@ -6,7 +6,7 @@
 // the chain) at 8, data from 12.
 import { KvCorruptionError } from "./errors.ts";
 import type { PageSink } from "./node-list.ts";
-import { KIND_OVERFLOW, PAGE_SIZE, newPage, pageCount, readU32, writeU16, writeU32 } from "./page.ts";
+import { KIND_OVERFLOW, PAGE_SIZE, pageCount, readU32, writeU16, writeU32 } from "./page.ts";
 import type { Pager } from "./pager.ts";
 
 /** Data bytes per overflow page. */
@@ -23,7 +23,7 @@ export function writeOverflow(sink: PageSink, value: Uint8Array): Uint8Array {
   const nos = new Array<number>(k);
   for (let i = 0; i < k; i++) nos[i] = sink.allocate();
   for (let i = 0; i < k; i++) {
-    const p = newPage(KIND_OVERFLOW);
+    const p = sink.page(KIND_OVERFLOW);
     const from = i * OVERFLOW_DATA;
     const chunk = value.subarray(from, Math.min(value.length, from + OVERFLOW_DATA));
     writeU16(p, 6, chunk.length);

@@ -15,7 +15,6 @@ import {
   FIRST_DATA_PAGE,
   KIND_FREELIST,
   PAGE_SIZE,
-  newPage,
   pageCount,
   pageIsSound,
   readU32,
@@ -26,6 +25,7 @@ import {
 
 const FREE_PER_PAGE = (PAGE_SIZE - 12) >> 2;
 const WRITE_RUN = 256; // pages per coalesced write (1 MiB)
+const SLAB_PAGES = 32;
 
 /** Counters of page traffic. */
 export interface PagerStats {
@@ -60,6 +60,10 @@ export class Pager implements PageSink {
   #pending: number[] = [];
   #maxDirty: number;
   #prepared: { list: number[]; chain: number[] } | null = null;
+  #spare: Uint8Array[] = []; // buffers of released page versions, recycled for new pages
+  #runBuf = new Uint8Array(WRITE_RUN * PAGE_SIZE);
+  #slab = new Uint8Array(0);
+  #slabAt = SLAB_PAGES;
   #pagesRead = 0;
   #pagesWritten = 0;
 
@@ -93,7 +97,7 @@ export class Pager implements PageSink {
 
   /** Page `no`, which must be of `kind`; damaged pages throw `KvCorruptionError`. */
   read(no: number, kind: number): Uint8Array {
-    let p = this.#dirty.get(no) ?? this.#cache.get(no);
+    let p = (this.#dirty.size > 0 ? this.#dirty.get(no) : undefined) ?? this.#cache.get(no);
     if (p === undefined) {
       p = this.#load(no);
       this.#cache.set(no, p);
@@ -157,7 +161,7 @@ export class Pager implements PageSink {
     if (!(no >= FIRST_DATA_PAGE && no < this.highWater)) {
       this.#corrupt(no, `page number ${no} out of range [${FIRST_DATA_PAGE}, ${this.highWater})`);
     }
-    const p = new Uint8Array(PAGE_SIZE);
+    const p = this.#carve();
     const n = this.file.read(p, no * PAGE_SIZE);
     this.#pagesRead++;
     if (n !== PAGE_SIZE) this.#corrupt(no, `short read (${n} bytes)`);
@@ -165,12 +169,47 @@ export class Pager implements PageSink {
     return p;
   }
 
-  /** Reserves a page number: a reusable page if any, else a new one at the end. */
+  /**
+   * Reserves a page number: a reusable page if any, else a new one at the end. A reusable
+   * page's cached buffer belongs to a released version (its only possible holders are stale
+   * cursors, which check before reading), so it is recycled for the next new page.
+   */
   allocate(): number {
-    const no = this.#reusable.length > 0 ? this.#reusable.pop()! : this.highWater++;
+    if (this.#reusable.length === 0) {
+      const no = this.highWater++;
+      this.#fresh.add(no);
+      return no;
+    }
+    const no = this.#reusable.pop()!;
     this.#fresh.add(no);
-    this.#cache.delete(no);
+    const old = this.#cache.take(no);
+    if (old !== undefined && this.#spare.length < 64) this.#spare.push(old);
     return no;
+  }
+
+  /** A zeroed page buffer of `kind`, recycled when possible. */
+  page(kind: number): Uint8Array {
+    const p = this.#spare.pop();
+    if (p === undefined) {
+      const q = this.#carve();
+      q[4] = kind;
+      return q;
+    }
+    p.fill(0);
+    p[4] = kind;
+    return p;
+  }
+
+  // New page buffers are carved from 128 KiB slabs: one ArrayBuffer per 32 pages instead of
+  // one each keeps allocation and garbage-collection costs down. Pages built or read together
+  // tend to age and leave the cache together, so slabs are released whole.
+  #carve(): Uint8Array {
+    if (this.#slabAt === SLAB_PAGES) {
+      this.#slab = new Uint8Array(SLAB_PAGES * PAGE_SIZE);
+      this.#slabAt = 0;
+    }
+    const at = this.#slabAt++ * PAGE_SIZE;
+    return this.#slab.subarray(at, at + PAGE_SIZE);
   }
 
   /** Records the new contents of a page reserved with `allocate`. */
@@ -197,7 +236,7 @@ export class Pager implements PageSink {
   writeDirty(): void {
     if (this.#dirty.size === 0) return;
     const nos = Array.from(this.#dirty.keys()).sort((a, b) => a - b);
-    const run = new Uint8Array(WRITE_RUN * PAGE_SIZE);
+    const run = this.#runBuf;
     let i = 0;
     while (i < nos.length) {
       let j = i;
@@ -226,7 +265,7 @@ export class Pager implements PageSink {
     for (let i = 0; i < k; i++) chain.push(this.allocate());
     const list = this.#reusable.concat(this.#pending);
     for (let i = 0; i < k; i++) {
-      const p = newPage(KIND_FREELIST);
+      const p = this.page(KIND_FREELIST);
       const part = list.slice(i * FREE_PER_PAGE, (i + 1) * FREE_PER_PAGE);
       writeU16(p, 6, part.length);
       writeU32(p, 8, i + 1 < k ? chain[i + 1] : 0);

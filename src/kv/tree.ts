@@ -448,8 +448,9 @@ function validateBatch(batch: Iterable<BatchEntry>): { keys: Uint8Array[]; vals:
   if (batch === null || typeof batch !== "object" || typeof (batch as Iterable<BatchEntry>)[Symbol.iterator] !== "function") {
     throw new KvError("BAD_BATCH", "batch: expected an iterable of [key, value | null]");
   }
-  const keys: Uint8Array[] = [];
-  const vals: (Uint8Array | null)[] = [];
+  const known = Array.isArray(batch) ? batch.length : 0;
+  const keys = new Array<Uint8Array>(known);
+  const vals = new Array<Uint8Array | null>(known);
   let sorted = true;
   let i = 0;
   for (const e of batch) {
@@ -466,10 +467,12 @@ function validateBatch(batch: Iterable<BatchEntry>): { keys: Uint8Array[]; vals:
       }
     }
     if (sorted && i > 0 && compareKeys(keys[i - 1], k) >= 0) sorted = false;
-    keys.push(k);
-    vals.push(v);
+    keys[i] = k;
+    vals[i] = v;
     i++;
   }
+  keys.length = i;
+  vals.length = i;
   if (sorted) return { keys, vals };
   const order = keys.map((_, x) => x).sort((a, b) => compareKeys(keys[a], keys[b]) || a - b);
   const sk = order.map((x) => keys[x]);
