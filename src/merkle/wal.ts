@@ -6,13 +6,13 @@
 // Layout (little-endian):
 //   0   u32 magic, u32 version, u32 seq low, u32 seq high, u32 generation, u32 log2(buckets),
 //   24  u32 kind (0 = in-place writes, 1 = table rebuilt), u32 pages, u32 meta changes,
-//   36  u32 CRC-32 of bytes 64 .. end, u32 length low, u32 length high, 12 reserved bytes,
+//   36  u32 CRC-32 of bytes 64 .. end but each page's own checksum (see pageBody), u32 length low, u32 length high, 12 reserved bytes,
 //   60  u32 CRC-32 of bytes 0 .. 60
 //   64  u32 bucket of each page, u32 bucket of each meta change, u8 value of each meta change,
 //       zero padding to a multiple of 4096, then the page images in order.
 import { crc32 } from "node:zlib";
 import type { KvFile } from "../kv/index.ts";
-import { MERKLE_PAGE_BYTES } from "./page.ts";
+import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES } from "./page.ts";
 
 const MAGIC = 0x4c574d42;
 const VERSION = 1;
@@ -61,6 +61,13 @@ export interface WalRecord {
   readonly metaValues: Uint8Array;
 }
 
+// A sealed page ends with the CRC-32 of the rest, and CRC-32 over "data + its own CRC" is the
+// same for all data: run through a sealed page, a CRC would not notice any page being replaced
+// by another. So the body CRC skips each page's own checksum, which is checked separately.
+function pageBody(pages: Uint8Array, j: number): Uint8Array {
+  return pages.subarray(j * MERKLE_PAGE_BYTES, j * MERKLE_PAGE_BYTES + CHECKSUM_OFFSET);
+}
+
 function indexBytes(pageCount: number, metaCount: number): number {
   const raw = HEADER_BYTES + 4 * pageCount + 5 * metaCount;
   return Math.ceil(raw / MERKLE_PAGE_BYTES) * MERKLE_PAGE_BYTES;
@@ -83,9 +90,11 @@ export function writeWal(file: KvFile, rec: WalRecord): number {
   let pos = head.length;
   for (let i = 0; i < pageCount; ) {
     const n = Math.min(CHUNK_PAGES, pageCount - i);
-    for (let j = 0; j < n; j++) chunk.set(rec.pages[i + j], j * MERKLE_PAGE_BYTES);
+    for (let j = 0; j < n; j++) {
+      chunk.set(rec.pages[i + j], j * MERKLE_PAGE_BYTES);
+      crc = crc32(pageBody(chunk, j), crc);
+    }
     const part = chunk.subarray(0, n * MERKLE_PAGE_BYTES);
-    crc = crc32(part, crc);
     file.write(part, pos);
     pos += part.length;
     i += n;
@@ -146,8 +155,12 @@ export function readWalBody(file: KvFile, header: WalHeader): WalRecord | undefi
     const n = Math.min(CHUNK_PAGES, pageCount - i);
     const part = chunk.subarray(0, n * MERKLE_PAGE_BYTES);
     if (file.read(part, pos) < part.length) return undefined;
-    crc = crc32(part, crc);
-    for (let j = 0; j < n; j++) pages.push(part.slice(j * MERKLE_PAGE_BYTES, (j + 1) * MERKLE_PAGE_BYTES));
+    for (let j = 0; j < n; j++) {
+      const page = part.slice(j * MERKLE_PAGE_BYTES, (j + 1) * MERKLE_PAGE_BYTES);
+      if (!checkPage(page)) return undefined;
+      crc = crc32(pageBody(page, 0), crc);
+      pages.push(page);
+    }
     pos += part.length;
     i += n;
   }

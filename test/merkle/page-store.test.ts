@@ -1,0 +1,380 @@
+// Page store: model test against a Map over many commits through growth and reopens, absent
+// lookups, corruption reports, and crash injection at every step of prepare / apply / grow.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { join } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { MemFileSystem } from "../../src/kv/index.ts";
+import { MERKLE_PAGE_BYTES, PAGE_ID_OFFSET } from "../../src/merkle/page.ts";
+import { type PageChange, PageStore, type PageStoreOptions, type TableInfo, WAL_FILE_NAME, decodeTableInfo, encodeTableInfo } from "../../src/merkle/page-store.ts";
+import { PageStoreCorruptionError, PageStoreError } from "../../src/merkle/page-store-errors.ts";
+import { memPageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
+import { tableFileName } from "../../src/merkle/table-file.ts";
+import { Rng, hex, same, tempDir } from "../kv/helpers.ts";
+import { CrashError, CrashFs, makePage, randomPageId } from "./page-store-helpers.ts";
+
+const DIR = "/db";
+
+/** What the store layer's meta record would hold. */
+interface Committed {
+  seq: number;
+  table: TableInfo;
+}
+
+type Model = Map<string, Uint8Array>;
+
+/** A store plus the simulated store layer around it: commit point = `fs.point()`. */
+class Harness {
+  store: PageStore;
+  committed: Committed | undefined;
+  model: Model = new Map();
+  ids = new Map<string, Uint8Array>();
+  tag = 1;
+
+  /** Creates a new store, or reopens the one `committed` describes. */
+  constructor(
+    readonly fs: CrashFs,
+    readonly options: PageStoreOptions = {},
+    committed?: Committed,
+  ) {
+    this.committed = committed;
+    this.store = PageStore.open(DIR, { fs, initialBuckets: 16, committedSeq: committed?.seq, table: committed?.table, ...options });
+  }
+
+  /** Runs the full protocol for `changes`; `committed` moves only past the commit point. */
+  commit(changes: PageChange[]): void {
+    const seq = (this.committed?.seq ?? 0) + 1;
+    const table = this.store.prepare(changes, seq);
+    this.fs.point();
+    this.committed = { seq, table };
+    this.store.apply();
+  }
+
+  /** Random changes: inserts of new ids, updates and deletes of live ones. */
+  randomChanges(rng: Rng, n: number, mix = { insert: 0.5, update: 0.3 }): { changes: PageChange[]; after: Model } {
+    const after = new Map(this.model);
+    const live = [...this.model.keys()];
+    const changes: PageChange[] = [];
+    const touched = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const r = rng.float();
+      if (r < mix.insert || live.length === 0) {
+        const id = randomPageId(rng);
+        const k = hex(id);
+        if (touched.has(k)) continue;
+        touched.add(k);
+        this.ids.set(k, id);
+        const page = makePage(id, this.tag++);
+        changes.push({ id, page });
+        after.set(k, page);
+      } else {
+        const k = live[rng.int(live.length)];
+        if (touched.has(k)) continue;
+        touched.add(k);
+        const id = this.ids.get(k)!;
+        if (r < mix.insert + mix.update) {
+          const page = makePage(id, this.tag++);
+          changes.push({ id, page });
+          after.set(k, page);
+        } else {
+          changes.push({ id, page: null });
+          after.delete(k);
+        }
+      }
+    }
+    return { changes, after };
+  }
+
+  reopen(fs: CrashFs = this.fs): void {
+    this.store.close();
+    this.store = PageStore.open(DIR, { fs, committedSeq: this.committed?.seq, table: this.committed?.table, ...this.options });
+  }
+}
+
+/** Asserts the store holds exactly `model` over every id in `ids`. */
+function verify(store: PageStore, model: Model, ids: Map<string, Uint8Array>, label = ""): void {
+  for (const [k, id] of ids) {
+    const got = store.get(id);
+    const want = model.get(k);
+
+    assert.ok(same(got, want), `${label}: page ${k.slice(0, 12)} ${want ? (got ? "differs" : "is missing") : "should be absent"}`);
+  }
+  assert.equal(store.size, model.size, `${label}: page count`);
+}
+
+describe("page store", () => {
+  it("stores, updates, deletes and finds nothing for absent ids", () => {
+    const h = new Harness(new CrashFs(), { cacheBytes: 0 });
+    const rng = new Rng(7);
+    const { changes, after } = h.randomChanges(rng, 10);
+    h.commit(changes);
+    h.model = after;
+    verify(h.store, h.model, h.ids, "first commit");
+    // Absent ids: mostly settled by meta bytes alone.
+    h.store.dropCache();
+    const before = h.store.stats().pagesRead;
+    for (let i = 0; i < 2000; i++) {
+      const id = randomPageId(rng, 41);
+      if (!h.ids.has(hex(id))) assert.equal(h.store.get(id), undefined);
+    }
+    assert.ok(h.store.stats().pagesRead - before < 100, `absent lookups read ${h.store.stats().pagesRead - before} pages`);
+    // A duplicate id in one batch: the last change wins.
+    const [first] = [...h.ids.values()];
+    const p1 = makePage(first, 9001);
+    h.commit([{ id: first, page: p1 }, { id: first, page: null }]);
+    h.model.delete(hex(first));
+    verify(h.store, h.model, h.ids, "duplicate");
+    h.reopen();
+    verify(h.store, h.model, h.ids, "reopened");
+    const info = encodeTableInfo(h.committed!.table);
+    assert.deepEqual(decodeTableInfo(info), h.committed!.table);
+  });
+
+  it("rejects bad input and out-of-order calls with typed errors", () => {
+    const h = new Harness(new CrashFs());
+    const id = randomPageId(new Rng(1));
+    const other = randomPageId(new Rng(2));
+    const code = (fn: () => unknown, c: string) => assert.throws(fn, (e: unknown) => e instanceof PageStoreError && e.code === c);
+    code(() => h.store.get(new Uint8Array(31)), "BAD_ARGUMENT");
+    code(() => h.store.prepare([{ id, page: makePage(other, 1) }], 1), "BAD_PAGE");
+    code(() => h.store.prepare([{ id, page: new Uint8Array(MERKLE_PAGE_BYTES) }], 1), "BAD_PAGE");
+    code(() => h.store.apply(), "STATE");
+    h.store.prepare([{ id, page: makePage(id, 1) }], 1);
+    code(() => h.store.prepare([], 2), "STATE");
+    h.store.abort();
+    assert.equal(h.store.get(id), undefined, "aborted commit is invisible");
+    h.commit([{ id, page: makePage(id, 2) }]);
+    code(() => h.store.prepare([], 1), "BAD_ARGUMENT");
+    h.store.close();
+    code(() => h.store.get(id), "CLOSED");
+  });
+
+  it("matches a Map model over many commits, growing and reopening", () => {
+    const rng = new Rng(12345);
+    const h = new Harness(new CrashFs(), { cacheBytes: 64 * 1024, pinDepth: 1 });
+    const gens = new Set<number>();
+    for (let c = 0; c < 160; c++) {
+      const r = rng.float();
+      const { changes, after } = h.randomChanges(rng, 1 + rng.int(40), c > 110 ? { insert: 0.2, update: 0.3 } : { insert: 0.55, update: 0.25 });
+      if (r < 0.05) {
+        // Prepared and abandoned before the commit point: nothing changes, even after reopen.
+        h.store.prepare(changes, (h.committed?.seq ?? 0) + 1);
+        if (rng.int(2) === 0) h.store.abort();
+        else h.reopen();
+      } else {
+        h.commit(changes);
+        h.model = after;
+      }
+      gens.add(h.store.table.gen);
+      if (rng.float() < 0.1) h.reopen();
+      if (rng.float() < 0.1) h.store.dropCache();
+      if (c % 20 === 19) verify(h.store, h.model, h.ids, `commit ${c}`);
+      else {
+        for (let i = 0; i < 30; i++) {
+          const k = [...h.ids.keys()][rng.int(h.ids.size)];
+          assert.ok(same(h.store.get(h.ids.get(k)!), h.model.get(k)), `commit ${c}: sample ${k.slice(0, 12)}`);
+        }
+      }
+    }
+    h.reopen();
+    verify(h.store, h.model, h.ids, "final");
+    const s = h.store.stats();
+    assert.ok(gens.size >= 4, `grew only ${gens.size - 1} times`);
+    assert.ok(s.cachedPages <= 16, "cache stays within budget");
+    assert.ok(s.pinnedPages >= 1, "top pages are pinned");
+    // Only the live generation and the WAL remain (removed files are gone from the map).
+    assert.deepEqual(h.fs.names().sort(), [join(DIR, tableFileName(s.gen)), join(DIR, WAL_FILE_NAME)].sort());
+  });
+
+  it("works on the host file system and on MemFileSystem", () => {
+    const { dir, cleanup } = tempDir("bmt-page-store");
+    try {
+      for (const fs of [undefined, memPageStoreFileSystem(new MemFileSystem())]) {
+        const rng = new Rng(99);
+        const model: Model = new Map();
+        const ids = new Map<string, Uint8Array>();
+        let store = PageStore.open(dir, { fs, initialBuckets: 16 });
+        let committed: Committed | undefined;
+        for (let seq = 1; seq <= 12; seq++) {
+          const changes: PageChange[] = [];
+          for (let i = 0; i < 12; i++) {
+            const id = randomPageId(rng);
+            ids.set(hex(id), id);
+            const page = makePage(id, seq * 100 + i);
+            model.set(hex(id), page);
+            changes.push({ id, page });
+          }
+          committed = { seq, table: store.prepare(changes, seq) };
+          store.apply();
+          if (seq % 4 === 0) {
+            store.close();
+            store = PageStore.open(dir, { fs, committedSeq: committed.seq, table: committed.table });
+          }
+        }
+        verify(store, model, ids, fs ? "mem" : "disk");
+        if (!fs) assert.deepEqual(readdirSync(dir).sort(), [tableFileName(store.table.gen), WAL_FILE_NAME].sort());
+        store.close();
+      }
+      assert.ok(!existsSync(join(dir, tableFileName(0))));
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("reports a damaged page with its file and offset, never returning it", () => {
+    const h = new Harness(new CrashFs(), { cacheBytes: 0, pinDepth: -1 });
+    const rng = new Rng(3);
+    const { changes, after } = h.randomChanges(rng, 6, { insert: 1, update: 0 });
+    h.commit(changes);
+    h.model = after;
+    const path = join(DIR, tableFileName(h.store.table.gen));
+    const bytes = h.fs.bytesOf(path)!;
+    const [k, id] = [...h.ids][0];
+    let at = -1;
+    for (let o = 0; o < bytes.length; o += MERKLE_PAGE_BYTES) {
+      if (same(bytes.subarray(o + PAGE_ID_OFFSET, o + PAGE_ID_OFFSET + 32), id)) at = o;
+    }
+    assert.ok(at > 0, `page ${k} found in the table file`);
+    bytes[at + 100] ^= 1;
+    h.store.dropCache();
+    assert.throws(
+      () => h.store.get(id),
+      (e: unknown) => e instanceof PageStoreCorruptionError && e.code === "CORRUPT" && e.file === path && e.offset === at,
+    );
+    bytes[at + 100] ^= 1;
+    assert.ok(same(h.store.get(id), h.model.get(k)));
+  });
+
+  it("never applies a torn or corrupt WAL", () => {
+    for (const where of ["header", "body"] as const) {
+      const h = new Harness(new CrashFs());
+      const rng = new Rng(5);
+      const base = h.randomChanges(rng, 6, { insert: 1, update: 0 });
+      h.commit(base.changes);
+      h.model = base.after;
+      const old = h.model;
+      const next = h.randomChanges(rng, 4, { insert: 0.5, update: 0.5 });
+      const table = h.store.prepare(next.changes, 2);
+      const wal = h.fs.bytesOf(join(DIR, WAL_FILE_NAME))!;
+      wal[where === "header" ? 20 : wal.length - 10] ^= 0x40;
+      h.store.close();
+      // Even if the commit point named it, a damaged WAL is ignored rather than applied.
+      const store = PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table });
+      verify(store, old, h.ids, where);
+      store.close();
+    }
+  });
+
+  it("notices a WAL page replaced by another sealed page", () => {
+    const h = new Harness(new CrashFs());
+    const rng = new Rng(6);
+    const base = h.randomChanges(rng, 6, { insert: 1, update: 0 });
+    h.commit(base.changes);
+    h.model = base.after;
+    const next = h.randomChanges(rng, 6, { insert: 0.5, update: 0.5 });
+    const table = h.store.prepare(next.changes, 2);
+    const wal = h.fs.bytesOf(join(DIR, WAL_FILE_NAME))!;
+    // Pages start at the first 4 KiB boundary; copy the second image over the first.
+    wal.copyWithin(MERKLE_PAGE_BYTES, 2 * MERKLE_PAGE_BYTES, 3 * MERKLE_PAGE_BYTES);
+    h.store.close();
+    const store = PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table });
+    assert.equal(store.stats().replays, 0);
+    verify(store, h.model, h.ids, "swapped");
+    store.close();
+  });
+
+  describe("crash at every step", () => {
+    interface Scenario {
+      name: string;
+      /** Builds the committed state before the step. */
+      base(h: Harness, rng: Rng): void;
+      /** Changes of the step under test. */
+      step(h: Harness, rng: Rng): { changes: PageChange[]; after: Model };
+      expectRebuild: boolean;
+    }
+    const fill = (n: number) => (h: Harness, rng: Rng) => {
+      const b = h.randomChanges(rng, n, { insert: 1, update: 0 });
+      h.commit(b.changes);
+      h.model = b.after;
+    };
+    const scenarios: Scenario[] = [
+      { name: "first commit, growing", base: () => {}, step: (h, rng) => h.randomChanges(rng, 14, { insert: 1, update: 0 }), expectRebuild: true },
+      { name: "in-place commit", base: fill(8), step: (h, rng) => h.randomChanges(rng, 4, { insert: 0.25, update: 0.5 }), expectRebuild: false },
+      { name: "growing commit", base: fill(8), step: (h, rng) => h.randomChanges(rng, 9, { insert: 0.8, update: 0.1 }), expectRebuild: true },
+      {
+        name: "deletes after growth",
+        base: (h, rng) => {
+          fill(10)(h, rng);
+          fill(10)(h, rng);
+        },
+        step: (h, rng) => h.randomChanges(rng, 10, { insert: 0.2, update: 0.1 }),
+        expectRebuild: false,
+      },
+    ];
+
+    for (const sc of scenarios) {
+      it(sc.name, () => {
+        const setup = (fs: CrashFs) => {
+          const h = new Harness(fs, { cacheBytes: 0 });
+          const rng = new Rng(2024);
+          sc.base(h, rng);
+          return { h, rng, step: sc.step(h, rng) };
+        };
+        // Dry run: how many counted calls the step makes.
+        const dry = setup(new CrashFs());
+        const start = dry.h.fs.ops;
+        const rebuilds = dry.h.store.stats().rebuilds;
+        dry.h.commit(dry.step.changes);
+        assert.equal(dry.h.store.stats().rebuilds > rebuilds, sc.expectRebuild, "scenario exercises the intended path");
+        const steps = dry.h.fs.ops - start;
+        const rng = new Rng(77);
+        let outcomes = 0;
+        for (let k = 1; k <= steps + 1; k++) {
+          for (const tear of [false, true]) {
+            for (let trial = 0; trial < 2; trial++) {
+              const { h, step } = setup(new CrashFs());
+              const old = h.model;
+              const baseSeq = h.committed?.seq ?? 0;
+              h.fs.crashAt = h.fs.ops + k;
+              h.fs.tear = tear;
+              try {
+                h.commit(step.changes);
+              } catch (e) {
+                if (!(e instanceof CrashError)) throw e;
+              }
+              const expect = (h.committed?.seq ?? 0) > baseSeq ? step.after : old;
+              let disk = h.fs.recover(rng);
+              // Sometimes crash again while the reopen replays or cleans up.
+              if (trial === 1) {
+                disk.crashAt = disk.ops + 1 + rng.int(6);
+                try {
+                  PageStore.open(DIR, { fs: disk, initialBuckets: 16, committedSeq: h.committed?.seq, table: h.committed?.table }).close();
+                } catch (e) {
+                  if (!(e instanceof CrashError)) throw e;
+                }
+                disk = disk.recover(rng);
+              }
+              const r = new Harness(disk, { cacheBytes: 0 }, h.committed);
+              r.ids = h.ids;
+              r.tag = h.tag + 1000;
+              r.store.dropCache();
+              verify(r.store, expect, h.ids, `${sc.name}: crash at step ${k}${tear ? " (torn)" : ""}, trial ${trial}`);
+              if (expect === step.after) outcomes |= 2;
+              else outcomes |= 1;
+              // The recovered store keeps working.
+              r.model = expect;
+              const more = r.randomChanges(rng, 12, { insert: 0.6, update: 0.2 });
+              r.commit(more.changes);
+              r.model = more.after;
+              r.reopen();
+              r.store.dropCache();
+              verify(r.store, r.model, r.ids, `${sc.name}: after recovery from step ${k}`);
+              r.store.close();
+            }
+          }
+        }
+        assert.equal(outcomes, 3, "both outcomes were exercised");
+      });
+    }
+  });
+});
