@@ -1,7 +1,8 @@
-// Hashing of page ids into buckets. Ids are attacker-influenced only through key prefixes, and
-// the table is private to one node, so a fast keyed-free mix is enough; two independent lanes
-// give the bucket index and the 7-bit fingerprint kept in the meta byte, so the fingerprint
-// stays informative however many index bits a large table uses.
+// Hashing of page ids into buckets. Ids are structured (a depth byte, then a key prefix padded
+// with zeros, and some JAM keys are mostly zeros themselves), so every word goes through a full
+// multiply-rotate mix; the table is private to one node, so an unkeyed mix is enough. Two independent
+// lanes give the bucket index and the 7-bit fingerprint kept in the meta byte, so the
+// fingerprint stays informative however many index bits a large table uses.
 import { PAGE_ID_BYTES } from "./page.ts";
 
 function rotl(x: number, r: number): number {
