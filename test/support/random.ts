@@ -1,23 +1,26 @@
 // Seeded randomness, so a failing case can be replayed from the seed printed by the test.
 
-/** xorshift128+ over two 32-bit halves; deterministic for a given seed. */
+/** sfc32 (Small Fast Chaotic, 128-bit state); deterministic for a given seed. */
 export class Rng {
   private a: number;
   private b: number;
+  private c: number;
+  private d: number;
   constructor(readonly seed: number) {
-    this.a = seed ^ 0x9e3779b9 || 1;
-    this.b = Math.imul(seed, 0x85ebca6b) ^ 0xc2b2ae35 || 2;
-    for (let i = 0; i < 8; i++) this.u32();
+    this.a = 0x9e3779b9;
+    this.b = 0x243f6a88;
+    this.c = 0xb7e15162;
+    this.d = seed >>> 0;
+    for (let i = 0; i < 16; i++) this.u32();
   }
   u32(): number {
-    let x = this.a;
-    const y = this.b;
-    this.a = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    this.b = x;
-    return (x + y) >>> 0;
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
   }
   /** Integer in [0, n). */
   int(n: number): number {

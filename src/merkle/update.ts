@@ -1,0 +1,399 @@
+// Incremental update of the GP trie stored as merkle pages.
+//
+// A sorted batch of changes descends the trie from the root, splitting at each branch by the
+// key bit of that depth, so only nodes on the paths of changed keys are visited: O(changes x
+// depth) hashes and, per changed key, the pages on its path (one per 6 levels).
+//
+//  - Where the batch meets a branch, each side is updated and the branch rehashed. If one side
+//    becomes empty and the other holds a single leaf, the leaf moves up (a leaf's name does not
+//    depend on its depth); if both become empty, so does the branch.
+//  - Where the batch meets a leaf or H0 (a terminal), the subtrie there is rebuilt from the
+//    changes under it plus the old leaf, if it survives. The old leaf's key is not stored in the
+//    page (names carry no kind, let alone keys), so it comes from the value store by a prefix
+//    seek; its name is reused from the page.
+//
+// Every visit leaves the positions strictly below it correct for its result; the caller writes
+// the result itself, or clears it when the caller collapses. Node names are passed between
+// levels in the hash kernel's scratch memory: two slots per depth, so a branch is hashed in
+// place without copies.
+
+import { HashKernel } from "../hash/index.ts";
+import { checkKey, compareKeys, EMBED_MAX, keyBit, TrieError } from "../trie/index.ts";
+import {
+  isEmptyPage,
+  isLeafSlot,
+  MERKLE_PAGE_BYTES,
+  PAGE_LEVELS,
+  pageIdOf,
+  sealPage,
+  setLeafSlot,
+  slotOf,
+  slotOffset,
+} from "./page.ts";
+
+/** Kind of a trie node, which GP names do not carry. */
+export const EMPTY = 0;
+export const LEAF = 1;
+export const BRANCH = 2;
+export type NodeKind = typeof EMPTY | typeof LEAF | typeof BRANCH;
+
+/** The trie's root node: its name and kind (the root has no page slot of its own). */
+export interface MerkleTop {
+  readonly root: Uint8Array;
+  readonly kind: NodeKind;
+}
+
+/** The empty trie. */
+export const EMPTY_TOP: MerkleTop = { root: new Uint8Array(32), kind: EMPTY };
+
+/** Where pages come from: returns the sealed image, or undefined for an absent page. */
+export interface PageReader {
+  get(id: Uint8Array): Uint8Array | undefined;
+}
+
+/** The old state's keys: the one key whose first `depth` bits equal those of `path`. */
+export interface LeafKeyReader {
+  leafKeyAt(path: Uint8Array, depth: number): Uint8Array;
+}
+
+/** One change: a key and its new value, or null to delete it. */
+export type Change = readonly [key: Uint8Array, value: Uint8Array | null];
+
+/** A page the update wrote: its new sealed image, or null when it became empty. */
+export interface PageWrite {
+  readonly id: Uint8Array;
+  readonly page: Uint8Array | null;
+}
+
+/** Work one update did. */
+export interface UpdateStats {
+  /** Node hashes: changed leaves plus branches. */
+  hashes: number;
+  /** Distinct pages looked up (present or not). */
+  pagesRead: number;
+  /** Pages written or deleted. */
+  pagesWritten: number;
+  /** Old leaves whose key was fetched from the value store. */
+  leafLookups: number;
+}
+
+export interface UpdateResult {
+  readonly top: MerkleTop;
+  readonly writes: PageWrite[];
+  readonly stats: UpdateStats;
+}
+
+/** A page in the update's working set; copied before the first write (sources are shared). */
+class PageRef {
+  dirty = false;
+  constructor(
+    readonly id: Uint8Array,
+    public page: Uint8Array | undefined,
+    readonly existed: boolean,
+  ) {}
+
+  writable(): Uint8Array {
+    if (!this.dirty) {
+      this.page = this.page ? this.page.slice() : new Uint8Array(MERKLE_PAGE_BYTES);
+      this.dirty = true;
+    }
+    return this.page as Uint8Array;
+  }
+}
+
+/** A node position: its depth and, below the root, its page and slot there. */
+interface Pos {
+  depth: number;
+  ref: PageRef | null;
+  slot: number;
+  /** Relative depth (1..6) and path (r bits) within the page; 0 and 0 for the root. */
+  r: number;
+  x: number;
+}
+
+const hexOf = (id: Uint8Array) => {
+  let s = "";
+  for (let i = 0; i < 32; i++) s += (id[i] < 16 ? "0" : "") + id[i].toString(16);
+  return s;
+};
+
+class Updater {
+  readonly kernel: HashKernel;
+  readonly heap: Uint8Array;
+  readonly slots: number;
+  readonly refs = new Map<string, PageRef>();
+  readonly stats: UpdateStats = { hashes: 0, pagesRead: 0, pagesWritten: 0, leafLookups: 0 };
+  keys: Uint8Array[] = [];
+  /** Per change: 1 if it sets a value, 0 if it deletes. */
+  sets: Uint8Array = new Uint8Array(0);
+  /** Per change: the new leaf's name (deletes: unused). */
+  leafIds: Uint8Array = new Uint8Array(0);
+
+  constructor(
+    kernel: HashKernel,
+    readonly pages: PageReader,
+    readonly leafKeys: LeafKeyReader,
+    readonly top: MerkleTop,
+  ) {
+    this.kernel = kernel;
+    this.heap = kernel.heap;
+    this.slots = kernel.scratchOffset;
+  }
+
+  /** Scratch slot for a result at `depth` on `side`. */
+  res(depth: number, side: number): number {
+    return this.slots + (2 * depth + side) * 32;
+  }
+
+  ref(key: Uint8Array, pageDepth: number): PageRef {
+    const id = pageIdOf(key, pageDepth);
+    const hex = hexOf(id);
+    let ref = this.refs.get(hex);
+    if (!ref) {
+      const page = this.pages.get(id);
+      this.stats.pagesRead++;
+      ref = new PageRef(id, page, page !== undefined);
+      this.refs.set(hex, ref);
+    }
+    return ref;
+  }
+
+  /** Position of the child on side `bit` of `pos`, on the path of `key`. */
+  child(pos: Pos, bit: number, key: Uint8Array): Pos {
+    const depth = pos.depth + 1;
+    if (pos.depth % PAGE_LEVELS === 0) {
+      return { depth, ref: this.ref(key, pos.depth / PAGE_LEVELS), slot: slotOf(1, bit), r: 1, x: bit };
+    }
+    const x = pos.x * 2 + bit;
+    return { depth, ref: pos.ref, slot: slotOf(pos.r + 1, x), r: pos.r + 1, x };
+  }
+
+  /** Kind of the old node at `pos`; its name is copied to heap[out]. */
+  readOld(pos: Pos, out: number): NodeKind {
+    const heap = this.heap;
+    if (pos.depth === 0) {
+      heap.set(this.top.root, out);
+      return this.top.kind;
+    }
+    const page = pos.ref?.page;
+    if (!page) {
+      heap.fill(0, out, out + 32);
+      return EMPTY;
+    }
+    const at = slotOffset(pos.slot);
+    let zero = true;
+    for (let i = 0; i < 32; i++) {
+      const b = page[at + i];
+      heap[out + i] = b;
+      if (b !== 0) zero = false;
+    }
+    if (zero) return EMPTY;
+    return isLeafSlot(page, pos.slot) ? LEAF : BRANCH;
+  }
+
+  /** Writes the node named at heap[from] with `kind` at `pos` (below the root). */
+  write(pos: Pos, from: number, kind: NodeKind): void {
+    const ref = pos.ref as PageRef;
+    if (kind === EMPTY && !ref.page) return;
+    const page = ref.writable();
+    const at = slotOffset(pos.slot);
+    const heap = this.heap;
+    if (kind === EMPTY) page.fill(0, at, at + 32);
+    else for (let i = 0; i < 32; i++) page[at + i] = heap[from + i];
+    setLeafSlot(page, pos.slot, kind === LEAF);
+  }
+
+  clear(pos: Pos): void {
+    const ref = pos.ref as PageRef;
+    if (!ref.page) return;
+    const page = ref.writable();
+    const at = slotOffset(pos.slot);
+    page.fill(0, at, at + 32);
+    setLeafSlot(page, pos.slot, false);
+  }
+
+  /** First index in [lo, hi) of `keys` whose bit `depth` is 1. */
+  split(keys: readonly Uint8Array[], lo: number, hi: number, depth: number): number {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keyBit(keys[mid], depth) === 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Applies changes[lo..hi) under `pos`; the new node's name goes to heap[out]. */
+  visit(lo: number, hi: number, pos: Pos, out: number): NodeKind {
+    const old = this.readOld(pos, out);
+    if (lo === hi) return old;
+    const d = pos.depth;
+    if (old === BRANCH) {
+      const mid = this.split(this.keys, lo, hi, d);
+      const key = this.keys[lo];
+      const p0 = this.child(pos, 0, key);
+      // Both children of a node lie in one page, named by bits above the node: any key under
+      // the node locates either child.
+      const p1 = this.child(pos, 1, key);
+      const r0 = this.res(d + 1, 0);
+      const r1 = this.res(d + 1, 1);
+      const k0 = this.visit(lo, mid, p0, r0);
+      const k1 = this.visit(mid, hi, p1, r1);
+      if ((k0 === EMPTY && k1 !== BRANCH) || (k1 === EMPTY && k0 !== BRANCH)) {
+        // Collapse: the surviving leaf (if any) moves up to this position.
+        this.clear(p0);
+        this.clear(p1);
+        const from = k0 === EMPTY ? r1 : r0;
+        this.heap.copyWithin(out, from, from + 32);
+        return k0 === EMPTY ? k1 : k0;
+      }
+      if (lo < mid) this.write(p0, r0, k0);
+      if (mid < hi) this.write(p1, r1, k1);
+      this.kernel.hashBranch(r0, r1, out);
+      this.stats.hashes++;
+      return BRANCH;
+    }
+    // A terminal: rebuild the subtrie here from the surviving old leaf and the new leaves.
+    const keys: Uint8Array[] = [];
+    const ids: number[] = [];
+    let oldKey: Uint8Array | null = null;
+    if (old === LEAF) {
+      oldKey = this.leafKeys.leafKeyAt(this.keys[lo], d);
+      this.stats.leafLookups++;
+    }
+    const oldId = this.heap.slice(out, out + 32);
+    let oldPlaced = oldKey === null;
+    for (let i = lo; i < hi; i++) {
+      const key = this.keys[i];
+      if (!oldPlaced) {
+        const c = compareKeys(oldKey as Uint8Array, key);
+        if (c <= 0) {
+          oldPlaced = true;
+          // An old key that is changed here is replaced by (or deleted with) the change.
+          if (c < 0) {
+            keys.push(oldKey as Uint8Array);
+            ids.push(-1);
+          }
+        }
+      }
+      if (this.sets[i]) {
+        keys.push(key);
+        ids.push(i);
+      }
+    }
+    if (!oldPlaced) {
+      keys.push(oldKey as Uint8Array);
+      ids.push(-1);
+    }
+    return this.build(keys, ids, oldId, 0, keys.length, pos, out);
+  }
+
+  /** Builds the subtrie of keys[lo..hi) at `pos` (where nothing was below); name to heap[out]. */
+  build(keys: Uint8Array[], ids: number[], oldId: Uint8Array, lo: number, hi: number, pos: Pos, out: number): NodeKind {
+    const n = hi - lo;
+    if (n === 0) {
+      this.heap.fill(0, out, out + 32);
+      return EMPTY;
+    }
+    if (n === 1) {
+      const i = ids[lo];
+      if (i < 0) this.heap.set(oldId, out);
+      else this.heap.set(this.leafIds.subarray(i * 32, i * 32 + 32), out);
+      return LEAF;
+    }
+    const d = pos.depth;
+    const mid = this.split(keys, lo, hi, d);
+    const p0 = this.child(pos, 0, keys[lo]);
+    const p1 = this.child(pos, 1, keys[lo]);
+    const r0 = this.res(d + 1, 0);
+    const r1 = this.res(d + 1, 1);
+    const k0 = this.build(keys, ids, oldId, lo, mid, p0, r0);
+    if (k0 !== EMPTY) this.write(p0, r0, k0);
+    const k1 = this.build(keys, ids, oldId, mid, hi, p1, r1);
+    if (k1 !== EMPTY) this.write(p1, r1, k1);
+    this.kernel.hashBranch(r0, r1, out);
+    this.stats.hashes++;
+    return BRANCH;
+  }
+
+  /** Names of the new leaves, hashed in kernel-sized batches. */
+  hashLeaves(changes: readonly Change[]): void {
+    const { kernel, heap } = this;
+    const n = changes.length;
+    this.keys = new Array(n);
+    this.sets = new Uint8Array(n);
+    this.leafIds = new Uint8Array(n * 32);
+    let batch = 0;
+    let first = 0;
+    const flush = (end: number) => {
+      kernel.hashNodes(batch);
+      let j = 0;
+      for (let i = first; i < end; i++) {
+        if (!this.sets[i]) continue;
+        this.leafIds.set(heap.subarray(kernel.outOffset + j * 32, kernel.outOffset + j * 32 + 32), i * 32);
+        j++;
+      }
+      this.stats.hashes += batch;
+      batch = 0;
+    };
+    for (let i = 0; i < n; i++) {
+      const change = changes[i];
+      const key = change[0];
+      const value = change[1];
+      checkKey(key, `changes[${i}] key`);
+      if (i > 0 && compareKeys(changes[i - 1][0], key) >= 0) {
+        throw new TrieError("UNSORTED", `changes[${i}] key is not after the previous key (sorted, distinct keys required)`);
+      }
+      this.keys[i] = key;
+      if (value === null) continue;
+      if (!(value instanceof Uint8Array)) throw new TrieError("BAD_VALUE", `changes[${i}] value must be a Uint8Array or null`);
+      this.sets[i] = 1;
+      const at = kernel.inOffset + batch * 64;
+      heap.set(key, at + 1);
+      if (value.length <= EMBED_MAX) {
+        heap[at] = 0x80 | value.length;
+        heap.set(value, at + 32);
+        heap.fill(0, at + 32 + value.length, at + 64);
+      } else {
+        heap[at] = 0xc0;
+        kernel.hash(value, heap, at + 32);
+      }
+      if (++batch === kernel.capacity) {
+        flush(i + 1);
+        first = i + 1;
+      }
+    }
+    flush(n);
+  }
+
+  run(changes: readonly Change[]): UpdateResult {
+    this.hashLeaves(changes);
+    const rootSlot = this.res(0, 0);
+    const kind = this.visit(0, changes.length, { depth: 0, ref: null, slot: 0, r: 0, x: 0 }, rootSlot);
+    const top: MerkleTop = { root: this.heap.slice(rootSlot, rootSlot + 32), kind };
+    const writes: PageWrite[] = [];
+    for (const ref of this.refs.values()) {
+      if (!ref.dirty) continue;
+      const page = ref.page as Uint8Array;
+      if (isEmptyPage(page)) {
+        if (ref.existed) writes.push({ id: ref.id, page: null });
+      } else {
+        sealPage(page, ref.id);
+        writes.push({ id: ref.id, page });
+      }
+    }
+    this.stats.pagesWritten = writes.length;
+    return { top, writes, stats: this.stats };
+  }
+}
+
+let kernel: HashKernel | undefined;
+
+/**
+ * Applies a sorted batch of changes (strictly increasing keys; value null deletes) to the trie
+ * whose root is `top` and whose pages `pages` serves. Reads nothing it does not need and
+ * changes nothing in place: returns the new top and the pages to write or delete.
+ */
+export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, leafKeys: LeafKeyReader): UpdateResult {
+  kernel ??= new HashKernel(1024);
+  return new Updater(kernel, pages, leafKeys, top).run(changes);
+}

@@ -1,0 +1,58 @@
+// In-memory stand-ins for the page store and the value store, to drive the merkle update alone.
+import type { LeafKeyReader, PageReader, PageWrite } from "../../src/merkle/update.ts";
+import { compareKeys, type Entry } from "../../src/trie/index.ts";
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/** Pages by id, as a store would hold them after each commit. */
+export class MemPages implements PageReader {
+  readonly pages = new Map<string, Uint8Array>();
+  get(id: Uint8Array): Uint8Array | undefined {
+    return this.pages.get(hex(id));
+  }
+  apply(writes: readonly PageWrite[]): void {
+    for (const w of writes) {
+      if (w.page) this.pages.set(hex(w.id), w.page.slice());
+      else {
+        if (!this.pages.has(hex(w.id))) throw new Error(`deleting absent page ${hex(w.id)}`);
+        this.pages.delete(hex(w.id));
+      }
+    }
+  }
+}
+
+/** A sorted state: the model's map, and the prefix seek the update needs from the value store. */
+export class ModelState implements LeafKeyReader {
+  readonly map = new Map<string, Entry>();
+  private sortedCache: Entry[] | null = null;
+
+  sorted(): Entry[] {
+    this.sortedCache ??= [...this.map.values()].sort((a, b) => compareKeys(a.key, b.key));
+    return this.sortedCache;
+  }
+
+  set(key: Uint8Array, value: Uint8Array | null): void {
+    this.sortedCache = null;
+    if (value === null) this.map.delete(hex(key));
+    else this.map.set(hex(key), { key, value });
+  }
+
+  leafKeyAt(path: Uint8Array, depth: number): Uint8Array {
+    const prefix = new Uint8Array(31);
+    for (let i = 0; i < depth; i++) if ((path[i >> 3] >> (7 - (i & 7))) & 1) prefix[i >> 3] |= 0x80 >> (i & 7);
+    const entries = this.sorted();
+    let lo = 0;
+    let hi = entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeys(entries[mid].key, prefix) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const found = entries[lo];
+    if (!found) throw new Error(`no key with prefix ${hex(prefix)}/${depth}`);
+    for (let i = 0; i < depth; i++) {
+      if (((found.key[i >> 3] ^ prefix[i >> 3]) >> (7 - (i & 7))) & 1) throw new Error(`no key with prefix ${hex(prefix)}/${depth}`);
+    }
+    return found.key;
+  }
+}
