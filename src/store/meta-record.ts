@@ -1,0 +1,76 @@
+// The commit point: one checksummed record naming the whole committed state (sequence number,
+// trie root, the value tree's meta, the page table). Two 4 KiB slots alternate by sequence
+// number, so writing one never damages the other; at open the newest valid slot wins.
+import { crc32 } from "node:zlib";
+import { decodeTreeMeta, encodeTreeMeta, type KvFile, TREE_META_SIZE, type TreeMeta } from "../kv/index.ts";
+import { decodeTableInfo, encodeTableInfo, TABLE_INFO_BYTES, type TableInfo } from "../merkle/page-store.ts";
+import type { MerkleTop, NodeKind } from "../merkle/update.ts";
+
+const SLOT_BYTES = 4096;
+const MAGIC = 0x544d4231; // "1BMT" little-endian
+const VERSION = 1;
+// magic u32, version u32, seq u64, root 32, kind u8, pad 3, kv meta, table info, crc u32
+const ROOT_AT = 16;
+const KIND_AT = 48;
+const KV_AT = 52;
+const TABLE_AT = KV_AT + TREE_META_SIZE;
+const CRC_AT = TABLE_AT + TABLE_INFO_BYTES;
+const RECORD_BYTES = CRC_AT + 4;
+
+/** What one commit made durable. */
+export interface MetaRecord {
+  readonly seq: number;
+  readonly top: MerkleTop;
+  readonly kv: TreeMeta;
+  readonly table: TableInfo;
+}
+
+function encode(rec: MetaRecord): Uint8Array {
+  const slot = new Uint8Array(SLOT_BYTES);
+  const dv = new DataView(slot.buffer);
+  dv.setUint32(0, MAGIC, true);
+  dv.setUint32(4, VERSION, true);
+  dv.setBigUint64(8, BigInt(rec.seq), true);
+  slot.set(rec.top.root, ROOT_AT);
+  slot[KIND_AT] = rec.top.kind;
+  slot.set(encodeTreeMeta(rec.kv), KV_AT);
+  encodeTableInfo(rec.table, slot.subarray(TABLE_AT, TABLE_AT + TABLE_INFO_BYTES));
+  dv.setUint32(CRC_AT, crc32(slot.subarray(0, CRC_AT)), true);
+  return slot;
+}
+
+function decode(slot: Uint8Array): MetaRecord | null {
+  const dv = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
+  if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== VERSION) return null;
+  if (dv.getUint32(CRC_AT, true) !== crc32(slot.subarray(0, CRC_AT))) return null;
+  const kind = slot[KIND_AT];
+  if (kind > 2) return null;
+  try {
+    return {
+      seq: Number(dv.getBigUint64(8, true)),
+      top: { root: slot.slice(ROOT_AT, ROOT_AT + 32), kind: kind as NodeKind },
+      kv: decodeTreeMeta(slot.subarray(KV_AT, KV_AT + TREE_META_SIZE)),
+      table: decodeTableInfo(slot.subarray(TABLE_AT, TABLE_AT + TABLE_INFO_BYTES)),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Reads the newest valid record, or null for a file that never saw a commit point. */
+export function readMetaRecord(file: KvFile): MetaRecord | null {
+  let best: MetaRecord | null = null;
+  for (let i = 0; i < 2; i++) {
+    const slot = new Uint8Array(SLOT_BYTES);
+    if (file.read(slot, i * SLOT_BYTES) < RECORD_BYTES) continue;
+    const rec = decode(slot);
+    if (rec && rec.seq % 2 === i && (!best || rec.seq > best.seq)) best = rec;
+  }
+  return best;
+}
+
+/** Writes `rec` to its slot and syncs: once this returns, the commit is durable. */
+export function writeMetaRecord(file: KvFile, rec: MetaRecord): void {
+  file.write(encode(rec), (rec.seq % 2) * SLOT_BYTES);
+  file.sync();
+}
