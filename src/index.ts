@@ -3,3 +3,4 @@
 
 export * from "./hash/index.ts";
 export * from "./trie/index.ts";
+export * from "./store/index.ts";

@@ -1,0 +1,145 @@
+// Commands over a database directory: import, replay, root --db, get.
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fromHex, KEY_BYTES, Store, toHex } from "../index.ts";
+import type { Io } from "./root-command.ts";
+import { type NamedState, readStateFile, StateFileError } from "./state-files.ts";
+
+type Batch = [Uint8Array, Uint8Array | null][];
+
+/** The changes that turn state `from` into state `to` (both as key-hex -> value maps). */
+function diff(from: Map<string, Uint8Array>, to: Map<string, Uint8Array>): Batch {
+  const batch: Batch = [];
+  for (const [k, v] of to) {
+    const old = from.get(k);
+    if (!old || !Buffer.from(old).equals(Buffer.from(v))) batch.push([fromHex(k), v]);
+  }
+  for (const k of from.keys()) if (!to.has(k)) batch.push([fromHex(k), null]);
+  return batch;
+}
+
+function asMap(state: NamedState): Map<string, Uint8Array> {
+  return new Map(state.entries.map((e) => [toHex(e.key), e.value]));
+}
+
+function storeMap(store: Store): Map<string, Uint8Array> {
+  const m = new Map<string, Uint8Array>();
+  for (const [k, v] of store.entries()) m.set(toHex(k), v);
+  return m;
+}
+
+function pick(file: string, label: string): NamedState {
+  const states = readStateFile(file);
+  const s = states.find((x) => x.label === label);
+  if (!s) throw new StateFileError(file, `has no ${label}`);
+  return s;
+}
+
+/** `bmt import FILE --db PATH`: a genesis `state` or a block's `post_state` into an empty DB. */
+export function importCommand(file: string, db: string, io: Io): number {
+  const states = readStateFile(file);
+  const state = states.find((s) => s.label === "state") ?? states.find((s) => s.label === "post_state");
+  if (!state) throw new StateFileError(file, "has no state or post_state to import");
+  const store = Store.open(db);
+  try {
+    if (!store.empty) {
+      io.err(`bmt import: ${db} is not empty (root ${toHex(store.root)}); import needs a new or empty database`);
+      return 1;
+    }
+    const root = toHex(store.commit(state.entries.map((e) => [e.key, e.value])));
+    io.out(root);
+    if (root !== toHex(state.expectedRoot)) {
+      io.err(`bmt import: ${file}: root ${root} differs from the file's ${state.label}.state_root ${toHex(state.expectedRoot)}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** `bmt replay DIR --db PATH`: genesis, then every numbered block file in order. */
+export function replayCommand(dir: string, db: string, io: Io): number {
+  let files: string[];
+  try {
+    files = readdirSync(dir)
+      .filter((f) => /^\d+\.json$/.test(f))
+      .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10));
+  } catch (e) {
+    io.err(`bmt replay: ${dir}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    return 1;
+  }
+  const store = Store.open(db);
+  let passed = 0;
+  let failed = 0;
+  try {
+    const genesis = pick(join(dir, "genesis.json"), "state");
+    const t = performance.now();
+    const groot = toHex(store.commit(diff(storeMap(store), asMap(genesis))));
+    const gok = groot === toHex(genesis.expectedRoot);
+    io.out(`genesis ${gok ? "ok" : "FAIL"} ${groot} (${(performance.now() - t).toFixed(1)} ms)`);
+    if (!gok) failed++;
+    for (const name of files) {
+      const file = join(dir, name);
+      const block = name.replace(/\.json$/, "");
+      let pre: NamedState;
+      let post: NamedState;
+      try {
+        pre = pick(file, "pre_state");
+        post = pick(file, "post_state");
+      } catch (e) {
+        if (!(e instanceof StateFileError)) throw e;
+        io.out(`${block} FAIL ${e.message}`);
+        failed++;
+        continue;
+      }
+      const t0 = performance.now();
+      let note = "";
+      let ok = true;
+      if (toHex(store.root) !== toHex(pre.expectedRoot)) {
+        // A gap in the numbering: bring the database to this block's pre-state first.
+        const root = toHex(store.commit(diff(storeMap(store), asMap(pre))));
+        const preOk = root === toHex(pre.expectedRoot);
+        ok &&= preOk;
+        note = preOk ? " (synced to pre_state)" : ` (pre_state root ${root} != ${toHex(pre.expectedRoot)})`;
+      }
+      const changes = diff(asMap(pre), asMap(post));
+      const root = toHex(store.commit(changes));
+      const postOk = root === toHex(post.expectedRoot);
+      ok &&= postOk;
+      if (ok) passed++;
+      else failed++;
+      const ms = (performance.now() - t0).toFixed(1);
+      io.out(`${block} ${ok ? "ok" : "FAIL"} ${root} ${changes.length} changes (${ms} ms)${note}${postOk ? "" : ` expected ${toHex(post.expectedRoot)}`}`);
+    }
+  } finally {
+    store.close();
+  }
+  io.out(`${passed} passed, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+/** `bmt root --db PATH`. */
+export function dbRootCommand(db: string, io: Io): number {
+  const store = Store.open(db);
+  try {
+    io.out(toHex(store.root));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** `bmt get --db PATH KEY`: the value as hex; exit 1 and no output when absent. */
+export function getCommand(db: string, keyHex: string, io: Io): number {
+  const key = fromHex(keyHex, "KEY", KEY_BYTES);
+  const store = Store.open(db);
+  try {
+    const value = store.get(key);
+    if (value === undefined) return 1;
+    io.out(toHex(value));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
