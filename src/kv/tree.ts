@@ -148,8 +148,9 @@ export class KvTree extends KvReader {
   }
 
   /**
-   * Opens the tree stored in `file`. An empty file becomes an empty tree (its meta page is
-   * written at once). Otherwise the newer intact meta page wins, or `options.meta` is used.
+   * Opens the tree stored in `file`: at `options.meta` when given, else at the newer intact
+   * meta page. A file without data pages and without an intact meta page (new, or its creation
+   * was interrupted) becomes an empty tree, and its meta page is written at once.
    */
   static open(file: KvFile, options: KvOptions = {}): KvTree {
     const cacheBytes = positive(options.cacheBytes, DEFAULT_CACHE_BYTES, "options.cacheBytes");
@@ -157,11 +158,17 @@ export class KvTree extends KvReader {
     let meta: TreeMeta;
     if (options.meta !== undefined) {
       meta = decodeTreeMeta(options.meta);
-    } else if (file.size() === 0) {
-      meta = emptyMeta();
-      writeMetaPage(file, meta);
     } else {
-      meta = readMetaPages(file);
+      const found = readMetaPages(file);
+      if (found !== null) meta = found;
+      else if (file.size() <= FIRST_DATA_PAGE * PAGE_SIZE) {
+        // New file, or a crash while creating one: no data page can exist before the first
+        // meta page is durable, so starting empty loses nothing.
+        meta = emptyMeta();
+        writeMetaPage(file, meta);
+      } else {
+        throw new KvCorruptionError(file.path, 0, "no intact meta page");
+      }
     }
     if (meta.highWater < FIRST_DATA_PAGE || meta.root >= meta.highWater || (meta.root === 0) !== (meta.height === 0)) {
       throw new KvError("BAD_META", "tree meta: inconsistent fields");
@@ -424,8 +431,8 @@ function writeMetaPage(file: KvFile, meta: TreeMeta): void {
   file.sync();
 }
 
-// The newer of the two meta pages that passes its checks.
-function readMetaPages(file: KvFile): TreeMeta {
+// The newer of the two meta pages that passes its checks, or null when neither does.
+function readMetaPages(file: KvFile): TreeMeta | null {
   let best: TreeMeta | null = null;
   for (let no = 0; no < 2; no++) {
     const p = new Uint8Array(PAGE_SIZE);
@@ -440,7 +447,6 @@ function readMetaPages(file: KvFile): TreeMeta {
     if (m.seq % 2 !== no) continue;
     if (best === null || m.seq > best.seq) best = m;
   }
-  if (best === null) throw new KvCorruptionError(file.path, 0, "no intact meta page");
   return best;
 }
 
