@@ -1,7 +1,10 @@
 // kv benchmark: this project's kv tree side by side with lmdb-js and classic-level.
 //
 //   npm run bench:kv -- [--keys 1000000] [--runs 3] [--engines bmt,lmdb,level] [--cache-mb 256]
-//   (or KV_BENCH_KEYS / KV_BENCH_RUNS / KV_BENCH_ENGINES / KV_BENCH_CACHE_MB)
+//                       [--once level]
+//   (or KV_BENCH_KEYS / KV_BENCH_RUNS / KV_BENCH_ENGINES / KV_BENCH_CACHE_MB / KV_BENCH_ONCE)
+// An engine "bmt:<MiB>" is the bmt tree with that cache budget; engines listed in --once run in
+// the first run only.
 //
 // Per run and engine, in a fresh directory: sorted bulk load of N keys in durable batches of
 // 100k (making the keys is not timed); random inserts of N/10 new keys in durable batches of 10k; warm random gets of existing
@@ -21,6 +24,8 @@ function arg(name: string, env: string, dflt: string): string {
 const N = Number(arg("keys", "KV_BENCH_KEYS", "1000000"));
 const RUNS = Number(arg("runs", "KV_BENCH_RUNS", "3"));
 const ENGINES = arg("engines", "KV_BENCH_ENGINES", "bmt,lmdb,level").split(",");
+// Engines measured in the first run only (slow ones, to keep long runs short).
+const ONCE = arg("once", "KV_BENCH_ONCE", "").split(",").filter((x) => x !== "");
 const CACHE_MB = Number(arg("cache-mb", "KV_BENCH_CACHE_MB", "256"));
 const BULK_BATCH = 100_000;
 const INSERT_BATCH = 10_000;
@@ -86,6 +91,8 @@ function dirSize(path: string): number {
 
 async function makeEngine(name: string, dir: string): Promise<Engine> {
   if (name === "bmt") return bmtEngine(dir, CACHE_MB * 1024 * 1024);
+  // "bmt:1024": the bmt tree with a cache of that many MiB.
+  if (name.startsWith("bmt:")) return bmtEngine(dir, Number(name.slice(4)) * 1024 * 1024, name.slice(4));
   if (name === "lmdb") return lmdbEngine(dir);
   if (name === "level") return levelEngine(dir);
   throw new Error(`unknown engine ${name}`);
@@ -163,6 +170,7 @@ async function main(): Promise<void> {
   const labels = new Map<string, string>();
   for (let r = 0; r < RUNS; r++) {
     for (const name of ENGINES) {
+      if (r > 0 && ONCE.includes(name)) continue;
       const { label, f } = await runOnce(name);
       labels.set(name, label);
       if (!results.has(name)) results.set(name, []);
@@ -181,12 +189,13 @@ async function main(): Promise<void> {
     });
   }
   const base = med.get("bmt");
-  console.log(`\n| engine (${N} keys) | sorted bulk load keys/s | random batch insert keys/s | warm random get/s | range scan entries/s | disk MiB |`);
+  console.log(`\n| engine (${N} keys, runs) | sorted bulk load keys/s | random batch insert keys/s | warm random get/s | range scan entries/s | disk MiB |`);
   console.log("|---|---|---|---|---|---|");
   for (const [name, m] of med) {
-    const ratio = (x: number, y: number | undefined): string => (base && name !== "bmt" && y ? ` (bmt ${(y / x).toFixed(2)}x)` : "");
+    const ratio = (x: number, y: number | undefined): string =>
+      base && !name.startsWith("bmt") && y ? ` (bmt ${(y / x).toFixed(2)}x)` : "";
     console.log(
-      `| ${labels.get(name)} | ${fmt(m.bulk)}${ratio(m.bulk, base?.bulk)} | ${fmt(m.insert)}${ratio(m.insert, base?.insert)} | ${fmt(m.get)}${ratio(m.get, base?.get)} | ${fmt(m.scan)}${ratio(m.scan, base?.scan)} | ${m.mb.toFixed(0)} |`,
+      `| ${labels.get(name)} (${results.get(name)!.length}) | ${fmt(m.bulk)}${ratio(m.bulk, base?.bulk)} | ${fmt(m.insert)}${ratio(m.insert, base?.insert)} | ${fmt(m.get)}${ratio(m.get, base?.get)} | ${fmt(m.scan)}${ratio(m.scan, base?.scan)} | ${m.mb.toFixed(0)} |`,
     );
   }
 }

@@ -12,15 +12,15 @@ export interface Engine {
   getAll(keys: Uint8Array[]): Promise<number>;
   /** Reads `limit` entries in key order from `start`; returns how many were read. */
   scan(start: Uint8Array, limit: number): Promise<number>;
-  /** Bytes on disk. */
+  /** Releases the engine. */
   close(): Promise<void>;
 }
 
 /** This project's kv tree: one apply + commit (fdatasync) per batch. */
-export function bmtEngine(dir: string, cacheBytes: number): Engine {
+export function bmtEngine(dir: string, cacheBytes: number, tag = ""): Engine {
   const tree: KvTree = openKv(`${dir}/kv.db`, { cacheBytes });
   return {
-    name: "bmt kv",
+    name: tag === "" ? "bmt kv" : `bmt kv ${tag} MiB`,
     async write(keys, vals) {
       const batch = new Array<[Uint8Array, Uint8Array]>(keys.length);
       for (let i = 0; i < keys.length; i++) batch[i] = [keys[i], vals[i]];

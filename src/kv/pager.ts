@@ -37,6 +37,10 @@ export interface PagerStats {
   cacheHits: number;
   /** Cache lookups that missed. */
   cacheMisses: number;
+  /** Pages held by the cache now. */
+  cachedPages: number;
+  /** Most pages the cache may hold (its byte budget / PAGE_SIZE). */
+  cacheCapacity: number;
 }
 
 /** Free-list state recorded by a prepared commit. */
@@ -82,6 +86,8 @@ export class Pager implements PageSink {
       pagesWritten: this.#pagesWritten,
       cacheHits: this.#cache.hits,
       cacheMisses: this.#cache.misses,
+      cachedPages: this.#cache.size,
+      cacheCapacity: this.#cache.capacity,
     };
   }
 

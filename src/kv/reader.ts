@@ -4,7 +4,10 @@ import { KEY_BITS, checkKey, compareKeyAt, prefixFloor, sharesBitPrefix } from "
 import { Cursor, lookup } from "./cursor.ts";
 import type { Pager } from "./pager.ts";
 
-/** A key and its value; both are fresh copies the caller owns. */
+/**
+ * A key and its value: copies the caller owns and may modify. Small copies may share one
+ * ArrayBuffer with other copies, so use the views, not their `.buffer`.
+ */
 export type KvEntry = [key: Uint8Array, value: Uint8Array];
 
 /** Bounds and direction of an ordered scan over [start, end). */

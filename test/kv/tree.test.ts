@@ -420,3 +420,25 @@ test("two-step commit: meta kept by an outer record reopens the tree", () => {
   assert.deepEqual([...own.keys()].map(hex), [hex(seqKey(1))]);
   own.close();
 });
+
+test("the page cache stays within its budget", () => {
+  const fs = new MemFileSystem();
+  const tree = openKv("c.db", { fs, cacheBytes: 64 * PAGE_SIZE });
+  const rng = new Rng(17);
+  const N = 30000;
+  tree.apply(Array.from({ length: N }, (_, i) => [seqKey(i), seqKey(i).subarray(0, 20)] as const));
+  tree.commit();
+  tree.dropCache();
+  assert.equal(tree.stats().cachedPages, 0);
+  for (let t = 0; t < 20000; t++) {
+    const i = rng.int(N);
+    assert.ok(same(tree.get(seqKey(i)), seqKey(i).subarray(0, 20)));
+    assert.ok(tree.stats().cachedPages <= 64);
+  }
+  const s = tree.stats();
+  assert.equal(s.cacheCapacity, 64);
+  assert.equal(s.cachedPages, 64);
+  assert.ok(s.pagesRead > 5000, `only ${s.pagesRead} pages read: evictions must force re-reads`);
+  assert.ok(s.cacheHits > 20000, "branch pages stay cached");
+  assert.equal([...tree.keys()].length, N);
+});
