@@ -10,6 +10,7 @@ export type KvErrorCode =
   | "BAD_META" // a tree-meta record does not decode
   | "CORRUPT" // a page failed its checksum or structural checks
   | "CLOSED" // the tree was closed
+  | "FAILED" // an I/O or corruption error interrupted a write; reopen to continue
   | "BUSY" // a commit was prepared and not yet marked durable
   | "STALE"; // a snapshot or iterator outlived the pages it reads
 

@@ -136,6 +136,7 @@ export class KvTree extends KvReader {
   #prepared: TreeMeta | null = null;
   #version = 0;
   #closed = false;
+  #failure: unknown = null;
 
   private constructor(file: KvFile, pager: Pager, meta: TreeMeta) {
     super(pager);
@@ -200,7 +201,7 @@ export class KvTree extends KvReader {
 
   /** @internal */
   protected _ensure(token: number): void {
-    if (this.#closed) throw new KvError("CLOSED", "kv tree is closed");
+    this.#live();
     if (token !== this.#version) {
       throw new KvError("STALE", "the tree changed since this iteration began");
     }
@@ -208,7 +209,7 @@ export class KvTree extends KvReader {
 
   /** @internal Throws unless the snapshot of commit `seq` is still readable. */
   ensureSnapshot(seq: number): void {
-    if (this.#closed) throw new KvError("CLOSED", "kv tree is closed");
+    this.#live();
     if (seq !== this.#durable.seq) {
       throw new KvError("STALE", `snapshot of commit ${seq} was released by commit ${this.#durable.seq}`);
     }
@@ -216,6 +217,21 @@ export class KvTree extends KvReader {
 
   #live(): void {
     if (this.#closed) throw new KvError("CLOSED", "kv tree is closed");
+    if (this.#failure !== null) {
+      throw new KvError("FAILED", `an earlier write failed (${String(this.#failure)}); reopen the tree`);
+    }
+  }
+
+  // A failure in the middle of a write leaves the in-memory page bookkeeping half updated; the
+  // file still holds the last durable commit, so the tree refuses further use until reopened.
+  #guarded<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (e) {
+      this.#failure = e;
+      this.#version++;
+      throw e;
+    }
   }
 
   /**
@@ -227,7 +243,7 @@ export class KvTree extends KvReader {
     this.#live();
     if (this.#prepared !== null) throw new KvError("BUSY", "a prepared commit awaits markDurable");
     const { keys, vals } = validateBatch(batch);
-    const shape = this.#updater.apply({ root: this._root, height: this._height }, keys, vals);
+    const shape = this.#guarded(() => this.#updater.apply({ root: this._root, height: this._height }, keys, vals));
     this._root = shape.root;
     this._height = shape.height;
     this.#entries += this.#updater.delta;
@@ -242,7 +258,7 @@ export class KvTree extends KvReader {
   prepareCommit(): TreeMeta {
     this.#live();
     if (this.#prepared !== null) throw new KvError("BUSY", "a commit is already prepared");
-    const free = this._pager.prepare();
+    const free = this.#guarded(() => this._pager.prepare());
     this.#prepared = {
       seq: this.#durable.seq + 1,
       root: this._root,
@@ -272,7 +288,7 @@ export class KvTree extends KvReader {
     if (this.#prepared === null || meta.seq !== this.#prepared.seq) {
       throw new KvError("BAD_ARGUMENT", "meta: not the prepared commit");
     }
-    writeMetaPage(this.#file, this.#prepared);
+    this.#guarded(() => writeMetaPage(this.#file, this.#prepared!));
     this.markDurable(meta);
   }
 

@@ -3,7 +3,7 @@
 // or after the commit, never a mix, with every page accounted for.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type KvFile, openKv, KvTree } from "../../src/kv/index.ts";
+import { type KvFile, KvError, type KvTree, openKv } from "../../src/kv/index.ts";
 import { Rng, hex, same } from "./helpers.ts";
 
 class Crash extends Error {}
@@ -183,4 +183,20 @@ test("a crash while creating the file leaves a file that opens empty", () => {
       t.close();
     }
   }
+});
+
+test("after a failed write the tree refuses use until reopened at its last commit", () => {
+  const file = new CrashFile();
+  const t = openKv("x", { fs: { open: () => file } });
+  t.apply([[key(1), new Uint8Array([1])]]);
+  t.commit();
+  t.apply([[key(2), new Uint8Array([2])]]);
+  file.budget = 0;
+  assert.throws(() => t.commit(), Crash);
+  file.budget = Infinity;
+  assert.throws(() => t.get(key(1)), (e: unknown) => e instanceof KvError && e.code === "FAILED");
+  assert.throws(() => t.apply([[key(3), null]]), (e: unknown) => e instanceof KvError && e.code === "FAILED");
+  const r = openKv("x", { fs: { open: () => file } });
+  assert.deepEqual([...r.keys()].map(hex), [hex(key(1))]);
+  r.check();
 });
