@@ -1,9 +1,8 @@
 // A bounded cache of clean pages with CLOCK (second-chance) eviction.
 //
 // Page numbers are dense (all below the file's high-water mark), so the page → slot index is a
-// flat Int32Array rather than a hash map: a hit is two array loads. Pages are never modified
-// once built, and an evicted page is simply dropped (never recycled), so a view handed out
-// earlier stays valid for as long as its holder keeps it.
+// flat Int32Array rather than a hash map: a hit is two array loads. `set` hands the evicted
+// buffer back so the pager may recycle it (see Pager for when that is safe).
 import { PAGE_SIZE } from "./page.ts";
 
 /** Default cache budget: 256 MiB. */
@@ -52,8 +51,8 @@ export class PageCache {
     return this.#pages[slot]!;
   }
 
-  /** Caches `page` under `no`, evicting a page not used recently when full. */
-  set(no: number, page: Uint8Array): void {
+  /** Caches `page` under `no`, evicting a page not used recently when full; returns its buffer. */
+  set(no: number, page: Uint8Array): Uint8Array | undefined {
     if (no >= this.#index.length) {
       let n = this.#index.length;
       while (n <= no) n *= 2;
@@ -64,20 +63,23 @@ export class PageCache {
     const had = this.#index[no];
     if (had >= 0) {
       this.#pages[had] = page;
-      return;
+      return undefined;
     }
     let slot: number;
+    let evicted: Uint8Array | undefined;
     if (this.#size < this.#capacity) {
       slot = this.#size++;
       if (slot >= this.#owner.length) this.#growSlots();
     } else {
       slot = this.#victim();
       this.#index[this.#owner[slot]] = -1;
+      evicted = this.#pages[slot]!;
     }
     this.#pages[slot] = page;
     this.#owner[slot] = no;
     this.#used[slot] = 0;
     this.#index[no] = slot;
+    return evicted;
   }
 
   /** Forgets page `no`. */

@@ -59,12 +59,16 @@ export function lookup(pager: Pager, root: number, height: number, key: Uint8Arr
   return i < 0 ? undefined : cellValue(pager, leaf, n, i);
 }
 
-/** Ordered position over one version of the tree. */
+/**
+ * Ordered position over one version of the tree. It keeps page numbers, not page views, and
+ * fetches pages again at every step: between steps the cache may evict a page and recycle its
+ * buffer, while the page itself stays valid on disk as long as its version does.
+ */
 export class Cursor {
   #pager: Pager;
   #root: number;
   #height: number;
-  #pages: Uint8Array[] = [];
+  #nos: number[] = [];
   #idx: number[] = [];
   #valid = false;
 
@@ -80,29 +84,31 @@ export class Cursor {
     return this.#valid;
   }
 
-  #descend(level: number, no: number, key: Uint8Array | null, last: boolean): void {
-    for (let l = level; l >= 0; l--) {
-      if (l > 0) {
-        const p = this.#pager.read(no, KIND_BRANCH);
-        const i = key !== null ? branchFind(p, key) : last ? branchCount(p) - 1 : 0;
-        this.#pages[l] = p;
-        this.#idx[l] = i;
-        no = branchChild(p, i);
-      } else {
-        const p = this.#pager.read(no, KIND_LEAF);
-        const n = leafCount(p);
-        this.#pages[0] = p;
-        this.#idx[0] = key !== null ? leafLowerBound(p, n, key) : last ? n - 1 : 0;
-      }
+  #branch(l: number): Uint8Array {
+    return this.#pager.read(this.#nos[l], KIND_BRANCH);
+  }
+
+  #descend(level: number, no: number, key: Uint8Array | null, last: boolean): number {
+    for (let l = level; l > 0; l--) {
+      const p = this.#pager.read(no, KIND_BRANCH);
+      const i = key !== null ? branchFind(p, key) : last ? branchCount(p) - 1 : 0;
+      this.#nos[l] = no;
+      this.#idx[l] = i;
+      no = branchChild(p, i);
     }
+    const p = this.#pager.read(no, KIND_LEAF);
+    const n = leafCount(p);
+    this.#nos[0] = no;
+    this.#idx[0] = key !== null ? leafLowerBound(p, n, key) : last ? n - 1 : 0;
+    return n;
   }
 
   /** Moves to the first entry with key >= `key`; false when there is none. */
   seekGE(key: Uint8Array): boolean {
     if (this.#root === 0) return (this.#valid = false);
-    this.#descend(this.#height - 1, this.#root, key, false);
-    if (this.#idx[0] < leafCount(this.#pages[0])) return (this.#valid = true);
-    this.#idx[0] = leafCount(this.#pages[0]) - 1;
+    const n = this.#descend(this.#height - 1, this.#root, key, false);
+    if (this.#idx[0] < n) return (this.#valid = true);
+    this.#idx[0] = n - 1;
     return this.next();
   }
 
@@ -119,25 +125,23 @@ export class Cursor {
   /** Moves to the first entry; false when the tree is empty. */
   first(): boolean {
     if (this.#root === 0) return (this.#valid = false);
-    this.#descend(this.#height - 1, this.#root, null, false);
-    return (this.#valid = leafCount(this.#pages[0]) > 0);
+    return (this.#valid = this.#descend(this.#height - 1, this.#root, null, false) > 0);
   }
 
   /** Moves to the last entry; false when the tree is empty. */
   last(): boolean {
     if (this.#root === 0) return (this.#valid = false);
-    this.#descend(this.#height - 1, this.#root, null, true);
-    return (this.#valid = leafCount(this.#pages[0]) > 0);
+    return (this.#valid = this.#descend(this.#height - 1, this.#root, null, true) > 0);
   }
 
   /** Steps forward; false past the last entry. */
   next(): boolean {
-    if (++this.#idx[0] < leafCount(this.#pages[0])) return (this.#valid = true);
+    if (++this.#idx[0] < leafCount(this.leaf())) return (this.#valid = true);
     let l = 1;
-    while (l < this.#height && this.#idx[l] >= branchCount(this.#pages[l]) - 1) l++;
+    while (l < this.#height && this.#idx[l] >= branchCount(this.#branch(l)) - 1) l++;
     if (l >= this.#height) return (this.#valid = false);
     const i = ++this.#idx[l];
-    this.#descend(l - 1, branchChild(this.#pages[l], i), null, false);
+    this.#descend(l - 1, branchChild(this.#branch(l), i), null, false);
     return (this.#valid = true);
   }
 
@@ -148,29 +152,29 @@ export class Cursor {
     while (l < this.#height && this.#idx[l] === 0) l++;
     if (l >= this.#height) return (this.#valid = false);
     const i = --this.#idx[l];
-    this.#descend(l - 1, branchChild(this.#pages[l], i), null, true);
+    this.#descend(l - 1, branchChild(this.#branch(l), i), null, true);
     return (this.#valid = true);
   }
 
-  /** The current leaf page and the key's offset in it, for comparisons without copying. */
+  /** Offset of the current key in `leaf()`, for comparisons without copying. */
   keyOffset(): number {
     return PAGE_HEADER + KEY_SIZE * this.#idx[0];
   }
 
-  /** The current leaf page. */
+  /** The current leaf page; use it before the next pager call. */
   leaf(): Uint8Array {
-    return this.#pages[0];
+    return this.#pager.read(this.#nos[0], KIND_LEAF);
   }
 
   /** Copy of the current key. */
   key(): Uint8Array {
     const o = PAGE_HEADER + KEY_SIZE * this.#idx[0];
-    return copyOut(this.#pages[0], o, o + KEY_SIZE);
+    return copyOut(this.leaf(), o, o + KEY_SIZE);
   }
 
   /** Copy of the current value. */
   value(): Uint8Array {
-    const p = this.#pages[0];
+    const p = this.leaf();
     return cellValue(this.#pager, p, leafCount(p), this.#idx[0]);
   }
 }

@@ -64,7 +64,8 @@ export class Pager implements PageSink {
   #pending: number[] = [];
   #maxDirty: number;
   #prepared: { list: number[]; chain: number[] } | null = null;
-  #spare: Uint8Array[] = []; // buffers of released page versions, recycled for new pages
+  #spare: Uint8Array[] = []; // buffers nobody can still read, recycled for new and loaded pages
+  #pinned = 0; // while > 0, evicted buffers may still be in use and are not recycled
   #runBuf = new Uint8Array(WRITE_RUN * PAGE_SIZE);
   #slab = new Uint8Array(0);
   #slabAt = SLAB_PAGES;
@@ -101,12 +102,32 @@ export class Pager implements PageSink {
     return this.#reusable.concat(this.#pending);
   }
 
+  /**
+   * Runs `work` with page views pinned: buffers evicted meanwhile are not recycled, so views
+   * `work` took earlier stay intact. Batch updates hold many views at once and run pinned;
+   * readers hold a view only until their next pager call (cursors re-fetch by page number),
+   * so outside pinned work an evicted buffer is recycled for the next page loaded or built.
+   */
+  pinned<T>(work: () => T): T {
+    this.#pinned++;
+    try {
+      return work();
+    } finally {
+      this.#pinned--;
+    }
+  }
+
+  #cacheSet(no: number, p: Uint8Array): void {
+    const evicted = this.#cache.set(no, p);
+    if (evicted !== undefined && this.#pinned === 0 && this.#spare.length < 64) this.#spare.push(evicted);
+  }
+
   /** Page `no`, which must be of `kind`; damaged pages throw `KvCorruptionError`. */
   read(no: number, kind: number): Uint8Array {
     let p = (this.#dirty.size > 0 ? this.#dirty.get(no) : undefined) ?? this.#cache.get(no);
     if (p === undefined) {
       p = this.#load(no);
-      this.#cache.set(no, p);
+      this.#cacheSet(no, p);
     }
     if (p[4] !== kind) this.#corrupt(no, `expected page kind ${kind}, found ${p[4]}`);
     return p;
@@ -167,7 +188,7 @@ export class Pager implements PageSink {
     if (!(no >= FIRST_DATA_PAGE && no < this.highWater)) {
       this.#corrupt(no, `page number ${no} out of range [${FIRST_DATA_PAGE}, ${this.highWater})`);
     }
-    const p = this.#carve();
+    const p = this.#spare.pop() ?? this.#carve();
     const n = this.file.read(p, no * PAGE_SIZE);
     this.#pagesRead++;
     if (n !== PAGE_SIZE) this.#corrupt(no, `short read (${n} bytes)`);
@@ -256,7 +277,7 @@ export class Pager implements PageSink {
       i = j;
     }
     this.#pagesWritten += nos.length;
-    for (const no of nos) this.#cache.set(no, this.#dirty.get(no)!);
+    for (const no of nos) this.#cacheSet(no, this.#dirty.get(no)!);
     this.#dirty.clear();
   }
 

@@ -243,7 +243,9 @@ export class KvTree extends KvReader {
     this.#live();
     if (this.#prepared !== null) throw new KvError("BUSY", "a prepared commit awaits markDurable");
     const { keys, vals } = validateBatch(batch);
-    const shape = this.#guarded(() => this.#updater.apply({ root: this._root, height: this._height }, keys, vals));
+    const shape = this.#guarded(() =>
+      this._pager.pinned(() => this.#updater.apply({ root: this._root, height: this._height }, keys, vals)),
+    );
     this._root = shape.root;
     this._height = shape.height;
     this.#entries += this.#updater.delta;
@@ -258,7 +260,7 @@ export class KvTree extends KvReader {
   prepareCommit(): TreeMeta {
     this.#live();
     if (this.#prepared !== null) throw new KvError("BUSY", "a commit is already prepared");
-    const free = this.#guarded(() => this._pager.prepare());
+    const free = this.#guarded(() => this._pager.pinned(() => this._pager.prepare()));
     this.#prepared = {
       seq: this.#durable.seq + 1,
       root: this._root,

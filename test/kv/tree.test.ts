@@ -442,3 +442,33 @@ test("the page cache stays within its budget", () => {
   assert.ok(s.cacheHits > 20000, "branch pages stay cached");
   assert.equal([...tree.keys()].length, N);
 });
+
+test("scans stay correct while other reads evict and recycle their pages", async () => {
+  const fs = new MemFileSystem();
+  const tree = openKv("r.db", { fs, cacheBytes: 16 * PAGE_SIZE });
+  const rng = new Rng(23);
+  const N = 20000;
+  const valueOf = (i: number): Uint8Array => seqKey(i * 3).subarray(0, 4 + (i % 40));
+  tree.apply(Array.from({ length: N }, (_, i) => [seqKey(i), valueOf(i)] as const));
+  tree.commit();
+  const snap = tree.snapshot();
+  tree.apply([[seqKey(5), null]]); // the live tree now differs from the snapshot
+  const forward = tree.entries();
+  const backward = snap.entries({ reverse: true });
+  const asyncScan = tree.entriesAsync({ start: seqKey(100) });
+  for (let i = 0; i < N - 200; i++) {
+    const f = forward.next().value!;
+    const want = i < 5 ? i : i + 1;
+    assert.ok(same(f[0], seqKey(want)) && same(f[1], valueOf(want)), `forward ${i}`);
+    const b = backward.next().value!;
+    assert.ok(same(b[0], seqKey(N - 1 - i)) && same(b[1], valueOf(N - 1 - i)), `backward ${i}`);
+    const a = (await asyncScan.next()).value!;
+    assert.ok(same(a[0], seqKey(100 + i)), `async ${i}`);
+    // Random reads in between push every page of the scans out of the 16-page cache.
+    for (let r = 0; r < 3; r++) {
+      const k = rng.int(N);
+      assert.ok(same(snap.get(seqKey(k)), valueOf(k)));
+    }
+  }
+  assert.ok(tree.stats().pagesRead > N / 10);
+});
