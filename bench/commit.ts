@@ -1,0 +1,101 @@
+// Durable commits of random updates on a store of N random keys (32-byte values).
+// `npm run bench:commit` (N=1000000 by default; N=..., ROUNDS=... to change).
+// Per batch size: median ms per commit, updates/s, and per update the node hashes and merkle
+// pages read and written; per commit the fsyncs and bytes written.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HashKernel } from "../src/hash/index.ts";
+import { Store } from "../src/store/index.ts";
+import { machine, median, table } from "./support.ts";
+
+const N = Number(process.env.N ?? 1_000_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 15);
+const LOAD_BATCH = 50_000;
+const dir = mkdtempSync(join(tmpdir(), "bmt-bench-commit-"));
+
+function randomKeys(n: number): Uint8Array {
+  const keys = new Uint8Array(n * 31);
+  for (let i = 0; i < keys.length; i += 65536) crypto.getRandomValues(keys.subarray(i, Math.min(keys.length, i + 65536)));
+  return keys;
+}
+
+/** ns per node hash of the batched kernel, measured now, for the "x hashing" column. */
+function kernelNs(): number {
+  const k = new HashKernel(4096);
+  const t = performance.now();
+  for (let r = 0; r < 50; r++) k.hashNodes(4096);
+  return ((performance.now() - t) * 1e6) / (50 * 4096);
+}
+
+const store = Store.open(dir);
+try {
+  const keys = randomKeys(N);
+  const key = (i: number) => keys.subarray(i * 31, i * 31 + 31);
+  let t = performance.now();
+  for (let done = 0; done < N; done += LOAD_BATCH) {
+    const batch: [Uint8Array, Uint8Array][] = [];
+    for (let i = done; i < Math.min(N, done + LOAD_BATCH); i++) batch.push([key(i), keys.subarray(i * 31, i * 31 + 32)]);
+    store.commit(batch);
+  }
+  const loadMs = performance.now() - t;
+  const loaded = store.stats();
+  console.log(`# commit: ${N} keys loaded in ${(loadMs / 1000).toFixed(1)} s (${Math.round(N / (loadMs / 1000))} keys/s), ${loaded.merkle.pages} merkle pages`);
+  console.log(`# ${machine()}\n`);
+  const ns = kernelNs();
+  const rows: (string | number)[][] = [];
+  for (const size of [1000, 10_000]) {
+    const ms: number[] = [];
+    const per = { hashes: 0, read: 0, written: 0, fsyncs: 0, bytes: 0 };
+    for (let r = 0; r < ROUNDS; r++) {
+      const batch: [Uint8Array, Uint8Array][] = [];
+      const seen = new Set<number>();
+      while (batch.length < size) {
+        const i = Math.floor(Math.random() * N);
+        if (seen.has(i)) continue;
+        seen.add(i);
+        batch.push([key(i), crypto.getRandomValues(new Uint8Array(32))]);
+      }
+      const before = store.stats();
+      t = performance.now();
+      store.commit(batch);
+      ms.push(performance.now() - t);
+      const after = store.stats();
+      const c = store.lastCommit;
+      if (!c) throw new Error("no commit stats");
+      per.hashes += c.hashes;
+      per.read += c.pagesRead;
+      per.written += c.pagesWritten;
+      // Value tree: prepare syncs once; merkle: WAL sync + in-place sync; meta record: one.
+      per.fsyncs += after.merkle.fsyncs - before.merkle.fsyncs + 2;
+      per.bytes +=
+        (after.values.pagesWritten - before.values.pagesWritten) * 4096 +
+        (after.merkle.walBytes - before.merkle.walBytes) +
+        (after.merkle.pagesWritten - before.merkle.pagesWritten) * 4096 +
+        4096;
+    }
+    const med = median(ms);
+    const updates = ROUNDS * size;
+    rows.push([
+      size,
+      med.toFixed(1),
+      Math.round(size / (med / 1000)),
+      (per.hashes / updates).toFixed(1),
+      (per.read / updates).toFixed(2),
+      (per.written / updates).toFixed(2),
+      (per.fsyncs / ROUNDS).toFixed(1),
+      `${(per.bytes / ROUNDS / 2 ** 20).toFixed(1)} MiB`,
+      (med / ((per.hashes / ROUNDS) * ns * 1e-6)).toFixed(1),
+    ]);
+  }
+  console.log(
+    table(
+      ["batch", "ms / commit (median)", "updates/s", "hashes / update", "pages read / update", "pages written / update", "fsyncs / commit", "bytes written / commit", "x hashing"],
+      rows,
+    ),
+  );
+  console.log(`\nkernel: ${ns.toFixed(0)} ns per node hash (batched), measured in this run`);
+} finally {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+}
