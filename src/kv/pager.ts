@@ -26,6 +26,9 @@ import {
 const FREE_PER_PAGE = (PAGE_SIZE - 12) >> 2;
 const WRITE_RUN = 256; // pages per coalesced write (1 MiB)
 const SLAB_PAGES = 32;
+// Recycled buffers kept beyond the cache budget (4 MiB). Recycling also keeps slabs whole: a
+// slab is freed only when none of its pages is referenced.
+const MAX_SPARE = 1024;
 
 /** Counters of page traffic. */
 export interface PagerStats {
@@ -65,7 +68,8 @@ export class Pager implements PageSink {
   #maxDirty: number;
   #prepared: { list: number[]; chain: number[] } | null = null;
   #spare: Uint8Array[] = []; // buffers nobody can still read, recycled for new and loaded pages
-  #pinned = 0; // while > 0, evicted buffers may still be in use and are not recycled
+  #pinned = 0; // while > 0, evicted buffers may still be in use: they wait in #deferred
+  #deferred: Uint8Array[] = [];
   #runBuf = new Uint8Array(WRITE_RUN * PAGE_SIZE);
   #slab = new Uint8Array(0);
   #slabAt = SLAB_PAGES;
@@ -113,13 +117,22 @@ export class Pager implements PageSink {
     try {
       return work();
     } finally {
-      this.#pinned--;
+      if (--this.#pinned === 0) {
+        // Nothing holds the buffers evicted meanwhile any more.
+        for (const p of this.#deferred) if (this.#spare.length < MAX_SPARE) this.#spare.push(p);
+        this.#deferred.length = 0;
+      }
     }
   }
 
   #cacheSet(no: number, p: Uint8Array): void {
     const evicted = this.#cache.set(no, p);
-    if (evicted !== undefined && this.#pinned === 0 && this.#spare.length < 64) this.#spare.push(evicted);
+    if (evicted === undefined) return;
+    if (this.#pinned === 0) {
+      if (this.#spare.length < MAX_SPARE) this.#spare.push(evicted);
+    } else if (this.#deferred.length < MAX_SPARE) {
+      this.#deferred.push(evicted);
+    }
   }
 
   /** Page `no`, which must be of `kind`; damaged pages throw `KvCorruptionError`. */
@@ -210,7 +223,7 @@ export class Pager implements PageSink {
     const no = this.#reusable.pop()!;
     this.#fresh.add(no);
     const old = this.#cache.take(no);
-    if (old !== undefined && this.#spare.length < 64) this.#spare.push(old);
+    if (old !== undefined && this.#spare.length < MAX_SPARE) this.#spare.push(old);
     return no;
   }
 
