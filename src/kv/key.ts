@@ -1,10 +1,11 @@
-// State keys: fixed 31-byte strings, ordered bytewise (equivalently, bitwise MSB first).
+// State keys: fixed 31-byte strings, ordered bytewise (equivalently, bitwise MSB first). The
+// key itself is the trie layer's; here are the comparisons the tree needs in place in pages.
+import { KEY_BITS, KEY_BYTES, compareKeys, keyBit } from "../trie/index.ts";
 import { KvError } from "./errors.ts";
 
 /** Length of every key, in bytes. */
-export const KEY_SIZE = 31;
-/** Length of every key, in bits. */
-export const KEY_BITS = KEY_SIZE * 8;
+export const KEY_SIZE = KEY_BYTES;
+export { KEY_BITS, compareKeys, keyBit };
 
 /** Throws `BAD_KEY` naming `arg` unless `key` is a Uint8Array of KEY_SIZE bytes. */
 export function checkKey(key: unknown, arg: string): asserts key is Uint8Array {
@@ -14,15 +15,6 @@ export function checkKey(key: unknown, arg: string): asserts key is Uint8Array {
   if (key.length !== KEY_SIZE) {
     throw new KvError("BAD_KEY", `${arg}: expected ${KEY_SIZE} bytes, got ${key.length}`);
   }
-}
-
-/** Bytewise comparison of two keys: negative, zero or positive. */
-export function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < KEY_SIZE; i++) {
-    const d = a[i] - b[i];
-    if (d !== 0) return d;
-  }
-  return 0;
 }
 
 /** Compares `key` with the key stored at `off` in `buf`. */
@@ -41,11 +33,6 @@ export function compareKeysAt(a: Uint8Array, ka: number, b: Uint8Array, kb: numb
     if (d !== 0) return d;
   }
   return 0;
-}
-
-/** Bit `i` of `key`, MSB first. */
-export function keyBit(key: Uint8Array, i: number): number {
-  return (key[i >> 3] >> (7 - (i & 7))) & 1;
 }
 
 /** Copy of `key` keeping its first `bits` bits and clearing the rest: the least key with that prefix. */
