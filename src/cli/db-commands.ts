@@ -3,28 +3,11 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fromHex, KEY_BYTES, Store, toHex } from "../index.ts";
 import type { Io } from "./root-command.ts";
-import { type NamedState, readStateFile, StateFileError } from "./state-files.ts";
-
-type Batch = [Uint8Array, Uint8Array | null][];
-
-/** The changes that turn state `from` into state `to` (both as key-hex -> value maps). */
-function diff(from: Map<string, Uint8Array>, to: Map<string, Uint8Array>): Batch {
-  const batch: Batch = [];
-  for (const [k, v] of to) {
-    const old = from.get(k);
-    if (!old || !Buffer.from(old).equals(Buffer.from(v))) batch.push([fromHex(k), v]);
-  }
-  for (const k of from.keys()) if (!to.has(k)) batch.push([fromHex(k), null]);
-  return batch;
-}
-
-function asMap(state: NamedState): Map<string, Uint8Array> {
-  return new Map(state.entries.map((e) => [toHex(e.key), e.value]));
-}
+import { type NamedState, readStateFile, StateFileError, stateDiff, stateMap } from "./state-files.ts";
 
 function storeMap(store: Store): Map<string, Uint8Array> {
   const m = new Map<string, Uint8Array>();
-  for (const [k, v] of store.entries()) m.set(toHex(k), v);
+  for (const [key, value] of store.entries()) m.set(toHex(key), value);
   return m;
 }
 
@@ -75,7 +58,7 @@ export function replayCommand(dir: string, db: string, io: Io): number {
   try {
     const genesis = pick(join(dir, "genesis.json"), "state");
     const t = performance.now();
-    const groot = toHex(store.commit(diff(storeMap(store), asMap(genesis))));
+    const groot = toHex(store.commit(stateDiff(storeMap(store), stateMap(genesis.entries))));
     const gok = groot === toHex(genesis.expectedRoot);
     io.out(`genesis ${gok ? "ok" : "FAIL"} ${groot} (${(performance.now() - t).toFixed(1)} ms)`);
     if (!gok) failed++;
@@ -98,12 +81,12 @@ export function replayCommand(dir: string, db: string, io: Io): number {
       let ok = true;
       if (toHex(store.root) !== toHex(pre.expectedRoot)) {
         // A gap in the numbering: bring the database to this block's pre-state first.
-        const root = toHex(store.commit(diff(storeMap(store), asMap(pre))));
+        const root = toHex(store.commit(stateDiff(storeMap(store), stateMap(pre.entries))));
         const preOk = root === toHex(pre.expectedRoot);
         ok &&= preOk;
         note = preOk ? " (synced to pre_state)" : ` (pre_state root ${root} != ${toHex(pre.expectedRoot)})`;
       }
-      const changes = diff(asMap(pre), asMap(post));
+      const changes = stateDiff(stateMap(pre.entries), stateMap(post.entries));
       const root = toHex(store.commit(changes));
       const postOk = root === toHex(post.expectedRoot);
       ok &&= postOk;

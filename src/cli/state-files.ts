@@ -5,7 +5,7 @@
 // trie.json predates 31-byte keys; only its first 31 key bytes enter the trie, as the GP says.
 
 import { readFileSync } from "node:fs";
-import { type Entry, fromHex, KEY_BYTES } from "../index.ts";
+import { type Entry, fromHex, KEY_BYTES, toHex } from "../index.ts";
 
 /** One state found in a file, with the root the file claims for it. */
 export interface NamedState {
@@ -93,4 +93,22 @@ export function readStateFile(file: string): NamedState[] {
     throw new StateFileError(file, `not valid JSON (${(e as Error).message})`);
   }
   return statesOfJson(file, json);
+}
+
+/** A state as key hex -> value, for differences between states. */
+export function stateMap(entries: Iterable<Entry>): Map<string, Uint8Array> {
+  const m = new Map<string, Uint8Array>();
+  for (const e of entries) m.set(toHex(e.key), e.value);
+  return m;
+}
+
+/** The changes (value null: delete) that turn state `from` into state `to`. */
+export function stateDiff(from: Map<string, Uint8Array>, to: Map<string, Uint8Array>): [Uint8Array, Uint8Array | null][] {
+  const batch: [Uint8Array, Uint8Array | null][] = [];
+  for (const [k, v] of to) {
+    const old = from.get(k);
+    if (!old || !Buffer.from(old).equals(Buffer.from(v))) batch.push([fromHex(k), v]);
+  }
+  for (const k of from.keys()) if (!to.has(k)) batch.push([fromHex(k), null]);
+  return batch;
 }
