@@ -104,7 +104,7 @@ export function replayCommand(dir: string, db: string, io: Io): number {
 
 /** `bmt root --db PATH`. */
 export function dbRootCommand(db: string, io: Io): number {
-  const store = Store.open(db);
+  const store = Store.open(db, { create: false });
   try {
     io.out(toHex(store.root));
     return 0;
@@ -116,7 +116,7 @@ export function dbRootCommand(db: string, io: Io): number {
 /** `bmt get --db PATH KEY`: the value as hex; exit 1 and no output when absent. */
 export function getCommand(db: string, keyHex: string, io: Io): number {
   const key = fromHex(keyHex, "KEY", KEY_BYTES);
-  const store = Store.open(db);
+  const store = Store.open(db, { create: false });
   try {
     const value = store.get(key);
     if (value === undefined) return 1;

@@ -13,6 +13,7 @@
 //
 // Directory layout: `meta` (the record), `values` (the B+tree), `merkle/` (page table and WAL),
 // `LOCK` (one writer process).
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type BatchEntry, encodeTreeMeta, type KvTree, openKv } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
@@ -33,6 +34,12 @@ export interface StoreOptions {
   fs?: PageStoreFileSystem;
   /** Take the LOCK file (default true; in-memory test file systems turn it off). */
   lock?: boolean;
+  /**
+   * Create the database when `path` holds none (default true). With false, a path without a
+   * database is refused with `NOT_FOUND` and nothing is created (checked on the host file
+   * system).
+   */
+  create?: boolean;
 }
 
 /** Time and work of one commit. */
@@ -93,6 +100,9 @@ export class Store {
   static open(path: string, options: StoreOptions = {}): Store {
     if (typeof path !== "string" || path.length === 0) throw new StoreError("BAD_ARGUMENT", "path must be a non-empty string");
     const fs = options.fs ?? nodePageStoreFileSystem;
+    if (options.create === false && !existsSync(join(path, "meta"))) {
+      throw new StoreError("NOT_FOUND", `no database at ${path}`);
+    }
     fs.mkdir(path);
     const lock = options.lock === false ? null : DirLock.acquire(join(path, "LOCK"));
     const opened: { close(): void }[] = [];
