@@ -85,24 +85,24 @@ export abstract class KvReader {
    * undefined when no key has that prefix.
    */
   seekPrefix(key: Uint8Array, bits: number): KvEntry | undefined {
-    checkKey(key, "key");
-    checkBits(bits);
-    this._ensure(this._token());
-    const c = new Cursor(this._pager, this._root, this._height);
-    if (!c.seekGE(prefixFloor(key, bits))) return undefined;
-    if (!sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits)) return undefined;
-    return [c.key(), c.value()];
+    const c = this.#prefixCursor(key, bits);
+    return c ? [c.key(), c.value()] : undefined;
   }
 
   /** Like `seekPrefix` but returns only the key. */
   seekPrefixKey(key: Uint8Array, bits: number): Uint8Array | undefined {
+    return this.#prefixCursor(key, bits)?.key();
+  }
+
+  /** A cursor on the first key sharing `key`'s first `bits` bits, or undefined. */
+  #prefixCursor(key: Uint8Array, bits: number): Cursor | undefined {
     checkKey(key, "key");
     checkBits(bits);
     this._ensure(this._token());
     const c = new Cursor(this._pager, this._root, this._height);
     if (!c.seekGE(prefixFloor(key, bits))) return undefined;
     if (!sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits)) return undefined;
-    return c.key();
+    return c;
   }
 
   /**

@@ -17,7 +17,7 @@ import { Store } from "../../src/store/index.ts";
 import { toHex, trieRoot } from "../../src/trie/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
 import { projectRoot } from "../support/vectors.ts";
-import { batchFor, universe } from "./crash-child.ts";
+import { batchFor, universe } from "./crash-batches.ts";
 
 const seed = testSeed();
 const KILLS = Number(process.env.BMT_CRASH_KILLS ?? 50);
