@@ -18,7 +18,7 @@
 // place without copies.
 
 import { HashKernel } from "../hash/index.ts";
-import { checkKey, compareKeys, EMBED_MAX, keyBit, TrieError } from "../trie/index.ts";
+import { checkKey, compareKeys, keyBit, TrieError, writeLeafPreimage } from "../trie/index.ts";
 import {
   isEmptyPage,
   isLeafSlot,
@@ -347,16 +347,7 @@ class Updater {
       if (value === null) continue;
       if (!(value instanceof Uint8Array)) throw new TrieError("BAD_VALUE", `changes[${i}] value must be a Uint8Array or null`);
       this.sets[i] = 1;
-      const at = kernel.inOffset + batch * 64;
-      heap.set(key, at + 1);
-      if (value.length <= EMBED_MAX) {
-        heap[at] = 0x80 | value.length;
-        heap.set(value, at + 32);
-        heap.fill(0, at + 32 + value.length, at + 64);
-      } else {
-        heap[at] = 0xc0;
-        kernel.hash(value, heap, at + 32);
-      }
+      writeLeafPreimage(kernel, key, value, kernel.inOffset + batch * 64);
       if (++batch === kernel.capacity) {
         flush(i + 1);
         first = i + 1;

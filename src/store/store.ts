@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { type BatchEntry, encodeTreeMeta, type KvTree, openKv } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
-import { type Change, EMPTY_TOP, type MerkleTop, type UpdateStats, updateTrie } from "../merkle/update.ts";
+import { type Change, EMPTY, EMPTY_TOP, type MerkleTop, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
@@ -52,8 +52,6 @@ export interface CommitStats extends UpdateStats {
   metaMs: number;
   applyMs: number;
 }
-
-const ZERO_ROOT = new Uint8Array(32);
 
 /** Sorted copy of a batch; refuses repeated keys and malformed entries with typed errors. */
 export function sortBatch(batch: Iterable<BatchEntry>): Change[] {
@@ -247,7 +245,7 @@ export class Store {
 
   /** True when the store holds no entries. */
   get empty(): boolean {
-    return this.#top.kind === 0 && Buffer.from(this.#top.root).equals(ZERO_ROOT);
+    return this.#top.kind === EMPTY;
   }
 
   /** Closes the files and releases the lock; idempotent. */
