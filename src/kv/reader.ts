@@ -94,6 +94,20 @@ export abstract class KvReader {
     return this.#prefixCursor(key, bits)?.key();
   }
 
+  /**
+   * All entries whose keys agree with `key` on its first `bits` bits, in key order; at most
+   * `limit` of them (a scan of a small subtrie, for rebuilding its merkle nodes).
+   */
+  prefixEntries(key: Uint8Array, bits: number, limit = Infinity): KvEntry[] {
+    const out: KvEntry[] = [];
+    const c = this.#prefixCursor(key, bits);
+    if (!c) return out;
+    do {
+      out.push([c.key(), c.value()]);
+    } while (out.length < limit && c.next() && sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits));
+    return out;
+  }
+
   /** A cursor on the first key sharing `key`'s first `bits` bits, or undefined. */
   #prefixCursor(key: Uint8Array, bits: number): Cursor | undefined {
     checkKey(key, "key");

@@ -6,11 +6,17 @@
 // 64 child pages. The page's own root (depth 6p) lives in its parent's bottom row, or, for
 // the root page, in the store's meta record.
 //
+// Elision: a page is stored only when its subtrie holds at least ELISION_THRESHOLD leaves.
+// Smaller subtries (most of the bottom levels of a random-key trie) keep no pages; their nodes
+// are rebuilt from the few keys under the prefix when a change lands there. The rule depends
+// on the leaf count alone, so the page set of a state is canonical.
+//
 // Layout (bytes):
 //   0    .. 4032  126 node names x 32 (all zero = H0, the empty subtrie)
 //   4032 .. 4048  leaf map: bit s set when slot s holds a leaf (GP names carry no kind)
 //   4048 .. 4080  page id (see pageIdOf)
-//   4080 .. 4092  reserved, zero
+//   4080 .. 4084  leaf count of the page's subtrie (u32 LE): every key under the page's prefix
+//   4084 .. 4092  reserved, zero
 //   4092 .. 4096  CRC-32 of bytes 0 .. 4092
 import { crc32 } from "node:zlib";
 import { KEY_BITS } from "../trie/index.ts";
@@ -28,7 +34,23 @@ export const MAX_PAGE_DEPTH = Math.ceil(KEY_BITS / PAGE_LEVELS) - 1;
 
 export const LEAF_MAP_OFFSET = PAGE_SLOTS * 32;
 export const PAGE_ID_OFFSET = LEAF_MAP_OFFSET + 16;
+export const LEAF_COUNT_OFFSET = PAGE_ID_OFFSET + PAGE_ID_BYTES;
 export const CHECKSUM_OFFSET = MERKLE_PAGE_BYTES - 4;
+
+/** A page is stored only when its subtrie holds at least this many leaves. */
+export const ELISION_THRESHOLD = 16;
+
+/** Leaves in the subtrie under the page's prefix. */
+export function leafCount(page: Uint8Array): number {
+  return (page[LEAF_COUNT_OFFSET] | (page[LEAF_COUNT_OFFSET + 1] << 8) | (page[LEAF_COUNT_OFFSET + 2] << 16) | (page[LEAF_COUNT_OFFSET + 3] << 24)) >>> 0;
+}
+
+export function setLeafCount(page: Uint8Array, n: number): void {
+  page[LEAF_COUNT_OFFSET] = n & 0xff;
+  page[LEAF_COUNT_OFFSET + 1] = (n >>> 8) & 0xff;
+  page[LEAF_COUNT_OFFSET + 2] = (n >>> 16) & 0xff;
+  page[LEAF_COUNT_OFFSET + 3] = (n >>> 24) & 0xff;
+}
 
 /** Slot of the node at relative depth `r` (1..6) with relative path `x` (r bits). */
 export function slotOf(r: number, x: number): number {
@@ -90,7 +112,7 @@ export function childPageId(parent: Uint8Array, c: number, out: Uint8Array = new
 /** Stamps the page's id and checksum; call before writing it out. */
 export function sealPage(page: Uint8Array, id: Uint8Array): void {
   page.set(id.subarray(0, PAGE_ID_BYTES), PAGE_ID_OFFSET);
-  page.fill(0, PAGE_ID_OFFSET + PAGE_ID_BYTES, CHECKSUM_OFFSET);
+  page.fill(0, LEAF_COUNT_OFFSET + 4, CHECKSUM_OFFSET);
   const sum = crc32(page.subarray(0, CHECKSUM_OFFSET));
   new DataView(page.buffer, page.byteOffset, page.byteLength).setUint32(CHECKSUM_OFFSET, sum, true);
 }

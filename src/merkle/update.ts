@@ -11,6 +11,11 @@
 //    changes under it plus the old leaf, if it survives. The old leaf's key is not stored in the
 //    page (names carry no kind, let alone keys), so it comes from the value store by a prefix
 //    seek; its name is reused from the page.
+//  - Where the batch meets a branch whose page is not stored (an elided subtrie, fewer than
+//    ELISION_THRESHOLD leaves), the subtrie is rebuilt from its keys and values, scanned from
+//    the value store, merged with the changes. It gets pages only if it has grown to the
+//    threshold. A stored page whose count falls below it is deleted with its stored
+//    descendants (all touched by this batch: an untouched descendant's count was already below).
 //
 // Every visit leaves the positions strictly below it correct for its result; the caller writes
 // the result itself, or clears it when the caller collapses. Node names are passed between
@@ -20,7 +25,10 @@
 import { HashKernel } from "../hash/index.ts";
 import { checkKey, compareKeys, keyBit, TrieError, writeLeafPreimage } from "../trie/index.ts";
 import {
+  ELISION_THRESHOLD,
   isEmptyPage,
+  leafCount,
+  setLeafCount,
   isLeafSlot,
   MERKLE_PAGE_BYTES,
   PAGE_LEVELS,
@@ -51,10 +59,19 @@ export interface PageReader {
   get(id: Uint8Array): Uint8Array | undefined;
 }
 
-/** The old state's keys: the one key whose first `depth` bits equal those of `path`. */
-export interface LeafKeyReader {
+/** The old state's keys and values, as the update needs them from the value store. */
+export interface StateReader {
+  /** The one key whose first `depth` bits equal those of `path` (a leaf's key). */
   leafKeyAt(path: Uint8Array, depth: number): Uint8Array;
+  /**
+   * All entries whose keys share the first `depth` bits of `path`, in key order. Called only
+   * for elided subtries, which hold fewer than ELISION_THRESHOLD entries.
+   */
+  entriesUnder(path: Uint8Array, depth: number): readonly (readonly [key: Uint8Array, value: Uint8Array])[];
 }
+
+/** Former name of `StateReader`. */
+export type LeafKeyReader = StateReader;
 
 /** One change: a key and its new value, or null to delete it. */
 export type Change = readonly [key: Uint8Array, value: Uint8Array | null];
@@ -75,6 +92,9 @@ export interface UpdateStats {
   pagesWritten: number;
   /** Old leaves whose key was fetched from the value store. */
   leafLookups: number;
+  /** Elided subtries rebuilt, and the old entries scanned for them. */
+  elidedRebuilds: number;
+  elidedEntries: number;
 }
 
 export interface UpdateResult {
@@ -86,6 +106,8 @@ export interface UpdateResult {
 /** A page in the update's working set; copied before the first write (sources are shared). */
 class PageRef {
   dirty = false;
+  /** Dropped by elision: deleted if it existed, never written. */
+  pruned = false;
   constructor(
     readonly id: Uint8Array,
     public page: Uint8Array | undefined,
@@ -122,7 +144,13 @@ class Updater {
   readonly heap: Uint8Array;
   readonly slots: number;
   readonly refs = new Map<string, PageRef>();
-  readonly stats: UpdateStats = { hashes: 0, pagesRead: 0, pagesWritten: 0, leafLookups: 0 };
+  /** Refs in creation order: a depth-first visit creates a page's descendants right after it. */
+  readonly refList: PageRef[] = [];
+  readonly stats: UpdateStats = { hashes: 0, pagesRead: 0, pagesWritten: 0, leafLookups: 0, elidedRebuilds: 0, elidedEntries: 0 };
+  /** Leaves added minus leaves removed so far; a page's count moves by its subtrie's share. */
+  delta = 0;
+  /** Names of old leaves a rebuild reuses or recomputes; ids < 0 index it (-1 is 0). */
+  extra = new Uint8Array(32 * ELISION_THRESHOLD);
   keys: Uint8Array[] = [];
   /** Per change: 1 if it sets a value, 0 if it deletes. */
   sets: Uint8Array = new Uint8Array(0);
@@ -132,7 +160,7 @@ class Updater {
   constructor(
     kernel: HashKernel,
     readonly pages: PageReader,
-    readonly leafKeys: LeafKeyReader,
+    readonly state: StateReader,
     readonly top: MerkleTop,
   ) {
     this.kernel = kernel;
@@ -154,6 +182,7 @@ class Updater {
       this.stats.pagesRead++;
       ref = new PageRef(id, page, page !== undefined);
       this.refs.set(hex, ref);
+      this.refList.push(ref);
     }
     return ref;
   }
@@ -226,41 +255,65 @@ class Updater {
   visit(lo: number, hi: number, pos: Pos, out: number): NodeKind {
     const old = this.readOld(pos, out);
     if (lo === hi) return old;
-    const d = pos.depth;
-    if (old === BRANCH) {
-      const mid = this.split(this.keys, lo, hi, d);
-      const key = this.keys[lo];
-      const p0 = this.child(pos, 0, key);
-      // Both children of a node lie in one page, named by bits above the node: any key under
-      // the node locates either child.
-      const p1 = this.child(pos, 1, key);
-      const r0 = this.res(d + 1, 0);
-      const r1 = this.res(d + 1, 1);
-      const k0 = this.visit(lo, mid, p0, r0);
-      const k1 = this.visit(mid, hi, p1, r1);
-      if ((k0 === EMPTY && k1 !== BRANCH) || (k1 === EMPTY && k0 !== BRANCH)) {
-        // Collapse: the surviving leaf (if any) moves up to this position.
-        this.clear(p0);
-        this.clear(p1);
-        const from = k0 === EMPTY ? r1 : r0;
-        this.heap.copyWithin(out, from, from + 32);
-        return k0 === EMPTY ? k1 : k0;
-      }
-      if (lo < mid) this.write(p0, r0, k0);
-      if (mid < hi) this.write(p1, r1, k1);
-      this.kernel.hashBranch(r0, r1, out);
-      this.stats.hashes++;
-      return BRANCH;
+    if (old !== BRANCH) return this.rebuildTerminal(lo, hi, pos, old, out);
+    if (pos.depth % PAGE_LEVELS === 0) return this.visitPage(lo, hi, pos, out);
+    return this.visitBranch(lo, hi, pos, out);
+  }
+
+  /** A branch at a page root: its page is stored (count kept, maybe elided now) or elided. */
+  visitPage(lo: number, hi: number, pos: Pos, out: number): NodeKind {
+    const start = this.refList.length;
+    const ref = this.ref(this.keys[lo], pos.depth / PAGE_LEVELS);
+    if (!ref.existed) return this.rebuildElided(lo, hi, pos, out);
+    const delta0 = this.delta;
+    const kind = this.visitBranch(lo, hi, pos, out);
+    if (this.delta === delta0) return kind;
+    const count = leafCount(ref.page as Uint8Array) + this.delta - delta0;
+    if (count < ELISION_THRESHOLD) {
+      for (let i = start; i < this.refList.length; i++) this.refList[i].pruned = true;
+    } else {
+      setLeafCount(ref.writable(), count);
     }
-    // A terminal: rebuild the subtrie here from the surviving old leaf and the new leaves.
+    return kind;
+  }
+
+  visitBranch(lo: number, hi: number, pos: Pos, out: number): NodeKind {
+    const d = pos.depth;
+    const mid = this.split(this.keys, lo, hi, d);
+    const key = this.keys[lo];
+    const p0 = this.child(pos, 0, key);
+    // Both children of a node lie in one page, named by bits above the node: any key under
+    // the node locates either child.
+    const p1 = this.child(pos, 1, key);
+    const r0 = this.res(d + 1, 0);
+    const r1 = this.res(d + 1, 1);
+    const k0 = this.visit(lo, mid, p0, r0);
+    const k1 = this.visit(mid, hi, p1, r1);
+    if ((k0 === EMPTY && k1 !== BRANCH) || (k1 === EMPTY && k0 !== BRANCH)) {
+      // Collapse: the surviving leaf (if any) moves up to this position.
+      this.clear(p0);
+      this.clear(p1);
+      const from = k0 === EMPTY ? r1 : r0;
+      this.heap.copyWithin(out, from, from + 32);
+      return k0 === EMPTY ? k1 : k0;
+    }
+    if (lo < mid) this.write(p0, r0, k0);
+    if (mid < hi) this.write(p1, r1, k1);
+    this.kernel.hashBranch(r0, r1, out);
+    this.stats.hashes++;
+    return BRANCH;
+  }
+
+  /** A leaf or H0 meets changes: rebuild from the surviving old leaf and the new leaves. */
+  rebuildTerminal(lo: number, hi: number, pos: Pos, old: NodeKind, out: number): NodeKind {
     const keys: Uint8Array[] = [];
     const ids: number[] = [];
     let oldKey: Uint8Array | null = null;
     if (old === LEAF) {
-      oldKey = this.leafKeys.leafKeyAt(this.keys[lo], d);
+      oldKey = this.state.leafKeyAt(this.keys[lo], pos.depth);
       this.stats.leafLookups++;
+      this.extra.set(this.heap.subarray(out, out + 32), 0);
     }
-    const oldId = this.heap.slice(out, out + 32);
     let oldPlaced = oldKey === null;
     for (let i = lo; i < hi; i++) {
       const key = this.keys[i];
@@ -284,32 +337,111 @@ class Updater {
       keys.push(oldKey as Uint8Array);
       ids.push(-1);
     }
-    return this.build(keys, ids, oldId, 0, keys.length, pos, out);
+    this.delta += keys.length - (old === LEAF ? 1 : 0);
+    return this.build(keys, ids, 0, keys.length, pos, out);
   }
 
-  /** Builds the subtrie of keys[lo..hi) at `pos` (where nothing was below); name to heap[out]. */
-  build(keys: Uint8Array[], ids: number[], oldId: Uint8Array, lo: number, hi: number, pos: Pos, out: number): NodeKind {
+  /** A branch whose page is elided: rebuild its subtrie from the old entries and the changes. */
+  rebuildElided(lo: number, hi: number, pos: Pos, out: number): NodeKind {
+    const olds = this.state.entriesUnder(this.keys[lo], pos.depth);
+    this.stats.elidedRebuilds++;
+    this.stats.elidedEntries += olds.length;
+    const keys: Uint8Array[] = [];
+    const ids: number[] = [];
+    // Merge; an old entry that is changed gives way to the change. Old leaves that survive are
+    // named in one kernel batch (per capacity) below.
+    const kept: number[] = [];
+    let j = 0;
+    for (let i = lo; i <= hi; i++) {
+      const key = i < hi ? this.keys[i] : null;
+      while (j < olds.length && (key === null || compareKeys(olds[j][0], key) < 0)) {
+        keys.push(olds[j][0]);
+        ids.push(-1 - kept.length);
+        kept.push(j);
+        j++;
+      }
+      if (key === null) break;
+      if (j < olds.length && compareKeys(olds[j][0], key) === 0) j++;
+      if (this.sets[i]) {
+        keys.push(key);
+        ids.push(i);
+      }
+    }
+    this.nameOldLeaves(olds, kept);
+    this.delta += keys.length - olds.length;
+    return this.build(keys, ids, 0, keys.length, pos, out);
+  }
+
+  /** Hashes the leaves olds[kept[k]] into this.extra[k]. */
+  nameOldLeaves(olds: readonly (readonly [Uint8Array, Uint8Array])[], kept: readonly number[]): void {
+    const { kernel, heap } = this;
+    if (this.extra.length < kept.length * 32) this.extra = new Uint8Array(kept.length * 64);
+    for (let k0 = 0; k0 < kept.length; k0 += kernel.capacity) {
+      const n = Math.min(kernel.capacity, kept.length - k0);
+      for (let k = 0; k < n; k++) {
+        const [key, value] = olds[kept[k0 + k]];
+        writeLeafPreimage(kernel, key, value, kernel.inOffset + k * 64);
+      }
+      kernel.hashNodes(n);
+      this.extra.set(heap.subarray(kernel.outOffset, kernel.outOffset + n * 32), k0 * 32);
+      this.stats.hashes += n;
+    }
+  }
+
+  /** Copies the name of leaf `id` (a change's index, or -1 - k for this.extra[k]) to heap[out]. */
+  leafName(id: number, out: number): void {
+    if (id >= 0) this.heap.set(this.leafIds.subarray(id * 32, id * 32 + 32), out);
+    else this.heap.set(this.extra.subarray((-1 - id) * 32, -id * 32), out);
+  }
+
+  /**
+   * Builds the subtrie of keys[lo..hi) at `pos` (where nothing stored was below); name to
+   * heap[out]. Pages are created only for subtries of at least ELISION_THRESHOLD leaves.
+   */
+  build(keys: Uint8Array[], ids: number[], lo: number, hi: number, pos: Pos, out: number): NodeKind {
     const n = hi - lo;
     if (n === 0) {
       this.heap.fill(0, out, out + 32);
       return EMPTY;
     }
     if (n === 1) {
-      const i = ids[lo];
-      if (i < 0) this.heap.set(oldId, out);
-      else this.heap.set(this.leafIds.subarray(i * 32, i * 32 + 32), out);
+      this.leafName(ids[lo], out);
       return LEAF;
     }
     const d = pos.depth;
+    const pageRoot = d % PAGE_LEVELS === 0;
+    if (pageRoot && n < ELISION_THRESHOLD) return this.nameOnly(keys, ids, lo, hi, d, out);
     const mid = this.split(keys, lo, hi, d);
     const p0 = this.child(pos, 0, keys[lo]);
     const p1 = this.child(pos, 1, keys[lo]);
     const r0 = this.res(d + 1, 0);
     const r1 = this.res(d + 1, 1);
-    const k0 = this.build(keys, ids, oldId, lo, mid, p0, r0);
+    const k0 = this.build(keys, ids, lo, mid, p0, r0);
     if (k0 !== EMPTY) this.write(p0, r0, k0);
-    const k1 = this.build(keys, ids, oldId, mid, hi, p1, r1);
+    const k1 = this.build(keys, ids, mid, hi, p1, r1);
     if (k1 !== EMPTY) this.write(p1, r1, k1);
+    if (pageRoot) setLeafCount((p0.ref as PageRef).writable(), n);
+    this.kernel.hashBranch(r0, r1, out);
+    this.stats.hashes++;
+    return BRANCH;
+  }
+
+  /** The name of the subtrie of keys[lo..hi) at `depth`, with no pages (an elided subtrie). */
+  nameOnly(keys: Uint8Array[], ids: number[], lo: number, hi: number, depth: number, out: number): NodeKind {
+    const n = hi - lo;
+    if (n === 0) {
+      this.heap.fill(0, out, out + 32);
+      return EMPTY;
+    }
+    if (n === 1) {
+      this.leafName(ids[lo], out);
+      return LEAF;
+    }
+    const mid = this.split(keys, lo, hi, depth);
+    const r0 = this.res(depth + 1, 0);
+    const r1 = this.res(depth + 1, 1);
+    this.nameOnly(keys, ids, lo, mid, depth + 1, r0);
+    this.nameOnly(keys, ids, mid, hi, depth + 1, r1);
     this.kernel.hashBranch(r0, r1, out);
     this.stats.hashes++;
     return BRANCH;
@@ -362,7 +494,11 @@ class Updater {
     const kind = this.visit(0, changes.length, { depth: 0, ref: null, slot: 0, r: 0, x: 0 }, rootSlot);
     const top: MerkleTop = { root: this.heap.slice(rootSlot, rootSlot + 32), kind };
     const writes: PageWrite[] = [];
-    for (const ref of this.refs.values()) {
+    for (const ref of this.refList) {
+      if (ref.pruned) {
+        if (ref.existed) writes.push({ id: ref.id, page: null });
+        continue;
+      }
       if (!ref.dirty) continue;
       const page = ref.page as Uint8Array;
       if (isEmptyPage(page)) {
@@ -384,7 +520,7 @@ let kernel: HashKernel | undefined;
  * whose root is `top` and whose pages `pages` serves. Reads nothing it does not need and
  * changes nothing in place: returns the new top and the pages to write or delete.
  */
-export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, leafKeys: LeafKeyReader): UpdateResult {
+export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, state: StateReader): UpdateResult {
   kernel ??= new HashKernel(1024);
-  return new Updater(kernel, pages, leafKeys, top).run(changes);
+  return new Updater(kernel, pages, state, top).run(changes);
 }

@@ -5,10 +5,12 @@ import { crc32 } from "node:zlib";
 import { decodeTreeMeta, encodeTreeMeta, type KvFile, TREE_META_SIZE, type TreeMeta } from "../kv/index.ts";
 import { decodeTableInfo, encodeTableInfo, TABLE_INFO_BYTES, type TableInfo } from "../merkle/page-store.ts";
 import type { MerkleTop, NodeKind } from "../merkle/update.ts";
+import { StoreError } from "./errors.ts";
 
 const SLOT_BYTES = 4096;
 const MAGIC = 0x544d4231; // "1BMT" little-endian
-const VERSION = 1;
+// 2: merkle pages carry a leaf count and small subtries are elided (pages of 1 are not valid).
+const VERSION = 2;
 // magic u32, version u32, seq u64, root 32, kind u8, pad 3, kv meta, table info, crc u32
 const ROOT_AT = 16;
 const KIND_AT = 48;
@@ -41,8 +43,13 @@ function encode(rec: MetaRecord): Uint8Array {
 
 function decode(slot: Uint8Array): MetaRecord | null {
   const dv = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
-  if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== VERSION) return null;
+  if (dv.getUint32(0, true) !== MAGIC) return null;
   if (dv.getUint32(CRC_AT, true) !== crc32(slot.subarray(0, CRC_AT))) return null;
+  const version = dv.getUint32(4, true);
+  if (version !== VERSION) {
+    // A whole record of another format: refuse rather than take the database for empty.
+    throw new StoreError("VERSION", `database format ${version} is not supported (this build reads format ${VERSION})`);
+  }
   const kind = slot[KIND_AT];
   if (kind > 2) return null;
   try {

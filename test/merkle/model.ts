@@ -1,5 +1,5 @@
 // In-memory stand-ins for the page store and the value store, to drive the merkle update alone.
-import type { LeafKeyReader, PageReader, PageWrite } from "../../src/merkle/update.ts";
+import type { PageReader, PageWrite, StateReader } from "../../src/merkle/update.ts";
 import { compareKeys, type Entry } from "../../src/trie/index.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -22,7 +22,7 @@ export class MemPages implements PageReader {
 }
 
 /** A sorted state: the model's map, and the prefix seek the update needs from the value store. */
-export class ModelState implements LeafKeyReader {
+export class ModelState implements StateReader {
   readonly map = new Map<string, Entry>();
   private sortedCache: Entry[] | null = null;
 
@@ -35,6 +35,21 @@ export class ModelState implements LeafKeyReader {
     this.sortedCache = null;
     if (value === null) this.map.delete(hex(key));
     else this.map.set(hex(key), { key, value });
+  }
+
+  /** Calls of entriesUnder and the entries they returned. */
+  scans = 0;
+  scanned = 0;
+
+  entriesUnder(path: Uint8Array, depth: number): [Uint8Array, Uint8Array][] {
+    const prefix = prefixOf(path, depth);
+    const entries = this.sorted();
+    let i = lowerBound(entries, prefix);
+    const out: [Uint8Array, Uint8Array][] = [];
+    for (; i < entries.length && sharesPrefix(entries[i].key, prefix, depth); i++) out.push([entries[i].key, entries[i].value]);
+    this.scans++;
+    this.scanned += out.length;
+    return out;
   }
 
   leafKeyAt(path: Uint8Array, depth: number): Uint8Array {
@@ -55,4 +70,26 @@ export class ModelState implements LeafKeyReader {
     }
     return found.key;
   }
+}
+
+function prefixOf(path: Uint8Array, depth: number): Uint8Array {
+  const prefix = new Uint8Array(31);
+  for (let i = 0; i < depth; i++) if ((path[i >> 3] >> (7 - (i & 7))) & 1) prefix[i >> 3] |= 0x80 >> (i & 7);
+  return prefix;
+}
+
+function lowerBound(entries: Entry[], key: Uint8Array): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(entries[mid].key, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function sharesPrefix(key: Uint8Array, prefix: Uint8Array, depth: number): boolean {
+  for (let i = 0; i < depth; i++) if (((key[i >> 3] ^ prefix[i >> 3]) >> (7 - (i & 7))) & 1) return false;
+  return true;
 }

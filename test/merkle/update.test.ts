@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ELISION_THRESHOLD } from "../../src/merkle/page.ts";
 import { type Change, EMPTY_TOP, type MerkleTop, updateTrie } from "../../src/merkle/update.ts";
 import { compareKeys, type Entry, TrieError, toHex, trieRoot } from "../../src/trie/index.ts";
 import { keySharing, randomValue } from "../support/keysets.ts";
@@ -76,7 +77,7 @@ describe(`merkle: incremental update (seed ${seed})`, () => {
     }
   });
 
-  it("handles neighbours at depth 248 and a leaf moving up a long chain when its neighbour goes", () => {
+  it("handles neighbours at depth 248, pages along a deep chain, and leaves moving up when it thins out", () => {
     const rng = new Rng(seed + 1);
     const a = rng.bytes(31);
     a[30] &= 0xfe;
@@ -84,6 +85,16 @@ describe(`merkle: incremental update (seed ${seed})`, () => {
     b[30] |= 1;
     const far = a.slice();
     far[0] ^= 0x80;
+    // Keys sharing a's first 240 bits: enough of them to keep pages stored all the way down.
+    const cluster: Uint8Array[] = [];
+    const used = new Set([a[30], b[30]]);
+    while (cluster.length < ELISION_THRESHOLD + 2) {
+      const k = a.slice();
+      k[30] = rng.int(256);
+      if (used.has(k[30])) continue;
+      used.add(k[30]);
+      cluster.push(k);
+    }
     const state = new ModelState();
     const pages = new MemPages();
     let top = EMPTY_TOP;
@@ -99,12 +110,54 @@ describe(`merkle: incremental update (seed ${seed})`, () => {
     step(sorted([[far, rng.bytes(3)]]));
     step(sorted([[a, rng.bytes(40)]]));
     step(sorted([[b, new Uint8Array(0)]]));
-    assert.ok(pages.pages.size >= 41, `a 248-deep pair spans all page levels (${pages.pages.size} pages)`);
-    step(sorted([[a, null]]));
-    assert.equal(top.kind, 2);
+    assert.equal(pages.pages.size, 0, "three keys: every subtrie is elided");
+    step(sorted(cluster.map((k) => [k, rng.bytes(rng.int(2) ? 32 : 33)] as Change)));
+    assert.equal(pages.pages.size, 41, `pages at every level down to the 240-bit prefix (${pages.pages.size})`);
+    // Thin the cluster one key per commit: the deep pages go when the count falls below the threshold.
+    for (const k of cluster.slice(0, 5)) step([[k, null]]);
+    assert.equal(pages.pages.size, 1, "only the root page (16 keys) is left");
     step(sorted([[far, null]]));
-    assert.equal(top.kind, 1, "a single key is a leaf at the root");
     assert.equal(pages.pages.size, 0);
+    step(sorted(cluster.slice(5).map((k) => [k, null] as Change)));
+    step(sorted([[a, null]]));
+    assert.equal(top.kind, 1, "a single key is a leaf at the root");
+    step(sorted([[a, rng.bytes(5)], [b, null]]));
+    assert.equal(top.kind, 1);
+    step(sorted([[a, null]]));
+    assert.equal(top.kind, 0);
+  });
+
+  it("keeps counts and elision canonical as subtries cross the threshold both ways", () => {
+    const rng = new Rng(seed + 3);
+    const state = new ModelState();
+    const pages = new MemPages();
+    let top = EMPTY_TOP;
+    // A few 12-bit prefixes, each holding around the threshold's number of keys.
+    const bases = Array.from({ length: 4 }, () => rng.bytes(31));
+    const pool: Uint8Array[] = [];
+    for (const base of bases) for (let i = 0; i < 2 * ELISION_THRESHOLD; i++) pool.push(keySharing(rng, base, 12 + rng.int(10)));
+    let crossings = 0;
+    let before = 0;
+    for (let round = 0; round < 120; round++) {
+      const byKey = new Map<string, Change>();
+      const n = 1 + rng.int(8);
+      while (byKey.size < n) {
+        const k = rng.pick(pool);
+        byKey.set(hex(k), [k, rng.int(2) ? null : randomValue(rng)]);
+      }
+      const batch = [...byKey.values()].sort((x, y) => compareKeys(x[0], y[0]));
+      const r = updateTrie(top, batch, pages, state);
+      pages.apply(r.writes);
+      for (const [k, v] of batch) state.set(k, v);
+      top = r.top;
+      const entries = state.sorted();
+      assert.equal(toHex(top.root), toHex(trieRoot(entries)), `round ${round}`);
+      samePages(pages, fromScratch(entries).pages, `round ${round}`);
+      if (pages.pages.size !== before) crossings++;
+      before = pages.pages.size;
+    }
+    assert.ok(crossings >= 10, `the page set changed ${crossings} times`);
+    assert.ok(state.scans > 0, "elided subtries were rebuilt from scans");
   });
 
   it("refuses unsorted or malformed batches with typed errors and returns nothing to write", () => {
