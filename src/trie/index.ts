@@ -4,3 +4,17 @@ export { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } 
 export { EMBED_MAX, encodeBranch, encodeHashedLeaf, encodeLeaf, H0, isEmptyId, isLeafNode, writeLeafPreimage } from "./node.ts";
 export { assertKeyProof, type KeyProof, type ProofTerminal, proveKey, verifyKeyProof } from "./proof.ts";
 export { type Entry, sortEntries, subtrieRoot, trieRoot, trieRootUnsorted } from "./root.ts";
+export {
+  BRANCH_NODE,
+  EMPTY_NODE,
+  entriesNodeSource,
+  LEAF_NODE,
+  type TrieLeaf,
+  type TrieNode,
+  type TrieNodeKind,
+  type TrieNodeSource,
+} from "./node-source.ts";
+export { type MultiProof, type MultiProofPath, multiProofValues, proveMany, verifyMultiProof } from "./multiproof.ts";
+export { ProvenValues } from "./proven.ts";
+export { proveForUpdate, statelessUpdate, type Write } from "./stateless.ts";
+export { buildWitness, isValidWitness, type Read, type VerifiedWitness, type Witness, verifyWitness } from "./witness.ts";

@@ -11,9 +11,10 @@
 
 import { sharedKernel } from "../hash/kernel.ts";
 import { TrieError } from "./errors.ts";
-import { checkKey, commonPrefixBits, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
+import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
 import { EMBED_MAX, encodeHashedLeaf, HASH_BYTES, NODE_BYTES } from "./node.ts";
-import { type Entry, subtrieRoot } from "./root.ts";
+import { BRANCH_NODE, entriesNodeSource, LEAF_NODE, type TrieNodeSource } from "./node-source.ts";
+import type { Entry } from "./root.ts";
 
 /** Where a key's path ends. */
 export type ProofTerminal =
@@ -32,50 +33,45 @@ export interface KeyProof {
   readonly terminal: ProofTerminal;
 }
 
-/** Index of the first entry in [lo, hi) whose bit `depth` is 1 (the range shares bits < depth). */
-function splitPoint(entries: readonly Entry[], lo: number, hi: number, depth: number): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keyBit(entries[mid].key, depth) === 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** The terminal of a leaf as a single proof carries it: the value when embedded, else its hash. */
+export function leafTerminal(key: Uint8Array, value: Uint8Array): ProofTerminal {
+  return value.length <= EMBED_MAX
+    ? { kind: "leaf", key: key.slice(), value: value.slice() }
+    : { kind: "leaf", key: key.slice(), valueHash: sharedKernel().hash(value) };
 }
 
-function terminalOf(entry: Entry): ProofTerminal {
-  return entry.value.length <= EMBED_MAX
-    ? { kind: "leaf", key: entry.key.slice(), value: entry.value.slice() }
-    : { kind: "leaf", key: entry.key.slice(), valueHash: sharedKernel().hash(entry.value) };
+/** `path` with bit `i` flipped, written into `out` (the sibling's path at depth i + 1). */
+export function siblingPath(path: Uint8Array, i: number, out: Uint8Array): Uint8Array {
+  out.set(path.subarray(0, KEY_BYTES));
+  out[i >> 3] ^= 0x80 >> (i & 7);
+  return out;
 }
 
 /**
- * Proof for `key` over `entries` (sorted by key, distinct). Costs one pass over the entries
- * for the sibling subtries; meant for tests, tools and small states.
+ * Proof for `key` in the trie `from`: a node source, or entries sorted by key and distinct (a
+ * source is built for the call, which hashes the whole trie: for one-off use; build the source
+ * once with `entriesNodeSource` to prove many keys).
  */
-export function proveKey(entries: readonly Entry[], key: Uint8Array): KeyProof {
+export function proveKey(from: readonly Entry[] | TrieNodeSource, key: Uint8Array): KeyProof {
   checkKey(key);
-  const root = subtrieRoot(entries, 0, entries.length, 0);
+  const source = Array.isArray(from) ? entriesNodeSource(from) : (from as TrieNodeSource);
+  const top = source.root();
+  const root = top.name.slice();
   const siblings: Uint8Array[] = [];
-  let lo = 0;
-  let hi = entries.length;
+  const other = new Uint8Array(KEY_BYTES);
+  let node = top;
   let depth = 0;
-  while (hi - lo >= 2) {
-    const mid = splitPoint(entries, lo, hi, depth);
-    if (keyBit(key, depth) === 0) {
-      siblings.push(subtrieRoot(entries, mid, hi, depth + 1));
-      hi = mid;
-    } else {
-      siblings.push(subtrieRoot(entries, lo, mid, depth + 1));
-      lo = mid;
-    }
-    depth++;
+  while (node.kind === BRANCH_NODE) {
+    if (depth >= KEY_BITS) throw new TrieError("BAD_PATH", "the source reports a branch at depth 248");
+    siblings.push(source.node(siblingPath(key, depth, other), depth + 1).name.slice());
+    node = source.node(key, ++depth);
   }
   let terminal: ProofTerminal = { kind: "empty" };
   let value: Uint8Array | null = null;
-  if (hi - lo === 1) {
-    const entry = entries[lo];
-    terminal = terminalOf(entry);
-    if (commonPrefixBits(entry.key, key) === KEY_BITS) value = entry.value.slice();
+  if (node.kind === LEAF_NODE) {
+    const leaf = source.leaf(key, depth);
+    terminal = leafTerminal(leaf.key, leaf.value);
+    if (compareKeys(leaf.key, key) === 0) value = leaf.value.slice();
   }
   return { root, key: key.slice(), value, siblings, terminal };
 }
