@@ -1,12 +1,14 @@
 // Durable commits of random updates on a store of N random keys (32-byte values).
 // `npm run bench:commit` (N=1000000 by default; N=..., ROUNDS=... to change).
 // Per batch size: median ms per commit, updates/s, and per update the node hashes and merkle
-// pages read and written; per commit the fsyncs and bytes written.
+// pages read and written; per commit the fsyncs and bytes written. Then, in the same run, the
+// same keys in @ethereumjs/mpt on LMDB with 1000-update batches (MPT=0 skips it).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HashKernel } from "../src/hash/index.ts";
 import { Store } from "../src/store/index.ts";
+import { MptBaseline } from "./mpt-baseline.ts";
 import { machine, median, table } from "./support.ts";
 
 const N = Number(process.env.N ?? 1_000_000);
@@ -47,6 +49,7 @@ try {
   for (const size of [1000, 10_000]) {
     const ms: number[] = [];
     const per = { hashes: 0, read: 0, written: 0, fsyncs: 0, bytes: 0 };
+    const phases: Record<string, number[]> = { update: [], values: [], wal: [], meta: [], apply: [] };
     for (let r = 0; r < ROUNDS; r++) {
       const batch: [Uint8Array, Uint8Array][] = [];
       const seen = new Set<number>();
@@ -63,6 +66,11 @@ try {
       const after = store.stats();
       const c = store.lastCommit;
       if (!c) throw new Error("no commit stats");
+      phases.update.push(c.updateMs);
+      phases.values.push(c.valuesMs);
+      phases.wal.push(c.merkleWalMs);
+      phases.meta.push(c.metaMs);
+      phases.apply.push(c.applyMs);
       per.hashes += c.hashes;
       per.read += c.pagesRead;
       per.written += c.pagesWritten;
@@ -75,6 +83,7 @@ try {
         4096;
     }
     const med = median(ms);
+    console.log(`batch ${size}: phase medians (ms) ${Object.entries(phases).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(", ")}`);
     const updates = ROUNDS * size;
     rows.push([
       size,
@@ -95,7 +104,41 @@ try {
     ),
   );
   console.log(`\nkernel: ${ns.toFixed(0)} ns per node hash (batched), measured in this run`);
+  const bmt1000 = Number(rows[0][1]);
+  if (process.env.MPT !== "0") await mptRun(keys, key, bmt1000);
 } finally {
   store.close();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** The baseline on the same keys: load, then durable 1000-update commits; median ms. */
+async function mptRun(keys: Uint8Array, key: (i: number) => Uint8Array, bmtMs: number): Promise<void> {
+  const mdir = join(dir, "mpt");
+  const mpt = await MptBaseline.open(mdir);
+  try {
+    let t = performance.now();
+    for (let done = 0; done < N; done += LOAD_BATCH) {
+      const batch: [Uint8Array, Uint8Array][] = [];
+      for (let i = done; i < Math.min(N, done + LOAD_BATCH); i++) batch.push([key(i), keys.subarray(i * 31, i * 31 + 32)]);
+      await mpt.commit(batch);
+    }
+    console.log(`\n# @ethereumjs/mpt on lmdb-js: ${N} keys loaded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const ms: number[] = [];
+    const rounds = Math.min(ROUNDS, 7);
+    for (let r = 0; r < rounds; r++) {
+      const batch: [Uint8Array, Uint8Array][] = [];
+      for (let j = 0; j < 1000; j++) batch.push([key(Math.floor(Math.random() * N)), crypto.getRandomValues(new Uint8Array(32))]);
+      t = performance.now();
+      await mpt.commit(batch);
+      ms.push(performance.now() - t);
+    }
+    const med = median(ms);
+    console.log(table(["engine", "1000 updates per commit at " + N + " keys (median ms)", "updates/s"], [
+      ["bmt", bmtMs.toFixed(1), Math.round(1000 / (bmtMs / 1000))],
+      ["@ethereumjs/mpt + lmdb-js", med.toFixed(1), Math.round(1000 / (med / 1000))],
+    ]));
+    console.log(`bmt is ${(med / bmtMs).toFixed(1)}x faster (${rounds} mpt commits)`);
+  } finally {
+    await mpt.close();
+  }
 }

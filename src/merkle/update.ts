@@ -133,17 +133,31 @@ interface Pos {
   x: number;
 }
 
-const hexOf = (id: Uint8Array) => {
-  let s = "";
-  for (let i = 0; i < 32; i++) s += (id[i] < 16 ? "0" : "") + id[i].toString(16);
+/**
+ * Map key of the page at page-depth `depth` on `key`'s path: a number while the prefix fits
+ * (depth <= 7: 42 bits and the depth), else a string of the prefix bytes. No id is built.
+ */
+function pageKey(key: Uint8Array, depth: number): number | string {
+  const bits = depth * PAGE_LEVELS;
+  if (depth <= 7) {
+    let v = 0;
+    for (let i = 0; i < bits; i += 8) v = v * 256 + key[i >> 3];
+    // Keep the prefix's bits only: drop what follows it in its last byte.
+    const whole = Math.ceil(bits / 8) * 8;
+    v = Math.floor(v / 2 ** (whole - bits));
+    return v * 8 + depth;
+  }
+  let s = String.fromCharCode(depth);
+  for (let i = 0; i < bits >> 3; i++) s += String.fromCharCode(key[i]);
+  if (bits & 7) s += String.fromCharCode(key[bits >> 3] & (0xff << (8 - (bits & 7))) & 0xff);
   return s;
-};
+}
 
 class Updater {
   readonly kernel: HashKernel;
   readonly heap: Uint8Array;
   readonly slots: number;
-  readonly refs = new Map<string, PageRef>();
+  readonly refs = new Map<number | string, PageRef>();
   /** Refs in creation order: a depth-first visit creates a page's descendants right after it. */
   readonly refList: PageRef[] = [];
   readonly stats: UpdateStats = { hashes: 0, pagesRead: 0, pagesWritten: 0, leafLookups: 0, elidedRebuilds: 0, elidedEntries: 0 };
@@ -174,14 +188,14 @@ class Updater {
   }
 
   ref(key: Uint8Array, pageDepth: number): PageRef {
-    const id = pageIdOf(key, pageDepth);
-    const hex = hexOf(id);
-    let ref = this.refs.get(hex);
+    const k = pageKey(key, pageDepth);
+    let ref = this.refs.get(k);
     if (!ref) {
+      const id = pageIdOf(key, pageDepth);
       const page = this.pages.get(id);
       this.stats.pagesRead++;
       ref = new PageRef(id, page, page !== undefined);
-      this.refs.set(hex, ref);
+      this.refs.set(k, ref);
       this.refList.push(ref);
     }
     return ref;
