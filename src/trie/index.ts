@@ -18,3 +18,30 @@ export { type MultiProof, type MultiProofPath, multiProofValues, proveMany, veri
 export { ProvenValues } from "./proven.ts";
 export { proveForUpdate, statelessUpdate, type Write } from "./stateless.ts";
 export { buildWitness, isValidWitness, type Read, type VerifiedWitness, type Witness, verifyWitness } from "./witness.ts";
+export { type BoundaryNode, proveRange, type RangeProof, verifyRangeProof } from "./range-proof.ts";
+export {
+  decodeKeyProof,
+  decodeMultiProof,
+  decodeProof,
+  type DecodedProof,
+  decodeRangeProof,
+  decodeWitness,
+  encodeKeyProof,
+  encodeMultiProof,
+  encodeRangeProof,
+  encodeWitness,
+  FORMAT_VERSION,
+} from "./encoding.ts";
+export {
+  type Json,
+  keyProofFromJson,
+  keyProofToJson,
+  multiProofFromJson,
+  multiProofToJson,
+  type ParsedJsonProof,
+  proofFromJson,
+  rangeProofFromJson,
+  rangeProofToJson,
+  witnessFromJson,
+  witnessToJson,
+} from "./json.ts";

@@ -210,3 +210,34 @@ export function multiProofValues(proof: MultiProof, root: Uint8Array = proof?.ro
   if (opened === null || !equalBytes(opened.root, root)) throw new TrieError("BAD_PROOF", "multiproof does not verify against the root");
   return opened.values;
 }
+
+/** Side of a sibling in its parent branch, as `multiProofShape` lists them. */
+export const SIBLING_LEFT = 0;
+export const SIBLING_RIGHT = 1;
+/** The lone "sibling" of a proof with no keys: the root itself. */
+export const SIBLING_ROOT = 2;
+
+/**
+ * The sides of the siblings a multiproof with these paths has, in pre-order, or null when the
+ * paths break the structure rules (a path running past its terminal, or two paths ending at
+ * one node). `firstKeys[i]` is path i's first key; keys must already be sorted across paths.
+ */
+export function multiProofShape(firstKeys: readonly Uint8Array[], depths: readonly number[]): number[] | null {
+  const sides: number[] = [];
+  if (firstKeys.length === 0) return [SIBLING_ROOT];
+  const visit = (depth: number, a: number, b: number): boolean => {
+    if (b - a === 1 && depths[a] <= depth) return depths[a] === depth;
+    if (depth >= KEY_BITS) return false;
+    const m = splitPoint(firstKeys, a, b, depth);
+    if (m === a) {
+      sides.push(SIBLING_LEFT);
+      return visit(depth + 1, a, b);
+    }
+    if (m === b) {
+      sides.push(SIBLING_RIGHT);
+      return visit(depth + 1, a, b);
+    }
+    return visit(depth + 1, a, m) && visit(depth + 1, m, b);
+  };
+  return visit(0, 0, firstKeys.length) ? sides : null;
+}

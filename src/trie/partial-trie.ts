@@ -60,6 +60,16 @@ export function branchNode(left: PartialNode, right: PartialNode): PartialBranch
 
 const buf = new Uint8Array(NODE_BYTES);
 
+/** The name of a branch over two child names (the left one loses its top bit). */
+export function branchName(left: Uint8Array, right: Uint8Array): Uint8Array {
+  buf.set(left, 0);
+  buf[0] &= 0x7f;
+  buf.set(right, HASH_BYTES);
+  const out = new Uint8Array(HASH_BYTES);
+  sharedKernel().hashNode(buf, 0, out, 0);
+  return out;
+}
+
 /** The GP name of a partial node (computed once per leaf or branch, then cached). */
 export function nameOf(node: PartialNode): Uint8Array {
   switch (node.t) {
@@ -86,13 +96,7 @@ export function nameOf(node: PartialNode): Uint8Array {
     }
     case P_BRANCH: {
       if (node.name) return node.name;
-      const left = nameOf(node.left);
-      const right = nameOf(node.right);
-      buf.set(left, 0);
-      buf[0] &= 0x7f;
-      buf.set(right, HASH_BYTES);
-      node.name = new Uint8Array(HASH_BYTES);
-      sharedKernel().hashNode(buf, 0, node.name, 0);
+      node.name = branchName(nameOf(node.left), nameOf(node.right));
       return node.name;
     }
   }
