@@ -15,10 +15,10 @@
 // `LOCK` (one writer process).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type BatchEntry, encodeTreeMeta, type KvTree, openKv } from "../kv/index.ts";
+import { type BatchEntry, encodeTreeMeta, type KvTree, openKv, type RangeOptions } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
-import { type Change, EMPTY, EMPTY_TOP, type MerkleTop, type UpdateStats, updateTrie } from "../merkle/update.ts";
+import { type Change, EMPTY, EMPTY_TOP, type MerkleTop, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
@@ -51,6 +51,18 @@ export interface CommitStats extends UpdateStats {
   merkleWalMs: number;
   metaMs: number;
   applyMs: number;
+}
+
+/** A commit computed but not written: see `Store.prepare` and `Store.commitPrepared`. */
+export interface PreparedCommit {
+  /** The committed root the update was computed against. */
+  readonly base: MerkleTop;
+  /** The changes, sorted by key, keys distinct. */
+  readonly changes: readonly Change[];
+  /** The trie update of `changes` over `base`. */
+  readonly update: UpdateResult;
+  /** Milliseconds the update took (reported as `CommitStats.updateMs`). */
+  readonly updateMs: number;
 }
 
 /** Sorted copy of a batch; refuses repeated keys and malformed entries with typed errors. */
@@ -171,10 +183,25 @@ export class Store {
     return this.values.get(key);
   }
 
-  /** All entries in key order (sync); for tools and tests on modest states. */
-  *entries(): Generator<[Uint8Array, Uint8Array]> {
+  /**
+   * Entries with start <= key < end (bounds optional) in key order (sync). A scan belongs to the
+   * committed state it started on: it throws if a commit happens before it ends.
+   */
+  *entries(range: RangeOptions = {}): Generator<[Uint8Array, Uint8Array]> {
     this.#live();
-    for (const [k, v] of this.values.entries()) yield [k, v];
+    for (const [k, v] of this.values.entries(range)) yield [k, v];
+  }
+
+  /** The first key whose first `bits` bits equal those of `key`, or undefined. */
+  seekPrefixKey(key: Uint8Array, bits: number): Uint8Array | undefined {
+    this.#live();
+    return this.values.seekPrefixKey(key, bits);
+  }
+
+  /** The committed merkle page `id` (sealed image, shared: do not modify), or undefined. */
+  page(id: Uint8Array): Uint8Array | undefined {
+    this.#live();
+    return this.pages.get(id);
   }
 
   /**
@@ -182,10 +209,18 @@ export class Store {
    * root. Bad input throws a typed error and changes nothing.
    */
   commit(batch: Iterable<BatchEntry>): Uint8Array {
+    return this.commitPrepared(this.prepare(batch));
+  }
+
+  /**
+   * Step 1 of `commit`: validates and sorts the batch and computes its trie update against the
+   * committed state. Pure: nothing changes, whatever it throws.
+   */
+  prepare(batch: Iterable<BatchEntry>): PreparedCommit {
     this.#live();
     const changes = sortBatch(batch);
     const t0 = performance.now();
-    let update: ReturnType<typeof updateTrie>;
+    let update: UpdateResult;
     try {
       update = updateTrie(this.#top, changes, this.pages, {
         leafKeyAt: (path, depth) => {
@@ -198,6 +233,24 @@ export class Store {
     } catch (e) {
       if (e instanceof TrieError) throw new StoreError("BAD_ARGUMENT", e.message, { cause: e });
       throw e;
+    }
+    return { base: this.#top, changes, update, updateMs: performance.now() - t0 };
+  }
+
+  /**
+   * Step 2 of `commit`: writes a prepared commit durably and returns the new root. `prepared`
+   * may come from `prepare` or from a layer above that ran `updateTrie` over a view equal to the
+   * committed state; one computed against another root is refused with `BAD_ARGUMENT` (nothing
+   * changes).
+   */
+  commitPrepared(prepared: PreparedCommit): Uint8Array {
+    this.#live();
+    const { changes, update } = prepared;
+    if (prepared.base.kind !== this.#top.kind || Buffer.compare(prepared.base.root, this.#top.root) !== 0) {
+      throw new StoreError("BAD_ARGUMENT", "prepared commit: computed against another root than the committed one");
+    }
+    for (let j = 1; j < changes.length; j++) {
+      if (compareKeys(changes[j - 1][0], changes[j][0]) >= 0) throw new StoreError("BAD_ARGUMENT", `prepared commit: changes not sorted and distinct at ${j}`);
     }
     const t1 = performance.now();
     const seq = this.#seq + 1;
@@ -219,7 +272,7 @@ export class Store {
       this.#lastCommit = {
         ...update.stats,
         changes: changes.length,
-        updateMs: t1 - t0,
+        updateMs: prepared.updateMs,
         valuesMs: t2 - t1,
         merkleWalMs: t3 - t2,
         metaMs: t4 - t3,
