@@ -4,3 +4,4 @@
 export * from "./hash/index.ts";
 export * from "./trie/index.ts";
 export * from "./store/index.ts";
+export * from "./db/index.ts";

@@ -4,7 +4,7 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { StoreError, TrieError } from "../index.ts";
+import { DbError, StoreError, TrieError } from "../index.ts";
 import { dbRootCommand, getCommand, importCommand, replayCommand } from "./db-commands.ts";
 import { type Io, rootCommand } from "./root-command.ts";
 import { StateFileError } from "./state-files.ts";
@@ -71,7 +71,7 @@ export function main(argv: string[], io: Io): number {
     const code = (e as NodeJS.ErrnoException).code;
     if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) return usage((e as Error).message);
     if (e instanceof TrieError) return usage(e.message);
-    if (e instanceof StoreError || e instanceof StateFileError) {
+    if (e instanceof DbError || e instanceof StoreError || e instanceof StateFileError) {
       io.err(`bmt ${command}: ${e.message}`);
       return 1;
     }

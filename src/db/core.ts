@@ -1,0 +1,547 @@
+// The database's machinery behind the public classes: the store, the rollback log, versions and
+// the reverse deltas that let any pinned version be read after later commits, and the queue
+// commits and rollbacks go through.
+//
+// Versions are the store's sequence numbers: every commit and every rollback makes a new one.
+// For each version v kept in memory, `transitions` holds the reverse delta of the commit that
+// made it (per changed key, its value at v - 1) and the root at v - 1. The state at a past
+// version v is the store plus the composed reverse deltas of versions v + 1 .. current: a
+// `DeltaState`, built on demand and cached until the next commit. Transitions are kept while a
+// snapshot, session or overlay pins a version at or below them (pins are released explicitly,
+// or when the holder is garbage collected).
+//
+// The undo chain of the rollback log serves `rollback(n)` and `beginReadAt(root)`: its records
+// are the reverse deltas of the last commits that were not rolled back, oldest first.
+import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../merkle/page-store-fs.ts";
+import { type Change, type MerkleTop, type UpdateResult, updateTrie } from "../merkle/update.ts";
+import { type CommitStats, Store, StoreError } from "../store/index.ts";
+import { StoreReader } from "../store/reader.ts";
+import { compareKeys } from "../trie/index.ts";
+import { DbError } from "./errors.ts";
+import { hex, keyString, sameBytes } from "./keys.ts";
+import { type LogEvent, RollbackLog, type UndoRecord } from "./rollback-log.ts";
+import { type DeltaCounters, DeltaState, type StateView, stateReader, StoreState, type StoreSource } from "./state.ts";
+
+/** Options of `open`. */
+export interface DbOptions {
+  /**
+   * Commits kept for `rollback` and `beginReadAt` (default 100). 0 keeps no rollback log (and
+   * spares its write and sync per commit).
+   */
+  rollbackWindow?: number;
+  /** Create the database when `path` holds none (default true); with false: `NOT_FOUND`. */
+  create?: boolean;
+  /**
+   * Open for reading only, without the writer lock and without writing anything (default
+   * false): snapshots of the current root only; see the README for what a concurrent writer
+   * process means for such a handle.
+   */
+  readOnly?: boolean;
+  /** Page cache budget of the value tree, bytes (default 256 MiB). */
+  valueCacheBytes?: number;
+  /** Page cache budget of the merkle pages, bytes (default 128 MiB). */
+  merkleCacheBytes?: number;
+  /** File system seam for tests that inject faults (default: the host's). */
+  fs?: PageStoreFileSystem;
+  /** Take the LOCK file (default true; in-memory test file systems turn it off). */
+  lock?: boolean;
+}
+
+/** Default of `DbOptions.rollbackWindow`. */
+export const DEFAULT_ROLLBACK_WINDOW = 100;
+
+/** Timings and work of one commit or rollback. */
+export interface CommitMetrics {
+  readonly kind: "commit" | "rollback";
+  /** Version (store sequence number) it made. */
+  readonly seq: number;
+  /** Keys changed. */
+  readonly changes: number;
+  /** Milliseconds waiting in the commit queue. */
+  readonly queuedMs: number;
+  /** Milliseconds writing and syncing the rollback log event. */
+  readonly logMs: number;
+  /** Milliseconds of the store's durable write (its phases in `store`). */
+  readonly storeMs: number;
+  /** Milliseconds from the call to durable. */
+  readonly totalMs: number;
+  /**
+   * The store's phases: `updateMs` is the trie update (seeks and hashing; for a session it ran
+   * in `finish`), `valuesMs` the value tree's write and sync, `merkleWalMs` the page WAL's write
+   * and sync, `metaMs` the commit record's write and sync, `applyMs` the in-place page writes.
+   */
+  readonly store: CommitStats;
+}
+
+/** Counters of a database handle since it opened. */
+export interface DbCounters extends DeltaCounters {
+  reads: number;
+  entriesIterated: number;
+  writes: number;
+  sessionsFinished: number;
+  commits: number;
+  rollbacks: number;
+  refusedCommits: number;
+  logSnapshotErrors: number;
+}
+
+/** Transition into a version: its reverse delta, the root before, and what it was based on. */
+interface Transition {
+  readonly reverse: readonly Change[];
+  readonly prevTop: MerkleTop;
+  /** The base of the session that made it (its parent overlay, or the version), or null. */
+  readonly base: object | number | null;
+}
+
+/** What a commit writes: a finished session's layer, as `core` sees it. */
+export interface CommitSource {
+  readonly changes: readonly Change[];
+  readonly reverse: readonly Change[];
+  readonly prevTop: MerkleTop;
+  readonly update: UpdateResult;
+  readonly updateMs: number;
+}
+
+/** A version held readable; release it when done. */
+export class Pin {
+  #released = false;
+  constructor(
+    private readonly core: DbCore,
+    readonly version: number,
+  ) {}
+  get released(): boolean {
+    return this.#released;
+  }
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.core.unpin(this.version);
+  }
+}
+
+/** Composes reverse deltas given newest first: per key, the value before the oldest of them. */
+export function composeReverse(deltas: Iterable<readonly Change[]>): Change[] {
+  const map = new Map<string, Change>();
+  for (const d of deltas) for (const c of d) map.set(keyString(c[0]), c);
+  const out = [...map.values()];
+  out.sort((a, b) => compareKeys(a[0], b[0]));
+  return out;
+}
+
+function wrapStoreError(e: unknown): unknown {
+  if (e instanceof StoreError) {
+    const code = e.code === "NOT_EMPTY" ? "BAD_ARGUMENT" : e.code;
+    return new DbError(code, e.message, { cause: e });
+  }
+  return e;
+}
+
+/** The shared state of one open database. */
+export class DbCore {
+  readonly path: string;
+  readonly readOnly: boolean;
+  readonly counters: DbCounters = {
+    reads: 0,
+    entriesIterated: 0,
+    writes: 0,
+    sessionsFinished: 0,
+    commits: 0,
+    rollbacks: 0,
+    refusedCommits: 0,
+    logSnapshotErrors: 0,
+    deltaPageBuilds: 0,
+    deltaPagesBuilt: 0,
+  };
+  readonly #store: Store | null;
+  readonly #reader: StoreReader | null;
+  readonly #storeState: StoreState;
+  readonly #log: RollbackLog | null;
+  readonly #window: number;
+  #version: number;
+  #closed = false;
+  #failed: unknown = null;
+  readonly #transitions = new Map<number, Transition>();
+  readonly #pins = new Map<number, number>();
+  readonly #past = new Map<number, DeltaState>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #pending = 0;
+  #inflight: Promise<unknown> | null = null;
+  #lastCommit: CommitMetrics | null = null;
+  snapshotsOpen = 0;
+  /** Releases pins of sessions and overlays dropped without being committed or released. */
+  readonly registry = new FinalizationRegistry<Pin>((pin) => pin.release());
+
+  private constructor(path: string, store: Store | null, reader: StoreReader | null, log: RollbackLog | null, window: number) {
+    this.path = path;
+    this.#store = store;
+    this.#reader = reader;
+    this.readOnly = store === null;
+    this.#log = log;
+    this.#window = window;
+    const source: StoreSource = store ?? {
+      get top() {
+        return (reader as StoreReader).top;
+      },
+      get: (key) => (reader as StoreReader).get(key),
+      entries: (range) => (reader as StoreReader).entries(range),
+      seekPrefixKey: (key, bits) => (reader as StoreReader).seekPrefixKey(key, bits),
+      page: () => {
+        throw new DbError("READ_ONLY", `${path}: merkle pages are not read by a read-only handle`);
+      },
+    };
+    this.#storeState = new StoreState(source);
+    this.#version = store ? store.seq : (reader as StoreReader).seq;
+  }
+
+  /** Opens the database in `path` (see `DbOptions`). */
+  static open(path: string, options: DbOptions = {}): DbCore {
+    if (typeof path !== "string" || path.length === 0) throw new DbError("BAD_ARGUMENT", "path must be a non-empty string");
+    if (options === null || typeof options !== "object") throw new DbError("BAD_ARGUMENT", "options must be an object");
+    const window = options.rollbackWindow ?? DEFAULT_ROLLBACK_WINDOW;
+    if (!Number.isInteger(window) || window < 0 || window > 1_000_000) {
+      throw new DbError("BAD_ARGUMENT", `options.rollbackWindow must be an integer in 0 .. 1000000, got ${String(options.rollbackWindow)}`);
+    }
+    for (const name of ["valueCacheBytes", "merkleCacheBytes"] as const) {
+      const v = options[name];
+      if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0)) {
+        throw new DbError("BAD_ARGUMENT", `options.${name} must be a non-negative number, got ${String(v)}`);
+      }
+    }
+    try {
+      if (options.readOnly) {
+        const reader = StoreReader.open(path, { fs: options.fs, valueCacheBytes: options.valueCacheBytes });
+        return new DbCore(path, null, reader, null, 0);
+      }
+      const store = Store.open(path, {
+        fs: options.fs,
+        lock: options.lock,
+        create: options.create,
+        valueCacheBytes: options.valueCacheBytes,
+        merkleCacheBytes: options.merkleCacheBytes,
+      });
+      let log: RollbackLog | null = null;
+      try {
+        if (window > 0) {
+          const fs = options.fs ?? nodePageStoreFileSystem;
+          log = RollbackLog.open(path, fs, fs === nodePageStoreFileSystem, store.seq, store.top, window);
+        }
+      } catch (e) {
+        store.close();
+        throw e;
+      }
+      return new DbCore(path, store, null, log, window);
+    } catch (e) {
+      throw wrapStoreError(e);
+    }
+  }
+
+  /** Throws unless the handle is usable. */
+  live(): void {
+    if (this.#closed) throw new DbError("CLOSED", `database ${this.path} is closed`);
+    if (this.#failed !== null) throw new DbError("FAILED", `database ${this.path} failed during a commit; reopen it`, { cause: this.#failed });
+  }
+
+  /** Throws `READ_ONLY` on a read-only handle. */
+  writable(what: string): void {
+    this.live();
+    if (this.readOnly) throw new DbError("READ_ONLY", `${what}: database ${this.path} was opened read-only`);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The current version (store sequence number). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The current root node. */
+  get top(): MerkleTop {
+    return this.#storeState.top;
+  }
+
+  /** Commits the undo chain holds (what `rollback` can undo). */
+  get rollbackDepth(): number {
+    return this.#log?.chain.length ?? 0;
+  }
+
+  /** The undo chain, oldest first. */
+  get chain(): readonly UndoRecord[] {
+    return this.#log?.chain ?? [];
+  }
+
+  get window(): number {
+    return this.#window;
+  }
+
+  get lastCommit(): CommitMetrics | null {
+    return this.#lastCommit;
+  }
+
+  get pinnedVersions(): number {
+    return this.#pins.size;
+  }
+
+  get retainedTransitions(): number {
+    return this.#transitions.size;
+  }
+
+  get logSnapshots(): number {
+    return this.#log?.snapshots ?? 0;
+  }
+
+  get logResetReason(): string | null {
+    return this.#log?.resetReason ?? null;
+  }
+
+  /** Cache and I/O counters of the store. */
+  storeStats(): ReturnType<Store["stats"]> | null {
+    return this.#store?.stats() ?? null;
+  }
+
+  /** Keeps `version` readable until the pin is released. */
+  pin(version: number): Pin {
+    this.#pins.set(version, (this.#pins.get(version) ?? 0) + 1);
+    return new Pin(this, version);
+  }
+
+  /** @internal Called by `Pin.release`. */
+  unpin(version: number): void {
+    const n = (this.#pins.get(version) ?? 0) - 1;
+    if (n > 0) this.#pins.set(version, n);
+    else this.#pins.delete(version);
+    this.#prune();
+  }
+
+  #prune(): void {
+    let min = this.#version;
+    for (const v of this.#pins.keys()) if (v < min) min = v;
+    for (const u of this.#transitions.keys()) if (u <= min) this.#transitions.delete(u);
+    for (const v of this.#past.keys()) if (v < min) this.#past.delete(v);
+  }
+
+  /** After a read on a read-only handle: fails when a writer process has committed since open. */
+  checkReadOnlyCurrent(): void {
+    if (this.#reader === null) return;
+    try {
+      this.#reader.checkCurrent();
+    } catch (e) {
+      const err = wrapStoreError(e);
+      if (err instanceof DbError && err.code === "FAILED") throw new DbError("STALE", err.message, { cause: e });
+      throw err;
+    }
+  }
+
+  /** The state at `version` (current or kept in memory); use synchronously, do not keep. */
+  viewAt(version: number): StateView {
+    this.live();
+    if (version === this.#version) return this.#storeState;
+    let view = this.#past.get(version);
+    if (view !== undefined) return view;
+    if (version > this.#version) throw new DbError("CORRUPT", `version ${version} is ahead of the database's ${this.#version}`);
+    const deltas: (readonly Change[])[] = [];
+    for (let u = this.#version; u > version; u--) {
+      const t = this.#transitions.get(u);
+      if (t === undefined) throw new DbError("EXPIRED", `the state of version ${version} is no longer kept (nothing pinned it; the database is at ${this.#version})`);
+      deltas.push(t.reverse);
+    }
+    const top = (this.#transitions.get(version + 1) as Transition).prevTop;
+    view = new DeltaState(() => this.#storeState, composeReverse(deltas), top, null, this.counters);
+    this.#past.set(version, view);
+    return view;
+  }
+
+  /** The base key of the commit that made `version`, if kept (for telling forks from stale). */
+  baseOfVersion(version: number): object | number | null | undefined {
+    return this.#transitions.get(version)?.base;
+  }
+
+  /** True while a commit or rollback is queued or being written. */
+  get busy(): boolean {
+    return this.#pending > 0;
+  }
+
+  /**
+   * Runs `work` after every commit queued before it; `work` runs with the handle live. The
+   * returned promise settles with `work`'s outcome.
+   */
+  enqueue<T>(work: (queuedMs: number) => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    this.#pending++;
+    const run = this.#queue.then(async () => {
+      try {
+        this.live();
+        return await work(performance.now() - t0);
+      } finally {
+        this.#pending--;
+      }
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** A promise that settles once every queued commit has. */
+  drained(): Promise<void> {
+    return this.#queue.then(() => {});
+  }
+
+  /**
+   * Writes a forward commit of `src` (checked committable by the caller, at its turn in the
+   * queue): the log event and its sync on the thread pool, then the store's commit.
+   */
+  async writeCommit(src: CommitSource, base: object | number, queuedMs: number): Promise<number> {
+    const t0 = performance.now();
+    const event = this.#forwardEvent(src);
+    await this.#logAsync(event);
+    return this.#storeCommit(src, base, queuedMs, t0);
+  }
+
+  /** `writeCommit` with a blocking log sync, for callers that cannot await. */
+  writeCommitSync(src: CommitSource, base: object | number): number {
+    const t0 = performance.now();
+    const event = this.#forwardEvent(src);
+    this.#logSync(event);
+    return this.#storeCommit(src, base, 0, t0);
+  }
+
+  #forwardEvent(src: CommitSource): LogEvent {
+    return { kind: "forward", record: { seq: this.#version + 1, prevTop: src.prevTop, top: src.update.top, reverse: src.reverse } };
+  }
+
+  #storeCommit(src: CommitSource, base: object | number, queuedMs: number, t0: number): number {
+    const store = this.#store as Store;
+    const t1 = performance.now();
+    const seq = this.#version + 1;
+    this.#storeWrite(() => store.commitPrepared({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs }));
+    this.#advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
+    this.counters.commits++;
+    this.#finishMetrics("commit", seq, src.changes.length, queuedMs, t0, t1);
+    return seq;
+  }
+
+  /** Undoes the newest `n` records of the undo chain as one durable commit (at its queue turn). */
+  async writeRollback(n: number, queuedMs: number): Promise<number> {
+    const store = this.#store as Store;
+    const chain = this.chain;
+    if (!Number.isInteger(n) || n < 0 || n > chain.length) {
+      throw new DbError("BAD_ARGUMENT", `n must be an integer in 0 .. ${chain.length} (the commits the rollback log holds), got ${String(n)}`);
+    }
+    if (n === 0) return this.#version;
+    const t0 = performance.now();
+    const records = chain.slice(chain.length - n).reverse();
+    const target = records[records.length - 1].prevTop;
+    const changes = composeReverse(records.map((r) => r.reverse));
+    const prevTop = store.top;
+    // The values now, for the transition that lets older snapshots read past the rollback.
+    const forward: Change[] = changes.map(([k]) => [k, store.get(k) ?? null]);
+    const u0 = performance.now();
+    const update = updateTrie(prevTop, changes, this.#storeState.pages, stateReader(this.#storeState));
+    const updateMs = performance.now() - u0;
+    if (!sameBytes(update.top.root, target.root) || update.top.kind !== target.kind) {
+      throw new DbError("CORRUPT", `rolling back ${n} commits gives root ${hex(update.top.root)}, the log says ${hex(target.root)}`);
+    }
+    const seq = this.#version + 1;
+    await this.#logAsync({ kind: "rollback", seq, n });
+    const t1 = performance.now();
+    this.#storeWrite(() => store.commitPrepared({ base: prevTop, changes, update, updateMs }));
+    this.#advance(seq, { reverse: forward, prevTop, base: null });
+    this.counters.rollbacks++;
+    this.#finishMetrics("rollback", seq, changes.length, queuedMs, t0, t1);
+    return seq;
+  }
+
+  #logSync(event: LogEvent): void {
+    const log = this.#log;
+    if (log === null) return;
+    try {
+      log.stage(event);
+      log.sync();
+    } catch (e) {
+      log.dropStaged();
+      throw e;
+    }
+  }
+
+  async #logAsync(event: LogEvent): Promise<void> {
+    const log = this.#log;
+    if (log === null) return;
+    try {
+      log.stage(event);
+      const p = log.syncAsync();
+      this.#inflight = p;
+      try {
+        await p;
+      } finally {
+        this.#inflight = null;
+      }
+    } catch (e) {
+      log.dropStaged();
+      if (this.#closed) log.close();
+      throw e;
+    }
+    if (this.#closed) {
+      // Closed while the log synced: the commit never happens; its event is cut at reopen.
+      log.dropStaged();
+      log.close();
+      throw new DbError("CLOSED", `database ${this.path} was closed before the commit was written`);
+    }
+  }
+
+  #storeWrite(write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      this.#log?.dropStaged();
+      // A refused prepared commit changed nothing; anything else may have failed mid-write.
+      if (e instanceof StoreError && e.code === "BAD_ARGUMENT") throw new DbError("CORRUPT", `database ${this.path}: ${e.message}`, { cause: e });
+      this.#failed = e;
+      throw new DbError("FAILED", `database ${this.path}: the commit failed (${(e as Error).message}); reopen it`, { cause: e });
+    }
+    this.#log?.commitStaged();
+  }
+
+  #advance(seq: number, t: Transition): void {
+    this.#transitions.set(seq, t);
+    this.#version = seq;
+    this.#past.clear();
+    this.#prune();
+    const log = this.#log;
+    if (log !== null && log.wantsSnapshot) {
+      try {
+        log.snapshot(seq);
+      } catch {
+        // The live file is still valid; the next commit tries again.
+        this.counters.logSnapshotErrors++;
+      }
+    }
+  }
+
+  #finishMetrics(kind: CommitMetrics["kind"], seq: number, changes: number, queuedMs: number, t0: number, t1: number): void {
+    const t2 = performance.now();
+    this.#lastCommit = {
+      kind,
+      seq,
+      changes,
+      queuedMs,
+      logMs: t1 - t0,
+      storeMs: t2 - t1,
+      totalMs: queuedMs + (t2 - t0),
+      store: (this.#store as Store).lastCommit as CommitStats,
+    };
+  }
+
+  /** Closes the files (idempotent). Queued commits are refused; one syncing its log is abandoned. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#store?.close();
+      this.#reader?.close();
+    } finally {
+      // A log file with a sync in flight is closed when that sync returns (see #logEvent).
+      if (this.#inflight === null) this.#log?.close();
+    }
+  }
+
+}

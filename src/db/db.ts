@@ -1,0 +1,233 @@
+// The database: the public entry point over the store (see src/db/core.ts for the machinery).
+import { type CommitMetrics, DbCore, type DbOptions, composeReverse } from "./core.ts";
+import { DbError } from "./errors.ts";
+import { checkRoot, sameBytes } from "./keys.ts";
+import { Snapshot } from "./readers.ts";
+import { DeltaState } from "./state.ts";
+import { parentOf, type WriteOptions, WriteSession } from "./session.ts";
+
+/** Cache counters and I/O of one of the store's two page files. */
+export interface PageMetrics {
+  cacheHits: number;
+  cacheMisses: number;
+  pagesRead: number;
+  pagesWritten: number;
+}
+
+/** What `Db.metrics()` reports: counters since open, gauges now, and the last commit. */
+export interface DbMetrics {
+  /** Point reads (`get`, `has`) of snapshots, sessions and overlays. */
+  reads: number;
+  /** Entries returned by scans. */
+  entriesIterated: number;
+  /** `set` and `delete` calls of write sessions. */
+  writes: number;
+  /** Write sessions finished. */
+  sessionsFinished: number;
+  /** Commits written, rollbacks written, and commits refused (stale, forks, order). */
+  commits: number;
+  rollbacks: number;
+  refusedCommits: number;
+  /** The value tree's page cache and I/O (zero on a read-only handle's merkle side). */
+  values: PageMetrics;
+  /** The merkle page store's bucket cache and I/O. */
+  merkle: PageMetrics;
+  /** Past states whose merkle pages were rebuilt from reverse deltas, and pages so built. */
+  deltaPageBuilds: number;
+  deltaPagesBuilt: number;
+  /** Snapshots not yet released. */
+  openSnapshots: number;
+  /** Versions pinned by snapshots, sessions and overlays, and commits kept in memory for them. */
+  pinnedVersions: number;
+  retainedCommits: number;
+  /** Commits `rollback` can undo now. */
+  rollbackDepth: number;
+  /** Snapshots of the rollback log written since open (it compacts itself every window). */
+  rollbackLogSnapshots: number;
+  /** Timings and work of the last commit or rollback, or null. */
+  lastCommit: CommitMetrics | null;
+}
+
+/**
+ * An open database: a JAM state on disk with its root, snapshots, write sessions, overlays and
+ * rollback. Open with `open(path, options)`.
+ *
+ * Concurrency (one process, one event loop): reads are synchronous and always see one whole
+ * state. Commits and rollbacks go through one queue in call order; each syncs its rollback log
+ * event on the thread pool (reads, scans and new sessions run meanwhile and see the state before
+ * it), then writes the store synchronously. A snapshot or an async scan is never affected by
+ * commits made while it is open.
+ */
+export class Db implements Disposable, AsyncDisposable {
+  readonly #core: DbCore;
+
+  private constructor(core: DbCore) {
+    this.#core = core;
+  }
+
+  /** Same as `open(path, options)`. */
+  static open(path: string, options: DbOptions = {}): Db {
+    return new Db(DbCore.open(path, options));
+  }
+
+  /** The database's directory. */
+  get path(): string {
+    return this.#core.path;
+  }
+
+  /** True when opened with `readOnly`. */
+  get readOnly(): boolean {
+    return this.#core.readOnly;
+  }
+
+  /** The current state root (32 bytes). */
+  get root(): Uint8Array {
+    this.#core.live();
+    return this.#core.top.root.slice();
+  }
+
+  /** Commits and rollbacks made since the database was created (the store's sequence number). */
+  get seq(): number {
+    this.#core.live();
+    return this.#core.version;
+  }
+
+  /** Commits `rollback(n)` can undo now (n at most this; up to `rollbackWindow`). */
+  get rollbackDepth(): number {
+    this.#core.live();
+    return this.#core.rollbackDepth;
+  }
+
+  /**
+   * Roots `beginReadAt` accepts, newest first: the current root, then the root before each of the
+   * last `rollbackDepth` commits (index i is the state i commits ago).
+   */
+  history(): Uint8Array[] {
+    this.#core.live();
+    const chain = this.#core.chain;
+    const out = [this.#core.top.root.slice()];
+    for (let i = chain.length - 1; i >= 0; i--) out.push(chain[i].prevTop.root.slice());
+    return out;
+  }
+
+  /** A snapshot of the current state. */
+  beginRead(): Snapshot {
+    this.#core.live();
+    return new Snapshot(this.#core, this.#core.pin(this.#core.version), null);
+  }
+
+  /**
+   * A snapshot of the state at `root`: the current root, or one of `history()` (a root in the
+   * rollback window). `ROOT_NOT_FOUND` otherwise.
+   */
+  beginReadAt(root: Uint8Array): Snapshot {
+    checkRoot(root, "root");
+    const core = this.#core;
+    core.live();
+    if (sameBytes(root, core.top.root)) return this.beginRead();
+    const chain = core.chain;
+    for (let k = 1; k <= chain.length; k++) {
+      const record = chain[chain.length - k];
+      if (!sameBytes(record.prevTop.root, root)) continue;
+      const pin = core.pin(core.version);
+      const version = pin.version;
+      const deltas = chain.slice(chain.length - k).reverse().map((r) => r.reverse);
+      const state = new DeltaState(() => core.viewAt(version), composeReverse(deltas), record.prevTop, null, core.counters);
+      return new Snapshot(core, pin, state);
+    }
+    throw new DbError("ROOT_NOT_FOUND", `root ${Buffer.from(root).toString("hex")} is neither the current root nor in the rollback window (${chain.length} commits)`);
+  }
+
+  /**
+   * A write session on the current state, or on `options.overlays` (newest first), recording
+   * the keys it reads and writes when `options.witness` is set.
+   */
+  beginWrite(options: WriteOptions = {}): WriteSession {
+    if (options === null || typeof options !== "object") throw new DbError("BAD_ARGUMENT", "options must be an object");
+    this.#core.writable("beginWrite");
+    if (options.witness !== undefined && typeof options.witness !== "boolean") throw new DbError("BAD_ARGUMENT", "options.witness must be a boolean");
+    return new WriteSession(this.#core, parentOf(this.#core, options.overlays), options.witness === true);
+  }
+
+  /**
+   * Undoes the last `n` commits (0 .. `rollbackDepth`) as one durable commit, after the commits
+   * queued before it; resolves to the root it restores. Snapshots, sessions and overlays open
+   * meanwhile keep reading what they read; sessions based on the undone states cannot commit.
+   */
+  async rollback(n: number): Promise<Uint8Array> {
+    this.#core.writable("rollback");
+    if (!Number.isInteger(n) || n < 0) throw new DbError("BAD_ARGUMENT", `n must be a non-negative integer, got ${String(n)}`);
+    await this.#core.enqueue((queuedMs) => this.#core.writeRollback(n, queuedMs));
+    return this.#core.top.root.slice();
+  }
+
+  /** Counters, cache statistics, gauges and the last commit's timings. */
+  metrics(): DbMetrics {
+    const core = this.#core;
+    core.live();
+    const s = core.storeStats();
+    const c = core.counters;
+    return {
+      reads: c.reads,
+      entriesIterated: c.entriesIterated,
+      writes: c.writes,
+      sessionsFinished: c.sessionsFinished,
+      commits: c.commits,
+      rollbacks: c.rollbacks,
+      refusedCommits: c.refusedCommits,
+      values: {
+        cacheHits: s?.values.cacheHits ?? 0,
+        cacheMisses: s?.values.cacheMisses ?? 0,
+        pagesRead: s?.values.pagesRead ?? 0,
+        pagesWritten: s?.values.pagesWritten ?? 0,
+      },
+      merkle: {
+        cacheHits: s?.merkle.cacheHits ?? 0,
+        cacheMisses: s?.merkle.cacheMisses ?? 0,
+        pagesRead: s?.merkle.pagesRead ?? 0,
+        pagesWritten: s?.merkle.pagesWritten ?? 0,
+      },
+      deltaPageBuilds: c.deltaPageBuilds,
+      deltaPagesBuilt: c.deltaPagesBuilt,
+      openSnapshots: core.snapshotsOpen,
+      pinnedVersions: core.pinnedVersions,
+      retainedCommits: core.retainedTransitions,
+      rollbackDepth: core.rollbackDepth,
+      rollbackLogSnapshots: core.logSnapshots,
+      lastCommit: core.lastCommit,
+    };
+  }
+
+  /** Resolves once every commit and rollback queued so far has settled. */
+  async flush(): Promise<void> {
+    await this.#core.drained();
+  }
+
+  /**
+   * Closes the database; idempotent. Commits still queued are refused with `CLOSED` (await them,
+   * or `flush()`, first); every commit already resolved is durable. Any later use throws `CLOSED`.
+   */
+  close(): void {
+    this.#core.close();
+  }
+
+  /** `close()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Waits for queued commits, then closes; for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#core.closed) await this.#core.drained();
+    this.close();
+  }
+}
+
+/**
+ * Opens (creating by default) the database in directory `path`. Defaults: `rollbackWindow` 100,
+ * `create` true, `readOnly` false, `valueCacheBytes` 256 MiB, `merkleCacheBytes` 128 MiB. One
+ * writer process per directory (`LOCKED` names the holder); `readOnly` handles take no lock.
+ */
+export function open(path: string, options: DbOptions = {}): Db {
+  return Db.open(path, options);
+}

@@ -1,0 +1,48 @@
+// Typed errors of the database API.
+
+/**
+ * Why the database refused or failed an operation:
+ * - `BAD_ARGUMENT`: an argument of the wrong type or out of its domain (the message names it);
+ * - `CLOSED`: the database was closed;
+ * - `RELEASED`: the snapshot or session was released;
+ * - `FINISHED`: the write session was already finished;
+ * - `STALE`: the database moved (another commit or a rollback) since the session's base;
+ * - `SIBLING_COMMITTED`: another session on the same base (a fork) was committed;
+ * - `PARENT_NOT_COMMITTED`: an overlay below the session is not committed yet;
+ * - `ALREADY_COMMITTED`: the session was committed before;
+ * - `ROOT_NOT_FOUND`: `beginReadAt` was given a root outside the rollback window;
+ * - `EXPIRED`: a past state no longer kept in memory (nothing pins it);
+ * - `READ_ONLY`: a write on a database opened read-only;
+ * - `BUSY`: `commitSync` while other commits are queued;
+ * - `LOCKED`, `NOT_FOUND`, `CORRUPT`, `VERSION`: from opening the store (see `StoreError`);
+ * - `FAILED`: an I/O failure during a commit; the handle refuses further use, reopen it (the
+ *   disk is at the state before or after that commit).
+ */
+export type DbErrorCode =
+  | "BAD_ARGUMENT"
+  | "CLOSED"
+  | "RELEASED"
+  | "FINISHED"
+  | "STALE"
+  | "SIBLING_COMMITTED"
+  | "PARENT_NOT_COMMITTED"
+  | "ALREADY_COMMITTED"
+  | "ROOT_NOT_FOUND"
+  | "EXPIRED"
+  | "READ_ONLY"
+  | "BUSY"
+  | "LOCKED"
+  | "NOT_FOUND"
+  | "CORRUPT"
+  | "VERSION"
+  | "FAILED";
+
+/** Typed error of the database API; `code` says why, the message names the argument or path. */
+export class DbError extends Error {
+  readonly code: DbErrorCode;
+  constructor(code: DbErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DbError";
+    this.code = code;
+  }
+}

@@ -1,0 +1,172 @@
+// The read surface shared by snapshots, finished sessions and overlays, and the snapshot itself.
+import type { KvEntry } from "../kv/index.ts";
+import type { DbCore, Pin } from "./core.ts";
+import { DbError } from "./errors.ts";
+import { checkKey, keyAfter } from "./keys.ts";
+import type { DeltaState, StateView } from "./state.ts";
+
+/** Bounds of an ordered scan: start <= key < end, either optional. */
+export interface KeyRange {
+  /** Least key included (31 bytes); unbounded when absent. */
+  readonly start?: Uint8Array;
+  /** First key excluded (31 bytes); unbounded when absent. */
+  readonly end?: Uint8Array;
+}
+
+/** Entries a scan reads per step; between steps, a commit may run (the scan is unaffected). */
+const CHUNK = 256;
+
+function checkRange(range: unknown): KeyRange {
+  if (range === undefined) return {};
+  if (range === null || typeof range !== "object") throw new DbError("BAD_ARGUMENT", "range must be an object { start?, end? }");
+  const r = range as KeyRange;
+  if (r.start !== undefined) checkKey(r.start, "range.start");
+  if (r.end !== undefined) checkKey(r.end, "range.end");
+  return r;
+}
+
+/** Reads of one fixed state: point reads and ordered scans. */
+export abstract class StateReadable {
+  /** @internal */
+  protected readonly _core: DbCore;
+
+  /** @internal */
+  protected constructor(core: DbCore) {
+    this._core = core;
+  }
+
+  /** @internal The state now (throws when it can no longer be read). */
+  protected abstract _view(): StateView;
+
+  /** @internal Called after reads (a read-only handle checks no writer committed meanwhile). */
+  protected _afterRead(): void {}
+
+  /** The state root (32 bytes). */
+  abstract get root(): Uint8Array;
+
+  /** The value of `key` (31 bytes), or undefined when absent. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    checkKey(key, "key");
+    const v = this._view().value(key);
+    this._core.counters.reads++;
+    this._afterRead();
+    return v;
+  }
+
+  /** True when `key` (31 bytes) is present. */
+  has(key: Uint8Array): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /**
+   * Entries with `range.start <= key < range.end` in key order, as an async iterator that lets
+   * the event loop run between chunks of 256 entries. Commits made meanwhile do not affect it.
+   */
+  async *entries(range?: KeyRange): AsyncGenerator<KvEntry, void, undefined> {
+    const r = checkRange(range);
+    let next = r.start;
+    for (;;) {
+      const chunk = this.#chunk(next, r.end);
+      for (const e of chunk) yield e;
+      if (chunk.length < CHUNK) return;
+      next = keyAfter(chunk[chunk.length - 1][0]);
+      if (next === undefined) return;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** `entries` as a synchronous iterator (blocks the event loop for the whole scan). */
+  *entriesSync(range?: KeyRange): Generator<KvEntry, void, undefined> {
+    const r = checkRange(range);
+    let next = r.start;
+    for (;;) {
+      const chunk = this.#chunk(next, r.end);
+      yield* chunk;
+      if (chunk.length < CHUNK) return;
+      next = keyAfter(chunk[chunk.length - 1][0]);
+      if (next === undefined) return;
+    }
+  }
+
+  #chunk(start: Uint8Array | undefined, end: Uint8Array | undefined): KvEntry[] {
+    const it = this._view().iterate(start, end);
+    const out: KvEntry[] = [];
+    try {
+      while (out.length < CHUNK) {
+        const r = it.next();
+        if (r.done) break;
+        out.push(r.value);
+      }
+    } finally {
+      it.return?.();
+    }
+    this._core.counters.entriesIterated += out.length;
+    this._afterRead();
+    return out;
+  }
+}
+
+/**
+ * A consistent read-only view of one state: the database at `beginRead`, or at a past root
+ * (`beginReadAt`). Later commits and rollbacks, however many, do not change what it reads. It
+ * holds the reverse deltas it needs in memory until released: call `release()` (or use `using`).
+ */
+export class Snapshot extends StateReadable implements Disposable, AsyncDisposable {
+  readonly #pin: Pin;
+  readonly #delta: DeltaState | null;
+  readonly #root: Uint8Array;
+  #released = false;
+
+  /** @internal Use `Db.beginRead` or `Db.beginReadAt`. */
+  constructor(core: DbCore, pin: Pin, delta: DeltaState | null) {
+    super(core);
+    this.#pin = pin;
+    this.#delta = delta;
+    this.#root = (delta?.top ?? core.viewAt(pin.version).top).root.slice();
+    core.snapshotsOpen++;
+  }
+
+  /** The snapshot's state root. */
+  get root(): Uint8Array {
+    return this.#root.slice();
+  }
+
+  /** True once released. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** @internal */
+  protected _view(): StateView {
+    if (this.#released) throw new DbError("RELEASED", "the snapshot was released");
+    return this.#delta ?? this._core.viewAt(this.#pin.version);
+  }
+
+  /** @internal */
+  protected override _afterRead(): void {
+    if (this._core.readOnly) this._core.checkReadOnlyCurrent();
+  }
+
+  /** @internal The state view, for proofs over this snapshot (pages via `view.pages`). */
+  view(): StateView {
+    return this._view();
+  }
+
+  /** Lets later commits drop what this snapshot kept; further reads throw `RELEASED`. Idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this._core.snapshotsOpen--;
+    this.#pin.release();
+  }
+
+  /** `release()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** `release()`, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+  }
+}

@@ -1,0 +1,423 @@
+// The rollback log: what `rollback(n)` undoes, durable and consistent with the store's commit
+// point without touching the store's meta record.
+//
+// Every commit of the database appends one event, tagged with the store sequence number the
+// commit produces, and syncs it BEFORE the store's commit point:
+//   - FORWARD(seq, prevTop, top, reverse changes): a commit; `reverse` holds, for each key it
+//     changed, the value before it (null: absent).
+//   - ROLLBACK(seq, n): a rollback, which removes the newest n FORWARD records from the chain.
+// Replaying the events gives the undo chain (newest last, at most `window` records). Store
+// sequence numbers go up by one per commit, so the events of a file are consecutive; at open,
+// an event tagged above the store's seq belongs to a commit that never reached its commit point
+// and is cut off. A crash between any two writes therefore leaves a log that, cut at the store's
+// seq, describes exactly the committed history. A torn or damaged tail fails its checksum or
+// breaks the sequence and ends the replay there.
+//
+// Files `rollback.0` and `rollback.1` alternate: when the live one holds `window` events past its
+// snapshot, the chain is written to the other as a snapshot (records, then a sync, then a header
+// naming a higher generation, then a sync), and events continue there. At open the valid header
+// of the higher generation wins, so a crash while writing a snapshot keeps the old file in force.
+//
+// Header (64 bytes): magic, version, gen, snapSeq (store seq of the snapshot), snapCount,
+// snapBytes, crc32. Event: u32 body length, u32 crc32(body), body (see encodeEvent).
+import * as nodeFs from "node:fs";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import type { KvFile } from "../kv/index.ts";
+import type { PageStoreFileSystem } from "../merkle/page-store-fs.ts";
+import type { Change, MerkleTop, NodeKind } from "../merkle/update.ts";
+import { KEY_BYTES } from "../trie/index.ts";
+import { sameBytes } from "./keys.ts";
+
+/** One commit in the undo chain. */
+export interface UndoRecord {
+  /** Store sequence number the commit produced. */
+  readonly seq: number;
+  /** Root before the commit. */
+  readonly prevTop: MerkleTop;
+  /** Root after the commit. */
+  readonly top: MerkleTop;
+  /** Per changed key (sorted), its value before the commit; null when it was absent. */
+  readonly reverse: readonly Change[];
+}
+
+/** A log event: a commit's undo record, or a rollback of the newest `n` records. */
+export type LogEvent = { kind: "forward"; record: UndoRecord } | { kind: "rollback"; seq: number; n: number };
+
+/** A file the log writes, with an optional sync that does not block the event loop. */
+export interface LogFile extends KvFile {
+  syncAsync?(): Promise<void>;
+}
+
+const MAGIC = 0x474c5242; // "BRLG"
+const VERSION = 1;
+const HEADER_BYTES = 64;
+const HEADER_CRC_AT = 60;
+const FORWARD = 1;
+const ROLLBACK = 2;
+const ABSENT = 0xffffffff;
+
+/** The host file system's log file: positional I/O on a descriptor, with an async fdatasync. */
+class NodeLogFile implements LogFile {
+  readonly #fd: number;
+  constructor(readonly path: string) {
+    this.#fd = nodeFs.openSync(path, nodeFs.constants.O_RDWR | nodeFs.constants.O_CREAT, 0o644);
+  }
+  read(buf: Uint8Array, position: number): number {
+    let done = 0;
+    while (done < buf.length) {
+      const n = nodeFs.readSync(this.#fd, buf, done, buf.length - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done;
+  }
+  write(buf: Uint8Array, position: number): void {
+    let done = 0;
+    while (done < buf.length) done += nodeFs.writeSync(this.#fd, buf, done, buf.length - done, position + done);
+  }
+  sync(): void {
+    nodeFs.fdatasyncSync(this.#fd);
+  }
+  syncAsync(): Promise<void> {
+    return new Promise((resolve, reject) => nodeFs.fdatasync(this.#fd, (e) => (e ? reject(e) : resolve())));
+  }
+  truncate(size: number): void {
+    nodeFs.ftruncateSync(this.#fd, size);
+  }
+  size(): number {
+    return nodeFs.fstatSync(this.#fd).size;
+  }
+  close(): void {
+    nodeFs.closeSync(this.#fd);
+  }
+}
+
+function u64(dv: DataView, at: number, v: number): void {
+  dv.setBigUint64(at, BigInt(v), true);
+}
+function r64(dv: DataView, at: number): number {
+  return Number(dv.getBigUint64(at, true));
+}
+
+/** Bytes of one event, with its length and checksum in front. */
+export function encodeEvent(e: LogEvent): Uint8Array {
+  let body: Uint8Array;
+  if (e.kind === "rollback") {
+    body = new Uint8Array(16);
+    const dv = new DataView(body.buffer);
+    body[0] = ROLLBACK;
+    u64(dv, 4, e.seq);
+    dv.setUint32(12, e.n, true);
+  } else {
+    const r = e.record;
+    let size = 80;
+    for (const [, v] of r.reverse) size += KEY_BYTES + 4 + (v === null ? 0 : v.length);
+    body = new Uint8Array(size);
+    const dv = new DataView(body.buffer);
+    body[0] = FORWARD;
+    body[1] = r.prevTop.kind;
+    body[2] = r.top.kind;
+    u64(dv, 4, r.seq);
+    body.set(r.prevTop.root, 12);
+    body.set(r.top.root, 44);
+    dv.setUint32(76, r.reverse.length, true);
+    let at = 80;
+    for (const [k, v] of r.reverse) {
+      body.set(k, at);
+      at += KEY_BYTES;
+      dv.setUint32(at, v === null ? ABSENT : v.length, true);
+      at += 4;
+      if (v !== null) {
+        body.set(v, at);
+        at += v.length;
+      }
+    }
+  }
+  const out = new Uint8Array(8 + body.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, body.length, true);
+  dv.setUint32(4, crc32(body), true);
+  out.set(body, 8);
+  return out;
+}
+
+/** The event at `at` in `bytes` and its total length, or null when absent, torn or damaged. */
+export function decodeEvent(bytes: Uint8Array, at: number): { event: LogEvent; length: number } | null {
+  if (at + 8 > bytes.length) return null;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const len = dv.getUint32(at, true);
+  if (len < 16 || at + 8 + len > bytes.length) return null;
+  const body = bytes.subarray(at + 8, at + 8 + len);
+  if (crc32(body) !== dv.getUint32(at + 4, true)) return null;
+  const bv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const seq = r64(bv, 4);
+  if (body[0] === ROLLBACK) return { event: { kind: "rollback", seq, n: bv.getUint32(12, true) }, length: 8 + len };
+  if (body[0] !== FORWARD || len < 80 || body[1] > 2 || body[2] > 2) return null;
+  const count = bv.getUint32(76, true);
+  const reverse: Change[] = [];
+  let p = 80;
+  for (let i = 0; i < count; i++) {
+    if (p + KEY_BYTES + 4 > len) return null;
+    const key = body.slice(p, p + KEY_BYTES);
+    p += KEY_BYTES;
+    const vl = bv.getUint32(p, true);
+    p += 4;
+    if (vl === ABSENT) reverse.push([key, null]);
+    else {
+      if (p + vl > len) return null;
+      reverse.push([key, body.slice(p, p + vl)]);
+      p += vl;
+    }
+  }
+  if (p !== len) return null;
+  const record: UndoRecord = {
+    seq,
+    prevTop: { root: body.slice(12, 44), kind: body[1] as NodeKind },
+    top: { root: body.slice(44, 76), kind: body[2] as NodeKind },
+    reverse,
+  };
+  return { event: { kind: "forward", record }, length: 8 + len };
+}
+
+interface Header {
+  gen: number;
+  snapSeq: number;
+  snapCount: number;
+  snapBytes: number;
+}
+
+function encodeHeader(h: Header): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, MAGIC, true);
+  dv.setUint32(4, VERSION, true);
+  dv.setUint32(8, h.gen, true);
+  u64(dv, 16, h.snapSeq);
+  dv.setUint32(24, h.snapCount, true);
+  u64(dv, 32, h.snapBytes);
+  dv.setUint32(HEADER_CRC_AT, crc32(out.subarray(0, HEADER_CRC_AT)), true);
+  return out;
+}
+
+function decodeHeader(bytes: Uint8Array): Header | null {
+  if (bytes.length < HEADER_BYTES) return null;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
+  if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== VERSION) return null;
+  if (dv.getUint32(HEADER_CRC_AT, true) !== crc32(bytes.subarray(0, HEADER_CRC_AT))) return null;
+  return { gen: dv.getUint32(8, true), snapSeq: r64(dv, 16), snapCount: dv.getUint32(24, true), snapBytes: r64(dv, 32) };
+}
+
+function readAll(f: KvFile): Uint8Array {
+  const out = new Uint8Array(f.size());
+  const n = f.read(out, 0);
+  return out.subarray(0, n);
+}
+
+/** Why `RollbackLog.open` started a new chain instead of keeping the one on disk. */
+export type LogResetReason = "new" | "behind-store" | "damaged" | "root-mismatch";
+
+/** The undo chain and its files. */
+export class RollbackLog {
+  readonly #files: [LogFile, LogFile];
+  readonly #fs: PageStoreFileSystem;
+  readonly #dir: string;
+  #window: number;
+  #cur: 0 | 1;
+  #gen: number;
+  #end: number;
+  #events = 0;
+  #chain: UndoRecord[];
+  #staged: { event: LogEvent; bytes: Uint8Array } | null = null;
+  /** Set when open discarded the chain on disk, and why. */
+  readonly resetReason: LogResetReason | null;
+  /** Snapshots written (at open and as the log grows). */
+  snapshots = 0;
+
+  private constructor(dir: string, fs: PageStoreFileSystem, files: [LogFile, LogFile], window: number, cur: 0 | 1, gen: number, end: number, events: number, chain: UndoRecord[], reset: LogResetReason | null) {
+    this.#dir = dir;
+    this.#fs = fs;
+    this.#files = files;
+    this.#window = window;
+    this.#cur = cur;
+    this.#gen = gen;
+    this.#end = end;
+    this.#events = events;
+    this.#chain = chain;
+    this.resetReason = reset;
+  }
+
+  /**
+   * Opens the log of the database in `dir` whose store is at `storeSeq` with root `storeTop`,
+   * keeping at most `window` undo records. A log that does not reach the store's seq (the store
+   * was committed without it), or is damaged, is replaced by an empty chain (`resetReason`).
+   */
+  static open(dir: string, fs: PageStoreFileSystem, hostFs: boolean, storeSeq: number, storeTop: MerkleTop, window: number): RollbackLog {
+    const open = (i: number): LogFile => (hostFs ? new NodeLogFile(join(dir, `rollback.${i}`)) : fs.open(join(dir, `rollback.${i}`)));
+    const files: LogFile[] = [];
+    try {
+      files.push(open(0));
+      files.push(open(1));
+      const pair = files as [LogFile, LogFile];
+      const images = pair.map(readAll);
+      const headers = images.map((b) => decodeHeader(b));
+      let cur: 0 | 1 | -1 = -1;
+      for (const i of [0, 1] as const) {
+        const h = headers[i];
+        if (h && (cur === -1 || h.gen > (headers[cur] as Header).gen)) cur = i;
+      }
+      const maxGen = Math.max(headers[0]?.gen ?? 0, headers[1]?.gen ?? 0);
+      let reason: LogResetReason | null = cur === -1 ? "new" : null;
+      let chain: UndoRecord[] = [];
+      let end = 0;
+      let events = 0;
+      if (cur !== -1) {
+        const r = replay(images[cur], headers[cur] as Header, storeSeq, window);
+        if (typeof r === "string") reason = r;
+        else {
+          const last = r.chain.at(-1);
+          if (last && (!sameBytes(last.top.root, storeTop.root) || last.top.kind !== storeTop.kind)) reason = "root-mismatch";
+          else ({ chain, end, events } = r);
+        }
+      }
+      const log = new RollbackLog(dir, fs, pair, window, cur === -1 ? 1 : cur, cur === -1 ? maxGen : (headers[cur] as Header).gen, end, events, chain, reason);
+      if (reason !== null) log.#writeSnapshot(storeSeq);
+      else if (pair[log.#cur].size() > end) {
+        // Cut what a commit that never reached its commit point left after the last event.
+        pair[log.#cur].truncate(end);
+        pair[log.#cur].sync();
+      }
+      return log;
+    } catch (e) {
+      for (const f of files) f.close();
+      throw e;
+    }
+  }
+
+  /** The undo chain, oldest first; the last record's `top` is the store's root. */
+  get chain(): readonly UndoRecord[] {
+    return this.#chain;
+  }
+
+  /** Most records kept. */
+  get window(): number {
+    return this.#window;
+  }
+
+  /** Events in the live file after its snapshot. */
+  get events(): number {
+    return this.#events;
+  }
+
+  /** Writes `event` after the last one, not yet synced; `commitStaged` makes it part of the log. */
+  stage(event: LogEvent): void {
+    const bytes = encodeEvent(event);
+    this.#files[this.#cur].write(bytes, this.#end);
+    this.#staged = { event, bytes };
+  }
+
+  /** Syncs the staged event (blocking). */
+  sync(): void {
+    this.#files[this.#cur].sync();
+  }
+
+  /** Syncs the staged event on the thread pool when the file allows it. */
+  async syncAsync(): Promise<void> {
+    const f = this.#files[this.#cur];
+    if (f.syncAsync) await f.syncAsync();
+    else f.sync();
+  }
+
+  /** The store committed the staged event's commit: the event is part of the log now. */
+  commitStaged(): void {
+    const s = this.#staged;
+    if (s === null) throw new Error("rollback log: nothing staged");
+    this.#staged = null;
+    this.#end += s.bytes.length;
+    this.#events++;
+    applyEvent(this.#chain, s.event, this.#window);
+  }
+
+  /** The store did not commit the staged event's commit: forget it (the bytes are overwritten). */
+  dropStaged(): void {
+    this.#staged = null;
+  }
+
+  /** True when the live file holds enough events that a snapshot should replace it. */
+  get wantsSnapshot(): boolean {
+    return this.#events >= Math.max(this.#window, 16);
+  }
+
+  /**
+   * Writes the chain as a snapshot at store seq `seq` to the other file and continues there
+   * (see the module comment). Call only between commits, with the chain matching the store.
+   */
+  snapshot(seq: number): void {
+    this.#writeSnapshot(seq);
+  }
+
+  #writeSnapshot(seq: number): void {
+    const next = (1 - this.#cur) as 0 | 1;
+    const f = this.#files[next];
+    const created = f.size() === 0;
+    f.truncate(0);
+    let at = HEADER_BYTES;
+    for (const record of this.#chain) {
+      const bytes = encodeEvent({ kind: "forward", record });
+      f.write(bytes, at);
+      at += bytes.length;
+    }
+    f.sync();
+    const gen = this.#gen + 1;
+    f.write(encodeHeader({ gen, snapSeq: seq, snapCount: this.#chain.length, snapBytes: at - HEADER_BYTES }), 0);
+    f.sync();
+    if (created) this.#fs.syncDir(this.#dir);
+    this.#cur = next;
+    this.#gen = gen;
+    this.#end = at;
+    this.#events = 0;
+    this.snapshots++;
+  }
+
+  /** Closes the files. */
+  close(): void {
+    for (const f of this.#files) f.close();
+  }
+}
+
+/** Applies one event to a chain kept at most `window` long. */
+function applyEvent(chain: UndoRecord[], e: LogEvent, window: number): void {
+  if (e.kind === "forward") {
+    chain.push(e.record);
+    if (chain.length > window) chain.splice(0, chain.length - window);
+  } else {
+    chain.splice(Math.max(0, chain.length - e.n));
+  }
+}
+
+/** Replays a file: its snapshot, then its consecutive events up to the store's seq. */
+function replay(image: Uint8Array, h: Header, storeSeq: number, window: number): { chain: UndoRecord[]; end: number; events: number } | LogResetReason {
+  if (h.snapSeq > storeSeq) return "damaged";
+  const chain: UndoRecord[] = [];
+  let at = HEADER_BYTES;
+  for (let i = 0; i < h.snapCount; i++) {
+    const d = decodeEvent(image, at);
+    if (d === null || d.event.kind !== "forward") return "damaged";
+    applyEvent(chain, d.event, window);
+    at += d.length;
+  }
+  if (at !== HEADER_BYTES + h.snapBytes) return "damaged";
+  let seq = h.snapSeq;
+  let events = 0;
+  while (seq < storeSeq) {
+    const d = decodeEvent(image, at);
+    const s = d === null ? -1 : d.event.kind === "forward" ? d.event.record.seq : d.event.seq;
+    if (d === null || s !== seq + 1) break;
+    applyEvent(chain, d.event, window);
+    at += d.length;
+    seq = s;
+    events++;
+  }
+  if (seq !== storeSeq) return "behind-store";
+  return { chain, end: at, events };
+}

@@ -1,0 +1,436 @@
+// Write sessions, finished sessions and overlays.
+//
+// A write session reads through its own writes, then its base: the database at the version it
+// began on, or an overlay. `finish` sorts its changes, reads the values they replace (the
+// reverse delta the rollback log keeps) and runs the trie update over the base, which reads but
+// never writes: the result (root, page writes) is a `Layer`. The layer is readable as a state of
+// its own (its changes over its base) and can be the base of further sessions (`toOverlay`), so
+// forks and chains of speculative blocks live side by side in memory. Committing a layer writes
+// exactly its changes and page writes; it is allowed only when its base is the database's current
+// state, which a forward commit of its parent, or of nothing, makes so.
+import { MAX_PAGE_DEPTH, pageIdOf } from "../merkle/page.ts";
+import { type Change, type MerkleTop, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
+import { MAX_VALUE_SIZE } from "../kv/index.ts";
+import type { DbCore, Pin } from "./core.ts";
+import { DbError } from "./errors.ts";
+import { checkKey, checkValue, hex, keyString } from "./keys.ts";
+import { StateReadable } from "./readers.ts";
+import { DeltaState, type StateView, sortedChanges, stateReader } from "./state.ts";
+
+/** Options of `Db.beginWrite`. */
+export interface WriteOptions {
+  /**
+   * Uncommitted overlays the session builds on, newest first: `overlays[0]` is its parent and
+   * `overlays[i + 1]` the parent of `overlays[i]`. Ancestors already committed may be left out;
+   * uncommitted ones may not. Default: none (the session builds on the database).
+   */
+  readonly overlays?: readonly Overlay[];
+  /** Record the keys the session reads and writes (`FinishedSession.witnessKeys`). Default false. */
+  readonly witness?: boolean;
+}
+
+/** Work and time of one session. */
+export interface SessionStats extends UpdateStats {
+  /** `get` and `has` calls. */
+  reads: number;
+  /** Of them, those the base answered (the key was not written by the session). */
+  baseReads: number;
+  /** Keys set or deleted (the change set's size). */
+  changes: number;
+  /** Milliseconds of `finish`: reading replaced values and the trie update. */
+  finishMs: number;
+  /** Milliseconds from `beginWrite` to the end of `finish`. */
+  durationMs: number;
+}
+
+/** Keys a session in witness mode read from its base and wrote, each sorted and distinct. */
+export interface WitnessKeys {
+  /** Keys whose value (or absence) came from the base: reads not answered by own writes. */
+  readonly read: readonly Uint8Array[];
+  /** Keys set or deleted. */
+  readonly written: readonly Uint8Array[];
+}
+
+/** @internal A finished session's state: changes over a base, with root and page writes. */
+export class Layer {
+  /** The overlay below, or null when the base is the database at `baseVersion`. */
+  parent: Layer | null;
+  readonly baseVersion: number;
+  readonly state: DeltaState;
+  readonly reverse: readonly Change[];
+  readonly prevTop: MerkleTop;
+  readonly update: UpdateResult;
+  readonly updateMs: number;
+  /** Version its commit made, once committed. */
+  committedAs: number | null = null;
+  #pin: Pin | null;
+
+  constructor(
+    readonly core: DbCore,
+    parent: Layer | null,
+    baseVersion: number,
+    changes: readonly Change[],
+    reverse: readonly Change[],
+    prevTop: MerkleTop,
+    update: UpdateResult,
+    updateMs: number,
+    pin: Pin | null,
+  ) {
+    this.parent = parent;
+    this.baseVersion = baseVersion;
+    this.reverse = reverse;
+    this.prevTop = prevTop;
+    this.update = update;
+    this.updateMs = updateMs;
+    this.#pin = pin;
+    const pages = new Map<string, Uint8Array | null>();
+    for (const w of update.writes) pages.set(keyString(w.id), w.page);
+    this.state = new DeltaState(() => this.baseView(), changes, update.top, pages);
+    if (pin !== null) core.registry.register(this, pin, this);
+  }
+
+  get changes(): readonly Change[] {
+    return this.state.changes;
+  }
+
+  get top(): MerkleTop {
+    return this.update.top;
+  }
+
+  /** The base's state now. */
+  baseView(): StateView {
+    return this.parent !== null ? this.parent.view() : this.core.viewAt(this.baseVersion);
+  }
+
+  /** This layer's state now: the database at the version it made once committed. */
+  view(): StateView {
+    return this.committedAs !== null ? this.core.viewAt(this.committedAs) : this.state;
+  }
+
+  /** The key naming the base, for telling siblings (same base) from other commits. */
+  get baseKey(): object | number {
+    return this.parent ?? this.baseVersion;
+  }
+
+  /** Why committing now is refused, or null when it is allowed. */
+  refusal(): DbError | null {
+    if (this.committedAs !== null) return new DbError("ALREADY_COMMITTED", `the session was already committed (version ${this.committedAs})`);
+    let baseVersion: number;
+    if (this.parent === null) baseVersion = this.baseVersion;
+    else if (this.parent.committedAs !== null) baseVersion = this.parent.committedAs;
+    else {
+      const up = this.parent.refusal();
+      if (up === null || up.code === "PARENT_NOT_COMMITTED") {
+        return new DbError("PARENT_NOT_COMMITTED", `the overlay below the session (root ${hex(this.parent.top.root)}) is not committed; commit it first`);
+      }
+      return new DbError(up.code, `the overlay below the session can never commit: ${up.message}`);
+    }
+    const now = this.core.version;
+    if (baseVersion === now) return null;
+    if (this.core.baseOfVersion(baseVersion + 1) === this.baseKey) {
+      return new DbError("SIBLING_COMMITTED", `another session on the same base (root ${hex(this.prevTop.root)}) was committed as version ${baseVersion + 1}`);
+    }
+    return new DbError("STALE", `the database moved since the session's base (root ${hex(this.prevTop.root)}, version ${baseVersion}; now version ${now}, root ${hex(this.core.top.root)})`);
+  }
+
+  /** Commits at its turn in the queue; the log syncs without blocking the event loop. */
+  commit(): Promise<Uint8Array> {
+    return this.core.enqueue(async (queuedMs) => {
+      this.#check();
+      return this.#committed(await this.core.writeCommit(this, this.baseKey, queuedMs));
+    });
+  }
+
+  /** Commits now, blocking; `BUSY` when other commits are queued. */
+  commitSync(): Uint8Array {
+    if (this.core.busy) throw new DbError("BUSY", "commitSync: other commits are queued; await commit() instead");
+    this.#check();
+    return this.#committed(this.core.writeCommitSync(this, this.baseKey));
+  }
+
+  #check(): void {
+    const refusal = this.refusal();
+    if (refusal !== null) {
+      this.core.counters.refusedCommits++;
+      throw refusal;
+    }
+  }
+
+  #committed(seq: number): Uint8Array {
+    this.committedAs = seq;
+    // Reads now go to the database at `seq`: keep that version instead of the base, and let the
+    // parent go (its committed state is part of the database now).
+    const pin = this.core.pin(seq);
+    this.#pin?.release();
+    this.core.registry.unregister(this);
+    this.#pin = pin;
+    this.core.registry.register(this, pin, this);
+    this.parent = null;
+    return this.update.top.root.slice();
+  }
+
+  /** Lets the database drop what this layer kept (reads of it fail with EXPIRED afterwards). */
+  release(): void {
+    this.#pin?.release();
+    this.core.registry.unregister(this);
+  }
+}
+
+/**
+ * A session's uncommitted result used as the base of later sessions. Reads see its state; it
+ * commits (`commit()`) only after its parent overlay, and not once a sibling was committed.
+ */
+export class Overlay extends StateReadable {
+  /** @internal */
+  readonly _layer: Layer;
+
+  /** @internal Use `FinishedSession.toOverlay`. */
+  constructor(layer: Layer) {
+    super(layer.core);
+    this._layer = layer;
+  }
+
+  /** @internal */
+  protected _view(): StateView {
+    return this._layer.view();
+  }
+
+  /** The root after this overlay's changes. */
+  get root(): Uint8Array {
+    return this._layer.top.root.slice();
+  }
+
+  /** The root of its base. */
+  get prevRoot(): Uint8Array {
+    return this._layer.prevTop.root.slice();
+  }
+
+  /** True once committed. */
+  get committed(): boolean {
+    return this._layer.committedAs !== null;
+  }
+
+  /**
+   * Commits the overlay durably after the commits queued before it; resolves to the new root.
+   * Refused (typed) when its parent is not committed, a sibling was, or the database moved.
+   */
+  async commit(): Promise<Uint8Array> {
+    this._core.writable("commit");
+    return this._layer.commit();
+  }
+}
+
+/** A finished write session: its root, change set and statistics; commit it or stack on it. */
+export class FinishedSession extends Overlay {
+  /** Statistics of the session. */
+  readonly stats: Readonly<SessionStats>;
+  /** The keys read and written, in witness mode; null otherwise. */
+  readonly witnessKeys: WitnessKeys | null;
+
+  /** @internal Use `WriteSession.finish`. */
+  constructor(layer: Layer, stats: SessionStats, witness: WitnessKeys | null) {
+    super(layer);
+    this.stats = Object.freeze(stats);
+    this.witnessKeys = witness;
+  }
+
+  /** The changes, sorted by key: [key, value] to set, [key, null] to delete (copies). */
+  get changes(): [Uint8Array, Uint8Array | null][] {
+    return this._layer.changes.map(([k, v]) => [k.slice(), v === null ? null : v.slice()]);
+  }
+
+  /**
+   * Commits synchronously: throws `BUSY` when other commits are queued (use `commit()` then).
+   * Returns the new root; durable when it returns.
+   */
+  commitSync(): Uint8Array {
+    this._core.writable("commitSync");
+    return this._layer.commitSync();
+  }
+
+  /** This session's result as the base of later sessions (`beginWrite({ overlays })`). */
+  toOverlay(): Overlay {
+    return new Overlay(this._layer);
+  }
+
+  /** Lets the database drop past states kept for this session if it will not be committed. */
+  release(): void {
+    this._layer.release();
+  }
+}
+
+/** A session writing on top of the database or of overlays; `finish()` computes its root. */
+export class WriteSession {
+  readonly #core: DbCore;
+  readonly #parent: Layer | null;
+  readonly #baseVersion: number;
+  #pin: Pin | null;
+  readonly #writes = new Map<string, Change>();
+  readonly #baseValues = new Map<string, Uint8Array | null>();
+  readonly #readKeys: Map<string, Uint8Array> | null;
+  readonly #prevTop: MerkleTop;
+  readonly #t0 = performance.now();
+  #state: "open" | "finished" = "open";
+  #reads = 0;
+  #baseReads = 0;
+  #warm: Uint8Array[] = [];
+
+  /** @internal Use `Db.beginWrite`. */
+  constructor(core: DbCore, parent: Layer | null, witness: boolean) {
+    this.#core = core;
+    this.#parent = parent;
+    this.#baseVersion = parent === null ? core.version : -1;
+    this.#pin = parent === null ? core.pin(core.version) : null;
+    if (this.#pin !== null) core.registry.register(this, this.#pin, this);
+    this.#readKeys = witness ? new Map() : null;
+    this.#prevTop = this.#base().top;
+  }
+
+  #base(): StateView {
+    return this.#parent !== null ? this.#parent.view() : this.#core.viewAt(this.#baseVersion);
+  }
+
+  #open(what: string): void {
+    this.#core.live();
+    if (this.#state !== "open") throw new DbError("FINISHED", `${what}: the session is finished`);
+  }
+
+  /** The root the session started from. */
+  get prevRoot(): Uint8Array {
+    return this.#prevTop.root.slice();
+  }
+
+  #baseValue(key: Uint8Array, ks: string): Uint8Array | null {
+    let v = this.#baseValues.get(ks);
+    if (v === undefined) {
+      v = this.#base().value(key) ?? null;
+      this.#baseValues.set(ks, v);
+    }
+    return v;
+  }
+
+  /** The value of `key`: the session's own write, else the base's; undefined when absent. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    checkKey(key, "key");
+    this.#open("get");
+    this.#reads++;
+    this.#core.counters.reads++;
+    const ks = keyString(key);
+    const w = this.#writes.get(ks);
+    if (w !== undefined) return w[1] === null ? undefined : w[1].slice();
+    this.#baseReads++;
+    this.#readKeys?.set(ks, key.slice());
+    const v = this.#baseValue(key, ks);
+    return v === null ? undefined : v.slice();
+  }
+
+  /** True when `key` is present (own writes first). */
+  has(key: Uint8Array): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Sets `key` (31 bytes) to `value` (a copy is kept). */
+  set(key: Uint8Array, value: Uint8Array): void {
+    checkKey(key, "key");
+    checkValue(value, "value");
+    if (value.length > MAX_VALUE_SIZE) throw new DbError("BAD_ARGUMENT", `value must be at most ${MAX_VALUE_SIZE} bytes, got ${value.length}`);
+    this.#open("set");
+    const k = key.slice();
+    this.#writes.set(keyString(k), [k, value.slice()]);
+    this.#core.counters.writes++;
+  }
+
+  /** Deletes `key` (absent keys are fine). */
+  delete(key: Uint8Array): void {
+    checkKey(key, "key");
+    this.#open("delete");
+    const k = key.slice();
+    this.#writes.set(keyString(k), [k, null]);
+    this.#core.counters.writes++;
+  }
+
+  /**
+   * Hints that `key` will be read or written: its value and the merkle pages on its path are
+   * read from disk in a later turn of the event loop, while the caller goes on (a read during a
+   * pause of the caller, e.g. an await, costs nothing later). Best effort: never throws later.
+   */
+  warmUp(key: Uint8Array): void {
+    checkKey(key, "key");
+    this.#open("warmUp");
+    this.#warm.push(key.slice());
+    if (this.#warm.length === 1) setImmediate(() => this.#runWarmUp());
+  }
+
+  #runWarmUp(): void {
+    const keys = this.#warm;
+    this.#warm = [];
+    if (this.#state !== "open" || this.#core.closed) return;
+    try {
+      const base = this.#base();
+      for (const key of keys) {
+        this.#baseValue(key, keyString(key));
+        for (let d = 0; d <= MAX_PAGE_DEPTH; d++) if (base.pages.get(pageIdOf(key, d)) === undefined) break;
+      }
+    } catch {
+      // A hint only: whatever failed will fail again, reported, where it matters.
+    }
+  }
+
+  /**
+   * Ends the session: computes its root over the base and returns the finished session. The
+   * session accepts nothing afterwards (`FINISHED`).
+   */
+  finish(): FinishedSession {
+    this.#open("finish");
+    const t0 = performance.now();
+    const base = this.#base();
+    const changes = sortedChanges(this.#writes);
+    const reverse: Change[] = changes.map(([k]) => [k, this.#baseValue(k, keyString(k))]);
+    const update = updateTrie(base.top, changes, base.pages, stateReader(base));
+    const t1 = performance.now();
+    const layer = new Layer(this.#core, this.#parent, this.#baseVersion, changes, reverse, base.top, update, t1 - t0, this.#pin);
+    // The layer holds the pin now.
+    this.#core.registry.unregister(this);
+    this.#pin = null;
+    this.#state = "finished";
+    this.#core.counters.sessionsFinished++;
+    const stats: SessionStats = {
+      ...update.stats,
+      reads: this.#reads,
+      baseReads: this.#baseReads,
+      changes: changes.length,
+      finishMs: t1 - t0,
+      durationMs: t1 - this.#t0,
+    };
+    let witness: WitnessKeys | null = null;
+    if (this.#readKeys !== null) {
+      const read = sortedChanges(new Map([...this.#readKeys].map(([ks, k]) => [ks, [k, null] as const]))).map(([k]) => k);
+      witness = Object.freeze({ read: Object.freeze(read), written: Object.freeze(changes.map(([k]) => k.slice())) });
+    }
+    return new FinishedSession(layer, stats, witness);
+  }
+}
+
+/** Checks `overlays` of `beginWrite` and returns the parent layer (or null). */
+export function parentOf(core: DbCore, overlays: unknown): Layer | null {
+  if (overlays === undefined) return null;
+  if (!Array.isArray(overlays)) throw new DbError("BAD_ARGUMENT", "options.overlays must be an array of overlays, newest first");
+  if (overlays.length === 0) return null;
+  for (let i = 0; i < overlays.length; i++) {
+    const o: unknown = overlays[i];
+    if (!(o instanceof Overlay)) throw new DbError("BAD_ARGUMENT", `options.overlays[${i}] is not an overlay`);
+    if (o._layer.core !== core) throw new DbError("BAD_ARGUMENT", `options.overlays[${i}] belongs to another database handle`);
+    if (i > 0) {
+      const child = (overlays[i - 1] as Overlay)._layer;
+      if (child.committedAs === null && child.parent !== o._layer) {
+        throw new DbError("BAD_ARGUMENT", `options.overlays[${i}] is not the parent of options.overlays[${i - 1}]`);
+      }
+    }
+  }
+  // Uncommitted ancestors beyond the list must not be left out.
+  const last = (overlays[overlays.length - 1] as Overlay)._layer;
+  if (last.committedAs === null && last.parent !== null && last.parent.committedAs === null) {
+    throw new DbError("BAD_ARGUMENT", `options.overlays: the parent of options.overlays[${overlays.length - 1}] is uncommitted and not listed`);
+  }
+  return (overlays[0] as Overlay)._layer;
+}

@@ -1,0 +1,201 @@
+// Views of a trie state: values, ordered scans, merkle pages and the root, read synchronously.
+//
+// The committed state is the store itself. Every other state is a `DeltaState`: a sorted list of
+// changes (value, or null for absent) over a base state, with the root they give and the merkle
+// pages they rewrite. A past state is the store plus the composed reverse deltas of the commits
+// since; an overlay is its session's changes over its parent; a state at a root in the rollback
+// window is the composed undo records over the current state. Pages of a delta are the page
+// writes `updateTrie` returns for its changes over its base (pure: it only reads the base), so
+// they are computed on first use when the delta did not come with them.
+//
+// Views are read synchronously and not kept across commits: a base that is "the state at
+// version v" is resolved again at every use (`DeltaState` takes a function for its base).
+import type { KvEntry } from "../kv/index.ts";
+import { type Change, type MerkleTop, type PageReader, updateTrie } from "../merkle/update.ts";
+import { compareKeys } from "../trie/index.ts";
+import { DbError } from "./errors.ts";
+import { hex, keyString, lowerBound, prefixRange, sameBytes } from "./keys.ts";
+
+/**
+ * What the trie update reads of the state it starts from: the one key under a prefix where the
+ * trie has a leaf, and all entries under a prefix (small subtries). Built by `stateReader` alone,
+ * so a change of the merkle layer's reader interface is one edit there.
+ */
+export interface StateReader {
+  leafKeyAt(path: Uint8Array, depth: number): Uint8Array;
+  entriesUnder(path: Uint8Array, depth: number): [Uint8Array, Uint8Array][];
+}
+
+/** A trie state, read synchronously; valid until the next commit unless said otherwise. */
+export interface StateView {
+  /** The root node (name and kind). */
+  readonly top: MerkleTop;
+  /** The value of `key` (31 bytes, already checked), or undefined. */
+  value(key: Uint8Array): Uint8Array | undefined;
+  /** Entries with start <= key < end (either bound optional), in key order. */
+  iterate(start: Uint8Array | undefined, end: Uint8Array | undefined): Iterator<KvEntry>;
+  /** The first key with `path`'s first `depth` bits, or undefined. */
+  firstKeyUnder(path: Uint8Array, depth: number): Uint8Array | undefined;
+  /** The state's merkle pages: `get(id)` gives the sealed page, or undefined when absent. */
+  readonly pages: PageReader;
+}
+
+/** What the committed state is read through (the store implements it). */
+export interface StoreSource {
+  readonly top: MerkleTop;
+  get(key: Uint8Array): Uint8Array | undefined;
+  entries(range: { start?: Uint8Array; end?: Uint8Array }): Iterable<KvEntry>;
+  seekPrefixKey(path: Uint8Array, depth: number): Uint8Array | undefined;
+  page(id: Uint8Array): Uint8Array | undefined;
+}
+
+/** The reader `updateTrie` needs, over `view`. */
+export function stateReader(view: StateView): StateReader {
+  return {
+    leafKeyAt(path, depth) {
+      const key = view.firstKeyUnder(path, depth);
+      if (key === undefined) throw new DbError("CORRUPT", `the trie has a leaf under a ${depth}-bit prefix of ${hex(path)} that holds no key`);
+      return key;
+    },
+    entriesUnder(path, depth) {
+      const { start, end } = prefixRange(path, depth);
+      const out: [Uint8Array, Uint8Array][] = [];
+      const it = view.iterate(start, end);
+      for (let r = it.next(); !r.done; r = it.next()) out.push(r.value);
+      return out;
+    },
+  };
+}
+
+/** The committed state: the store, read directly. */
+export class StoreState implements StateView {
+  readonly pages: PageReader;
+
+  constructor(private readonly store: StoreSource) {
+    this.pages = { get: (id) => store.page(id) };
+  }
+
+  get top(): MerkleTop {
+    return this.store.top;
+  }
+
+  value(key: Uint8Array): Uint8Array | undefined {
+    return this.store.get(key);
+  }
+
+  iterate(start: Uint8Array | undefined, end: Uint8Array | undefined): Iterator<KvEntry> {
+    const range: { start?: Uint8Array; end?: Uint8Array } = {};
+    if (start !== undefined) range.start = start;
+    if (end !== undefined) range.end = end;
+    return this.store.entries(range)[Symbol.iterator]();
+  }
+
+  firstKeyUnder(path: Uint8Array, depth: number): Uint8Array | undefined {
+    return this.store.seekPrefixKey(path, depth);
+  }
+}
+
+/** Counters a delta state reports to (pages it computed). */
+export interface DeltaCounters {
+  deltaPageBuilds: number;
+  deltaPagesBuilt: number;
+}
+
+/** A state given as sorted changes over a base state (see the module comment). */
+export class DeltaState implements StateView {
+  readonly #base: () => StateView;
+  readonly #changes: readonly Change[];
+  readonly #byKey: Map<string, Uint8Array | null>;
+  #pages: Map<string, Uint8Array | null> | null;
+  readonly #counters: DeltaCounters | null;
+
+  /**
+   * `changes`: sorted, distinct keys; `top`: the root they give over `base()`; `pages`: their page
+   * writes when known (else computed on first page read and checked against `top`).
+   */
+  constructor(base: () => StateView, changes: readonly Change[], readonly top: MerkleTop, pages: Map<string, Uint8Array | null> | null, counters: DeltaCounters | null = null) {
+    this.#base = base;
+    this.#changes = changes;
+    this.#byKey = new Map();
+    for (const [k, v] of changes) this.#byKey.set(keyString(k), v);
+    this.#pages = pages;
+    this.#counters = counters;
+  }
+
+  /** The changes, sorted by key. */
+  get changes(): readonly Change[] {
+    return this.#changes;
+  }
+
+  readonly pages: PageReader = {
+    get: (id) => {
+      const p = this.#ensurePages().get(keyString(id));
+      if (p !== undefined) return p ?? undefined;
+      return this.#base().pages.get(id);
+    },
+  };
+
+  value(key: Uint8Array): Uint8Array | undefined {
+    const v = this.#byKey.get(keyString(key));
+    if (v !== undefined) return v === null ? undefined : v.slice();
+    return this.#base().value(key);
+  }
+
+  /** True once the page writes are known (given, or computed by a page read). */
+  get pagesKnown(): boolean {
+    return this.#pages !== null;
+  }
+
+  #ensurePages(): Map<string, Uint8Array | null> {
+    if (this.#pages !== null) return this.#pages;
+    const base = this.#base();
+    const result = updateTrie(base.top, this.#changes, base.pages, stateReader(base));
+    if (!sameBytes(result.top.root, this.top.root) || result.top.kind !== this.top.kind) {
+      throw new DbError("CORRUPT", `a recorded delta of ${this.#changes.length} changes gives root ${hex(result.top.root)}, not the recorded ${hex(this.top.root)}`);
+    }
+    const pages = new Map<string, Uint8Array | null>();
+    for (const w of result.writes) pages.set(keyString(w.id), w.page);
+    if (this.#counters) {
+      this.#counters.deltaPageBuilds++;
+      this.#counters.deltaPagesBuilt += result.writes.length;
+    }
+    this.#pages = pages;
+    return pages;
+  }
+
+  *iterate(start: Uint8Array | undefined, end: Uint8Array | undefined): Generator<KvEntry> {
+    const changes = this.#changes;
+    let i = start === undefined ? 0 : lowerBound(changes, start);
+    const base = this.#base().iterate(start, end);
+    let b = base.next();
+    for (;;) {
+      const c = i < changes.length && (end === undefined || compareKeys(changes[i][0], end) < 0) ? changes[i] : undefined;
+      if (c === undefined) {
+        for (; !b.done; b = base.next()) yield b.value;
+        return;
+      }
+      const order = b.done ? -1 : compareKeys(c[0], b.value[0]);
+      if (order <= 0) {
+        if (c[1] !== null) yield [c[0].slice(), c[1].slice()];
+        i++;
+        if (order === 0) b = base.next();
+      } else {
+        yield b.value;
+        b = base.next();
+      }
+    }
+  }
+
+  firstKeyUnder(path: Uint8Array, depth: number): Uint8Array | undefined {
+    const { start, end } = prefixRange(path, depth);
+    const r = this.iterate(start, end).next();
+    return r.done ? undefined : r.value[0];
+  }
+}
+
+/** Sorted changes of a key -> value map. */
+export function sortedChanges(map: Map<string, readonly [Uint8Array, Uint8Array | null]>): Change[] {
+  const out: Change[] = [...map.values()];
+  out.sort((a, b) => compareKeys(a[0], b[0]));
+  return out;
+}
