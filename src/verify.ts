@@ -1,8 +1,37 @@
-// `bmt/verify`: what a light client needs to check proofs. No Node built-ins: it runs in
-// browsers as well.
+// `bmt/verify`: what a light client or a stateless verifier needs: checking single, multi and
+// range proofs and witnesses, the stateless update, and reading the binary and JSON encodings.
+// No Node built-ins anywhere below it, so it runs in browsers too; there, `await ready()` once
+// before anything else (a browser's main thread will not compile the hash module synchronously).
 
-export { blake2b256 } from "./hash/kernel.ts";
-export { TrieError } from "./trie/errors.ts";
+export { blake2b256, ready } from "./hash/kernel.ts";
+export {
+  decodeKeyProof,
+  decodeMultiProof,
+  decodeProof,
+  type DecodedProof,
+  decodeRangeProof,
+  decodeWitness,
+  FORMAT_VERSION,
+} from "./trie/encoding.ts";
+export { TrieError, type TrieErrorCode } from "./trie/errors.ts";
 export { fromHex, toHex } from "./trie/hex.ts";
+export {
+  type Json,
+  keyProofFromJson,
+  keyProofToJson,
+  multiProofFromJson,
+  multiProofToJson,
+  type ParsedJsonProof,
+  proofFromJson,
+  rangeProofFromJson,
+  rangeProofToJson,
+  witnessFromJson,
+  witnessToJson,
+} from "./trie/json.ts";
 export { KEY_BYTES } from "./trie/key.ts";
+export { type MultiProof, type MultiProofPath, multiProofValues, verifyMultiProof } from "./trie/multiproof.ts";
 export { assertKeyProof, type KeyProof, type ProofTerminal, verifyKeyProof } from "./trie/proof.ts";
+export { ProvenValues } from "./trie/proven.ts";
+export { type BoundaryNode, type RangeProof, verifyRangeProof } from "./trie/range-proof.ts";
+export { statelessUpdate, type Write } from "./trie/stateless.ts";
+export { isValidWitness, type Read, type VerifiedWitness, type Witness, verifyWitness } from "./trie/witness.ts";

@@ -39,12 +39,27 @@ const INITIAL_STATE = (() => {
 })();
 
 let compiled: WebAssembly.Module | undefined;
+let compiling: Promise<void> | undefined;
 
 function kernelModule(): WebAssembly.Module {
   // Compiled once per process. The memory size is only the module's minimum; each instance
   // grows its own memory to what its capacity needs.
   compiled ??= new WebAssembly.Module(blake2bModuleBytes(1));
   return compiled;
+}
+
+/**
+ * Compiles the kernel's WebAssembly module asynchronously. Node compiles it synchronously on
+ * first use and never needs this; a browser's main thread refuses to compile a module this
+ * large synchronously, so await `ready()` there before any hashing. Idempotent.
+ */
+export function ready(): Promise<void> {
+  compiling ??= compiled
+    ? Promise.resolve()
+    : WebAssembly.compile(blake2bModuleBytes(1)).then((m) => {
+        compiled ??= m;
+      });
+  return compiling;
 }
 
 /** Error for arguments the kernel cannot take. */

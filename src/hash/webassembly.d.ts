@@ -4,6 +4,7 @@ declare namespace WebAssembly {
   class Module {
     constructor(bytes: Uint8Array);
   }
+  function compile(bytes: Uint8Array): Promise<Module>;
   class Memory {
     readonly buffer: ArrayBuffer;
     grow(pages: number): number;
