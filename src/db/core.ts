@@ -6,9 +6,10 @@
 // For each version v kept in memory, `transitions` holds the reverse delta of the commit that
 // made it (per changed key, its value at v - 1) and the root at v - 1. The state at a past
 // version v is the store plus the composed reverse deltas of versions v + 1 .. current: a
-// `DeltaState`, built on demand and cached until the next commit. Transitions are kept while a
-// snapshot, session or overlay pins a version at or below them (pins are released explicitly,
-// or when the holder is garbage collected).
+// `DeltaState`, built on demand and cached until the next commit. Transitions are kept for the
+// last `rollbackWindow` versions, and further back while a snapshot or an uncommitted session or
+// overlay pins a version below them (pins are released explicitly, or when the holder is garbage
+// collected).
 //
 // The undo chain of the rollback log serves `rollback(n)` and `beginReadAt(root)`: its records
 // are the reverse deltas of the last commits that were not rolled back, oldest first.
@@ -315,7 +316,9 @@ export class DbCore {
   }
 
   #prune(): void {
-    let min = this.#version;
+    // Past versions in the rollback window stay readable unpinned: forward commits share their
+    // reverse deltas with the undo chain, so keeping them costs little.
+    let min = Math.max(0, this.#version - this.#window);
     for (const v of this.#pins.keys()) if (v < min) min = v;
     for (const u of this.#transitions.keys()) if (u <= min) this.#transitions.delete(u);
     for (const v of this.#past.keys()) if (v < min) this.#past.delete(v);

@@ -11,7 +11,7 @@
  * - `PARENT_NOT_COMMITTED`: an overlay below the session is not committed yet;
  * - `ALREADY_COMMITTED`: the session was committed before;
  * - `ROOT_NOT_FOUND`: `beginReadAt` was given a root outside the rollback window;
- * - `EXPIRED`: a past state no longer kept in memory (nothing pins it);
+ * - `EXPIRED`: a past state outside the rollback window that nothing pins any more;
  * - `READ_ONLY`: a write on a database opened read-only;
  * - `BUSY`: `commitSync` while other commits are queued;
  * - `LOCKED`, `NOT_FOUND`, `CORRUPT`, `VERSION`: from opening the store (see `StoreError`);

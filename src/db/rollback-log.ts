@@ -385,7 +385,7 @@ export class RollbackLog {
   }
 }
 
-/** Applies one event to a chain kept at most `window` long. */
+/** Applies one event to a chain kept at most `window` long (Infinity: untrimmed). */
 function applyEvent(chain: UndoRecord[], e: LogEvent, window: number): void {
   if (e.kind === "forward") {
     chain.push(e.record);
@@ -395,7 +395,11 @@ function applyEvent(chain: UndoRecord[], e: LogEvent, window: number): void {
   }
 }
 
-/** Replays a file: its snapshot, then its consecutive events up to the store's seq. */
+/**
+ * Replays a file: its snapshot, then its consecutive events up to the store's seq. The chain is
+ * trimmed to `window` only at the end, so that a rollback event pops what it popped when it was
+ * written even when the window is smaller now.
+ */
 function replay(image: Uint8Array, h: Header, storeSeq: number, window: number): { chain: UndoRecord[]; end: number; events: number } | LogResetReason {
   if (h.snapSeq > storeSeq) return "damaged";
   const chain: UndoRecord[] = [];
@@ -403,7 +407,7 @@ function replay(image: Uint8Array, h: Header, storeSeq: number, window: number):
   for (let i = 0; i < h.snapCount; i++) {
     const d = decodeEvent(image, at);
     if (d === null || d.event.kind !== "forward") return "damaged";
-    applyEvent(chain, d.event, window);
+    applyEvent(chain, d.event, Infinity);
     at += d.length;
   }
   if (at !== HEADER_BYTES + h.snapBytes) return "damaged";
@@ -413,11 +417,12 @@ function replay(image: Uint8Array, h: Header, storeSeq: number, window: number):
     const d = decodeEvent(image, at);
     const s = d === null ? -1 : d.event.kind === "forward" ? d.event.record.seq : d.event.seq;
     if (d === null || s !== seq + 1) break;
-    applyEvent(chain, d.event, window);
+    applyEvent(chain, d.event, Infinity);
     at += d.length;
     seq = s;
     events++;
   }
   if (seq !== storeSeq) return "behind-store";
+  if (chain.length > window) chain.splice(0, chain.length - window);
   return { chain, end: at, events };
 }

@@ -20,9 +20,9 @@ import { DeltaState, type StateView, sortedChanges, stateReader } from "./state.
 /** Options of `Db.beginWrite`. */
 export interface WriteOptions {
   /**
-   * Uncommitted overlays the session builds on, newest first: `overlays[0]` is its parent and
-   * `overlays[i + 1]` the parent of `overlays[i]`. Ancestors already committed may be left out;
-   * uncommitted ones may not. Default: none (the session builds on the database).
+   * The overlay the session builds on, `overlays[0]`, optionally followed by its ancestors,
+   * newest first (`overlays[i + 1]` must be the parent of `overlays[i]`; those left out are
+   * implied). Default: none (the session builds on the database's current state).
    */
   readonly overlays?: readonly Overlay[];
   /** Record the keys the session reads and writes (`FinishedSession.witnessKeys`). Default false. */
@@ -158,13 +158,11 @@ export class Layer {
 
   #committed(seq: number): Uint8Array {
     this.committedAs = seq;
-    // Reads now go to the database at `seq`: keep that version instead of the base, and let the
-    // parent go (its committed state is part of the database now).
-    const pin = this.core.pin(seq);
+    // Reads now go to the database at `seq`, readable while it is within the rollback window
+    // (or pinned by others); the base and the parent are no longer needed.
     this.#pin?.release();
+    this.#pin = null;
     this.core.registry.unregister(this);
-    this.#pin = pin;
-    this.core.registry.register(this, pin, this);
     this.parent = null;
     return this.update.top.root.slice();
   }
@@ -426,11 +424,6 @@ export function parentOf(core: DbCore, overlays: unknown): Layer | null {
         throw new DbError("BAD_ARGUMENT", `options.overlays[${i}] is not the parent of options.overlays[${i - 1}]`);
       }
     }
-  }
-  // Uncommitted ancestors beyond the list must not be left out.
-  const last = (overlays[overlays.length - 1] as Overlay)._layer;
-  if (last.committedAs === null && last.parent !== null && last.parent.committedAs === null) {
-    throw new DbError("BAD_ARGUMENT", `options.overlays: the parent of options.overlays[${overlays.length - 1}] is uncommitted and not listed`);
   }
   return (overlays[0] as Overlay)._layer;
 }
