@@ -482,6 +482,9 @@ export function encodeWitness(witness: Witness): Uint8Array {
       values[at] = write[1];
     } else notEncodable(`writes[${i}] value`);
   });
+  flags.forEach((f, i) => {
+    if (f === 0 && !isBytes(opened?.values.get(keys[i]))) notEncodable(`proof key ${i} is neither read nor written, and absent`);
+  });
   w.bytes(flags);
   values.forEach((v) => {
     if (v !== null) w.sized(v);
@@ -515,6 +518,9 @@ export function decodeWitness(bytes: Uint8Array): Witness {
     keys.forEach((key, i) => {
       const f = flags[i];
       if (f > (F_READ | F_DELETE) || (f & F_SET && f & F_DELETE)) r.fail(`flags[${i}] = ${f} is not a valid flag set`);
+      // A key that is neither read nor written only opens a sibling for a delete's collapse;
+      // it is always the key of a leaf there, so none of its bytes is free.
+      if (f === 0 && proven[i] === null) r.fail(`flags[${i}]: a key only in the proof must be a present key`);
       if (f & F_READ) reads.push([key, proven[i]]);
       if (f & F_SET) writes.push([key, r.sized(`write value ${i}`)]);
       if (f & F_DELETE) writes.push([key, null]);

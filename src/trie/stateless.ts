@@ -16,7 +16,7 @@
 import { TrieError } from "./errors.ts";
 import { checkKey, compareKeys, KEY_BYTES, keyBit } from "./key.ts";
 import { type MultiProof, openMultiProof, proveMany, sortedKeys } from "./multiproof.ts";
-import { BRANCH_NODE, LEAF_NODE, splitPoint, type TrieNodeSource } from "./node-source.ts";
+import { BRANCH_NODE, EMPTY_NODE, LEAF_NODE, splitPoint, type TrieNodeSource } from "./node-source.ts";
 import {
   branchNode,
   EMPTY_PARTIAL,
@@ -172,22 +172,30 @@ export function statelessUpdate(prevRoot: Uint8Array, proof: MultiProof, writes:
   return nameOf(updatePartialTrie(opened.trie, sorted)).slice();
 }
 
-/** `path`'s first `depth` bits followed by zeros: a key inside the subtrie at that position. */
-function keyUnder(path: Uint8Array, depth: number): Uint8Array {
-  const key = path.slice(0, KEY_BYTES);
-  const whole = depth >> 3;
-  if (whole < KEY_BYTES) {
-    key[whole] &= (0xff00 >> (depth & 7)) & 0xff;
-    key.fill(0, whole + 1);
+/** The key of the leftmost leaf in the non-empty subtrie at `depth` on `path`. */
+function leafKeyUnder(source: TrieNodeSource, path: Uint8Array, depth: number): Uint8Array {
+  const at = path.slice(0, KEY_BYTES);
+  let node = source.node(at, depth);
+  while (node.kind === BRANCH_NODE) {
+    at[depth >> 3] &= ~(0x80 >> (depth & 7));
+    let child = source.node(at, depth + 1);
+    if (child.kind === EMPTY_NODE) {
+      at[depth >> 3] |= 0x80 >> (depth & 7);
+      child = source.node(at, depth + 1);
+    }
+    node = child;
+    depth++;
   }
-  return key;
+  if (node.kind !== LEAF_NODE) throw new TrieError("BAD_PATH", `the source reports H0 for a non-empty sibling at depth ${depth}`);
+  return source.leaf(at, depth).key.slice();
 }
 
 /**
  * A multiproof of `keys` and of every key in `writes` from `source`, opened wherever the writes
  * need it, so that `statelessUpdate` can apply them: each delete that leaves a branch with one
- * side gets, beside it, one more proven key under that side's unopened sibling (a key of its
- * own choosing: the sibling's position padded with zero bits).
+ * side gets, beside it, one more proven key under that side's unopened sibling: the key of that
+ * subtrie's leftmost leaf (a present key, so its leaf and value are in the proof, and the key
+ * cannot be altered without breaking the proof).
  */
 export function proveForUpdate(source: TrieNodeSource, keys: readonly Uint8Array[], writes: readonly Write[]): MultiProof {
   const sorted = sortedWrites(writes);
@@ -198,7 +206,7 @@ export function proveForUpdate(source: TrieNodeSource, keys: readonly Uint8Array
   const extra: Uint8Array[] = [];
   const child = new Uint8Array(KEY_BYTES);
   const open: OpenNode = (path, depth) => {
-    extra.push(keyUnder(path, depth));
+    extra.push(leafKeyUnder(source, path, depth));
     const node = source.node(path, depth);
     if (node.kind === LEAF_NODE) {
       const leaf = source.leaf(path, depth);
