@@ -476,7 +476,10 @@ export function encodeWitness(witness: Witness): Uint8Array {
   witness.writes.forEach((write: Write, i) => {
     const at = find(write?.[0], `writes[${i}]`);
     if (flags[at] & (F_SET | F_DELETE)) notEncodable(`writes[${i}] repeats a key`);
-    if (write[1] === null) flags[at] |= F_DELETE;
+    if (write[1] === null) {
+      if (!isBytes(opened?.values.get(keys[at]))) notEncodable(`writes[${i}] deletes an absent key`);
+      flags[at] |= F_DELETE;
+    }
     else if (isBytes(write[1])) {
       flags[at] |= F_SET;
       values[at] = write[1];
@@ -521,6 +524,7 @@ export function decodeWitness(bytes: Uint8Array): Witness {
       // A key that is neither read nor written only opens a sibling for a delete's collapse;
       // it is always the key of a leaf there, so none of its bytes is free.
       if (f === 0 && proven[i] === null) r.fail(`flags[${i}]: a key only in the proof must be a present key`);
+      if (f & F_DELETE && proven[i] === null) r.fail(`flags[${i}]: deleting an absent key changes nothing and is left out`);
       if (f & F_READ) reads.push([key, proven[i]]);
       if (f & F_SET) writes.push([key, r.sized(`write value ${i}`)]);
       if (f & F_DELETE) writes.push([key, null]);

@@ -7,6 +7,7 @@ import { type MultiProof, openMultiProof, sortedKeys } from "./multiproof.ts";
 import type { TrieNodeSource } from "./node-source.ts";
 import { nameOf } from "./partial-trie.ts";
 import { ProvenValues } from "./proven.ts";
+import { proveKey } from "./proof.ts";
 import { proveForUpdate, sortedWrites, updatePartialTrie, type Write } from "./stateless.ts";
 import { toHex } from "./hex.ts";
 
@@ -33,12 +34,15 @@ export interface VerifiedWitness {
 
 /**
  * The witness of a session that read `reads` (keys, any order) from the state of `source` and
- * then wrote `writes`. Reads are of the state before the session: a session that reads a key
- * after writing it reads its own write, which needs no proof and is not listed.
+ * then wrote `writes` (distinct keys). Reads are of the state before the session: a session that
+ * reads a key after writing it reads its own write, which needs no proof and is not listed.
+ * Deletes of absent keys are dropped (they change nothing).
  */
 export function buildWitness(source: TrieNodeSource, reads: readonly Uint8Array[], writes: readonly Write[]): Witness {
   const readKeys = sortedKeys(reads, "reads");
-  const sorted = sortedWrites(writes);
+  // A delete of a key the state does not have changes nothing: it is left out, so that every
+  // write in a witness changes the state and none of its bytes is free.
+  const sorted = sortedWrites(writes).filter(([key, value]) => value !== null || proveKey(source, key).value !== null);
   const proof = proveForUpdate(source, readKeys, sorted);
   const opened = openMultiProof(proof);
   if (opened === null) throw new TrieError("BAD_PATH", "the source produced a malformed proof");
