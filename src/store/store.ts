@@ -35,6 +35,12 @@ export interface StoreOptions {
   /** Take the LOCK file (default true; in-memory test file systems turn it off). */
   lock?: boolean;
   /**
+   * Buckets of a new database's merkle page table (a power of two >= 4; default the page
+   * store's, 4096); the table grows as needed. Used at creation only; small values keep
+   * in-memory test databases small.
+   */
+  merkleInitialBuckets?: number;
+  /**
    * Create the database when `path` holds none (default true). With false, a path without a
    * database is refused with `NOT_FOUND` and nothing is created (checked on the host file
    * system).
@@ -132,7 +138,7 @@ export class Store {
         f.close();
         values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes });
         opened.push(values);
-        pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes });
+        pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, initialBuckets: options.merkleInitialBuckets });
         opened.push(pages);
         rec = { seq: 0, top: EMPTY_TOP, kv: values.durableMeta, table: pages.table };
         writeMetaRecord(metaFile, rec);
