@@ -46,6 +46,8 @@ export interface DbOptions {
   fs?: PageStoreFileSystem;
   /** Take the LOCK file (default true; in-memory test file systems turn it off). */
   lock?: boolean;
+  /** Buckets of a new database's merkle page table (default 4096; it grows as needed). */
+  merkleInitialBuckets?: number;
 }
 
 /** Default of `DbOptions.rollbackWindow`. */
@@ -219,6 +221,7 @@ export class DbCore {
         create: options.create,
         valueCacheBytes: options.valueCacheBytes,
         merkleCacheBytes: options.merkleCacheBytes,
+        merkleInitialBuckets: options.merkleInitialBuckets,
       });
       let log: RollbackLog | null = null;
       try {
@@ -445,7 +448,7 @@ export class DbCore {
       throw new DbError("CORRUPT", `rolling back ${n} commits gives root ${hex(update.top.root)}, the log says ${hex(target.root)}`);
     }
     const seq = this.#version + 1;
-    await this.#logAsync({ kind: "rollback", seq, n });
+    await this.#logAsync({ kind: "rollback", seq, n, remaining: chain.length - n });
     const t1 = performance.now();
     this.#storeWrite(() => store.commitPrepared({ base: prevTop, changes, update, updateMs }));
     this.#advance(seq, { reverse: forward, prevTop, base: null });

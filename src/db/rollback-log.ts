@@ -5,7 +5,8 @@
 // commit produces, and syncs it BEFORE the store's commit point:
 //   - FORWARD(seq, prevTop, top, reverse changes): a commit; `reverse` holds, for each key it
 //     changed, the value before it (null: absent).
-//   - ROLLBACK(seq, n): a rollback, which removes the newest n FORWARD records from the chain.
+//   - ROLLBACK(seq, n, remaining): a rollback, which removes the newest n FORWARD records from
+//     the chain and leaves `remaining` records in it.
 // Replaying the events gives the undo chain (newest last, at most `window` records). Store
 // sequence numbers go up by one per commit, so the events of a file are consecutive; at open,
 // an event tagged above the store's seq belongs to a commit that never reached its commit point
@@ -41,8 +42,11 @@ export interface UndoRecord {
   readonly reverse: readonly Change[];
 }
 
-/** A log event: a commit's undo record, or a rollback of the newest `n` records. */
-export type LogEvent = { kind: "forward"; record: UndoRecord } | { kind: "rollback"; seq: number; n: number };
+/**
+ * A log event: a commit's undo record, or a rollback of the newest `n` records that left
+ * `remaining` records in the chain (so a replay trims exactly as the live chain was trimmed).
+ */
+export type LogEvent = { kind: "forward"; record: UndoRecord } | { kind: "rollback"; seq: number; n: number; remaining: number };
 
 /** A file the log writes, with an optional sync that does not block the event loop. */
 export interface LogFile extends KvFile {
@@ -104,11 +108,12 @@ function r64(dv: DataView, at: number): number {
 export function encodeEvent(e: LogEvent): Uint8Array {
   let body: Uint8Array;
   if (e.kind === "rollback") {
-    body = new Uint8Array(16);
+    body = new Uint8Array(20);
     const dv = new DataView(body.buffer);
     body[0] = ROLLBACK;
     u64(dv, 4, e.seq);
     dv.setUint32(12, e.n, true);
+    dv.setUint32(16, e.remaining, true);
   } else {
     const r = e.record;
     let size = 80;
@@ -152,7 +157,10 @@ export function decodeEvent(bytes: Uint8Array, at: number): { event: LogEvent; l
   if (crc32(body) !== dv.getUint32(at + 4, true)) return null;
   const bv = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const seq = r64(bv, 4);
-  if (body[0] === ROLLBACK) return { event: { kind: "rollback", seq, n: bv.getUint32(12, true) }, length: 8 + len };
+  if (body[0] === ROLLBACK) {
+    if (len !== 20) return null;
+    return { event: { kind: "rollback", seq, n: bv.getUint32(12, true), remaining: bv.getUint32(16, true) }, length: 8 + len };
+  }
   if (body[0] !== FORWARD || len < 80 || body[1] > 2 || body[2] > 2) return null;
   const count = bv.getUint32(76, true);
   const reverse: Change[] = [];
@@ -392,13 +400,15 @@ function applyEvent(chain: UndoRecord[], e: LogEvent, window: number): void {
     if (chain.length > window) chain.splice(0, chain.length - window);
   } else {
     chain.splice(Math.max(0, chain.length - e.n));
+    if (chain.length > e.remaining) chain.splice(0, chain.length - e.remaining);
   }
 }
 
 /**
- * Replays a file: its snapshot, then its consecutive events up to the store's seq. The chain is
- * trimmed to `window` only at the end, so that a rollback event pops what it popped when it was
- * written even when the window is smaller now.
+ * Replays a file: its snapshot, then its consecutive events up to the store's seq. Forward
+ * events are not trimmed to `window` on the way (rollback events trim to what they left), only
+ * the result is, so that a rollback pops what it popped when it was written even when the
+ * window is smaller now.
  */
 function replay(image: Uint8Array, h: Header, storeSeq: number, window: number): { chain: UndoRecord[]; end: number; events: number } | LogResetReason {
   if (h.snapSeq > storeSeq) return "damaged";
