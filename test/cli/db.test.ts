@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { main } from "../../src/cli/main.ts";
+import { open } from "../../src/db/index.ts";
 import { projectRoot, requireVectors } from "../support/vectors.ts";
 
 interface JsonState {
@@ -88,6 +89,21 @@ describe("cli: bmt replay / root --db / get / import", () => {
       assert.equal(r.code, 2, `key ${bad}`);
       assert.deepEqual(r.out, []);
       assert.match(r.err.join("\n"), /KEY/);
+    }
+  });
+
+  it("root --db and get read without the writer lock, while a writer holds the database", () => {
+    const writer = open(lightDb);
+    try {
+      assert.deepEqual(run(["root", "--db", lightDb]).out, [lastPost.state_root]);
+      const kv = lastPost.keyvals[0];
+      assert.deepEqual(run(["get", "--db", lightDb, kv.key]).out, [kv.value.toLowerCase()]);
+      // A write command is refused: the lock names this process.
+      const r = run(["replay", light, "--db", lightDb]);
+      assert.equal(r.code, 1);
+      assert.match(r.err.join("\n"), /held by this process/);
+    } finally {
+      writer.close();
     }
   });
 
