@@ -76,15 +76,21 @@ export interface CommitMetrics {
   readonly store: CommitStats;
 }
 
-/** Counters of a database handle since it opened. */
+/** Counters of a database handle since it opened (see `DbMetrics` for their meaning). */
 export interface DbCounters extends DeltaCounters {
+  /** Point reads of snapshots, sessions and overlays. */
   reads: number;
+  /** Entries returned by scans. */
   entriesIterated: number;
+  /** `set` and `delete` calls. */
   writes: number;
+  /** Sessions finished. */
   sessionsFinished: number;
+  /** Commits and rollbacks written, and commits refused. */
   commits: number;
   rollbacks: number;
   refusedCommits: number;
+  /** Rollback log rewrites that failed (retried at the next commit). */
   logSnapshotErrors: number;
 }
 
@@ -108,13 +114,17 @@ export interface CommitSource {
 /** A version held readable; release it when done. */
 export class Pin {
   #released = false;
+  /** Use `DbCore.pin`. */
   constructor(
     private readonly core: DbCore,
+    /** The version kept readable. */
     readonly version: number,
   ) {}
+  /** True once released. */
   get released(): boolean {
     return this.#released;
   }
+  /** Lets the database drop what only this pin kept; idempotent. */
   release(): void {
     if (this.#released) return;
     this.#released = true;
@@ -171,8 +181,8 @@ export class DbCore {
   #inflight: Promise<unknown> | null = null;
   #lastCommit: CommitMetrics | null = null;
   snapshotsOpen = 0;
-  /** Releases pins of sessions and overlays dropped without being committed or released. */
-  readonly registry = new FinalizationRegistry<Pin>((pin) => pin.release());
+  /** Releases what snapshots, sessions and overlays dropped without a release kept. */
+  readonly registry = new FinalizationRegistry<{ release(): void }>((held) => held.release());
 
   private constructor(path: string, store: Store | null, reader: StoreReader | null, log: RollbackLog | null, window: number) {
     this.path = path;

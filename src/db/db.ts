@@ -157,8 +157,10 @@ export class Db implements Disposable, AsyncDisposable {
   async rollback(n: number): Promise<Uint8Array> {
     this.#core.writable("rollback");
     if (!Number.isInteger(n) || n < 0) throw new DbError("BAD_ARGUMENT", `n must be a non-negative integer, got ${String(n)}`);
-    await this.#core.enqueue((queuedMs) => this.#core.writeRollback(n, queuedMs));
-    return this.#core.top.root.slice();
+    return this.#core.enqueue(async (queuedMs) => {
+      await this.#core.writeRollback(n, queuedMs);
+      return this.#core.top.root.slice();
+    });
   }
 
   /** Counters, cache statistics, gauges and the last commit's timings. */

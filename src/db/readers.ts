@@ -124,6 +124,14 @@ export class Snapshot extends StateReadable implements Disposable, AsyncDisposab
     this.#delta = delta;
     this.#root = (delta?.top ?? core.viewAt(pin.version).top).root.slice();
     core.snapshotsOpen++;
+    // A snapshot dropped without release is released when collected.
+    core.registry.register(this, { release: () => Snapshot.#drop(core, pin) }, this);
+  }
+
+  static #drop(core: DbCore, pin: Pin): void {
+    if (pin.released) return;
+    core.snapshotsOpen--;
+    pin.release();
   }
 
   /** The snapshot's state root. */
@@ -156,8 +164,8 @@ export class Snapshot extends StateReadable implements Disposable, AsyncDisposab
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this._core.snapshotsOpen--;
-    this.#pin.release();
+    this._core.registry.unregister(this);
+    Snapshot.#drop(this._core, this.#pin);
   }
 
   /** `release()`, for `using`. */

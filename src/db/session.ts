@@ -89,10 +89,12 @@ export class Layer {
     if (pin !== null) core.registry.register(this, pin, this);
   }
 
+  /** The changes, sorted by key. */
   get changes(): readonly Change[] {
     return this.state.changes;
   }
 
+  /** The root after the changes. */
   get top(): MerkleTop {
     return this.update.top;
   }

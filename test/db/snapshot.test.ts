@@ -2,6 +2,8 @@
 // running across them), reads during a commit in flight, release and `using`, read-only handles.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { DbError, type FinishedSession, open, type Overlay, type Snapshot } from "../../src/db/index.ts";
 import { toHex } from "../../src/trie/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
@@ -145,6 +147,31 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     assert.equal(db.metrics().retainedCommits, 4);
     g.release();
     assert.equal(db.metrics().retainedCommits, 2);
+    db.close();
+  });
+
+  it("snapshots and sessions dropped without release are released when garbage collected", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const db = open(newDir(), { rollbackWindow: 1 });
+    const k = new Uint8Array(31).fill(2);
+    const commit = (v: number) => write(db.beginWrite(), [[k, new Uint8Array([v])]]).finish().commitSync();
+    commit(0);
+    (() => {
+      db.beginRead();
+      write(db.beginWrite(), [[k, new Uint8Array([1])]]).finish();
+      db.beginWrite().get(k);
+    })();
+    for (let v = 1; v <= 5; v++) commit(v);
+    assert.equal(db.metrics().openSnapshots, 1);
+    assert.ok(db.metrics().retainedCommits >= 5);
+    for (let i = 0; i < 20 && db.metrics().retainedCommits > 1; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(db.metrics().openSnapshots, 0);
+    assert.equal(db.metrics().pinnedVersions, 0);
+    assert.equal(db.metrics().retainedCommits, 1, "only the window is kept");
     db.close();
   });
 
