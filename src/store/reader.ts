@@ -1,5 +1,7 @@
 // A read-only view of a store's values at its last commit, without the writer lock and without
 // writing anything (no WAL replay, no lock file): for tools such as `bmt get` and `bmt root`.
+// The last commit is the checkpoint the meta record names plus the redo log's records after it,
+// which the reader holds in memory as an overlay of the value tree.
 //
 // Another process may hold the store open and commit meanwhile. Its value tree reuses the pages
 // a commit frees once the next commit is durable, so pages of the state this reader opened at
@@ -14,6 +16,15 @@ import type { MerkleTop } from "../merkle/update.ts";
 import { checkKey } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { readMetaRecord } from "./meta-record.ts";
+import { RedoLog } from "./redo-log.ts";
+
+/** Changes since the checkpoint: by key (latin1), and their keys in order. */
+interface Overlay {
+  readonly byKey: Map<string, Uint8Array | null>;
+  readonly keys: Uint8Array[];
+}
+
+const keyOf = (k: Uint8Array) => Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString("latin1");
 
 /** Options of `StoreReader.open`. */
 export interface StoreReaderOptions {
@@ -35,6 +46,12 @@ export class StoreReader {
     readonly top: MerkleTop,
     /** Sequence number of that commit. */
     readonly seq: number,
+    /** Sequence number of the checkpoint the meta record names. */
+    private readonly checkpointSeq: number,
+    private readonly overlay: Overlay,
+    /** The redo log and where its next record would start, to notice later commits. */
+    private readonly log: RedoLog | null,
+    private readonly logTail: number,
   ) {}
 
   /** Opens the store at `path` read-only; `NOT_FOUND` when it holds no committed state. */
@@ -46,8 +63,32 @@ export class StoreReader {
     try {
       const rec = readMetaRecord(metaFile);
       if (rec === null) throw new StoreError("NOT_FOUND", `no committed database at ${path}`);
-      const values = openKv(join(path, "values"), { fs, cacheBytes: options.valueCacheBytes, meta: encodeTreeMeta(rec.kv) });
-      return new StoreReader(path, metaFile, values, rec.top, rec.seq);
+      let top = rec.top;
+      let seq = rec.seq;
+      const byKey = new Map<string, Uint8Array | null>();
+      let log: RedoLog | null = null;
+      if (fs !== nodePageStoreFileSystem || existsSync(join(path, "redo"))) {
+        log = new RedoLog(fs.open(join(path, "redo")));
+        try {
+          for (const r of log.replay(rec.seq)) {
+            for (const [k, v] of r.changes) byKey.set(keyOf(k), v);
+            top = r.top;
+            seq = r.seq;
+          }
+        } catch (e) {
+          log.close();
+          throw e;
+        }
+      }
+      const keys = [...byKey.keys()].sort().map((k) => new Uint8Array(Buffer.from(k, "latin1")));
+      let values: KvTree;
+      try {
+        values = openKv(join(path, "values"), { fs, cacheBytes: options.valueCacheBytes, meta: encodeTreeMeta(rec.kv) });
+      } catch (e) {
+        log?.close();
+        throw e;
+      }
+      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log?.bytes ?? 0);
     } catch (e) {
       metaFile.close();
       throw e;
@@ -70,8 +111,8 @@ export class StoreReader {
   checkCurrent(): void {
     this.#live();
     const rec = readMetaRecord(this.metaFile);
-    if (rec === null || rec.seq !== this.seq) {
-      throw new StoreError("FAILED", `${this.path} was committed by another process since this read-only view opened (seq ${this.seq} -> ${rec?.seq}); reopen it`);
+    if (rec === null || rec.seq !== this.checkpointSeq || this.log?.recordAt(this.logTail, this.seq + 1)) {
+      throw new StoreError("FAILED", `${this.path} was committed by another process since this read-only view opened (at seq ${this.seq}); reopen it`);
     }
   }
 
@@ -79,19 +120,47 @@ export class StoreReader {
   get(key: Uint8Array): Uint8Array | undefined {
     this.#live();
     checkKey(key);
+    const o = this.overlay.byKey.get(keyOf(key));
+    if (o !== undefined) return o ?? undefined;
     return this.values.get(key);
   }
 
   /** Entries with start <= key < end (bounds optional) in key order. */
   *entries(range: RangeOptions = {}): Generator<[Uint8Array, Uint8Array]> {
     this.#live();
-    for (const [k, v] of this.values.entries(range)) yield [k, v];
+    const { byKey, keys } = this.overlay;
+    if (keys.length === 0) {
+      for (const [k, v] of this.values.entries(range)) yield [k, v];
+      return;
+    }
+    // Merge the overlay's keys in the range with the value tree's, the overlay winning.
+    let i = range.start === undefined ? 0 : lowerBound(keys, range.start);
+    const inRange = (k: Uint8Array) => range.end === undefined || Buffer.compare(k, range.end) < 0;
+    for (const [k, v] of this.values.entries(range)) {
+      for (; i < keys.length && Buffer.compare(keys[i], k) <= 0 && inRange(keys[i]); i++) {
+        const ov = byKey.get(keyOf(keys[i])) as Uint8Array | null;
+        if (ov !== null) yield [keys[i], ov];
+      }
+      if (!byKey.has(keyOf(k))) yield [k, v];
+    }
+    for (; i < keys.length && inRange(keys[i]); i++) {
+      const ov = byKey.get(keyOf(keys[i])) as Uint8Array | null;
+      if (ov !== null) yield [keys[i], ov];
+    }
   }
 
   /** The first key whose first `bits` bits equal those of `key`, or undefined. */
   seekPrefixKey(key: Uint8Array, bits: number): Uint8Array | undefined {
     this.#live();
-    return this.values.seekPrefixKey(key, bits);
+    if (this.overlay.keys.length === 0) return this.values.seekPrefixKey(key, bits);
+    checkKey(key);
+    const start = new Uint8Array(key.length);
+    for (let b = 0; b < bits; b++) if ((key[b >> 3] >> (7 - (b & 7))) & 1) start[b >> 3] |= 0x80 >> (b & 7);
+    for (const [k] of this.entries({ start })) {
+      for (let b = 0; b < bits; b++) if (((k[b >> 3] ^ key[b >> 3]) >> (7 - (b & 7))) & 1) return undefined;
+      return k;
+    }
+    return undefined;
   }
 
   /** Closes the files; idempotent. */
@@ -100,8 +169,21 @@ export class StoreReader {
     this.#closed = true;
     try {
       this.values.close();
+      this.log?.close();
     } finally {
       this.metaFile.close();
     }
   }
+}
+
+/** First index of `keys` (sorted) not below `key`. */
+function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (Buffer.compare(keys[mid], key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -98,6 +98,17 @@ export class RedoLog {
     return out;
   }
 
+  /**
+   * True when a record numbered `seq` starts at byte `at` (whole or being written): how a
+   * reader learns that a writer has committed after the records it replayed.
+   */
+  recordAt(at: number, seq: number): boolean {
+    const head = new Uint8Array(16);
+    if (this.file.read(head, at) < 16) return false;
+    const dv = new DataView(head.buffer);
+    return dv.getUint32(0, true) === MAGIC && Number(dv.getBigUint64(8, true)) === seq;
+  }
+
   /** Appends one commit and syncs: when this returns, the commit is durable. */
   append(seq: number, top: MerkleTop, changes: readonly Change[]): void {
     const len = HEADER + changesBytes(changes) + 4;

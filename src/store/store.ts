@@ -1,28 +1,45 @@
 // The store: values (kv B+tree) and the trie's interior (merkle pages) under one commit point.
 //
 // A commit, in order:
-//   1. the trie update is computed against the old state (pure: nothing changes on error);
-//   2. the value tree applies the batch copy-on-write, writes its new pages and syncs;
-//   3. the page store writes its WAL (or a grown table) and syncs;
-//   4. the meta record (seq, root, value-tree meta, page table) is written and synced: the
-//      commit point;
-//   5. the page store applies its WAL in place; the value tree may reuse the pages it freed.
-// A crash before 4 leaves the previous record in force, and nothing it names was overwritten
-// (copy-on-write pages, WAL not yet applied); a crash after 4 is repaired at open by replaying
-// the WAL. So a reopened store is always at the state before or after a commit.
+//   1. the trie update is computed against the current state (pure: nothing changes on error);
+//   2. the value tree applies the batch in memory (copy-on-write pages, not yet written) and the
+//      update's merkle pages join the dirty set;
+//   3. the batch and the new root are appended to the redo log and synced: the commit is
+//      durable, and acknowledged.
+// Every `checkpointEvery` commits (or when the log and dirty pages pass `checkpointBytes`) a
+// checkpoint writes the state out:
+//   4. the value tree writes its new pages and syncs;
+//   5. the page store writes its WAL of the dirty pages (or a grown table) and syncs;
+//   6. the meta record (seq, root, value-tree meta, page table) is written and synced: the
+//      checkpoint is the new base;
+//   7. the page store applies its WAL in place, the value tree may reuse the pages it freed,
+//      and the redo log starts over.
+// Reopening starts from the meta record (a crash before 6 leaves the previous one in force, and
+// nothing it names was overwritten: copy-on-write values, WAL not yet applied; a crash after 6
+// is repaired by replaying the WAL) and replays the redo records after its seq through the same
+// update, checking each root. A checkpoint writes a page once however many commits changed it,
+// and a commit writes ~70 bytes per change instead of the 4 KiB value page and merkle page each
+// change dirties; that is why commits are logged and pages checkpointed.
 //
-// Directory layout: `meta` (the record), `values` (the B+tree), `merkle/` (page table and WAL),
-// `LOCK` (one writer process).
+// Directory layout: `meta` (the record), `values` (the B+tree), `redo` (the log), `merkle/`
+// (page table and WAL), `LOCK` (one writer process).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type BatchEntry, encodeTreeMeta, type KvTree, openKv, type RangeOptions } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
-import { type Change, EMPTY, EMPTY_TOP, type MerkleTop, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
+import { MERKLE_PAGE_BYTES } from "../merkle/page.ts";
+import { type Change, EMPTY, EMPTY_TOP, type MerkleTop, type PageWrite, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
 import { type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
+import { RedoLog } from "./redo-log.ts";
+
+/** Default commits between checkpoints. */
+export const DEFAULT_CHECKPOINT_EVERY = 32;
+/** Default bound on the redo log plus dirty merkle pages before a checkpoint, bytes. */
+export const DEFAULT_CHECKPOINT_BYTES = 64 * 2 ** 20;
 
 /** Options of `Store.open`. */
 export interface StoreOptions {
@@ -41,6 +58,13 @@ export interface StoreOptions {
    */
   merkleInitialBuckets?: number;
   /**
+   * Commits between checkpoints (default 32; 1 writes every commit's pages out at once). More
+   * means fewer, larger page writes and a longer replay at open after a crash.
+   */
+  checkpointEvery?: number;
+  /** Checkpoint early when the redo log plus the dirty merkle pages reach this many bytes (default 64 MiB). */
+  checkpointBytes?: number;
+  /**
    * Create the database when `path` holds none (default true). With false, a path without a
    * database is refused with `NOT_FOUND` and nothing is created (checked on the host file
    * system).
@@ -51,13 +75,30 @@ export interface StoreOptions {
 /** Time and work of one commit. */
 export interface CommitStats extends UpdateStats {
   changes: number;
-  /** Milliseconds per phase. */
+  /** Milliseconds per phase: the trie update, the value tree's in-memory apply, the redo log's append and sync. */
   updateMs: number;
   valuesMs: number;
+  logMs: number;
+  /** True when this commit ran a checkpoint; its total and phase times follow (0 otherwise). */
+  checkpoint: boolean;
+  checkpointMs: number;
+  /** Checkpoint phases: value pages written and synced, page WAL, meta record, in-place apply. */
+  valuesWriteMs: number;
   merkleWalMs: number;
   metaMs: number;
   applyMs: number;
 }
+
+/** Time and work of one checkpoint. */
+interface CheckpointStats {
+  valuesWriteMs: number;
+  merkleWalMs: number;
+  metaMs: number;
+  applyMs: number;
+  pages: number;
+}
+
+const NO_CHECKPOINT: CheckpointStats = { valuesWriteMs: 0, merkleWalMs: 0, metaMs: 0, applyMs: 0, pages: 0 };
 
 /** A commit computed but not written: see `Store.prepare` and `Store.commitPrepared`. */
 export interface PreparedCommit {
@@ -99,17 +140,30 @@ export class Store {
   #closed = false;
   #failed: unknown = null;
   #lastCommit: CommitStats | null = null;
+  /** Merkle pages changed since the last checkpoint, by id: the latest image, or null (deleted). */
+  #dirty = new Map<string, { id: Uint8Array; page: Uint8Array | null }>();
+  #checkpointSeq: number;
+  #checkpoints = 0;
+  readonly #every: number;
+  readonly #maxBytes: number;
+  /** The merkle pages of the current state: dirty ones first, then the page store's. */
+  readonly #pageReader = { get: (id: Uint8Array) => this.#page(id) };
 
   private constructor(
     readonly path: string,
     private readonly metaFile: ReturnType<PageStoreFileSystem["open"]>,
     private readonly values: KvTree,
     private readonly pages: PageStore,
+    private readonly redo: RedoLog,
     private readonly lock: DirLock | null,
     rec: MetaRecord,
+    options: StoreOptions,
   ) {
     this.#top = rec.top;
     this.#seq = rec.seq;
+    this.#checkpointSeq = rec.seq;
+    this.#every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+    this.#maxBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
   }
 
   /** Opens the store in directory `path`, creating it when it holds no committed state. */
@@ -118,6 +172,10 @@ export class Store {
     const fs = options.fs ?? nodePageStoreFileSystem;
     if (options.create === false && !existsSync(join(path, "meta"))) {
       throw new StoreError("NOT_FOUND", `no database at ${path}`);
+    }
+    for (const name of ["checkpointEvery", "checkpointBytes"] as const) {
+      const v = options[name];
+      if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1)) throw new StoreError("BAD_ARGUMENT", `options.${name} must be a positive integer, got ${String(v)}`);
     }
     fs.mkdir(path);
     const lock = options.lock === false ? null : DirLock.acquire(join(path, "LOCK"));
@@ -130,12 +188,16 @@ export class Store {
       const merkleDir = join(path, "merkle");
       let values: KvTree;
       let pages: PageStore;
+      const redoFile = fs.open(join(path, "redo"));
+      const redo = new RedoLog(redoFile);
+      opened.push(redo);
       if (rec === null) {
         // Never committed (new, or a crash before the first record): start from nothing.
-        const f = fs.open(valuesPath);
-        f.truncate(0);
-        f.sync();
-        f.close();
+        for (const f of [fs.open(valuesPath), redoFile]) {
+          f.truncate(0);
+          f.sync();
+          if (f !== redoFile) f.close();
+        }
         values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes });
         opened.push(values);
         pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, initialBuckets: options.merkleInitialBuckets });
@@ -149,7 +211,9 @@ export class Store {
         pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, committedSeq: rec.seq, table: rec.table });
         opened.push(pages);
       }
-      return new Store(path, metaFile, values, pages, lock, rec);
+      const store = new Store(path, metaFile, values, pages, redo, lock, rec, options);
+      store.#replay(redo.replay(rec.seq));
+      return store;
     } catch (e) {
       for (const f of opened.reverse()) f.close();
       lock?.release();
@@ -207,6 +271,14 @@ export class Store {
   /** The committed merkle page `id` (sealed image, shared: do not modify), or undefined. */
   page(id: Uint8Array): Uint8Array | undefined {
     this.#live();
+    return this.#page(id);
+  }
+
+  #page(id: Uint8Array): Uint8Array | undefined {
+    if (this.#dirty.size > 0) {
+      const d = this.#dirty.get(idKey(id));
+      if (d !== undefined) return d.page ?? undefined;
+    }
     return this.pages.get(id);
   }
 
@@ -228,7 +300,7 @@ export class Store {
     const t0 = performance.now();
     let update: UpdateResult;
     try {
-      update = updateTrie(this.#top, changes, this.pages, {
+      update = updateTrie(this.#top, changes, this.#pageReader, {
         leafKeyAt: (path, depth) => {
           const key = this.values.seekPrefixKey(path, depth);
           if (!key) throw new StoreError("CORRUPT", `${this.path}: the trie has a leaf under a ${depth}-bit prefix that holds no key`);
@@ -262,35 +334,102 @@ export class Store {
     const seq = this.#seq + 1;
     // The value tree validates the whole batch before changing anything.
     this.values.apply(changes);
+    let t2 = t1;
+    let t3 = t1;
+    let cp = NO_CHECKPOINT;
     try {
-      const kv = this.values.prepareCommit();
-      const t2 = performance.now();
-      const table = this.pages.prepare(update.writes, seq);
-      const t3 = performance.now();
-      const rec: MetaRecord = { seq, top: update.top, kv, table };
-      writeMetaRecord(this.metaFile, rec);
-      const t4 = performance.now();
+      t2 = performance.now();
+      this.#stage(update.writes);
+      this.redo.append(seq, update.top, changes);
       this.#top = update.top;
       this.#seq = seq;
-      this.pages.apply();
-      this.values.markDurable(kv);
-      const t5 = performance.now();
-      this.#lastCommit = {
-        ...update.stats,
-        changes: changes.length,
-        updateMs: prepared.updateMs,
-        valuesMs: t2 - t1,
-        merkleWalMs: t3 - t2,
-        metaMs: t4 - t3,
-        applyMs: t5 - t4,
-      };
+      t3 = performance.now();
+      if (this.#due()) cp = this.#checkpoint();
     } catch (e) {
       // Memory and disk may now disagree; the disk is at the old or the new commit, and a
       // reopen finds out which.
       this.#failed = e;
       throw e;
     }
+    const t4 = performance.now();
+    this.#lastCommit = {
+      ...update.stats,
+      changes: changes.length,
+      updateMs: prepared.updateMs,
+      valuesMs: t2 - t1,
+      logMs: t3 - t2,
+      checkpoint: cp !== NO_CHECKPOINT,
+      checkpointMs: cp !== NO_CHECKPOINT ? t4 - t3 : 0,
+      valuesWriteMs: cp.valuesWriteMs,
+      merkleWalMs: cp.merkleWalMs,
+      metaMs: cp.metaMs,
+      applyMs: cp.applyMs,
+    };
     return this.#top.root.slice();
+  }
+
+  /** Adds an update's page writes to the dirty set. */
+  #stage(writes: readonly PageWrite[]): void {
+    for (const w of writes) {
+      const key = idKey(w.id);
+      // A page created since the checkpoint and deleted again is simply forgotten.
+      if (w.page === null && this.pages.get(w.id) === undefined) this.#dirty.delete(key);
+      else this.#dirty.set(key, { id: w.id, page: w.page });
+    }
+  }
+
+  #due(): boolean {
+    return this.#seq - this.#checkpointSeq >= this.#every || this.redo.bytes + this.#dirty.size * MERKLE_PAGE_BYTES >= this.#maxBytes;
+  }
+
+  /**
+   * Writes every change since the last checkpoint to the value tree and the page table under a
+   * new meta record, and starts the redo log over. Commits are durable without it; it bounds
+   * the log, the memory held by dirty pages and the replay at open.
+   */
+  checkpoint(): void {
+    this.#live();
+    try {
+      this.#checkpoint();
+    } catch (e) {
+      this.#failed = e;
+      throw e;
+    }
+  }
+
+  #checkpoint(): CheckpointStats {
+    if (this.#seq === this.#checkpointSeq) return NO_CHECKPOINT;
+    const seq = this.#seq;
+    const t0 = performance.now();
+    const kv = this.values.prepareCommit();
+    const t1 = performance.now();
+    const writes = [...this.#dirty.values()];
+    const table = this.pages.prepare(writes, seq);
+    const t2 = performance.now();
+    writeMetaRecord(this.metaFile, { seq, top: this.#top, kv, table });
+    const t3 = performance.now();
+    this.pages.apply();
+    this.values.markDurable(kv);
+    this.#dirty.clear();
+    this.redo.reset();
+    this.#checkpointSeq = seq;
+    this.#checkpoints++;
+    return { valuesWriteMs: t1 - t0, merkleWalMs: t2 - t1, metaMs: t3 - t2, applyMs: performance.now() - t3, pages: writes.length };
+  }
+
+  /** Re-applies the redo records after the checkpoint, checking each root against the log. */
+  #replay(records: ReturnType<RedoLog["replay"]>): void {
+    for (const rec of records) {
+      const prepared = this.prepare(rec.changes);
+      const top = prepared.update.top;
+      if (top.kind !== rec.top.kind || Buffer.compare(top.root, rec.top.root) !== 0) {
+        throw new StoreError("CORRUPT", `${this.path}: replaying commit ${rec.seq} from the redo log gives root 0x${Buffer.from(top.root).toString("hex")}, the log says 0x${Buffer.from(rec.top.root).toString("hex")}`);
+      }
+      this.values.apply(prepared.changes);
+      this.#stage(prepared.update.writes);
+      this.#top = top;
+      this.#seq = rec.seq;
+    }
   }
 
   /** Work and timings of the last commit. */
@@ -298,9 +437,15 @@ export class Store {
     return this.#lastCommit;
   }
 
-  /** Counters of the page store and the value tree. */
-  stats(): { merkle: PageStoreStats; values: ReturnType<KvTree["stats"]> } {
-    return { merkle: this.pages.stats(), values: this.values.stats() };
+  /** Counters of the page store, the value tree and the redo log. */
+  stats(): { merkle: PageStoreStats; values: ReturnType<KvTree["stats"]>; redo: { fsyncs: number; bytesWritten: number; records: number; bytes: number }; checkpoints: number; dirtyPages: number } {
+    return {
+      merkle: this.pages.stats(),
+      values: this.values.stats(),
+      redo: { ...this.redo.stats(), records: this.redo.records, bytes: this.redo.bytes },
+      checkpoints: this.#checkpoints,
+      dirtyPages: this.#dirty.size,
+    };
   }
 
   /** True when the store holds no entries. */
@@ -308,13 +453,23 @@ export class Store {
     return this.#top.kind === EMPTY;
   }
 
-  /** Closes the files and releases the lock; idempotent. */
+  /**
+   * Checkpoints (unless a commit failed), closes the files and releases the lock; idempotent.
+   * A checkpoint that fails here is not reported: every commit is already durable in the redo
+   * log, and the next open replays it (and meets the I/O error, if it persists).
+   */
   close(): void {
     if (this.#closed) return;
+    try {
+      if (this.#failed === null) this.#checkpoint();
+    } catch {
+      // See above: nothing is lost.
+    }
     this.#closed = true;
     try {
       this.pages.close();
       this.values.close();
+      this.redo.close();
       this.metaFile.close();
     } finally {
       this.lock?.release();
@@ -322,3 +477,8 @@ export class Store {
   }
 }
 
+
+/** Map key of a page id: its bytes as a latin1 string. */
+function idKey(id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("latin1");
+}
