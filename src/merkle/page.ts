@@ -109,6 +109,29 @@ export function childPageId(parent: Uint8Array, c: number, out: Uint8Array = new
   return out;
 }
 
+/** Stamps the page's id (and zeroes the reserved bytes); the checksum waits for `sealPage`. */
+export function stampPage(page: Uint8Array, id: Uint8Array): void {
+  page.set(id.subarray(0, PAGE_ID_BYTES), PAGE_ID_OFFSET);
+  page.fill(0, LEAF_COUNT_OFFSET + 4, CHECKSUM_OFFSET);
+}
+
+/**
+ * Map key of a page id: a number for pages down to page-depth 7 (the prefix's 42 bits and the
+ * depth), else the id's significant bytes as a string. Cheaper than hex or a Buffer per lookup.
+ */
+export function pageIdKey(id: Uint8Array): number | string {
+  const depth = id[0];
+  const bytes = Math.ceil((depth * PAGE_LEVELS) / 8);
+  if (depth <= 7) {
+    let v = 0;
+    for (let i = 0; i < bytes; i++) v = v * 256 + id[1 + i];
+    return v * 8 + depth;
+  }
+  let s = "";
+  for (let i = 0; i <= bytes; i++) s += String.fromCharCode(id[i]);
+  return s;
+}
+
 /** Stamps the page's id and checksum; call before writing it out. */
 export function sealPage(page: Uint8Array, id: Uint8Array): void {
   page.set(id.subarray(0, PAGE_ID_BYTES), PAGE_ID_OFFSET);

@@ -32,8 +32,9 @@ import {
   isLeafSlot,
   MERKLE_PAGE_BYTES,
   PAGE_LEVELS,
+  pageIdKey,
   pageIdOf,
-  sealPage,
+  stampPage,
   setLeafSlot,
   slotOf,
   slotOffset,
@@ -76,7 +77,10 @@ export type LeafKeyReader = StateReader;
 /** One change: a key and its new value, or null to delete it. */
 export type Change = readonly [key: Uint8Array, value: Uint8Array | null];
 
-/** A page the update wrote: its new sealed image, or null when it became empty. */
+/**
+ * A page the update wrote: its new image (id stamped; seal it with `sealPage` before it goes to
+ * disk), or null when it became empty.
+ */
 export interface PageWrite {
   readonly id: Uint8Array;
   readonly page: Uint8Array | null;
@@ -133,31 +137,12 @@ interface Pos {
   x: number;
 }
 
-/**
- * Map key of the page at page-depth `depth` on `key`'s path: a number while the prefix fits
- * (depth <= 7: 42 bits and the depth), else a string of the prefix bytes. No id is built.
- */
-function pageKey(key: Uint8Array, depth: number): number | string {
-  const bits = depth * PAGE_LEVELS;
-  if (depth <= 7) {
-    let v = 0;
-    for (let i = 0; i < bits; i += 8) v = v * 256 + key[i >> 3];
-    // Keep the prefix's bits only: drop what follows it in its last byte.
-    const whole = Math.ceil(bits / 8) * 8;
-    v = Math.floor(v / 2 ** (whole - bits));
-    return v * 8 + depth;
-  }
-  let s = String.fromCharCode(depth);
-  for (let i = 0; i < bits >> 3; i++) s += String.fromCharCode(key[i]);
-  if (bits & 7) s += String.fromCharCode(key[bits >> 3] & (0xff << (8 - (bits & 7))) & 0xff);
-  return s;
-}
-
 class Updater {
   readonly kernel: HashKernel;
   readonly heap: Uint8Array;
   readonly slots: number;
   readonly refs = new Map<number | string, PageRef>();
+  readonly idScratch = new Uint8Array(32);
   /** Refs in creation order: a depth-first visit creates a page's descendants right after it. */
   readonly refList: PageRef[] = [];
   readonly stats: UpdateStats = { hashes: 0, pagesRead: 0, pagesWritten: 0, leafLookups: 0, elidedRebuilds: 0, elidedEntries: 0 };
@@ -188,10 +173,10 @@ class Updater {
   }
 
   ref(key: Uint8Array, pageDepth: number): PageRef {
-    const k = pageKey(key, pageDepth);
+    const k = pageIdKey(pageIdOf(key, pageDepth, this.idScratch));
     let ref = this.refs.get(k);
     if (!ref) {
-      const id = pageIdOf(key, pageDepth);
+      const id = this.idScratch.slice();
       const page = this.pages.get(id);
       this.stats.pagesRead++;
       ref = new PageRef(id, page, page !== undefined);
@@ -518,7 +503,7 @@ class Updater {
       if (isEmptyPage(page)) {
         if (ref.existed) writes.push({ id: ref.id, page: null });
       } else {
-        sealPage(page, ref.id);
+        stampPage(page, ref.id);
         writes.push({ id: ref.id, page });
       }
     }

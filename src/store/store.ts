@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { type BatchEntry, encodeTreeMeta, type KvTree, openKv, type RangeOptions } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
-import { MERKLE_PAGE_BYTES } from "../merkle/page.ts";
+import { MERKLE_PAGE_BYTES, pageIdKey, sealPage } from "../merkle/page.ts";
 import { type Change, EMPTY, EMPTY_TOP, type MerkleTop, type PageWrite, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
@@ -141,7 +141,7 @@ export class Store {
   #failed: unknown = null;
   #lastCommit: CommitStats | null = null;
   /** Merkle pages changed since the last checkpoint, by id: the latest image, or null (deleted). */
-  #dirty = new Map<string, { id: Uint8Array; page: Uint8Array | null }>();
+  #dirty = new Map<number | string, { id: Uint8Array; page: Uint8Array | null }>();
   #checkpointSeq: number;
   #checkpoints = 0;
   readonly #every: number;
@@ -276,7 +276,7 @@ export class Store {
 
   #page(id: Uint8Array): Uint8Array | undefined {
     if (this.#dirty.size > 0) {
-      const d = this.#dirty.get(idKey(id));
+      const d = this.#dirty.get(pageIdKey(id));
       if (d !== undefined) return d.page ?? undefined;
     }
     return this.pages.get(id);
@@ -371,7 +371,7 @@ export class Store {
   /** Adds an update's page writes to the dirty set. */
   #stage(writes: readonly PageWrite[]): void {
     for (const w of writes) {
-      const key = idKey(w.id);
+      const key = pageIdKey(w.id);
       // A page created since the checkpoint and deleted again is simply forgotten.
       if (w.page === null && this.pages.get(w.id) === undefined) this.#dirty.delete(key);
       else this.#dirty.set(key, { id: w.id, page: w.page });
@@ -404,6 +404,7 @@ export class Store {
     const kv = this.values.prepareCommit();
     const t1 = performance.now();
     const writes = [...this.#dirty.values()];
+    for (const w of writes) if (w.page !== null) sealPage(w.page, w.id);
     const table = this.pages.prepare(writes, seq);
     const t2 = performance.now();
     writeMetaRecord(this.metaFile, { seq, top: this.#top, kv, table });
@@ -477,8 +478,3 @@ export class Store {
   }
 }
 
-
-/** Map key of a page id: its bytes as a latin1 string. */
-function idKey(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("latin1");
-}
