@@ -1,5 +1,6 @@
 // Crash safety of commits and rollbacks with the rollback log: a fixed scenario (commits, sync
-// and async, and rollbacks; enough events that the log rewrites itself) runs on an in-memory file
+// and async, rollbacks, two close-and-reopen steps where the store checkpoints its pages; enough
+// events that the log rewrites itself) runs on an in-memory file
 // system that crashes at its k-th mutating call, for every k, sometimes tearing the write in
 // flight; the disk a power loss could leave is reopened. The database must be at the state
 // after the last acknowledged operation or after the one in flight, with exactly that state's
@@ -20,7 +21,7 @@ const W = 4;
 // A small page table (it grows during the scenario, so crashes land in table rebuilds too).
 const OPTIONS = { lock: false, rollbackWindow: W, merkleInitialBuckets: 16 };
 
-type Op = { kind: "commit"; changes: Change[]; sync: boolean } | { kind: "rollback"; n: number };
+type Op = { kind: "commit"; changes: Change[]; sync: boolean } | { kind: "rollback"; n: number } | { kind: "reopen" };
 
 /** The scenario and the expected state after each step (index 0: after the first open). */
 function scenario(): { ops: Op[]; models: Model[]; depths: number[]; stacks: Model[][] } {
@@ -33,8 +34,11 @@ function scenario(): { ops: Op[]; models: Model[]; depths: number[]; stacks: Mod
   const stacks = [stack.slice()];
   // Records the log holds: at most W, fewer after a rollback.
   let depth = 0;
-  for (let i = 0; i < 26; i++) {
-    if (depth > 0 && i > 3 && rng.int(5) === 0) {
+  for (let i = 0; i < 28; i++) {
+    if (i === 9 || i === 19) {
+      // Close (the store checkpoints its pages) and open again (replaying what it must).
+      ops.push({ kind: "reopen" });
+    } else if (depth > 0 && i > 3 && rng.int(5) === 0) {
       const n = 1 + rng.int(depth);
       ops.push({ kind: "rollback", n });
       stack = stack.slice(0, stack.length - n);
@@ -52,30 +56,37 @@ function scenario(): { ops: Op[]; models: Model[]; depths: number[]; stacks: Mod
   return { ops, models, depths, stacks };
 }
 
-async function runOp(db: Db, op: Op): Promise<void> {
+async function runOp(db: Db, op: Op, fs: CrashFs): Promise<Db> {
+  if (op.kind === "reopen") {
+    logSnapshots += db.metrics().rollbackLogSnapshots;
+    db.close();
+    return open(DIR, { ...OPTIONS, fs });
+  }
   if (op.kind === "rollback") await db.rollback(op.n);
   else {
     const f = write(db.beginWrite(), op.changes).finish();
     if (op.sync) f.commitSync();
     else await f.commit();
   }
+  return db;
 }
 
-/** Log snapshots the last run that completed wrote (at creation and as the log grew). */
+/** Log snapshots the last run wrote (at creation and as the log grew), over all its handles. */
 let logSnapshots = 0;
 
 /** Runs the scenario on `fs`; returns the index of the last step acknowledged (-1: none). */
 async function run(fs: CrashFs, ops: Op[]): Promise<number> {
   let done = -1;
+  logSnapshots = 0;
   let db: Db | undefined;
   try {
     db = open(DIR, { ...OPTIONS, fs });
     done = 0;
     for (const op of ops) {
-      await runOp(db, op);
+      db = await runOp(db, op, fs);
       done++;
     }
-    logSnapshots = db.metrics().rollbackLogSnapshots;
+    logSnapshots += db.metrics().rollbackLogSnapshots;
   } catch (e) {
     if (!fs.crashed) throw e;
   } finally {
