@@ -44,6 +44,14 @@ export abstract class StateReadable {
   /** The state root (32 bytes). */
   abstract get root(): Uint8Array;
 
+  /**
+   * @internal The state as a view: values, scans, the root node and merkle pages (`pages`), for
+   * proofs over this state. Use synchronously; do not keep it across commits.
+   */
+  view(): StateView {
+    return this._view();
+  }
+
   /** The value of `key` (31 bytes), or undefined when absent. */
   get(key: Uint8Array): Uint8Array | undefined {
     checkKey(key, "key");
@@ -153,11 +161,6 @@ export class Snapshot extends StateReadable implements Disposable, AsyncDisposab
   /** @internal */
   protected override _afterRead(): void {
     if (this._core.readOnly) this._core.checkReadOnlyCurrent();
-  }
-
-  /** @internal The state view, for proofs over this snapshot (pages via `view.pages`). */
-  view(): StateView {
-    return this._view();
   }
 
   /** Lets later commits drop what this snapshot kept; further reads throw `RELEASED`. Idempotent. */
