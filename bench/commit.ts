@@ -52,7 +52,7 @@ try {
     store.checkpoint();
     const ms: number[] = [];
     const per = { hashes: 0, read: 0, written: 0, fsyncs: 0, bytes: 0, checkpoints: 0, checkpointMs: 0 };
-    const phases: Record<string, number[]> = { update: [], values: [], log: [] };
+    const phases: Record<string, number[]> = { update: [], "of which seeks": [], values: [], log: [] };
     const before = store.stats();
     for (let r = 0; r < ROUNDS; r++) {
       const batch: [Uint8Array, Uint8Array][] = [];
@@ -69,6 +69,7 @@ try {
       const c = store.lastCommit;
       if (!c) throw new Error("no commit stats");
       phases.update.push(c.updateMs);
+      phases["of which seeks"].push(c.seekMs);
       phases.values.push(c.valuesMs);
       phases.log.push(c.logMs);
       if (c.checkpoint) {

@@ -99,6 +99,8 @@ export interface UpdateStats {
   /** Elided subtries rebuilt, and the old entries scanned for them. */
   elidedRebuilds: number;
   elidedEntries: number;
+  /** Milliseconds spent reading the old state (leaf keys and prefix scans of the value store). */
+  seekMs: number;
 }
 
 export interface UpdateResult {
@@ -145,7 +147,7 @@ class Updater {
   readonly idScratch = new Uint8Array(32);
   /** Refs in creation order: a depth-first visit creates a page's descendants right after it. */
   readonly refList: PageRef[] = [];
-  readonly stats: UpdateStats = { hashes: 0, pagesRead: 0, pagesWritten: 0, leafLookups: 0, elidedRebuilds: 0, elidedEntries: 0 };
+  readonly stats: UpdateStats = { hashes: 0, pagesRead: 0, pagesWritten: 0, leafLookups: 0, elidedRebuilds: 0, elidedEntries: 0, seekMs: 0 };
   /** Leaves added minus leaves removed so far; a page's count moves by its subtrie's share. */
   delta = 0;
   /** Names of old leaves a rebuild reuses or recomputes; ids < 0 index it (-1 is 0). */
@@ -309,7 +311,9 @@ class Updater {
     const ids: number[] = [];
     let oldKey: Uint8Array | null = null;
     if (old === LEAF) {
+      const t = performance.now();
       oldKey = this.state.leafKeyAt(this.keys[lo], pos.depth);
+      this.stats.seekMs += performance.now() - t;
       this.stats.leafLookups++;
       this.extra.set(this.heap.subarray(out, out + 32), 0);
     }
@@ -342,7 +346,9 @@ class Updater {
 
   /** A branch whose page is elided: rebuild its subtrie from the old entries and the changes. */
   rebuildElided(lo: number, hi: number, pos: Pos, out: number): NodeKind {
+    const t = performance.now();
     const olds = this.state.entriesUnder(this.keys[lo], pos.depth);
+    this.stats.seekMs += performance.now() - t;
     this.stats.elidedRebuilds++;
     this.stats.elidedEntries += olds.length;
     const keys: Uint8Array[] = [];
