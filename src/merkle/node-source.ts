@@ -20,7 +20,7 @@ import {
   TrieError,
 } from "../trie/index.ts";
 import { ELISION_THRESHOLD, isLeafSlot, PAGE_LEVELS, pageIdOf, slotOf, slotOffset } from "./page.ts";
-import { BRANCH, EMPTY, type MerkleTop, type PageReader } from "./update.ts";
+import type { MerkleTop, PageReader } from "./update.ts";
 
 /** The value store's side of a stored trie, as proofs need it. */
 export interface LeafSource {
@@ -55,7 +55,7 @@ class PagesNodeSource implements TrieNodeSource {
   }
 
   root(): TrieNode {
-    return { kind: kindOf(this.top.kind), name: this.top.root };
+    return { kind: this.top.kind, name: this.top.root };
   }
 
   node(path: Uint8Array, depth: number): TrieNode {
@@ -98,10 +98,6 @@ class PagesNodeSource implements TrieNodeSource {
     }
     return this.#elided.filter((e) => sharesBits(e.key, path, depth));
   }
-}
-
-function kindOf(kind: number): TrieNode["kind"] {
-  return kind === EMPTY ? EMPTY_NODE : kind === BRANCH ? BRANCH_NODE : LEAF_NODE;
 }
 
 function checkPosition(path: Uint8Array, depth: number, min: number): void {

@@ -23,7 +23,17 @@
 // place without copies.
 
 import { HashKernel } from "../hash/index.ts";
-import { checkKey, compareKeys, keyBit, TrieError, writeLeafPreimage } from "../trie/index.ts";
+import {
+  BRANCH_NODE,
+  checkKey,
+  compareKeys,
+  EMPTY_NODE,
+  keyBit,
+  LEAF_NODE,
+  TrieError,
+  type TrieNodeKind,
+  writeLeafPreimage,
+} from "../trie/index.ts";
 import {
   ELISION_THRESHOLD,
   isEmptyPage,
@@ -40,11 +50,11 @@ import {
   slotOffset,
 } from "./page.ts";
 
-/** Kind of a trie node, which GP names do not carry. */
-export const EMPTY = 0;
-export const LEAF = 1;
-export const BRANCH = 2;
-export type NodeKind = typeof EMPTY | typeof LEAF | typeof BRANCH;
+/** Kind of a trie node, which GP names do not carry (the trie layer's kinds, short names). */
+export const EMPTY = EMPTY_NODE;
+export const LEAF = LEAF_NODE;
+export const BRANCH = BRANCH_NODE;
+export type NodeKind = TrieNodeKind;
 
 /** The trie's root node: its name and kind (the root has no page slot of its own). */
 export interface MerkleTop {
@@ -399,20 +409,23 @@ class Updater {
     else this.heap.set(this.extra.subarray((-1 - id) * 32, -id * 32), out);
   }
 
+  /** A subtrie of `n` (0 or 1) leaves: H0, or the leaf ids[lo] itself. */
+  emptyOrLeaf(ids: number[], lo: number, n: number, out: number): NodeKind {
+    if (n === 0) {
+      this.heap.fill(0, out, out + 32);
+      return EMPTY;
+    }
+    this.leafName(ids[lo], out);
+    return LEAF;
+  }
+
   /**
    * Builds the subtrie of keys[lo..hi) at `pos` (where nothing stored was below); name to
    * heap[out]. Pages are created only for subtries of at least ELISION_THRESHOLD leaves.
    */
   build(keys: Uint8Array[], ids: number[], lo: number, hi: number, pos: Pos, out: number): NodeKind {
     const n = hi - lo;
-    if (n === 0) {
-      this.heap.fill(0, out, out + 32);
-      return EMPTY;
-    }
-    if (n === 1) {
-      this.leafName(ids[lo], out);
-      return LEAF;
-    }
+    if (n < 2) return this.emptyOrLeaf(ids, lo, n, out);
     const d = pos.depth;
     const pageRoot = d % PAGE_LEVELS === 0;
     if (pageRoot && n < ELISION_THRESHOLD) return this.nameOnly(keys, ids, lo, hi, d, out);
@@ -434,14 +447,7 @@ class Updater {
   /** The name of the subtrie of keys[lo..hi) at `depth`, with no pages (an elided subtrie). */
   nameOnly(keys: Uint8Array[], ids: number[], lo: number, hi: number, depth: number, out: number): NodeKind {
     const n = hi - lo;
-    if (n === 0) {
-      this.heap.fill(0, out, out + 32);
-      return EMPTY;
-    }
-    if (n === 1) {
-      this.leafName(ids[lo], out);
-      return LEAF;
-    }
+    if (n < 2) return this.emptyOrLeaf(ids, lo, n, out);
     const mid = this.split(keys, lo, hi, depth);
     const r0 = this.res(depth + 1, 0);
     const r1 = this.res(depth + 1, 1);
