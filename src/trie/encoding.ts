@@ -38,6 +38,8 @@ const T_EMPTY = 0;
 const T_OWN_LEAF = 1;
 const T_EMBEDDED_LEAF = 2;
 const T_HASHED_LEAF = 3;
+/** In a multiproof path's head byte: the path has two or more keys (a count follows). */
+const P_MANY_KEYS = 4;
 
 const B_EMPTY = 0;
 const B_NAME = 1;
@@ -162,25 +164,33 @@ export function encodeKeyProof(proof: KeyProof): Uint8Array {
   return w.finish();
 }
 
+/** The tag of another key's leaf: embedded (value <= 32 bytes) or hashed. */
+function otherLeafTag(t: { key?: unknown; value?: unknown; valueHash?: unknown }, what: string): number {
+  keyOf(t.key, `${what}.key`);
+  if (isBytes(t.value) && t.value.length <= EMBED_MAX && t.valueHash === undefined) return T_EMBEDDED_LEAF;
+  if (isBytes(t.valueHash, HASH_BYTES) && t.value === undefined) return T_HASHED_LEAF;
+  return notEncodable(`${what} must carry a value of at most 32 bytes or a 32-byte value hash`);
+}
+
+/** Another key's leaf after its tag: the key, then the value (u8 length) or the value hash. */
+function writeOtherLeafBody(w: ByteWriter, t: { key?: unknown; value?: unknown; valueHash?: unknown }): void {
+  w.bytes(t.key as Uint8Array);
+  if (t.valueHash === undefined) {
+    w.byte((t.value as Uint8Array).length);
+    w.bytes(t.value as Uint8Array);
+  } else {
+    w.bytes(t.valueHash as Uint8Array);
+  }
+}
+
 function writeOtherLeaf(
   w: ByteWriter,
   t: { key?: unknown; value?: unknown; valueHash?: unknown },
   what: string,
   tags = [T_EMBEDDED_LEAF, T_HASHED_LEAF],
 ): void {
-  const key = keyOf(t.key, `${what}.key`);
-  if (isBytes(t.value) && t.value.length <= EMBED_MAX && t.valueHash === undefined) {
-    w.byte(tags[0]);
-    w.bytes(key);
-    w.byte(t.value.length);
-    w.bytes(t.value);
-  } else if (isBytes(t.valueHash, HASH_BYTES) && t.value === undefined) {
-    w.byte(tags[1]);
-    w.bytes(key);
-    w.bytes(t.valueHash);
-  } else {
-    notEncodable(`${what} must carry a value of at most 32 bytes or a 32-byte value hash`);
-  }
+  w.byte(otherLeafTag(t, what) === T_EMBEDDED_LEAF ? tags[0] : tags[1]);
+  writeOtherLeafBody(w, t);
 }
 
 function readOtherLeaf(r: ByteReader, tag: number, what: string): ProofTerminal {
@@ -233,29 +243,30 @@ function writeMultiBody(w: ByteWriter, proof: MultiProof): Uint8Array[] {
   paths.forEach((p, i) => {
     if (!Number.isInteger(p?.depth) || p.depth < 0 || p.depth > KEY_BITS) notEncodable(`paths[${i}].depth`);
     if (!Array.isArray(p.keys) || p.keys.length === 0) notEncodable(`paths[${i}].keys must not be empty`);
+    const t = p.terminal as { kind?: unknown; key?: unknown; value?: unknown; valueHash?: unknown };
+    const own = isBytes(t?.key, KEY_BYTES) ? p.keys.findIndex((k: Uint8Array) => compareKeys(k, t.key as Uint8Array) === 0) : -1;
+    let tag: number;
+    if (t?.kind === "empty") tag = T_EMPTY;
+    else if (t?.kind === "leaf" && own >= 0) {
+      if (!isBytes(t.value) || t.valueHash !== undefined) notEncodable(`paths[${i}]: a proven leaf carries its value`);
+      tag = T_OWN_LEAF;
+    } else if (t?.kind === "leaf") tag = otherLeafTag(t, `paths[${i}].terminal`);
+    else return notEncodable(`paths[${i}].terminal must be empty or a leaf`);
+    const many = p.keys.length > 1;
     w.byte(p.depth);
-    w.varint(p.keys.length);
+    w.byte(tag | (many ? P_MANY_KEYS : 0));
+    if (many) w.varint(p.keys.length - 2);
     for (const k of p.keys) {
       const key = keyOf(k, `paths[${i}].keys`);
       if (keys.length > 0 && compareKeys(keys[keys.length - 1], key) >= 0) notEncodable("keys must be sorted and distinct");
       keys.push(key);
       w.bytes(key);
     }
-    const t = p.terminal as { kind?: unknown; key?: unknown; value?: unknown; valueHash?: unknown };
-    if (t?.kind === "empty") {
-      w.byte(T_EMPTY);
-      return;
-    }
-    const own = isBytes(t?.key, KEY_BYTES) ? p.keys.findIndex((k: Uint8Array) => compareKeys(k, t.key as Uint8Array) === 0) : -1;
-    if (t?.kind === "leaf" && own >= 0) {
-      if (!isBytes(t.value) || t.valueHash !== undefined) notEncodable(`paths[${i}]: a proven leaf carries its value`);
-      w.byte(T_OWN_LEAF);
-      w.varint(own);
-      w.sized(t.value);
-    } else if (t?.kind === "leaf") {
-      writeOtherLeaf(w, t, `paths[${i}].terminal`);
-    } else {
-      notEncodable(`paths[${i}].terminal must be empty or a leaf`);
+    if (tag === T_OWN_LEAF) {
+      if (many) w.varint(own);
+      w.sized(t.value as Uint8Array);
+    } else if (tag !== T_EMPTY) {
+      writeOtherLeafBody(w, t);
     }
   });
   const sides = multiProofShape(
@@ -276,8 +287,10 @@ function readMultiBody(r: ByteReader): MultiProof {
   for (let i = 0; i < count; i++) {
     const depth = r.byte(`paths[${i}] depth`);
     if (depth > KEY_BITS) r.fail(`paths[${i}] depth ${depth} exceeds 248`);
-    const n = r.varint(`paths[${i}] key count`, Math.floor(r.remaining / KEY_BYTES));
-    if (n === 0) r.fail(`paths[${i}] has no keys`);
+    const head = r.byte(`paths[${i}] head`);
+    const tag = head & 3;
+    if ((head & ~(3 | P_MANY_KEYS)) !== 0) r.fail(`paths[${i}] head ${head} has unknown bits`);
+    const n = head & P_MANY_KEYS ? 2 + r.varint(`paths[${i}] key count`, Math.floor(r.remaining / KEY_BYTES) - 2) : 1;
     const keys: Uint8Array[] = [];
     for (let j = 0; j < n; j++) {
       const key = r.bytes(KEY_BYTES, `paths[${i}] key ${j}`);
@@ -285,20 +298,17 @@ function readMultiBody(r: ByteReader): MultiProof {
       keys.push((last = key));
     }
     if (commonPrefixBits(keys[0], keys[n - 1]) < depth) r.fail(`paths[${i}] keys do not share ${depth} bits`);
-    const tag = r.byte(`paths[${i}] terminal tag`);
     let terminal: ProofTerminal;
     if (tag === T_EMPTY) {
       terminal = { kind: "empty" };
     } else if (tag === T_OWN_LEAF) {
-      const own = r.varint(`paths[${i}] leaf index`, n - 1);
+      const own = n > 1 ? r.varint(`paths[${i}] leaf index`, n - 1) : 0;
       terminal = { kind: "leaf", key: keys[own].slice(), value: r.sized(`paths[${i}] value`) };
-    } else if (tag === T_EMBEDDED_LEAF || tag === T_HASHED_LEAF) {
+    } else {
       terminal = readOtherLeaf(r, tag, `paths[${i}] terminal`);
       const leafKey = (terminal as { key: Uint8Array }).key;
       if (commonPrefixBits(leafKey, keys[0]) < depth) r.fail(`paths[${i}] leaf is off the path`);
       if (keys.some((k) => compareKeys(k, leafKey) === 0)) r.fail(`paths[${i}] a proven key's leaf must use tag 1`);
-    } else {
-      r.fail(`paths[${i}] terminal tag ${tag} unknown`);
     }
     paths.push({ depth, keys, terminal });
   }

@@ -10,7 +10,7 @@
 import { HashKernel, sharedKernel } from "../hash/kernel.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
-import { H0, HASH_BYTES, NODE_BYTES, writeLeafPreimage } from "./node.ts";
+import { HASH_BYTES, NODE_BYTES, writeLeafPreimage } from "./node.ts";
 import type { Entry } from "./root.ts";
 
 /** Node kinds, which GP names do not carry: the empty subtrie (H0), a leaf, a branch. */
@@ -49,8 +49,10 @@ export interface TrieLeaf {
  *   most `limit`. Range proofs use it to list a range without visiting each leaf by position;
  *   it must agree with the nodes.
  *
- * Returned arrays may be views into the source's own memory: read them, copy what you keep.
- * A source describes one fixed state; it must not change while a proof is being built.
+ * What `node` and `leaf` return (the object and its arrays) may be reused by the source: it is
+ * valid until the next call on the same source, so copy what you keep. `root` returns an object
+ * of its own. A source describes one fixed
+ * state; it must not change while a proof is being built.
  */
 export interface TrieNodeSource {
   root(): TrieNode;
@@ -66,7 +68,6 @@ export function checkDepth(depth: unknown, min = 0, name = "depth"): asserts dep
   }
 }
 
-const EMPTY: TrieNode = Object.freeze({ kind: EMPTY_NODE, name: H0 });
 const LIFT_MEMO_MAX = 1 << 18;
 
 /**
@@ -88,17 +89,33 @@ export function entriesNodeSource(entries: readonly Entry[]): TrieNodeSource {
 class EntriesNodeSource implements TrieNodeSource {
   private readonly keys: Uint8Array[];
   private readonly entries: readonly Entry[];
+  // The first 8 bytes of every key, packed: binary searches read bits here, in one array,
+  // instead of chasing a pointer to each key (a cache miss per step on large states).
+  private readonly pfx: Uint32Array;
   private readonly split: Uint8Array;
   private readonly leafNames: Uint8Array;
   private readonly branchNames: Uint8Array;
   private readonly lifts = new Map<number, Uint8Array>();
-  // A cursor: the key range of each depth along the last path asked for, so a walk down one
-  // path (or to a sibling) refines the previous range by one bit instead of searching anew.
+  // The real branches as a tree: children[2p] and children[2p + 1] are the pairs whose branches
+  // are the left and right children of pair p's branch (-1 for a single leaf), side by side so
+  // that a step down costs one cache line; and the root's pair.
+  private readonly children: Int32Array;
+  private readonly rootPair: number;
+  // A cursor: the key range (and its top pair) at each depth along the last path asked for,
+  // so a walk down one path (or to a sibling) refines the previous range by one step instead
+  // of searching anew.
   private readonly cLo = new Int32Array(KEY_BITS + 1);
   private readonly cHi = new Int32Array(KEY_BITS + 1);
+  private readonly cPair = new Int32Array(KEY_BITS + 1);
   private readonly cPath = new Uint8Array(KEY_BYTES);
   private cDepth = 0;
   private readonly node64 = new Uint8Array(NODE_BYTES);
+  // The one result object `root` and `node` fill in (see the contract: valid until next call).
+  private readonly outWords = new Int32Array(HASH_BYTES / 4);
+  private readonly out: { kind: TrieNodeKind; name: Uint8Array } = { kind: EMPTY_NODE, name: new Uint8Array(this.outWords.buffer) };
+  // Word views of the name tables (names sit at multiples of 32 bytes): a name copies as 8 words.
+  private leafWords!: Int32Array;
+  private branchWords!: Int32Array;
 
   constructor(entries: readonly Entry[]) {
     if (!Array.isArray(entries)) throw new TrieError("BAD_ARGUMENT", "entries must be an array");
@@ -118,15 +135,26 @@ class EntriesNodeSource implements TrieNodeSource {
         this.split[i - 1] = s;
       }
     }
+    this.pfx = new Uint32Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      const k = this.keys[i];
+      this.pfx[2 * i] = ((k[0] << 24) | (k[1] << 16) | (k[2] << 8) | k[3]) >>> 0;
+      this.pfx[2 * i + 1] = ((k[4] << 24) | (k[5] << 16) | (k[6] << 8) | k[7]) >>> 0;
+    }
     this.leafNames = hashLeaves(entries);
     this.branchNames = new Uint8Array(Math.max(0, n - 1) * HASH_BYTES);
-    if (n >= 2) this.buildBranches(0, n);
+    this.children = new Int32Array(Math.max(0, 2 * (n - 1)));
+    this.rootPair = n >= 2 ? this.buildBranches(0, n) : -1;
+    this.leafWords = new Int32Array(this.leafNames.buffer, this.leafNames.byteOffset, this.leafNames.length >> 2);
+    this.branchWords = new Int32Array(this.branchNames.buffer, this.branchNames.byteOffset, this.branchNames.length >> 2);
     this.cLo[0] = 0;
     this.cHi[0] = n;
+    this.cPair[0] = this.rootPair;
   }
 
   root(): TrieNode {
-    return this.nodeOfRange(0, this.keys.length, 0);
+    const top = this.nodeOfRange(0, this.keys.length, this.rootPair, 0);
+    return { kind: top.kind, name: top.name.slice() };
   }
 
   node(path: Uint8Array, depth: number): TrieNode {
@@ -136,7 +164,7 @@ class EntriesNodeSource implements TrieNodeSource {
     if (this.cHi[depth - 1] - this.cLo[depth - 1] < 2) {
       throw new TrieError("BAD_PATH", `no node at depth ${depth}: the node above it on path is not a branch`);
     }
-    return this.nodeOfRange(this.cLo[depth], this.cHi[depth], depth);
+    return this.nodeOfRange(this.cLo[depth], this.cHi[depth], this.cPair[depth], depth);
   }
 
   leaf(path: Uint8Array, depth: number): TrieLeaf {
@@ -168,12 +196,52 @@ class EntriesNodeSource implements TrieNodeSource {
     return out;
   }
 
+  /** Bit `d` of key `i`. */
+  private bit(i: number, d: number): number {
+    if (d < 32) return (this.pfx[2 * i] >>> (31 - d)) & 1;
+    if (d < 64) return (this.pfx[2 * i + 1] >>> (63 - d)) & 1;
+    return keyBit(this.keys[i], d);
+  }
+
+  /** Bits shared by keys `i` and `j`. */
+  private shared(i: number, j: number): number {
+    let x = this.pfx[2 * i] ^ this.pfx[2 * j];
+    if (x !== 0) return Math.clz32(x);
+    x = this.pfx[2 * i + 1] ^ this.pfx[2 * j + 1];
+    if (x !== 0) return 32 + Math.clz32(x);
+    return commonPrefixBits(this.keys[i], this.keys[j]);
+  }
+
+  /** First index in [lo, hi) whose bit `d` is 1 (the range shares its bits before `d`). */
+  private split1(lo: number, hi: number, d: number): number {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.bit(mid, d) === 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** The node at `depth` holding keys[lo..hi), which share their first `depth` bits. */
-  private nodeOfRange(lo: number, hi: number, depth: number): TrieNode {
+  private nodeOfRange(lo: number, hi: number, pair: number, depth: number): TrieNode {
+    const out = this.out;
     const count = hi - lo;
-    if (count === 0) return EMPTY;
-    if (count === 1) return { kind: LEAF_NODE, name: this.leafNames.subarray(lo * HASH_BYTES, lo * HASH_BYTES + HASH_BYTES) };
-    return { kind: BRANCH_NODE, name: this.rangeName(lo, hi, depth) };
+    const w = this.outWords;
+    if (count === 0) {
+      out.kind = EMPTY_NODE;
+      w.fill(0);
+    } else if (count === 1) {
+      out.kind = LEAF_NODE;
+      const src = this.leafWords;
+      for (let i = 0, at = lo * 8; i < 8; i++) w[i] = src[at + i];
+    } else {
+      out.kind = BRANCH_NODE;
+      if (depth === this.split[pair]) {
+        const src = this.branchWords;
+        for (let i = 0, at = pair * 8; i < 8; i++) w[i] = src[at + i];
+      } else copyName(this.lifted(pair, depth), 0, out.name);
+    }
+    return out;
   }
 
   /** Fills cLo/cHi for depths 0..depth along `path`, reusing what the last path shares. */
@@ -182,23 +250,32 @@ class EntriesNodeSource implements TrieNodeSource {
     for (let d = shared; d < depth; d++) {
       let lo = this.cLo[d];
       let hi = this.cHi[d];
-      const mid = splitPoint(this.keys, lo, hi, d);
-      if (keyBit(path, d) === 0) hi = mid;
-      else lo = mid;
+      let pair = this.cPair[d];
+      const side = keyBit(path, d);
+      if (hi - lo === 1) {
+        if (this.bit(lo, d) !== side) hi = lo;
+      } else if (hi - lo >= 2) {
+        if (this.split[pair] > d) {
+          // A single-child branch: every key here goes the same way at depth d.
+          if (this.bit(lo, d) !== side) hi = lo;
+        } else if (side === 0) {
+          hi = pair + 1;
+          pair = this.children[2 * pair];
+        } else {
+          lo = pair + 1;
+          pair = this.children[2 * pair + 1];
+        }
+      }
       this.cLo[d + 1] = lo;
       this.cHi[d + 1] = hi;
+      this.cPair[d + 1] = pair;
     }
-    this.cPath.set(path.subarray(0, KEY_BYTES));
+    // Only the bytes holding bits shared..depth-1 can differ from the last path.
+    for (let i = shared >> 3, end = Math.min(KEY_BYTES, (depth + 7) >> 3); i < end; i++) this.cPath[i] = path[i];
     this.cDepth = depth;
   }
 
   /** Name of a subtrie of two or more keys, seen from `depth` (lifted over its H0 chain). */
-  private rangeName(lo: number, hi: number, depth: number): Uint8Array {
-    const b = commonPrefixBits(this.keys[lo], this.keys[hi - 1]);
-    const pair = splitPoint(this.keys, lo, hi, b) - 1;
-    return this.lifted(pair, depth);
-  }
-
   private lifted(pair: number, depth: number): Uint8Array {
     const b = this.split[pair];
     if (depth === b) return this.branchNames.subarray(pair * HASH_BYTES, pair * HASH_BYTES + HASH_BYTES);
@@ -222,26 +299,40 @@ class EntriesNodeSource implements TrieNodeSource {
     return name;
   }
 
-  /** Names the real branch of keys[lo..hi) (two or more keys) and, recursively, all below. */
-  private buildBranches(lo: number, hi: number): void {
-    const b = commonPrefixBits(this.keys[lo], this.keys[hi - 1]);
-    const mid = splitPoint(this.keys, lo, hi, b);
-    if (mid - lo >= 2) this.buildBranches(lo, mid);
-    if (hi - mid >= 2) this.buildBranches(mid, hi);
+  /**
+   * Names the real branch of keys[lo..hi) (two or more keys) and, recursively, every one below;
+   * records the branch tree. Returns the branch's pair.
+   */
+  private buildBranches(lo: number, hi: number): number {
+    const b = this.shared(lo, hi - 1);
+    const mid = this.split1(lo, hi, b);
+    const pair = mid - 1;
+    const leftPair = mid - lo >= 2 ? this.buildBranches(lo, mid) : -1;
+    const rightPair = hi - mid >= 2 ? this.buildBranches(mid, hi) : -1;
+    this.children[2 * pair] = leftPair;
+    this.children[2 * pair + 1] = rightPair;
     // Both names first: naming a lifted child hashes through node64 too.
-    const left = this.childName(lo, mid, b + 1);
-    const right = this.childName(mid, hi, b + 1);
+    const left = this.childName(lo, leftPair, b + 1);
+    const right = this.childName(mid, rightPair, b + 1);
     const node = this.node64;
     node.set(left, 0);
     node[0] &= 0x7f;
     node.set(right, HASH_BYTES);
-    sharedKernel().hashNode(node, 0, this.branchNames, (mid - 1) * HASH_BYTES);
+    sharedKernel().hashNode(node, 0, this.branchNames, pair * HASH_BYTES);
+    return pair;
   }
 
-  private childName(lo: number, hi: number, depth: number): Uint8Array {
-    if (hi - lo === 1) return this.leafNames.subarray(lo * HASH_BYTES, lo * HASH_BYTES + HASH_BYTES);
-    return this.rangeName(lo, hi, depth);
+  /** Name at `depth` of a child subtrie: leaf `lo` when `pair` is -1, else that pair's branch. */
+  private childName(lo: number, pair: number, depth: number): Uint8Array {
+    if (pair < 0) return this.leafNames.subarray(lo * HASH_BYTES, lo * HASH_BYTES + HASH_BYTES);
+    return this.lifted(pair, depth);
   }
+}
+
+/** Copies a 32-byte name from `from[at..]` into `out`. */
+function copyName(from: Uint8Array, at: number, out: Uint8Array): Uint8Array {
+  for (let i = 0; i < HASH_BYTES; i++) out[i] = from[at + i];
+  return out;
 }
 
 /** Index of the first key in [lo, hi) whose bit `depth` is 1 (the range shares bits < depth). */

@@ -4,6 +4,9 @@
 
 import { sharedKernel } from "../hash/kernel.ts";
 import { EMBED_MAX, HASH_BYTES, isEmptyId, NODE_BYTES } from "./node.ts";
+import { branchName } from "./proof-kernel.ts";
+
+export { branchName };
 
 /** An empty subtrie (H0). */
 export interface PartialEmpty {
@@ -59,16 +62,6 @@ export function branchNode(left: PartialNode, right: PartialNode): PartialBranch
 }
 
 const buf = new Uint8Array(NODE_BYTES);
-
-/** The name of a branch over two child names (the left one loses its top bit). */
-export function branchName(left: Uint8Array, right: Uint8Array): Uint8Array {
-  buf.set(left, 0);
-  buf[0] &= 0x7f;
-  buf.set(right, HASH_BYTES);
-  const out = new Uint8Array(HASH_BYTES);
-  sharedKernel().hashNode(buf, 0, out, 0);
-  return out;
-}
 
 /** The GP name of a partial node (computed once per leaf or branch, then cached). */
 export function nameOf(node: PartialNode): Uint8Array {

@@ -10,6 +10,7 @@
 // ignored here (a proof with that bit flipped proves the same fact).
 
 import { sharedKernel } from "../hash/kernel.ts";
+import { proofKernel } from "./proof-kernel.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
 import { EMBED_MAX, encodeHashedLeaf, HASH_BYTES, NODE_BYTES } from "./node.ts";
@@ -138,20 +139,19 @@ export function verifyKeyProof(proof: KeyProof, root: Uint8Array = proof?.root):
     for (const s of siblings) if (!isBytes(s, HASH_BYTES)) return false;
     const id = new Uint8Array(HASH_BYTES);
     if (!terminalId(proof, siblings.length, id)) return false;
-    const kernel = sharedKernel();
-    const node = new Uint8Array(NODE_BYTES);
+    // The running name stays at `at` in the kernel's memory; each sibling is copied beside it.
+    const kernel = proofKernel();
+    const heap = kernel.heap;
+    const at = kernel.scratchOffset;
+    const other = at + HASH_BYTES;
+    heap.set(id, at);
     for (let d = siblings.length - 1; d >= 0; d--) {
-      if (keyBit(proof.key, d) === 0) {
-        node.set(id, 0);
-        node.set(siblings[d], HASH_BYTES);
-      } else {
-        node.set(siblings[d], 0);
-        node.set(id, HASH_BYTES);
-      }
-      node[0] &= 0x7f;
-      kernel.hashNode(node, 0, id, 0);
+      heap.set(siblings[d], other);
+      if (keyBit(proof.key, d) === 0) kernel.hashBranch(at, other, at);
+      else kernel.hashBranch(other, at, at);
     }
-    return equalBytes(id, root);
+    for (let i = 0; i < HASH_BYTES; i++) if (heap[at + i] !== root[i]) return false;
+    return true;
   } catch {
     return false;
   }
