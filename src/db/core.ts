@@ -92,6 +92,9 @@ export interface DbCounters extends DeltaCounters {
   refusedCommits: number;
   /** Rollback log rewrites that failed (retried at the next commit). */
   logSnapshotErrors: number;
+  /** Proofs built (`prove`, `proveMany`, `proveRange`) and witnesses built. */
+  proofs: number;
+  witnesses: number;
 }
 
 /** Transition into a version: its reverse delta, the root before, and what it was based on. */
@@ -162,6 +165,8 @@ export class DbCore {
     rollbacks: 0,
     refusedCommits: 0,
     logSnapshotErrors: 0,
+    proofs: 0,
+    witnesses: 0,
     deltaPageBuilds: 0,
     deltaPagesBuilt: 0,
   };

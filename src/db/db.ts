@@ -28,6 +28,9 @@ export interface DbMetrics {
   commits: number;
   rollbacks: number;
   refusedCommits: number;
+  /** Proofs built by readers (`prove`, `proveMany`, `proveRange`), and session witnesses built. */
+  proofs: number;
+  witnesses: number;
   /** The value tree's page cache and I/O (zero on a read-only handle's merkle side). */
   values: PageMetrics;
   /** The merkle page store's bucket cache and I/O. */
@@ -177,6 +180,8 @@ export class Db implements Disposable, AsyncDisposable {
       commits: c.commits,
       rollbacks: c.rollbacks,
       refusedCommits: c.refusedCommits,
+      proofs: c.proofs,
+      witnesses: c.witnesses,
       values: {
         cacheHits: s?.values.cacheHits ?? 0,
         cacheMisses: s?.values.cacheMisses ?? 0,

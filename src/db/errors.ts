@@ -14,6 +14,7 @@
  * - `EXPIRED`: a past state outside the rollback window that nothing pins any more;
  * - `READ_ONLY`: a write on a database opened read-only;
  * - `BUSY`: `commitSync` while other commits are queued;
+ * - `NO_WITNESS`: `witness()` of a session not opened with `{ witness: true }`;
  * - `LOCKED`, `NOT_FOUND`, `CORRUPT`, `VERSION`: from opening the store (see `StoreError`);
  * - `FAILED`: an I/O failure during a commit; the handle refuses further use, reopen it (the
  *   disk is at the state before or after that commit).
@@ -31,6 +32,7 @@ export type DbErrorCode =
   | "EXPIRED"
   | "READ_ONLY"
   | "BUSY"
+  | "NO_WITNESS"
   | "LOCKED"
   | "NOT_FOUND"
   | "CORRUPT"

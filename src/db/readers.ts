@@ -1,8 +1,10 @@
 // The read surface shared by snapshots, finished sessions and overlays, and the snapshot itself.
 import type { KvEntry } from "../kv/index.ts";
+import { compareKeys, type KeyProof, type MultiProof, proveKey, proveMany, proveRange, type RangeProof } from "../trie/index.ts";
 import type { DbCore, Pin } from "./core.ts";
 import { DbError } from "./errors.ts";
 import { checkKey, keyAfter } from "./keys.ts";
+import { buildProof, checkKeys, checkLimit, nodeSource } from "./proofs.ts";
 import type { DeltaState, StateView } from "./state.ts";
 
 /** Bounds of an ordered scan: start <= key < end, either optional. */
@@ -94,6 +96,49 @@ export abstract class StateReadable {
       next = keyAfter(chunk[chunk.length - 1][0]);
       if (next === undefined) return;
     }
+  }
+
+  /**
+   * A proof of `key` (31 bytes) against this state's root: its value, or its absence. Check it
+   * with `verifyKeyProof(proof, root)`.
+   */
+  prove(key: Uint8Array): KeyProof {
+    checkKey(key, "key");
+    return this.#prove(() => proveKey(this.#source(), key));
+  }
+
+  /**
+   * One proof of all `keys` (31 bytes each; any order, repeats ignored; present or absent)
+   * against this state's root, each shared node once (`verifyMultiProof`, `multiProofValues`).
+   */
+  proveMany(keys: readonly Uint8Array[]): MultiProof {
+    checkKeys(keys, "keys");
+    return this.#prove(() => proveMany(this.#source(), keys));
+  }
+
+  /**
+   * The entries with `start <= key <= end` (both included), at most `limit` (an integer >= 1),
+   * with the nodes that prove none is left out (`verifyRangeProof`). When more entries exist,
+   * the proof covers `start` to its last entry (`proof.end`).
+   */
+  proveRange(start: Uint8Array, end: Uint8Array, limit: number): RangeProof {
+    checkKey(start, "start");
+    checkKey(end, "end");
+    if (compareKeys(start, end) > 0) throw new DbError("BAD_ARGUMENT", "start must not be after end");
+    checkLimit(limit, "limit");
+    return this.#prove(() => proveRange(this.#source(), start, end, limit));
+  }
+
+  /** The node source of the state now (read synchronously, within one proof). */
+  #source() {
+    return nodeSource(this._core, this._view());
+  }
+
+  #prove<T>(build: () => T): T {
+    const proof = buildProof(this._core, build);
+    this._core.counters.proofs++;
+    this._afterRead();
+    return proof;
   }
 
   #chunk(start: Uint8Array | undefined, end: Uint8Array | undefined): KvEntry[] {

@@ -11,9 +11,11 @@
 import { MAX_PAGE_DEPTH, pageIdOf } from "../merkle/page.ts";
 import { type Change, type MerkleTop, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { MAX_VALUE_SIZE } from "../kv/index.ts";
+import { buildWitness, type Witness } from "../trie/index.ts";
 import type { DbCore, Pin } from "./core.ts";
 import { DbError } from "./errors.ts";
-import { checkKey, checkValue, hex, keyString } from "./keys.ts";
+import { checkKey, checkValue, hex, keyString, sameBytes } from "./keys.ts";
+import { buildProof, nodeSource } from "./proofs.ts";
 import { StateReadable } from "./readers.ts";
 import { DeltaState, type StateView, sortedChanges, stateReader } from "./state.ts";
 
@@ -25,7 +27,10 @@ export interface WriteOptions {
    * implied). Default: none (the session builds on the database's current state).
    */
   readonly overlays?: readonly Overlay[];
-  /** Record the keys the session reads and writes (`FinishedSession.witnessKeys`). Default false. */
+  /**
+   * Record the keys the session reads and writes (`FinishedSession.witnessKeys`) and the values
+   * its reads saw, so that `FinishedSession.witness()` can prove them. Default false.
+   */
   readonly witness?: boolean;
 }
 
@@ -226,12 +231,50 @@ export class FinishedSession extends Overlay {
   readonly stats: Readonly<SessionStats>;
   /** The keys read and written, in witness mode; null otherwise. */
   readonly witnessKeys: WitnessKeys | null;
+  /** What each read saw (by key string; null for absent), in witness mode. */
+  readonly #readValues: ReadonlyMap<string, Uint8Array | null> | null;
 
   /** @internal Use `WriteSession.finish`. */
-  constructor(layer: Layer, stats: SessionStats, witness: WitnessKeys | null) {
+  constructor(layer: Layer, stats: SessionStats, witness: WitnessKeys | null, readValues: ReadonlyMap<string, Uint8Array | null> | null = null) {
     super(layer);
     this.stats = Object.freeze(stats);
     this.witnessKeys = witness;
+    this.#readValues = readValues;
+  }
+
+  /**
+   * The session's witness (session opened with `{ witness: true }`, else `NO_WITNESS`): a
+   * multiproof against `prevRoot` of every key the session read from its base and every key it
+   * wrote, the reads with the values they saw (null for absent), and the writes (`changes`,
+   * less deletes of keys the base did not have). `verifyWitness(w)` checks the reads against
+   * `prevRoot` and computes the new root, which is `root`.
+   *
+   * "Reads" are `get`/`has` calls the session's own writes did not answer: a key read before
+   * the session wrote it is a read (of the base's value); a key read after is not. Built from
+   * the base state on each call: before the commit from the session's base, after it from the
+   * database's state before the commit (`EXPIRED` once that is out of the rollback window).
+   */
+  witness(): Witness {
+    const readValues = this.#readValues;
+    if (readValues === null || this.witnessKeys === null) {
+      throw new DbError("NO_WITNESS", "witness(): the session was not opened with { witness: true }");
+    }
+    const core = this._core;
+    core.live();
+    const layer = this._layer;
+    const base = layer.committedAs !== null ? core.viewAt(layer.committedAs - 1) : layer.baseView();
+    if (!sameBytes(base.top.root, layer.prevTop.root)) {
+      throw new DbError("CORRUPT", `witness(): the session's base reads as root ${hex(base.top.root)}, not its prevRoot ${hex(layer.prevTop.root)}`);
+    }
+    const w = buildProof(core, () => buildWitness(nodeSource(core, base), this.witnessKeys?.read ?? [], layer.changes));
+    for (const [key, value] of w.reads) {
+      const seen = readValues.get(keyString(key));
+      if (seen === undefined || (seen === null ? value !== null : value === null || !sameBytes(seen, value))) {
+        throw new DbError("CORRUPT", `witness(): the proof of read key ${hex(key)} disagrees with the value the session read`);
+      }
+    }
+    core.counters.witnesses++;
+    return w;
   }
 
   /** The changes, sorted by key: [key, value] to set, [key, null] to delete (copies). */
@@ -403,11 +446,14 @@ export class WriteSession {
       durationMs: t1 - this.#t0,
     };
     let witness: WitnessKeys | null = null;
+    let readValues: Map<string, Uint8Array | null> | null = null;
     if (this.#readKeys !== null) {
       const read = sortedChanges(new Map([...this.#readKeys].map(([ks, k]) => [ks, [k, null] as const]))).map(([k]) => k);
       witness = Object.freeze({ read: Object.freeze(read), written: Object.freeze(changes.map(([k]) => k.slice())) });
+      readValues = new Map();
+      for (const ks of this.#readKeys.keys()) readValues.set(ks, this.#baseValues.get(ks) ?? null);
     }
-    return new FinishedSession(layer, stats, witness);
+    return new FinishedSession(layer, stats, witness, readValues);
   }
 }
 
