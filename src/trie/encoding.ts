@@ -28,10 +28,13 @@ import type { Read, Witness } from "./witness.ts";
 export const MAGIC = [0x62, 0x6d] as const;
 /** The encoding version this code writes and reads. */
 export const FORMAT_VERSION = 1;
-/** Third byte: what the encoding holds. */
+/** Fourth byte (type) of a single-key proof. */
 export const KEY_PROOF = 1;
+/** Type byte of a multiproof. */
 export const MULTI_PROOF = 2;
+/** Type byte of a range proof. */
 export const RANGE_PROOF = 3;
+/** Type byte of a witness. */
 export const WITNESS = 4;
 
 const T_EMPTY = 0;

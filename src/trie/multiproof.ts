@@ -211,8 +211,9 @@ export function multiProofValues(proof: MultiProof, root: Uint8Array = proof?.ro
   return opened.values;
 }
 
-/** Side of a sibling in its parent branch, as `multiProofShape` lists them. */
+/** A sibling that is its parent's left child, as `multiProofShape` lists them. */
 export const SIBLING_LEFT = 0;
+/** A sibling that is its parent's right child. */
 export const SIBLING_RIGHT = 1;
 /** The lone "sibling" of a proof with no keys: the root itself. */
 export const SIBLING_ROOT = 2;

@@ -13,9 +13,11 @@ import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } 
 import { HASH_BYTES, NODE_BYTES, writeLeafPreimage } from "./node.ts";
 import type { Entry } from "./root.ts";
 
-/** Node kinds, which GP names do not carry: the empty subtrie (H0), a leaf, a branch. */
+/** Node kind of the empty subtrie (name H0). GP names do not carry kinds; sources report them. */
 export const EMPTY_NODE = 0;
+/** Node kind of a leaf. */
 export const LEAF_NODE = 1;
+/** Node kind of a branch (two children, either of which may be empty). */
 export const BRANCH_NODE = 2;
 /** `EMPTY_NODE`, `LEAF_NODE` or `BRANCH_NODE`. */
 export type TrieNodeKind = typeof EMPTY_NODE | typeof LEAF_NODE | typeof BRANCH_NODE;
@@ -69,6 +71,8 @@ export function checkDepth(depth: unknown, min = 0, name = "depth"): asserts dep
 }
 
 const LIFT_MEMO_MAX = 1 << 18;
+const PAIR_BYTES = 64;
+const PAIR_WORDS = PAIR_BYTES / 4;
 
 /**
  * A node source over entries sorted by key, distinct (checked: `UNSORTED`, `DUPLICATE_KEY`,
@@ -94,12 +98,12 @@ class EntriesNodeSource implements TrieNodeSource {
   private readonly pfx: Uint32Array;
   private readonly split: Uint8Array;
   private readonly leafNames: Uint8Array;
-  private readonly branchNames: Uint8Array;
   private readonly lifts = new Map<number, Uint8Array>();
-  // The real branches as a tree: children[2p] and children[2p + 1] are the pairs whose branches
-  // are the left and right children of pair p's branch (-1 for a single leaf), side by side so
-  // that a step down costs one cache line; and the root's pair.
-  private readonly children: Int32Array;
+  // One 64-byte record per pair p (word 16p: its split depth; 16p + 1 and 16p + 2: the pairs
+  // whose branches are its left and right children, -1 for a single leaf; bytes 64p + 32..64:
+  // its branch's name). A step down the trie then touches one cache line, not one per table.
+  private readonly pairs: Int32Array;
+  private readonly pairBytes: Uint8Array;
   private readonly rootPair: number;
   // A cursor: the key range (and its top pair) at each depth along the last path asked for,
   // so a walk down one path (or to a sibling) refines the previous range by one step instead
@@ -115,7 +119,6 @@ class EntriesNodeSource implements TrieNodeSource {
   private readonly out: { kind: TrieNodeKind; name: Uint8Array } = { kind: EMPTY_NODE, name: new Uint8Array(this.outWords.buffer) };
   // Word views of the name tables (names sit at multiples of 32 bytes): a name copies as 8 words.
   private leafWords!: Int32Array;
-  private branchWords!: Int32Array;
 
   constructor(entries: readonly Entry[]) {
     if (!Array.isArray(entries)) throw new TrieError("BAD_ARGUMENT", "entries must be an array");
@@ -142,11 +145,11 @@ class EntriesNodeSource implements TrieNodeSource {
       this.pfx[2 * i + 1] = ((k[4] << 24) | (k[5] << 16) | (k[6] << 8) | k[7]) >>> 0;
     }
     this.leafNames = hashLeaves(entries);
-    this.branchNames = new Uint8Array(Math.max(0, n - 1) * HASH_BYTES);
-    this.children = new Int32Array(Math.max(0, 2 * (n - 1)));
+    this.pairs = new Int32Array(PAIR_WORDS * Math.max(0, n - 1));
+    this.pairBytes = new Uint8Array(this.pairs.buffer);
+    for (let p = 0; p + 1 < n; p++) this.pairs[PAIR_WORDS * p] = this.split[p];
     this.rootPair = n >= 2 ? this.buildBranches(0, n) : -1;
     this.leafWords = new Int32Array(this.leafNames.buffer, this.leafNames.byteOffset, this.leafNames.length >> 2);
-    this.branchWords = new Int32Array(this.branchNames.buffer, this.branchNames.byteOffset, this.branchNames.length >> 2);
     this.cLo[0] = 0;
     this.cHi[0] = n;
     this.cPair[0] = this.rootPair;
@@ -236,9 +239,10 @@ class EntriesNodeSource implements TrieNodeSource {
       for (let i = 0, at = lo * 8; i < 8; i++) w[i] = src[at + i];
     } else {
       out.kind = BRANCH_NODE;
-      if (depth === this.split[pair]) {
-        const src = this.branchWords;
-        for (let i = 0, at = pair * 8; i < 8; i++) w[i] = src[at + i];
+      const P = this.pairs;
+      const at = PAIR_WORDS * pair;
+      if (depth === P[at]) {
+        for (let i = 0; i < 8; i++) w[i] = P[at + 8 + i];
       } else copyName(this.lifted(pair, depth), 0, out.name);
     }
     return out;
@@ -255,15 +259,16 @@ class EntriesNodeSource implements TrieNodeSource {
       if (hi - lo === 1) {
         if (this.bit(lo, d) !== side) hi = lo;
       } else if (hi - lo >= 2) {
-        if (this.split[pair] > d) {
+        const at = PAIR_WORDS * pair;
+        if (this.pairs[at] > d) {
           // A single-child branch: every key here goes the same way at depth d.
           if (this.bit(lo, d) !== side) hi = lo;
         } else if (side === 0) {
           hi = pair + 1;
-          pair = this.children[2 * pair];
+          pair = this.pairs[at + 1];
         } else {
           lo = pair + 1;
-          pair = this.children[2 * pair + 1];
+          pair = this.pairs[at + 2];
         }
       }
       this.cLo[d + 1] = lo;
@@ -278,7 +283,7 @@ class EntriesNodeSource implements TrieNodeSource {
   /** Name of a subtrie of two or more keys, seen from `depth` (lifted over its H0 chain). */
   private lifted(pair: number, depth: number): Uint8Array {
     const b = this.split[pair];
-    if (depth === b) return this.branchNames.subarray(pair * HASH_BYTES, pair * HASH_BYTES + HASH_BYTES);
+    if (depth === b) return this.pairBytes.subarray(PAIR_BYTES * pair + HASH_BYTES, PAIR_BYTES * (pair + 1));
     const memoKey = pair * 256 + depth;
     const memo = this.lifts.get(memoKey);
     if (memo) return memo;
@@ -309,8 +314,8 @@ class EntriesNodeSource implements TrieNodeSource {
     const pair = mid - 1;
     const leftPair = mid - lo >= 2 ? this.buildBranches(lo, mid) : -1;
     const rightPair = hi - mid >= 2 ? this.buildBranches(mid, hi) : -1;
-    this.children[2 * pair] = leftPair;
-    this.children[2 * pair + 1] = rightPair;
+    this.pairs[PAIR_WORDS * pair + 1] = leftPair;
+    this.pairs[PAIR_WORDS * pair + 2] = rightPair;
     // Both names first: naming a lifted child hashes through node64 too.
     const left = this.childName(lo, leftPair, b + 1);
     const right = this.childName(mid, rightPair, b + 1);
@@ -318,7 +323,7 @@ class EntriesNodeSource implements TrieNodeSource {
     node.set(left, 0);
     node[0] &= 0x7f;
     node.set(right, HASH_BYTES);
-    sharedKernel().hashNode(node, 0, this.branchNames, pair * HASH_BYTES);
+    sharedKernel().hashNode(node, 0, this.pairBytes, PAIR_BYTES * pair + HASH_BYTES);
     return pair;
   }
 

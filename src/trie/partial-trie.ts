@@ -38,9 +38,13 @@ export interface PartialOpaque {
 /** One node of a partial trie. */
 export type PartialNode = PartialEmpty | PartialLeaf | PartialBranch | PartialOpaque;
 
+/** `PartialNode.t` of an empty subtrie. */
 export const P_EMPTY = 0;
+/** `PartialNode.t` of a leaf. */
 export const P_LEAF = 1;
+/** `PartialNode.t` of a branch with both children known. */
 export const P_BRANCH = 2;
+/** `PartialNode.t` of a subtrie known only by its name. */
 export const P_OPAQUE = 3;
 
 /** The empty subtrie. */

@@ -59,12 +59,16 @@ export function proveKey(from: readonly Entry[] | TrieNodeSource, key: Uint8Arra
   const top = source.root();
   const root = top.name.slice();
   const siblings: Uint8Array[] = [];
-  const other = new Uint8Array(KEY_BYTES);
+  // The sibling's path: the key with bit `depth` flipped for the one query, then restored.
+  const other = key.slice();
   let node = top;
   let depth = 0;
   while (node.kind === BRANCH_NODE) {
     if (depth >= KEY_BITS) throw new TrieError("BAD_PATH", "the source reports a branch at depth 248");
-    siblings.push(source.node(siblingPath(key, depth, other), depth + 1).name.slice());
+    const mask = 0x80 >> (depth & 7);
+    other[depth >> 3] ^= mask;
+    siblings.push(source.node(other, depth + 1).name.slice());
+    other[depth >> 3] ^= mask;
     node = source.node(key, ++depth);
   }
   let terminal: ProofTerminal = { kind: "empty" };
