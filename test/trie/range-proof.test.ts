@@ -17,6 +17,7 @@ import {
 } from "../../src/trie/index.ts";
 import { keySharing, randomEntries } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
+import { traceStates } from "../support/vector-states.ts";
 
 const seed = testSeed();
 
@@ -61,6 +62,23 @@ describe(`trie: range proofs (seed ${seed})`, () => {
       assert.deepEqual(encodeRangeProof(again), encodeRangeProof(proof));
     }
     assert.ok(cut > 20);
+  });
+
+  it("prove random ranges of every JAM trace state", () => {
+    const rng = new Rng(seed + 4);
+    for (const state of traceStates()) {
+      const entries = sortEntries(state.entries);
+      const source = entriesNodeSource(entries);
+      const root = source.root().name;
+      for (let i = 0; i < 3; i++) {
+        let start = randomBound(rng, entries);
+        let end = randomBound(rng, entries);
+        if (compareKeys(start, end) > 0) [start, end] = [end, start];
+        const proof = proveRange(source, start, end, 1 + rng.int(50));
+        assert.ok(verifyRangeProof(decodeRangeProof(encodeRangeProof(proof)), root), state.label);
+        assert.deepEqual(proof.entries.map((e) => toHex(e.key)), inRange(entries, start, proof.end).map((e) => toHex(e.key)));
+      }
+    }
   });
 
   it("is complete: dropping, adding or changing an entry, or widening the range, fails", () => {
