@@ -77,8 +77,8 @@ const PAIR_WORDS = PAIR_BYTES / 4;
 /**
  * A node source over entries sorted by key, distinct (checked: `UNSORTED`, `DUPLICATE_KEY`,
  * `BAD_KEY`, `BAD_VALUE`). Building it hashes the whole trie once (as `trieRoot` does) and keeps
- * every leaf and branch name (64 bytes per entry); a node query is then a binary search. The
- * array and its entries must not change while the source is in use.
+ * every leaf and branch name and the branch tree (~110 bytes per entry, plus memoized names on single-child chains); a walk down a path then
+ * costs O(1) per level. The array and its entries must not change while the source is in use.
  */
 export function entriesNodeSource(entries: readonly Entry[]): TrieNodeSource {
   return new EntriesNodeSource(entries);
@@ -88,13 +88,14 @@ export function entriesNodeSource(entries: readonly Entry[]): TrieNodeSource {
  * Sorted keys k0 < k1 < ... have one real branch (both sides non-empty) per adjacent pair: the
  * one at depth split[i] = commonPrefixBits(k_i, k_i+1), which separates k_i from k_i+1. Its name
  * at its own depth is kept per pair; the same subtrie seen from a shallower node on a chain of
- * single-child branches ("lifted") is hashed on demand and memoized.
+ * single-child branches ("lifted") is hashed on demand and memoized. The real branches form a
+ * binary tree (a pair's children are the top pairs of its two sides), which a walk follows.
  */
 class EntriesNodeSource implements TrieNodeSource {
   private readonly keys: Uint8Array[];
   private readonly entries: readonly Entry[];
-  // The first 8 bytes of every key, packed: binary searches read bits here, in one array,
-  // instead of chasing a pointer to each key (a cache miss per step on large states).
+  // The first 8 bytes of every key, packed: bit reads (the build's binary searches, chains)
+  // come here, in one array, instead of chasing a pointer to each key.
   private readonly pfx: Uint32Array;
   private readonly split: Uint8Array;
   private readonly leafNames: Uint8Array;
@@ -114,10 +115,10 @@ class EntriesNodeSource implements TrieNodeSource {
   private readonly cPath = new Uint8Array(KEY_BYTES);
   private cDepth = 0;
   private readonly node64 = new Uint8Array(NODE_BYTES);
-  // The one result object `root` and `node` fill in (see the contract: valid until next call).
+  // The one result object `node` fills in (see the contract: valid until the next call).
   private readonly outWords = new Int32Array(HASH_BYTES / 4);
   private readonly out: { kind: TrieNodeKind; name: Uint8Array } = { kind: EMPTY_NODE, name: new Uint8Array(this.outWords.buffer) };
-  // Word views of the name tables (names sit at multiples of 32 bytes): a name copies as 8 words.
+  // Leaf names as words (names sit at multiples of 32 bytes): a name copies as 8 words.
   private leafWords!: Int32Array;
 
   constructor(entries: readonly Entry[]) {
