@@ -70,7 +70,7 @@ export function checkDepth(depth: unknown, min = 0, name = "depth"): asserts dep
   }
 }
 
-const LIFT_MEMO_MIN = 1 << 18;
+const LIFT_MEMO_MAX = 1 << 18;
 const PAIR_BYTES = 64;
 const PAIR_WORDS = PAIR_BYTES / 4;
 
@@ -101,10 +101,14 @@ class EntriesNodeSource implements TrieNodeSource {
   private readonly leafNames: Uint8Array;
   private readonly lifts = new Map<number, Uint8Array>();
   // One 64-byte record per pair p (word 16p: its split depth; 16p + 1 and 16p + 2: the pairs
-  // whose branches are its left and right children, -1 for a single leaf; bytes 64p + 32..64:
-  // its branch's name). A step down the trie then touches one cache line, not one per table.
+  // whose branches are its left and right children, -1 for a single leaf; 16p + 3: the depth its
+  // parent sees it at; bytes 64p + 32..64: its branch's name). A step down the trie then touches
+  // one cache line, not one per table.
   private readonly pairs: Int32Array;
   private readonly pairBytes: Uint8Array;
+  // Each pair's name as its parent sees it (lifted over its chain of single-child branches, when
+  // it has one): the name a proof takes as a sibling.
+  private readonly topNames: Uint8Array;
   private readonly rootPair: number;
   // A cursor: the key range (and its top pair) at each depth along the last path asked for,
   // so a walk down one path (or to a sibling) refines the previous range by one step instead
@@ -115,9 +119,9 @@ class EntriesNodeSource implements TrieNodeSource {
   private readonly cPath = new Uint8Array(KEY_BYTES);
   private cDepth = 0;
   private readonly node64 = new Uint8Array(NODE_BYTES);
-  // The one result object `node` fills in (see the contract: valid until the next call).
-  private readonly outWords = new Int32Array(HASH_BYTES / 4);
-  private readonly out: { kind: TrieNodeKind; name: Uint8Array } = { kind: EMPTY_NODE, name: new Uint8Array(this.outWords.buffer) };
+  // The one result object `node` fills in (see the contract: valid until the next call). Its
+  // name is copied only when read: a walk reads the siblings' names, not those on its path.
+  private readonly out = new NodeOut((o) => this.fillName(o));
   // Leaf names as words (names sit at multiples of 32 bytes): a name copies as 8 words.
   private leafWords!: Int32Array;
 
@@ -148,8 +152,10 @@ class EntriesNodeSource implements TrieNodeSource {
     this.leafNames = hashLeaves(entries);
     this.pairs = new Int32Array(PAIR_WORDS * Math.max(0, n - 1));
     this.pairBytes = new Uint8Array(this.pairs.buffer);
+    this.topNames = new Uint8Array(HASH_BYTES * Math.max(0, n - 1));
     for (let p = 0; p + 1 < n; p++) this.pairs[PAIR_WORDS * p] = this.split[p];
     this.rootPair = n >= 2 ? this.buildBranches(0, n) : -1;
+    if (n >= 2) this.liftTop(this.rootPair, 0);
     this.leafWords = new Int32Array(this.leafNames.buffer, this.leafNames.byteOffset, this.leafNames.length >> 2);
     this.cLo[0] = 0;
     this.cHi[0] = n;
@@ -230,23 +236,29 @@ class EntriesNodeSource implements TrieNodeSource {
   private nodeOfRange(lo: number, hi: number, pair: number, depth: number): TrieNode {
     const out = this.out;
     const count = hi - lo;
-    const w = this.outWords;
-    if (count === 0) {
-      out.kind = EMPTY_NODE;
-      w.fill(0);
-    } else if (count === 1) {
-      out.kind = LEAF_NODE;
-      const src = this.leafWords;
-      for (let i = 0, at = lo * 8; i < 8; i++) w[i] = src[at + i];
-    } else {
-      out.kind = BRANCH_NODE;
-      const P = this.pairs;
-      const at = PAIR_WORDS * pair;
-      if (depth === P[at]) {
-        for (let i = 0; i < 8; i++) w[i] = P[at + 8 + i];
-      } else copyName(this.lifted(pair, depth), 0, out.name);
-    }
+    out.kind = count === 0 ? EMPTY_NODE : count === 1 ? LEAF_NODE : BRANCH_NODE;
+    out.lo = lo;
+    out.pair = pair;
+    out.depth = depth;
+    out.stale = true;
     return out;
+  }
+
+  /** Writes the name of the node `out` describes into it. */
+  private fillName(out: NodeOut): void {
+    const w = out.words;
+    if (out.kind === EMPTY_NODE) {
+      w.fill(0);
+    } else if (out.kind === LEAF_NODE) {
+      const src = this.leafWords;
+      for (let i = 0, at = out.lo * 8; i < 8; i++) w[i] = src[at + i];
+    } else {
+      const P = this.pairs;
+      const at = PAIR_WORDS * out.pair;
+      if (out.depth === P[at]) {
+        for (let i = 0; i < 8; i++) w[i] = P[at + 8 + i];
+      } else copyName(this.lifted(out.pair, out.depth), 0, out.bytes);
+    }
   }
 
   /** Fills cLo/cHi for depths 0..depth along `path`, reusing what the last path shares. */
@@ -285,6 +297,7 @@ class EntriesNodeSource implements TrieNodeSource {
   private lifted(pair: number, depth: number): Uint8Array {
     const b = this.split[pair];
     if (depth === b) return this.pairBytes.subarray(PAIR_BYTES * pair + HASH_BYTES, PAIR_BYTES * (pair + 1));
+    if (depth === this.pairs[PAIR_WORDS * pair + 3]) return this.topNames.subarray(HASH_BYTES * pair, HASH_BYTES * (pair + 1));
     const memoKey = pair * 256 + depth;
     const memo = this.lifts.get(memoKey);
     if (memo) return memo;
@@ -300,9 +313,8 @@ class EntriesNodeSource implements TrieNodeSource {
     node[0] &= 0x7f;
     const name = new Uint8Array(HASH_BYTES);
     sharedKernel().hashNode(node, 0, name, 0);
-    // Random keys give ~0.44 chain nodes per entry, all memoized while building; the cap only
-    // bounds pathological sets (long shared prefixes everywhere).
-    if (this.lifts.size >= Math.max(LIFT_MEMO_MIN, 2 * this.keys.length)) this.lifts.clear();
+    // Only nodes inside chains land here (names asked for on a path); the cap bounds the memo.
+    if (this.lifts.size >= LIFT_MEMO_MAX) this.lifts.clear();
     this.lifts.set(memoKey, name);
     return name;
   }
@@ -333,7 +345,47 @@ class EntriesNodeSource implements TrieNodeSource {
   /** Name at `depth` of a child subtrie: leaf `lo` when `pair` is -1, else that pair's branch. */
   private childName(lo: number, pair: number, depth: number): Uint8Array {
     if (pair < 0) return this.leafNames.subarray(lo * HASH_BYTES, lo * HASH_BYTES + HASH_BYTES);
-    return this.lifted(pair, depth);
+    return this.liftTop(pair, depth);
+  }
+
+  /** Names pair's branch as seen from `depth` (its parent's split + 1) and keeps it. */
+  private liftTop(pair: number, depth: number): Uint8Array {
+    this.pairs[PAIR_WORDS * pair + 3] = depth;
+    const out = this.topNames.subarray(HASH_BYTES * pair, HASH_BYTES * (pair + 1));
+    out.set(this.pairBytes.subarray(PAIR_BYTES * pair + HASH_BYTES, PAIR_BYTES * (pair + 1)));
+    const node = this.node64;
+    const key = this.keys[pair];
+    for (let d = this.split[pair] - 1; d >= depth; d--) {
+      if (keyBit(key, d) === 0) {
+        node.set(out, 0);
+        node.fill(0, HASH_BYTES);
+      } else {
+        node.fill(0, 0, HASH_BYTES);
+        node.set(out, HASH_BYTES);
+      }
+      node[0] &= 0x7f;
+      sharedKernel().hashNode(node, 0, out, 0);
+    }
+    return out;
+  }
+}
+
+/** The reused result of `node`: kind now, name on first read (from lo, pair and depth). */
+class NodeOut implements TrieNode {
+  kind: TrieNodeKind = EMPTY_NODE;
+  lo = 0;
+  pair = -1;
+  depth = 0;
+  stale = false;
+  readonly words = new Int32Array(HASH_BYTES / 4);
+  readonly bytes = new Uint8Array(this.words.buffer);
+  constructor(private readonly fill: (out: NodeOut) => void) {}
+  get name(): Uint8Array {
+    if (this.stale) {
+      this.fill(this);
+      this.stale = false;
+    }
+    return this.bytes;
   }
 }
 
