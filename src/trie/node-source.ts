@@ -77,7 +77,7 @@ const PAIR_WORDS = PAIR_BYTES / 4;
 /**
  * A node source over entries sorted by key, distinct (checked: `UNSORTED`, `DUPLICATE_KEY`,
  * `BAD_KEY`, `BAD_VALUE`). Building it hashes the whole trie once (as `trieRoot` does) and keeps
- * every leaf and branch name and the branch tree (~110 bytes per entry, plus memoized names on single-child chains); a walk down a path then
+ * every leaf and branch name and the branch tree (~145 bytes per entry); a walk down a path then
  * costs O(1) per level. The array and its entries must not change while the source is in use.
  */
 export function entriesNodeSource(entries: readonly Entry[]): TrieNodeSource {
