@@ -28,7 +28,7 @@ function commitChanges(db: Db, changes: Iterable<readonly [Uint8Array, Uint8Arra
 const EMPTY_ROOT = toHex(new Uint8Array(32));
 
 /** Runs `read` on a read-only handle, reopening when a writer process committed meanwhile. */
-function readOnly<T>(path: string, read: (db: Db) => T): T {
+export function readOnly<T>(path: string, read: (db: Db) => T): T {
   for (let attempt = 1; ; attempt++) {
     const db = open(path, { readOnly: true, create: false });
     try {

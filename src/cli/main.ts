@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DbError, StoreError, TrieError } from "../index.ts";
 import { dbRootCommand, getCommand, importCommand, replayCommand } from "./db-commands.ts";
+import { PROOF_USAGE, proveCommand, verifyCommand } from "./proof-commands.ts";
 import { type Io, rootCommand } from "./root-command.ts";
 import { StateFileError } from "./state-files.ts";
 
@@ -20,6 +21,7 @@ commands:
   replay DIR --db PATH          import DIR/genesis.json, then apply each numbered block file as one
                                 commit and check its roots; last line "N passed, N failed"
   get --db PATH KEY             print KEY's value (0x hex); exit 1 when absent
+${PROOF_USAGE}
 
 options:
   -h, --help                    show this help`;
@@ -42,6 +44,9 @@ export function main(argv: string[], io: Io): number {
     return 2;
   };
   try {
+    // prove and verify parse their own options.
+    if (command === "prove") return proveCommand(rest, io);
+    if (command === "verify") return verifyCommand(rest, io);
     const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
     if (values.help) {
       io.out(USAGE);
