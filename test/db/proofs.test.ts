@@ -3,8 +3,11 @@
 // and overlays) and verify against its root; the JAM storage_light trace replayed with witness
 // sessions; a multiproof of 1000 keys on 100k; 200 random witness sessions.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import { readStateFile } from "../../src/cli/state-files.ts";
 import { DbError, type Db, type FinishedSession, open, type StateReadable } from "../../src/db/index.ts";
 import { pageIdOf, PAGE_LEVELS } from "../../src/merkle/page.ts";
@@ -34,7 +37,7 @@ import {
 } from "../../src/trie/index.ts";
 import { keySharing, randomValue } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
-import { requireVectors } from "../support/vectors.ts";
+import { projectRoot, requireVectors } from "../support/vectors.ts";
 import { type Change, h, Model, randomChanges, tempDirs, universe, write } from "./helpers.ts";
 
 const seed = testSeed();
@@ -402,6 +405,25 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     t.diagnostic(`${flipped} witnesses with a byte changed, none false: ${[...verdicts].map(([v, n]) => `${n} ${v}`).join(", ")}`);
     big.db.close();
     small.db.close();
+  });
+
+  it("the README's proof example runs and prints what its comments say", () => {
+    const readme = readFileSync(join(projectRoot, "README.md"), "utf8");
+    const at = readme.indexOf("### Proofs from the database");
+    assert.ok(at >= 0, "README has the section");
+    const block = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));
+    assert.ok(block, "the section has a ts example");
+    const dir = newDir();
+    const code = block[1]
+      .replace(`from "bmt"`, `from ${JSON.stringify(pathToFileURL(join(projectRoot, "src", "index.ts")).href)}`)
+      .replace(`open("/tmp/jam-proofs")`, `open(${JSON.stringify(dir)})`);
+    assert.notEqual(code, block[1]);
+    const file = `${dir}-example.mts`;
+    writeFileSync(file, code);
+    const r = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: projectRoot, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const expected = [...code.matchAll(/console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1].trim());
+    assert.deepEqual(r.stdout.trim().split("\n"), expected);
   });
 
   it("errors: bad arguments name the argument; released, closed, no witness mode; read-only handles prove the same, and go STALE", async () => {
