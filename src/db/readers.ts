@@ -1,6 +1,6 @@
 // The read surface shared by snapshots, finished sessions and overlays, and the snapshot itself.
 import type { KvEntry } from "../kv/index.ts";
-import { compareKeys, type KeyProof, type MultiProof, proveKey, proveMany, proveRange, type RangeProof } from "../trie/index.ts";
+import { compareKeys, type KeyProof, type MultiProof, proveKey, proveMany, proveRange, type RangeProof, type TrieNodeSource } from "../trie/index.ts";
 import type { DbCore, Pin } from "./core.ts";
 import { DbError } from "./errors.ts";
 import { checkKey, keyAfter } from "./keys.ts";
@@ -130,7 +130,7 @@ export abstract class StateReadable {
   }
 
   /** The node source of the state now (read synchronously, within one proof). */
-  #source() {
+  #source(): TrieNodeSource {
     return nodeSource(this._core, this._view());
   }
 
