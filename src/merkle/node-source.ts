@@ -13,7 +13,7 @@ import {
   H0,
   KEY_BITS,
   LEAF_NODE,
-  subtrieRoot,
+  entriesNodeSource,
   type TrieLeaf,
   type TrieNode,
   type TrieNodeSource,
@@ -41,7 +41,7 @@ class PagesNodeSource implements TrieNodeSource {
   // The last elided subtrie scanned: its prefix (path, depth) and entries.
   #elidedPath: Uint8Array | null = null;
   #elidedDepth = -1;
-  #elided: Entry[] = [];
+  #elided: TrieNodeSource | null = null;
 
   constructor(
     private readonly top: MerkleTop,
@@ -71,9 +71,10 @@ class PagesNodeSource implements TrieNodeSource {
       if (isZero(name)) return { kind: EMPTY_NODE, name: H0 };
       return { kind: isLeafSlot(page, s) ? LEAF_NODE : BRANCH_NODE, name: name.slice() };
     }
-    const entries = this.#under(path, depth, p * PAGE_LEVELS);
-    if (entries.length === 0) return { kind: EMPTY_NODE, name: H0 };
-    return { kind: entries.length === 1 ? LEAF_NODE : BRANCH_NODE, name: subtrieRoot(entries, 0, entries.length, depth) };
+    // Inside an elided subtrie, the trie of its few entries alone has the same nodes at and
+    // below the page root (names depend only on the keys beneath them).
+    const n = this.#under(path, p * PAGE_LEVELS).node(path, depth);
+    return { kind: n.kind, name: n.name.slice() };
   }
 
   leaf(path: Uint8Array, depth: number): TrieLeaf {
@@ -85,8 +86,8 @@ class PagesNodeSource implements TrieNodeSource {
     return { key: found[0][0], value: found[0][1] };
   }
 
-  /** Entries under the first `depth` bits of `path`, inside the elided page rooted at `pageRoot`. */
-  #under(path: Uint8Array, depth: number, pageRoot: number): Entry[] {
+  /** A node source over the entries of the elided page rooted at `pageRoot` on `path`. */
+  #under(path: Uint8Array, pageRoot: number): TrieNodeSource {
     if (this.#elidedPath === null || this.#elidedDepth !== pageRoot || !sharesBits(this.#elidedPath, path, pageRoot)) {
       const found = this.leaves.entriesUnder(path, pageRoot, ELISION_THRESHOLD);
       if (found.length >= ELISION_THRESHOLD) {
@@ -94,9 +95,9 @@ class PagesNodeSource implements TrieNodeSource {
       }
       this.#elidedPath = path.slice();
       this.#elidedDepth = pageRoot;
-      this.#elided = found.map(([key, value]) => ({ key, value }));
+      this.#elided = entriesNodeSource(found.map(([key, value]) => ({ key, value })));
     }
-    return this.#elided.filter((e) => sharesBits(e.key, path, depth));
+    return this.#elided as TrieNodeSource;
   }
 }
 
