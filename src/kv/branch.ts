@@ -23,8 +23,8 @@ export function branchChild(p: Uint8Array, i: number): number {
   return (p[o] | (p[o + 1] << 8) | (p[o + 2] << 16) | (p[o + 3] << 24)) >>> 0;
 }
 
-// Compares `key` with separator i (1 <= i < n) of branch `p`.
-function compareSep(p: Uint8Array, n: number, i: number, key: Uint8Array): number {
+/** Compares `key` with separator i (1 <= i < n) of branch `p` (of n children): negative when key < sep. */
+export function compareSep(p: Uint8Array, n: number, i: number, key: Uint8Array): number {
   const ends = PAGE_HEADER + 4 * n;
   const heap = ends + 2 * (n - 1);
   const start = heap + (i === 1 ? 0 : readU16(p, ends + 2 * (i - 2)));
@@ -47,6 +47,11 @@ export function branchFind(p: Uint8Array, key: Uint8Array): number {
     else lo = mid + 1;
   }
   return lo - 1;
+}
+
+/** Sets the page number of child `i`. */
+export function setBranchChild(p: Uint8Array, i: number, no: number): void {
+  writeU32(p, PAGE_HEADER + 4 * i, no);
 }
 
 /** Copy of separator `i` (1 <= i < n). */

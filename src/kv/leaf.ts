@@ -52,9 +52,9 @@ export function leafIsOverflow(p: Uint8Array, n: number, i: number): boolean {
   return (p[PAGE_HEADER + KEY_SIZE * n + 2 * i + 1] & 0x80) !== 0;
 }
 
-/** Index of the first cell whose key is >= `key` (n when none). */
-export function leafLowerBound(p: Uint8Array, n: number, key: Uint8Array): number {
-  let lo = 0;
+/** Index of the first cell at or after `from` whose key is >= `key` (n when none). */
+export function leafLowerBound(p: Uint8Array, n: number, key: Uint8Array, from = 0): number {
+  let lo = from;
   let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;

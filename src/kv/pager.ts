@@ -252,6 +252,21 @@ export class Pager implements PageSink {
     return this.#slab.subarray(at, at + PAGE_SIZE);
   }
 
+  /**
+   * The buffer of page `no` to modify in place, when no durable tree refers to it (it was
+   * written since the last durable commit); null otherwise. The page is dirty from then on.
+   */
+  rewritable(no: number): Uint8Array | null {
+    if (!this.#fresh.has(no)) return null;
+    let p = this.#dirty.get(no);
+    if (p === undefined) {
+      // Written out early (see `put`): take it from the cache, which must not evict a dirty page.
+      p = this.#cache.take(no) ?? this.#load(no);
+      this.#dirty.set(no, p);
+    }
+    return p;
+  }
+
   /** Records the new contents of a page reserved with `allocate`. */
   put(no: number, page: Uint8Array): void {
     this.#dirty.set(no, page);

@@ -9,14 +9,18 @@
 import {
   branchCount,
   branchChild,
+  branchFind,
   branchUsed,
-  compareKeySep,
+  compareSep,
   decodeBranch,
   packBranches,
+  setBranchChild,
 } from "./branch.ts";
 import { KEY_SIZE, compareKeyAt } from "./key.ts";
 import {
   LeafPacker,
+  leafLowerBound,
+  leafValueEnd,
   MAX_INLINE_VALUE,
   MIN_FILL,
   OVERFLOW_REF_SIZE,
@@ -51,6 +55,8 @@ export class Updater {
   #packer = new LeafPacker();
   #keys: Uint8Array[] = [];
   #vals: (Uint8Array | null)[] = [];
+  /** Cell index per op, for in-place value edits. */
+  #cells = new Int32Array(64);
   /** Change in the number of entries caused by the last `apply`. */
   delta = 0;
 
@@ -103,6 +109,10 @@ export class Updater {
 
   // Merges leaf `page` (0: none) with ops [lo, hi) into new leaves.
   #leaf(page: number, lo: number, hi: number): NodeList {
+    if (page !== 0) {
+      const edited = this.#editLeaf(page, lo, hi);
+      if (edited !== null) return edited;
+    }
     const pager = this.#pager;
     const packer = this.#packer;
     const keys = this.#keys;
@@ -146,6 +156,47 @@ export class Updater {
     return out;
   }
 
+  // The common case of ops that only replace inline values with values of the same length:
+  // the cells keep their places, so the leaf is edited (in place when no durable tree uses it,
+  // else in a copy) instead of being repacked cell by cell. Null when the ops need a repack.
+  #editLeaf(page: number, lo: number, hi: number): NodeList | null {
+    const pager = this.#pager;
+    const keys = this.#keys;
+    const vals = this.#vals;
+    const p = pager.read(page, KIND_LEAF);
+    const n = leafCount(p);
+    if (this.#cells.length < hi - lo) this.#cells = new Int32Array(2 * (hi - lo));
+    const cells = this.#cells;
+    let i = 0;
+    for (let j = lo; j < hi; j++) {
+      const v = vals[j];
+      if (v === null) return null;
+      i = leafLowerBound(p, n, keys[j], i);
+      if (i === n || compareKeyAt(keys[j], p, PAGE_HEADER + KEY_SIZE * i) !== 0) return null;
+      if (leafIsOverflow(p, n, i) || leafValueEnd(p, n, i) - leafValueStart(p, n, i) !== v.length) return null;
+      cells[j - lo] = i;
+    }
+    // A copy is handed to the pager only once edited: `put` may write it out at once.
+    const q = pager.rewritable(page) ?? pager.page(KIND_LEAF);
+    const copy = q !== p;
+    if (copy) q.set(p);
+    for (let j = lo; j < hi; j++) {
+      const v = vals[j]!;
+      const at = leafValueStart(q, n, cells[j - lo]);
+      if (v.length <= 48) for (let x = 0; x < v.length; x++) q[at + x] = v[x];
+      else q.set(v, at);
+    }
+    let no = page;
+    if (copy) {
+      no = pager.allocate();
+      pager.put(no, q);
+      pager.free(page);
+    }
+    const out = new NodeList();
+    out.push(no, null, -1);
+    return out;
+  }
+
   #addValue(key: Uint8Array, v: Uint8Array): void {
     if (v.length <= MAX_INLINE_VALUE) {
       this.#packer.add(key, 0, v, 0, v.length, false);
@@ -159,29 +210,60 @@ export class Updater {
     const pager = this.#pager;
     const keys = this.#keys;
     const p = pager.read(page, KIND_BRANCH);
+    const n = branchCount(p);
+    // Route the ops to children by binary search on the separators in the page.
+    const at: number[] = [];
+    const subs: NodeList[] = [];
+    let simple = true;
+    let j = lo;
+    while (j < hi) {
+      const i = branchFind(p, keys[j]);
+      let k = j + 1;
+      if (i === n - 1) k = hi;
+      else while (k < hi && compareSep(p, n, i + 1, keys[k]) < 0) k++;
+      const sub = this.#node(branchChild(p, i), level - 1, j, k);
+      if (sub.length !== 1 || (sub.fills[0] >= 0 && sub.fills[0] < MIN_FILL)) simple = false;
+      at.push(i);
+      subs.push(sub);
+      j = k;
+    }
+    if (simple) {
+      // Each touched child became one page of healthy fill: only child numbers change.
+      let same = true;
+      for (let x = 0; x < at.length; x++) if (subs[x].pages[0] !== branchChild(p, at[x])) same = false;
+      const out = new NodeList();
+      if (same) {
+        out.push(page, null, -1);
+        return out;
+      }
+      const q = pager.rewritable(page) ?? pager.page(KIND_BRANCH);
+      const copy = q !== p;
+      if (copy) q.set(p);
+      for (let x = 0; x < at.length; x++) setBranchChild(q, at[x], subs[x].pages[0]);
+      let no = page;
+      if (copy) {
+        no = pager.allocate();
+        pager.put(no, q);
+        pager.free(page);
+      }
+      out.push(no, null, -1);
+      return out;
+    }
     const children: number[] = [];
     const seps: (Uint8Array | null)[] = [];
     decodeBranch(p, children, seps);
     pager.free(page);
-    const n = children.length;
     const next = new NodeList();
-    let j = lo;
+    let t = 0;
     for (let i = 0; i < n; i++) {
-      let k = j;
-      if (i === n - 1) k = hi;
-      else {
-        const bound = seps[i + 1]!;
-        while (k < hi && compareKeySep(keys[k], bound) < 0) k++;
-      }
-      if (k === j) {
-        next.push(children[i], seps[i], -1);
-      } else {
-        const sub = this.#node(children[i], level - 1, j, k);
+      if (t < at.length && at[t] === i) {
+        const sub = subs[t++];
         for (let x = 0; x < sub.length; x++) {
           next.push(sub.pages[x], x === 0 ? seps[i] : sub.seps[x], sub.fills[x]);
         }
+      } else {
+        next.push(children[i], seps[i], -1);
       }
-      j = k;
     }
     if (next.length === 0) return next;
     next.seps[0] = null;

@@ -100,7 +100,16 @@ function run(path: string): void {
     // Writes: distinct keys, unsorted (the tree sorts), a quarter deletes.
     const nWrites = 2000 + rng.int(1200);
     const batch = new Map<string, [Uint8Array, Uint8Array | null]>();
+    // Every third batch only rewrites existing values with new ones of the same length (the
+    // in-place edit path, on pages written earlier in the same epoch as well as durable ones);
+    // the others mix such rewrites with inserts, deletes and resizes.
+    const rewritesOnly = b % 3 === 1 && sorted.length > 0;
     for (let w = 0; w < nWrites; w++) {
+      if (sorted.length > 0 && (rewritesOnly || rng.float() < 0.2)) {
+        const h = sorted[rng.int(sorted.length)];
+        batch.set(h, [Buffer.from(h, "hex"), valueOf(model.get(h)!.length)]);
+        continue;
+      }
       const k = rng.float() < 0.95 ? keyPool[rng.int(keyPool.length)] : rng.bytes(31);
       const v = rng.float() < 0.25 ? null : valueOf(valueLen());
       batch.set(hex(k), [k, v]);
