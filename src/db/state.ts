@@ -11,7 +11,7 @@
 // Views are read synchronously and not kept across commits: a base that is "the state at
 // version v" is resolved again at every use (`DeltaState` takes a function for its base).
 import type { KvEntry } from "../kv/index.ts";
-import { type Change, type MerkleTop, type PageReader, updateTrie } from "../merkle/update.ts";
+import { type Change, type EntryVisitor, type MerkleTop, type PageReader, updateTrie } from "../merkle/update.ts";
 import { compareKeys } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
 import { hex, keyString, lowerBound, prefixRange, sameBytes } from "./keys.ts";
@@ -23,7 +23,7 @@ import { hex, keyString, lowerBound, prefixRange, sameBytes } from "./keys.ts";
  */
 export interface StateReader {
   leafKeyAt(path: Uint8Array, depth: number): Uint8Array;
-  entriesUnder(path: Uint8Array, depth: number): [Uint8Array, Uint8Array][];
+  scanUnder(path: Uint8Array, depth: number, visit: EntryVisitor): void;
 }
 
 /** A trie state, read synchronously; valid until the next commit unless said otherwise. */
@@ -57,12 +57,10 @@ export function stateReader(view: StateView): StateReader {
       if (key === undefined) throw new DbError("CORRUPT", `the trie has a leaf under a ${depth}-bit prefix of ${hex(path)} that holds no key`);
       return key;
     },
-    entriesUnder(path, depth) {
+    scanUnder(path, depth, visit) {
       const { start, end } = prefixRange(path, depth);
-      const out: [Uint8Array, Uint8Array][] = [];
       const it = view.iterate(start, end);
-      for (let r = it.next(); !r.done; r = it.next()) out.push(r.value);
-      return out;
+      for (let r = it.next(); !r.done; r = it.next()) visit(r.value[0], 0, r.value[1], 0, r.value[1].length);
     },
   };
 }

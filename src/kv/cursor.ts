@@ -45,6 +45,12 @@ export function copyOut(p: Uint8Array, start: number, end: number): Uint8Array {
   return slab.subarray(at, at + n);
 }
 
+/**
+ * Receives one entry as views: the key at key[keyOff..+31], the value at value[valOff..+valLen].
+ * The views are valid only during the call, which must not use the tree.
+ */
+export type CellVisitor = (key: Uint8Array, keyOff: number, value: Uint8Array, valOff: number, valLen: number) => void;
+
 /** Value stored under `key` in the tree (root, height), or undefined. */
 export function lookup(pager: Pager, root: number, height: number, key: Uint8Array): Uint8Array | undefined {
   if (root === 0) return undefined;
@@ -170,6 +176,20 @@ export class Cursor {
   key(): Uint8Array {
     const o = PAGE_HEADER + KEY_SIZE * this.#idx[0];
     return copyOut(this.leaf(), o, o + KEY_SIZE);
+  }
+
+  /** Passes the current entry to `visit` as views into its leaf (a large value is assembled). */
+  visit(visit: CellVisitor): void {
+    const p = this.leaf();
+    const n = leafCount(p);
+    const i = this.#idx[0];
+    const s = leafValueStart(p, n, i);
+    if (leafIsOverflow(p, n, i)) {
+      const v = readOverflow(this.#pager, overflowRefPage(p, s), overflowRefLength(p, s));
+      visit(this.leaf(), PAGE_HEADER + KEY_SIZE * i, v, 0, v.length);
+    } else {
+      visit(p, PAGE_HEADER + KEY_SIZE * i, p, s, leafValueEnd(p, n, i) - s);
+    }
   }
 
   /** Copy of the current value. */

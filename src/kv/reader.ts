@@ -1,7 +1,7 @@
 // Read operations shared by the live tree and its snapshots.
 import { KvError } from "./errors.ts";
 import { KEY_BITS, checkKey, compareKeyAt, prefixFloor, sharesBitPrefix } from "./key.ts";
-import { Cursor, lookup } from "./cursor.ts";
+import { type CellVisitor, Cursor, lookup } from "./cursor.ts";
 import type { Pager } from "./pager.ts";
 
 /**
@@ -106,6 +106,21 @@ export abstract class KvReader {
       out.push([c.key(), c.value()]);
     } while (out.length < limit && c.next() && sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits));
     return out;
+  }
+
+  /**
+   * Passes every entry whose key shares `key`'s first `bits` bits to `visit`, in key order, as
+   * views (no copies; see CellVisitor). Returns how many there were.
+   */
+  scanPrefix(key: Uint8Array, bits: number, visit: CellVisitor): number {
+    const c = this.#prefixCursor(key, bits);
+    if (!c) return 0;
+    let n = 0;
+    do {
+      c.visit(visit);
+      n++;
+    } while (c.next() && sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits));
+    return n;
   }
 
   /** A cursor on the first key sharing `key`'s first `bits` bits, or undefined. */

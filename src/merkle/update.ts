@@ -29,10 +29,12 @@ import {
   compareKeys,
   EMPTY_NODE,
   keyBit,
+  KEY_BYTES,
   LEAF_NODE,
   TrieError,
   type TrieNodeKind,
   writeLeafPreimage,
+  writeLeafPreimageAt,
 } from "../trie/index.ts";
 import {
   ELISION_THRESHOLD,
@@ -49,6 +51,15 @@ import {
   slotOf,
   slotOffset,
 } from "./page.ts";
+
+/** Compares key `a` with the key at b[bOff..+31]. */
+function compareKeyTo(a: Uint8Array, b: Uint8Array, bOff: number): number {
+  for (let i = 0; i < KEY_BYTES; i++) {
+    const d = a[i] - b[bOff + i];
+    if (d !== 0) return d;
+  }
+  return 0;
+}
 
 /** Kind of a trie node, which GP names do not carry (the trie layer's kinds, short names). */
 export const EMPTY = EMPTY_NODE;
@@ -75,11 +86,16 @@ export interface StateReader {
   /** The one key whose first `depth` bits equal those of `path` (a leaf's key). */
   leafKeyAt(path: Uint8Array, depth: number): Uint8Array;
   /**
-   * All entries whose keys share the first `depth` bits of `path`, in key order. Called only
-   * for elided subtries, which hold fewer than ELISION_THRESHOLD entries.
+   * Passes every entry whose key shares the first `depth` bits of `path` to `visit`, in key
+   * order, as views valid during the call (key at key[keyOff..+31], value at
+   * value[valOff..+valLen]). Called only for elided subtries, which hold fewer than
+   * ELISION_THRESHOLD entries.
    */
-  entriesUnder(path: Uint8Array, depth: number): readonly (readonly [key: Uint8Array, value: Uint8Array])[];
+  scanUnder(path: Uint8Array, depth: number, visit: EntryVisitor): void;
 }
+
+/** Receives one entry of a `StateReader.scanUnder` as views valid during the call. */
+export type EntryVisitor = (key: Uint8Array, keyOff: number, value: Uint8Array, valOff: number, valLen: number) => void;
 
 /** Former name of `StateReader`. */
 export type LeafKeyReader = StateReader;
@@ -162,6 +178,11 @@ class Updater {
   delta = 0;
   /** Names of old leaves a rebuild reuses or recomputes; ids < 0 index it (-1 is 0). */
   extra = new Uint8Array(32 * ELISION_THRESHOLD);
+  /** Names in `extra` so far in the current rebuild. */
+  extraCount = 0;
+  /** Copies of the old keys of the current rebuild. */
+  keyPool = new Uint8Array(KEY_BYTES * 64);
+  keyPoolAt = 0;
   keys: Uint8Array[] = [];
   /** Per change: 1 if it sets a value, 0 if it deletes. */
   sets: Uint8Array = new Uint8Array(0);
@@ -356,51 +377,86 @@ class Updater {
 
   /** A branch whose page is elided: rebuild its subtrie from the old entries and the changes. */
   rebuildElided(lo: number, hi: number, pos: Pos, out: number): NodeKind {
-    const t = performance.now();
-    const olds = this.state.entriesUnder(this.keys[lo], pos.depth);
-    this.stats.seekMs += performance.now() - t;
-    this.stats.elidedRebuilds++;
-    this.stats.elidedEntries += olds.length;
+    const { kernel, keys: changed, sets } = this;
     const keys: Uint8Array[] = [];
     const ids: number[] = [];
-    // Merge; an old entry that is changed gives way to the change. Old leaves that survive are
-    // named in one kernel batch (per capacity) below.
-    const kept: number[] = [];
-    let j = 0;
-    for (let i = lo; i <= hi; i++) {
-      const key = i < hi ? this.keys[i] : null;
-      while (j < olds.length && (key === null || compareKeys(olds[j][0], key) < 0)) {
-        keys.push(olds[j][0]);
-        ids.push(-1 - kept.length);
-        kept.push(j);
+    // Merge the old entries, as the scan visits them, with the changes; an old entry that is
+    // changed gives way to the change. The preimages of the old leaves that survive are written
+    // straight from the scan's views into the kernel and named in one batch.
+    let j = lo;
+    let olds = 0;
+    let kept = 0;
+    this.keyPoolAt = 0;
+    this.extraCount = 0;
+    const t = performance.now();
+    this.state.scanUnder(changed[lo], pos.depth, (kb, ko, vb, vo, vl) => {
+      olds++;
+      let c = 1;
+      while (j < hi && (c = compareKeyTo(changed[j], kb, ko)) < 0) {
+        if (sets[j]) {
+          keys.push(changed[j]);
+          ids.push(j);
+        }
         j++;
       }
-      if (key === null) break;
-      if (j < olds.length && compareKeys(olds[j][0], key) === 0) j++;
-      if (this.sets[i]) {
-        keys.push(key);
-        ids.push(i);
+      if (j < hi && c === 0) {
+        if (sets[j]) {
+          keys.push(changed[j]);
+          ids.push(j);
+        }
+        j++;
+        return;
+      }
+      if (kept - this.extraCount === kernel.capacity) this.flushOldLeaves(kept);
+      keys.push(this.poolKey(kb, ko));
+      ids.push(-1 - kept);
+      writeLeafPreimageAt(kernel, kb, ko, vb, vo, vl, kernel.inOffset + (kept - this.extraCount) * 64);
+      kept++;
+    });
+    this.stats.seekMs += performance.now() - t;
+    for (; j < hi; j++) {
+      if (sets[j]) {
+        keys.push(changed[j]);
+        ids.push(j);
       }
     }
-    this.nameOldLeaves(olds, kept);
-    this.delta += keys.length - olds.length;
-    return this.build(keys, ids, 0, keys.length, pos, out);
+    this.flushOldLeaves(kept);
+    this.stats.elidedRebuilds++;
+    this.stats.elidedEntries += olds;
+    this.delta += keys.length - olds;
+    const kind = this.build(keys, ids, 0, keys.length, pos, out);
+    this.extraCount = 0;
+    return kind;
   }
 
-  /** Hashes the leaves olds[kept[k]] into this.extra[k]. */
-  nameOldLeaves(olds: readonly (readonly [Uint8Array, Uint8Array])[], kept: readonly number[]): void {
+  /** Names the old leaves written to the kernel since the last flush, appending to this.extra. */
+  flushOldLeaves(kept: number): void {
     const { kernel, heap } = this;
-    if (this.extra.length < kept.length * 32) this.extra = new Uint8Array(kept.length * 64);
-    for (let k0 = 0; k0 < kept.length; k0 += kernel.capacity) {
-      const n = Math.min(kernel.capacity, kept.length - k0);
-      for (let k = 0; k < n; k++) {
-        const [key, value] = olds[kept[k0 + k]];
-        writeLeafPreimage(kernel, key, value, kernel.inOffset + k * 64);
-      }
-      kernel.hashNodes(n);
-      this.extra.set(heap.subarray(kernel.outOffset, kernel.outOffset + n * 32), k0 * 32);
-      this.stats.hashes += n;
+    const n = kept - this.extraCount;
+    if (n === 0) return;
+    const need = (this.extraCount + n) * 32;
+    if (this.extra.length < need) {
+      const grown = new Uint8Array(2 * need);
+      grown.set(this.extra);
+      this.extra = grown;
     }
+    kernel.hashNodes(n);
+    this.extra.set(heap.subarray(kernel.outOffset, kernel.outOffset + n * 32), this.extraCount * 32);
+    this.extraCount += n;
+    this.stats.hashes += n;
+  }
+
+  /** A copy of the key at kb[ko..+31] in the rebuild's key pool (reused by the next rebuild). */
+  poolKey(kb: Uint8Array, ko: number): Uint8Array {
+    if (this.keyPoolAt + KEY_BYTES > this.keyPool.length) {
+      this.keyPool = new Uint8Array(this.keyPool.length * 2);
+      this.keyPoolAt = 0;
+    }
+    const at = this.keyPoolAt;
+    const pool = this.keyPool;
+    for (let i = 0; i < KEY_BYTES; i++) pool[at + i] = kb[ko + i];
+    this.keyPoolAt = at + KEY_BYTES;
+    return pool.subarray(at, at + KEY_BYTES);
   }
 
   /** Copies the name of leaf `id` (a change's index, or -1 - k for this.extra[k]) to heap[out]. */

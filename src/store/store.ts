@@ -306,7 +306,9 @@ export class Store {
           if (!key) throw new StoreError("CORRUPT", `${this.path}: the trie has a leaf under a ${depth}-bit prefix that holds no key`);
           return key;
         },
-        entriesUnder: (path, depth) => this.values.prefixEntries(path, depth),
+        scanUnder: (path, depth, visit) => {
+          this.values.scanPrefix(path, depth, visit);
+        },
       });
     } catch (e) {
       if (e instanceof TrieError) throw new StoreError("BAD_ARGUMENT", e.message, { cause: e });

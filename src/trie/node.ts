@@ -72,15 +72,19 @@ export function isEmptyId(id: Uint8Array, at = 0): boolean {
  * 32-byte copies from foreign buffers they beat `set`.
  */
 export function writeLeafPreimage(kernel: HashKernel, key: Uint8Array, value: Uint8Array, at: number): void {
+  writeLeafPreimageAt(kernel, key, 0, value, 0, value.length, at);
+}
+
+/** `writeLeafPreimage` of the key at key[keyOff..+31] and the value at value[valOff..+len]. */
+export function writeLeafPreimageAt(kernel: HashKernel, key: Uint8Array, keyOff: number, value: Uint8Array, valOff: number, len: number, at: number): void {
   const heap = kernel.heap;
-  for (let j = 0; j < KEY_BYTES; j++) heap[at + 1 + j] = key[j];
-  const len = value.length;
+  for (let j = 0; j < KEY_BYTES; j++) heap[at + 1 + j] = key[keyOff + j];
   if (len <= EMBED_MAX) {
     heap[at] = LEAF_EMBEDDED | len;
-    for (let j = 0; j < len; j++) heap[at + 32 + j] = value[j];
+    for (let j = 0; j < len; j++) heap[at + 32 + j] = value[valOff + j];
     for (let j = len; j < EMBED_MAX; j++) heap[at + 32 + j] = 0;
   } else {
     heap[at] = LEAF_REGULAR;
-    kernel.hash(value, heap, at + 32);
+    kernel.hash(valOff === 0 && len === value.length ? value : value.subarray(valOff, valOff + len), heap, at + 32);
   }
 }

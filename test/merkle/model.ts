@@ -1,5 +1,5 @@
 // In-memory stand-ins for the page store and the value store, to drive the merkle update alone.
-import type { PageReader, PageWrite, StateReader } from "../../src/merkle/update.ts";
+import type { EntryVisitor, PageReader, PageWrite, StateReader } from "../../src/merkle/update.ts";
 import { compareKeys, type Entry } from "../../src/trie/index.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -50,6 +50,16 @@ export class ModelState implements StateReader {
     this.scans++;
     this.scanned += out.length;
     return out;
+  }
+
+  /** Visits entriesUnder's entries as views at odd offsets into scratch buffers, as a page would hold them. */
+  scanUnder(path: Uint8Array, depth: number, visit: EntryVisitor): void {
+    for (const [k, v] of this.entriesUnder(path, depth)) {
+      const buf = new Uint8Array(3 + k.length + v.length + 5).fill(0xa5);
+      buf.set(k, 3);
+      buf.set(v, 3 + k.length);
+      visit(buf, 3, buf, 3 + k.length, v.length);
+    }
   }
 
   leafKeyAt(path: Uint8Array, depth: number): Uint8Array {
