@@ -155,6 +155,23 @@ function run(path: string): void {
       assert.equal(pk === undefined ? undefined : hex(pk), want, `seekPrefix ${hex(x)}/${bits}`);
       ops += 2;
     }
+    // Prefix scans as views: every entry under a short prefix, in order, with its value.
+    for (let s = 0; s < 10; s++) {
+      const x = randomProbe();
+      const bits = 4 + rng.int(20);
+      const got: string[] = [];
+      const n = tree.scanPrefix(x, bits, (kb, ko, vb, vo, vl) => {
+        const h = hex(kb.subarray(ko, ko + 31));
+        assert.ok(same(vb.subarray(vo, vo + vl), model.get(h)), `scanPrefix value of ${h}`);
+        got.push(h);
+      });
+      const want: string[] = [];
+      const first = firstWithPrefix(sorted, lowerBound, x, bits);
+      for (let i = first === undefined ? sorted.length : lowerBound(first); i < sorted.length && firstWithPrefix([sorted[i]], () => 0, x, bits) !== undefined; i++) want.push(sorted[i]);
+      assert.deepEqual(got, want, `scanPrefix ${hex(x)}/${bits}`);
+      assert.equal(n, want.length);
+      ops++;
+    }
     // Bounded range scans in both directions.
     for (let r = 0; r < 25; r++) {
       let a = randomProbe();
