@@ -178,17 +178,36 @@ export class Cursor {
     return copyOut(this.leaf(), o, o + KEY_SIZE);
   }
 
-  /** Passes the current entry to `visit` as views into its leaf (a large value is assembled). */
-  visit(visit: CellVisitor): void {
-    const p = this.leaf();
-    const n = leafCount(p);
-    const i = this.#idx[0];
-    const s = leafValueStart(p, n, i);
-    if (leafIsOverflow(p, n, i)) {
-      const v = readOverflow(this.#pager, overflowRefPage(p, s), overflowRefLength(p, s));
-      visit(this.leaf(), PAGE_HEADER + KEY_SIZE * i, v, 0, v.length);
-    } else {
-      visit(p, PAGE_HEADER + KEY_SIZE * i, p, s, leafValueEnd(p, n, i) - s);
+  /**
+   * Passes entries to `visit` from the current one on, as views into their leaves, while
+   * `accept(leaf, keyOffset)` holds; the cursor stops on the first entry refused, or past the
+   * end. Returns the number visited. A leaf is fetched once for all the cells it holds.
+   */
+  visitWhile(accept: (leaf: Uint8Array, keyOff: number) => boolean, visit: CellVisitor): number {
+    let n = 0;
+    for (;;) {
+      let p = this.leaf();
+      const count = leafCount(p);
+      let i = this.#idx[0];
+      for (; i < count; i++) {
+        const k = PAGE_HEADER + KEY_SIZE * i;
+        if (!accept(p, k)) {
+          this.#idx[0] = i;
+          return n;
+        }
+        const s = leafValueStart(p, count, i);
+        if (leafIsOverflow(p, count, i)) {
+          const v = readOverflow(this.#pager, overflowRefPage(p, s), overflowRefLength(p, s));
+          // Reading the chain may have recycled the leaf's buffer: fetch it again.
+          p = this.leaf();
+          visit(p, k, v, 0, v.length);
+        } else {
+          visit(p, k, p, s, leafValueEnd(p, count, i) - s);
+        }
+        n++;
+      }
+      this.#idx[0] = count - 1;
+      if (!this.next()) return n;
     }
   }
 

@@ -115,12 +115,7 @@ export abstract class KvReader {
   scanPrefix(key: Uint8Array, bits: number, visit: CellVisitor): number {
     const c = this.#prefixCursor(key, bits);
     if (!c) return 0;
-    let n = 0;
-    do {
-      c.visit(visit);
-      n++;
-    } while (c.next() && sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits));
-    return n;
+    return c.visitWhile((leaf, at) => sharesBitPrefix(key, leaf, at, bits), visit);
   }
 
   /** A cursor on the first key sharing `key`'s first `bits` bits, or undefined. */

@@ -111,8 +111,8 @@ export function childPageId(parent: Uint8Array, c: number, out: Uint8Array = new
 
 /** Stamps the page's id (and zeroes the reserved bytes); the checksum waits for `sealPage`. */
 export function stampPage(page: Uint8Array, id: Uint8Array): void {
-  page.set(id.subarray(0, PAGE_ID_BYTES), PAGE_ID_OFFSET);
-  page.fill(0, LEAF_COUNT_OFFSET + 4, CHECKSUM_OFFSET);
+  for (let i = 0; i < PAGE_ID_BYTES; i++) page[PAGE_ID_OFFSET + i] = id[i];
+  for (let i = LEAF_COUNT_OFFSET + 4; i < CHECKSUM_OFFSET; i++) page[i] = 0;
 }
 
 /**

@@ -49,7 +49,6 @@ import {
   stampPage,
   setLeafSlot,
   slotOf,
-  slotOffset,
 } from "./page.ts";
 
 /** Compares key `a` with the key at b[bOff..+31]. */
@@ -140,15 +139,28 @@ class PageRef {
   dirty = false;
   /** Dropped by elision: deleted if it existed, never written. */
   pruned = false;
+  /** The page as 32-bit words (node names are copied a word at a time). */
+  words: Int32Array | undefined;
+  page: Uint8Array | undefined;
   constructor(
     readonly id: Uint8Array,
-    public page: Uint8Array | undefined,
+    page: Uint8Array | undefined,
     readonly existed: boolean,
-  ) {}
+  ) {
+    // A view at an unaligned offset cannot be seen as words: work on a copy.
+    if (page !== undefined && (page.byteOffset & 3) !== 0) {
+      page = page.slice();
+      this.dirty = true;
+    }
+    this.page = page;
+    this.words = page && new Int32Array(page.buffer, page.byteOffset, MERKLE_PAGE_BYTES >> 2);
+  }
 
   writable(): Uint8Array {
     if (!this.dirty) {
-      this.page = this.page ? this.page.slice() : new Uint8Array(MERKLE_PAGE_BYTES);
+      const page = this.page ? this.page.slice() : new Uint8Array(MERKLE_PAGE_BYTES);
+      this.page = page;
+      this.words = new Int32Array(page.buffer, 0, MERKLE_PAGE_BYTES >> 2);
       this.dirty = true;
     }
     return this.page as Uint8Array;
@@ -168,6 +180,8 @@ interface Pos {
 class Updater {
   readonly kernel: HashKernel;
   readonly heap: Uint8Array;
+  /** The kernel's memory as 32-bit words; every name slot is word aligned. */
+  readonly heap32: Int32Array;
   readonly slots: number;
   readonly refs = new Map<number | string, PageRef>();
   readonly idScratch = new Uint8Array(32);
@@ -197,6 +211,7 @@ class Updater {
   ) {
     this.kernel = kernel;
     this.heap = kernel.heap;
+    this.heap32 = new Int32Array(kernel.heap.buffer, kernel.heap.byteOffset, kernel.heap.byteLength >> 2);
     this.slots = kernel.scratchOffset;
   }
 
@@ -236,20 +251,23 @@ class Updater {
       heap.set(this.top.root, out);
       return this.top.kind;
     }
-    const page = pos.ref?.page;
-    if (!page) {
-      heap.fill(0, out, out + 32);
+    const ref = pos.ref as PageRef;
+    const words = ref.words;
+    const h = this.heap32;
+    const ho = out >> 2;
+    if (words === undefined) {
+      for (let i = 0; i < 8; i++) h[ho + i] = 0;
       return EMPTY;
     }
-    const at = slotOffset(pos.slot);
-    let zero = true;
-    for (let i = 0; i < 32; i++) {
-      const b = page[at + i];
-      heap[out + i] = b;
-      if (b !== 0) zero = false;
+    const at = pos.slot << 3;
+    let any = 0;
+    for (let i = 0; i < 8; i++) {
+      const w = words[at + i];
+      h[ho + i] = w;
+      any |= w;
     }
-    if (zero) return EMPTY;
-    return isLeafSlot(page, pos.slot) ? LEAF : BRANCH;
+    if (any === 0) return EMPTY;
+    return isLeafSlot(ref.page as Uint8Array, pos.slot) ? LEAF : BRANCH;
   }
 
   /** Writes the node named at heap[from] with `kind` at `pos` (below the root). */
@@ -257,10 +275,14 @@ class Updater {
     const ref = pos.ref as PageRef;
     if (kind === EMPTY && !ref.page) return;
     const page = ref.writable();
-    const at = slotOffset(pos.slot);
-    const heap = this.heap;
-    if (kind === EMPTY) page.fill(0, at, at + 32);
-    else for (let i = 0; i < 32; i++) page[at + i] = heap[from + i];
+    const words = ref.words as Int32Array;
+    const at = pos.slot << 3;
+    if (kind === EMPTY) for (let i = 0; i < 8; i++) words[at + i] = 0;
+    else {
+      const h = this.heap32;
+      const ho = from >> 2;
+      for (let i = 0; i < 8; i++) words[at + i] = h[ho + i];
+    }
     setLeafSlot(page, pos.slot, kind === LEAF);
   }
 
@@ -268,8 +290,9 @@ class Updater {
     const ref = pos.ref as PageRef;
     if (!ref.page) return;
     const page = ref.writable();
-    const at = slotOffset(pos.slot);
-    page.fill(0, at, at + 32);
+    const words = ref.words as Int32Array;
+    const at = pos.slot << 3;
+    for (let i = 0; i < 8; i++) words[at + i] = 0;
     setLeafSlot(page, pos.slot, false);
   }
 
@@ -581,6 +604,8 @@ class Updater {
 }
 
 let kernel: HashKernel | undefined;
+// Name slots and node inputs are copied as 32-bit words.
+const WORD_ALIGNED = (o: number) => (o & 3) === 0;
 
 /**
  * Applies a sorted batch of changes (strictly increasing keys; value null deletes) to the trie
@@ -588,6 +613,9 @@ let kernel: HashKernel | undefined;
  * changes nothing in place: returns the new top and the pages to write or delete.
  */
 export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, state: StateReader): UpdateResult {
-  kernel ??= new HashKernel(1024);
+  if (kernel === undefined) {
+    kernel = new HashKernel(1024);
+    if (!WORD_ALIGNED(kernel.scratchOffset) || !WORD_ALIGNED(kernel.heap.byteOffset)) throw new Error("hash kernel scratch is not word aligned");
+  }
   return new Updater(kernel, pages, state, top).run(changes);
 }
