@@ -38,6 +38,8 @@ export interface StateView {
   firstKeyUnder(path: Uint8Array, depth: number): Uint8Array | undefined;
   /** The state's merkle pages: `get(id)` gives the sealed page, or undefined when absent. */
   readonly pages: PageReader;
+  /** Entries under a prefix as views (see `EntryVisitor`), when the view can do better than `iterate`. */
+  scanUnder?(path: Uint8Array, depth: number, visit: EntryVisitor): void;
 }
 
 /** What the committed state is read through (the store implements it). */
@@ -46,6 +48,8 @@ export interface StoreSource {
   get(key: Uint8Array): Uint8Array | undefined;
   entries(range: { start?: Uint8Array; end?: Uint8Array }): Iterable<KvEntry>;
   seekPrefixKey(path: Uint8Array, depth: number): Uint8Array | undefined;
+  /** Entries under a prefix as views; a source without it is scanned through `entries`. */
+  scanPrefix?(path: Uint8Array, depth: number, visit: EntryVisitor): void;
   page(id: Uint8Array): Uint8Array | undefined;
 }
 
@@ -58,11 +62,17 @@ export function stateReader(view: StateView): StateReader {
       return key;
     },
     scanUnder(path, depth, visit) {
-      const { start, end } = prefixRange(path, depth);
-      const it = view.iterate(start, end);
-      for (let r = it.next(); !r.done; r = it.next()) visit(r.value[0], 0, r.value[1], 0, r.value[1].length);
+      if (view.scanUnder !== undefined) view.scanUnder(path, depth, visit);
+      else scanByIterate(view, path, depth, visit);
     },
   };
+}
+
+/** Entries under a prefix, read through the view's ordered scan. */
+function scanByIterate(view: StateView, path: Uint8Array, depth: number, visit: EntryVisitor): void {
+  const { start, end } = prefixRange(path, depth);
+  const it = view.iterate(start, end);
+  for (let r = it.next(); !r.done; r = it.next()) visit(r.value[0], 0, r.value[1], 0, r.value[1].length);
 }
 
 /** The committed state: the store, read directly. */
@@ -90,6 +100,11 @@ export class StoreState implements StateView {
 
   firstKeyUnder(path: Uint8Array, depth: number): Uint8Array | undefined {
     return this.store.seekPrefixKey(path, depth);
+  }
+
+  scanUnder(path: Uint8Array, depth: number, visit: EntryVisitor): void {
+    if (this.store.scanPrefix !== undefined) this.store.scanPrefix(path, depth, visit);
+    else scanByIterate(this, path, depth, visit);
   }
 }
 

@@ -29,7 +29,7 @@ import { type BatchEntry, encodeTreeMeta, type KvTree, openKv, type RangeOptions
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
 import { MERKLE_PAGE_BYTES, pageIdKey, sealPage } from "../merkle/page.ts";
-import { type Change, EMPTY, EMPTY_TOP, type MerkleTop, type PageWrite, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
+import { type Change, EMPTY, EMPTY_TOP, type EntryVisitor, type MerkleTop, type PageWrite, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
@@ -268,6 +268,15 @@ export class Store {
     return this.values.seekPrefixKey(key, bits);
   }
 
+  /**
+   * Passes every entry whose key shares `key`'s first `bits` bits to `visit`, in key order, as
+   * views valid during the call (see `EntryVisitor`); the cheapest way to read a small subtrie.
+   */
+  scanPrefix(key: Uint8Array, bits: number, visit: EntryVisitor): void {
+    this.#live();
+    this.values.scanPrefix(key, bits, visit);
+  }
+
   /** The committed merkle page `id` (sealed image, shared: do not modify), or undefined. */
   page(id: Uint8Array): Uint8Array | undefined {
     this.#live();
@@ -306,9 +315,7 @@ export class Store {
           if (!key) throw new StoreError("CORRUPT", `${this.path}: the trie has a leaf under a ${depth}-bit prefix that holds no key`);
           return key;
         },
-        scanUnder: (path, depth, visit) => {
-          this.values.scanPrefix(path, depth, visit);
-        },
+        scanUnder: (path, depth, visit) => this.values.scanPrefix(path, depth, visit),
       });
     } catch (e) {
       if (e instanceof TrieError) throw new StoreError("BAD_ARGUMENT", e.message, { cause: e });
