@@ -2,7 +2,8 @@
 // bytes per key against single proofs, and @ethereumjs/mpt's proof create/verify side by side.
 // `npm run bench:proof` (N=1000000 entries; MPT_N=... keys for @ethereumjs/mpt, 0 to skip it,
 // default N; ROUNDS=5 interleaved rounds; SINGLE=10000 keys proven one by one per round, of
-// which the first KEYS=1000 also go into one multiproof).
+// which the first KEYS=1000 also go into one multiproof). DB=0 skips the same single proofs taken
+// from a database (`Snapshot.prove`: merkle pages on disk, small subtries rebuilt from the values).
 import { createMerkleProof, createMPT, verifyMerkleProof } from "@ethereumjs/mpt";
 import {
   encodeKeyProof,
@@ -16,6 +17,10 @@ import {
   verifyKeyProof,
   verifyMultiProof,
 } from "../src/trie/index.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { open as openDb } from "../src/db/index.ts";
 import { interleaved, machine, median, randomSortedEntries, table } from "./support.ts";
 
 const N = Number(process.env.N ?? 1_000_000);
@@ -67,6 +72,37 @@ const ours = await interleaved(ROUNDS, {
   },
 });
 
+// The same proofs from a database holding the same entries.
+let fromDb: { load: number; create: number } | undefined;
+if (process.env.DB !== "0") {
+  const dir = mkdtempSync(join(tmpdir(), "bmt-bench-proof-"));
+  const db = openDb(dir, { rollbackWindow: 0 });
+  try {
+    t = performance.now();
+    for (let i = 0; i < entries.length; i += 50_000) {
+      const w = db.beginWrite();
+      for (const e of entries.slice(i, i + 50_000)) w.set(e.key, e.value);
+      await w.finish().commit();
+    }
+    const load = performance.now() - t;
+    if (Buffer.compare(db.root, root) !== 0) throw new Error("database root differs from the entries' root");
+    const create: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const ks = sample(entries, SINGLE);
+      const snap = db.beginRead();
+      const t0 = performance.now();
+      const proofs = ks.map((k) => snap.prove(k));
+      create.push(((performance.now() - t0) * 1000) / SINGLE);
+      snap.release();
+      for (let i = 0; i < 100; i++) if (!verifyKeyProof(proofs[i], root)) throw new Error("a database proof failed");
+    }
+    fromDb = { load, create: median(create) };
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 let mpt: { build: number; create: number; verify: number; bytes: number } | undefined;
 if (MPT_N > 0) {
   // In-memory (its default MapDB): a key-value backed trie would only be slower to set up.
@@ -101,12 +137,13 @@ const singleBytes = median(bytes.single);
 const multiBytes = median(bytes.multi);
 console.log(`# proofs, ${entries.length} random entries (31-byte keys, 32-byte values), random present keys (${SINGLE} single, ${KEYS} per multiproof) per round, median of ${ROUNDS}`);
 console.log(`# ${machine()}`);
-console.log(`# entries node source built in ${f(sourceMs)} ms; @ethereumjs/mpt ${mpt ? `(in-memory MapDB, ${MPT_N} keys) built in ${f(mpt.build / 1000)} s` : "skipped"}\n`);
+console.log(`# entries node source built in ${f(sourceMs)} ms; ${fromDb ? `database loaded in ${f(fromDb.load / 1000)} s (50k-entry commits); ` : ""}@ethereumjs/mpt ${mpt ? `(in-memory MapDB, ${MPT_N} keys) built in ${f(mpt.build / 1000)} s` : "skipped"}\n`);
 console.log(
   table(
     ["what", "create µs/key", "verify µs/key", "bytes/key"],
     [
       ["bmt single proof (`proveKey` over the entries source)", f(ours.create), f(ours.verify), f(singleBytes)],
+      ...(fromDb ? [["bmt single proof from a database (`Snapshot.prove`: merkle pages + value scans)", f(fromDb.create), "(as above)", "(as above)"]] : []),
       [`bmt multiproof of ${KEYS} keys (\`proveMany\`)`, f(ours.multiCreate), f(ours.multiVerify), `${f(multiBytes)} (${((100 * multiBytes) / singleBytes).toFixed(1)} % of single)`],
       ...(mpt ? [["@ethereumjs/mpt single proof (`createMerkleProof` / `verifyMerkleProof`)", f(mpt.create), f(mpt.verify), f(mpt.bytes)]] : []),
     ],

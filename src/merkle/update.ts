@@ -136,9 +136,12 @@ export interface UpdateResult {
 
 /** A page in the update's working set; copied before the first write (sources are shared). */
 class PageRef {
+  /** Written by this update. */
   dirty = false;
   /** Dropped by elision: deleted if it existed, never written. */
   pruned = false;
+  /** The buffer is this update's own copy. */
+  #owned = false;
   /** The page as 32-bit words (node names are copied a word at a time). */
   words: Int32Array | undefined;
   page: Uint8Array | undefined;
@@ -150,19 +153,20 @@ class PageRef {
     // A view at an unaligned offset cannot be seen as words: work on a copy.
     if (page !== undefined && (page.byteOffset & 3) !== 0) {
       page = page.slice();
-      this.dirty = true;
+      this.#owned = true;
     }
     this.page = page;
     this.words = page && new Int32Array(page.buffer, page.byteOffset, MERKLE_PAGE_BYTES >> 2);
   }
 
   writable(): Uint8Array {
-    if (!this.dirty) {
+    if (!this.#owned) {
       const page = this.page ? this.page.slice() : new Uint8Array(MERKLE_PAGE_BYTES);
       this.page = page;
       this.words = new Int32Array(page.buffer, 0, MERKLE_PAGE_BYTES >> 2);
-      this.dirty = true;
+      this.#owned = true;
     }
+    this.dirty = true;
     return this.page as Uint8Array;
   }
 }

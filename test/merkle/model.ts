@@ -7,8 +7,14 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 /** Pages by id, as a store would hold them after each commit. */
 export class MemPages implements PageReader {
   readonly pages = new Map<string, Uint8Array>();
+  /** `unaligned`: hand out pages as views at an odd byte offset, as a shared read buffer may. */
+  constructor(private readonly unaligned = false) {}
   get(id: Uint8Array): Uint8Array | undefined {
-    return this.pages.get(hex(id));
+    const page = this.pages.get(hex(id));
+    if (!this.unaligned || page === undefined) return page;
+    const buf = new Uint8Array(page.length + 3);
+    buf.set(page, 1);
+    return buf.subarray(1, 1 + page.length);
   }
   apply(writes: readonly PageWrite[]): void {
     for (const w of writes) {
