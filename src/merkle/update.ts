@@ -134,6 +134,23 @@ export interface UpdateResult {
   readonly stats: UpdateStats;
 }
 
+// Page copies are carved from 64 KiB slabs: one ArrayBuffer per 16 pages instead of one each
+// makes a copy ~4x cheaper. A slab lives while any of its pages does; the pages an update
+// writes are kept together (until the next checkpoint, or with the session that made them).
+const SLAB_PAGES = 16;
+let slab = new Uint8Array(0);
+let slabAt = SLAB_PAGES;
+
+/** A zeroed page-sized buffer, word aligned. */
+function pageBuffer(): Uint8Array {
+  if (slabAt === SLAB_PAGES) {
+    slab = new Uint8Array(SLAB_PAGES * MERKLE_PAGE_BYTES);
+    slabAt = 0;
+  }
+  const at = slabAt++ * MERKLE_PAGE_BYTES;
+  return slab.subarray(at, at + MERKLE_PAGE_BYTES);
+}
+
 /** A page in the update's working set; copied before the first write (sources are shared). */
 class PageRef {
   /** Written by this update. */
@@ -161,9 +178,10 @@ class PageRef {
 
   writable(): Uint8Array {
     if (!this.#owned) {
-      const page = this.page ? this.page.slice() : new Uint8Array(MERKLE_PAGE_BYTES);
+      const page = pageBuffer();
+      if (this.page) page.set(this.page);
       this.page = page;
-      this.words = new Int32Array(page.buffer, 0, MERKLE_PAGE_BYTES >> 2);
+      this.words = new Int32Array(page.buffer, page.byteOffset, MERKLE_PAGE_BYTES >> 2);
       this.#owned = true;
     }
     this.dirty = true;
