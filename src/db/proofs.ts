@@ -7,29 +7,21 @@
 import type { LeafSource } from "../merkle/node-source.ts";
 import { pagesNodeSource } from "../merkle/node-source.ts";
 import { MAX_PAGE_DEPTH, PAGE_ID_BYTES } from "../merkle/page.ts";
-import type { PageReader } from "../merkle/update.ts";
+import type { EntryVisitor, PageReader } from "../merkle/update.ts";
 import { type Entry, entriesNodeSource, TrieError, type TrieNodeSource } from "../trie/index.ts";
 import type { DbCore } from "./core.ts";
 import { DbError } from "./errors.ts";
-import { checkKey, keyAfter, prefixRange } from "./keys.ts";
-import type { StateView } from "./state.ts";
+import { checkKey, keyAfter } from "./keys.ts";
+import { scanByIterate, type StateView } from "./state.ts";
 
 /** The value side of `view` as the merkle node source reads it: prefix and range scans. */
 export function leafSource(view: StateView): LeafSource {
   return {
     entriesUnder(path, depth, limit = Infinity) {
-      const { start, end } = prefixRange(path, depth);
       const out: [Uint8Array, Uint8Array][] = [];
-      if (limit <= 0) return out;
-      const it = view.iterate(start, end);
-      try {
-        for (let r = it.next(); !r.done; r = it.next()) {
-          out.push(r.value);
-          if (out.length >= limit) break;
-        }
-      } finally {
-        it.return?.();
-      }
+      const copy: EntryVisitor = (kb, ko, vb, vo, vl) => out.push([kb.slice(ko, ko + 31), vb.slice(vo, vo + vl)]);
+      if (view.scanUnder !== undefined) view.scanUnder(path, depth, copy, limit);
+      else scanByIterate(view, path, depth, copy, limit);
       return out;
     },
     range(start, end, limit) {

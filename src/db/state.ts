@@ -39,7 +39,7 @@ export interface StateView {
   /** The state's merkle pages: `get(id)` gives the sealed page, or undefined when absent. */
   readonly pages: PageReader;
   /** Entries under a prefix as views (see `EntryVisitor`), when the view can do better than `iterate`. */
-  scanUnder?(path: Uint8Array, depth: number, visit: EntryVisitor): void;
+  scanUnder?(path: Uint8Array, depth: number, visit: EntryVisitor, limit?: number): void;
 }
 
 /** What the committed state is read through (the store implements it). */
@@ -49,7 +49,7 @@ export interface StoreSource {
   entries(range: { start?: Uint8Array; end?: Uint8Array }): Iterable<KvEntry>;
   seekPrefixKey(path: Uint8Array, depth: number): Uint8Array | undefined;
   /** Entries under a prefix as views; a source without it is scanned through `entries`. */
-  scanPrefix?(path: Uint8Array, depth: number, visit: EntryVisitor): void;
+  scanPrefix?(path: Uint8Array, depth: number, visit: EntryVisitor, limit?: number): void;
   page(id: Uint8Array): Uint8Array | undefined;
 }
 
@@ -69,10 +69,19 @@ export function stateReader(view: StateView): StateReader {
 }
 
 /** Entries under a prefix, read through the view's ordered scan. */
-function scanByIterate(view: StateView, path: Uint8Array, depth: number, visit: EntryVisitor): void {
+export function scanByIterate(view: StateView, path: Uint8Array, depth: number, visit: EntryVisitor, limit = Infinity): void {
+  if (limit <= 0) return;
   const { start, end } = prefixRange(path, depth);
   const it = view.iterate(start, end);
-  for (let r = it.next(); !r.done; r = it.next()) visit(r.value[0], 0, r.value[1], 0, r.value[1].length);
+  try {
+    let n = 0;
+    for (let r = it.next(); !r.done; r = it.next()) {
+      visit(r.value[0], 0, r.value[1], 0, r.value[1].length);
+      if (++n >= limit) break;
+    }
+  } finally {
+    it.return?.();
+  }
 }
 
 /** The committed state: the store, read directly. */
@@ -102,9 +111,9 @@ export class StoreState implements StateView {
     return this.store.seekPrefixKey(path, depth);
   }
 
-  scanUnder(path: Uint8Array, depth: number, visit: EntryVisitor): void {
-    if (this.store.scanPrefix !== undefined) this.store.scanPrefix(path, depth, visit);
-    else scanByIterate(this, path, depth, visit);
+  scanUnder(path: Uint8Array, depth: number, visit: EntryVisitor, limit = Infinity): void {
+    if (this.store.scanPrefix !== undefined) this.store.scanPrefix(path, depth, visit, limit);
+    else scanByIterate(this, path, depth, visit, limit);
   }
 }
 

@@ -110,12 +110,13 @@ export abstract class KvReader {
 
   /**
    * Passes every entry whose key shares `key`'s first `bits` bits to `visit`, in key order, as
-   * views (no copies; see CellVisitor). Returns how many there were.
+   * views (no copies; see CellVisitor), at most `limit` of them. Returns how many it passed.
    */
-  scanPrefix(key: Uint8Array, bits: number, visit: CellVisitor): number {
+  scanPrefix(key: Uint8Array, bits: number, visit: CellVisitor, limit = Infinity): number {
     const c = this.#prefixCursor(key, bits);
     if (!c) return 0;
-    return c.visitWhile((leaf, at) => sharesBitPrefix(key, leaf, at, bits), visit);
+    let n = 0;
+    return c.visitWhile((leaf, at) => n++ < limit && sharesBitPrefix(key, leaf, at, bits), visit);
   }
 
   /** A cursor on the first key sharing `key`'s first `bits` bits, or undefined. */

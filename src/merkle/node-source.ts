@@ -79,6 +79,11 @@ class PagesNodeSource implements TrieNodeSource {
 
   leaf(path: Uint8Array, depth: number): TrieLeaf {
     checkPosition(path, depth, 0);
+    // A leaf inside the elided subtrie scanned last is among its entries (the common case: a
+    // proof walks down to its key's leaf through that subtrie).
+    if (this.#elided !== null && depth >= this.#elidedDepth && sharesBits(this.#elidedPath as Uint8Array, path, this.#elidedDepth)) {
+      return this.#elided.leaf(path, depth);
+    }
     const found = this.leaves.entriesUnder(path, depth, 2);
     if (found.length !== 1) {
       throw new TrieError("BAD_PATH", `no leaf at depth ${depth} on this path (${found.length === 0 ? "no key" : "several keys"} under the prefix)`);
@@ -95,7 +100,7 @@ class PagesNodeSource implements TrieNodeSource {
       }
       this.#elidedPath = path.slice();
       this.#elidedDepth = pageRoot;
-      this.#elided = entriesNodeSource(found.map(([key, value]) => ({ key, value })));
+      this.#elided = entriesNodeSource(found.map(([key, value]) => ({ key, value })), pageRoot);
     }
     return this.#elided as TrieNodeSource;
   }

@@ -270,11 +270,12 @@ export class Store {
 
   /**
    * Passes every entry whose key shares `key`'s first `bits` bits to `visit`, in key order, as
-   * views valid during the call (see `EntryVisitor`); the cheapest way to read a small subtrie.
+   * views valid during the call (see `EntryVisitor`), at most `limit` of them; the cheapest way
+   * to read a small subtrie.
    */
-  scanPrefix(key: Uint8Array, bits: number, visit: EntryVisitor): void {
+  scanPrefix(key: Uint8Array, bits: number, visit: EntryVisitor, limit = Infinity): void {
     this.#live();
-    this.values.scanPrefix(key, bits, visit);
+    this.values.scanPrefix(key, bits, visit, limit);
   }
 
   /** The committed merkle page `id` (sealed image, shared: do not modify), or undefined. */

@@ -79,9 +79,13 @@ const PAIR_WORDS = PAIR_BYTES / 4;
  * `BAD_KEY`, `BAD_VALUE`). Building it hashes the whole trie once (as `trieRoot` does) and keeps
  * every leaf and branch name and the branch tree (~145 bytes per entry); a walk down a path then
  * costs O(1) per level. The array and its entries must not change while the source is in use.
+ *
+ * `topDepth` > 0 makes it a source for the subtrie under the first `topDepth` bits the entries
+ * share (checked: `BAD_ARGUMENT`): `root()` is the node at `topDepth`, and nodes above it are
+ * not asked for. It spares hashing the chain of single-child branches above a small subtrie.
  */
-export function entriesNodeSource(entries: readonly Entry[]): TrieNodeSource {
-  return new EntriesNodeSource(entries);
+export function entriesNodeSource(entries: readonly Entry[], topDepth = 0): TrieNodeSource {
+  return new EntriesNodeSource(entries, topDepth);
 }
 
 /**
@@ -113,9 +117,11 @@ class EntriesNodeSource implements TrieNodeSource {
   // A cursor: the key range (and its top pair) at each depth along the last path asked for,
   // so a walk down one path (or to a sibling) refines the previous range by one step instead
   // of searching anew.
-  private readonly cLo = new Int32Array(KEY_BITS + 1);
-  private readonly cHi = new Int32Array(KEY_BITS + 1);
-  private readonly cPair = new Int32Array(KEY_BITS + 1);
+  private readonly cursor = new Int32Array(3 * (KEY_BITS + 1));
+  private readonly cLo = this.cursor.subarray(0, KEY_BITS + 1);
+  private readonly cHi = this.cursor.subarray(KEY_BITS + 1, 2 * (KEY_BITS + 1));
+  private readonly cPair = this.cursor.subarray(2 * (KEY_BITS + 1));
+  private readonly topDepth: number;
   private readonly cPath = new Uint8Array(KEY_BYTES);
   private cDepth = 0;
   private readonly node64 = new Uint8Array(NODE_BYTES);
@@ -125,8 +131,10 @@ class EntriesNodeSource implements TrieNodeSource {
   // Leaf names as words (names sit at multiples of 32 bytes): a name copies as 8 words.
   private leafWords!: Int32Array;
 
-  constructor(entries: readonly Entry[]) {
+  constructor(entries: readonly Entry[], topDepth: number) {
     if (!Array.isArray(entries)) throw new TrieError("BAD_ARGUMENT", "entries must be an array");
+    checkDepth(topDepth, 0, "topDepth");
+    this.topDepth = topDepth;
     const n = entries.length;
     this.entries = entries;
     this.keys = new Array<Uint8Array>(n);
@@ -143,6 +151,9 @@ class EntriesNodeSource implements TrieNodeSource {
         this.split[i - 1] = s;
       }
     }
+    if (n >= 2 && commonPrefixBits(this.keys[0], this.keys[n - 1]) < topDepth) {
+      throw new TrieError("BAD_ARGUMENT", `entries do not share their first ${topDepth} bits (topDepth)`);
+    }
     this.pfx = new Uint32Array(2 * n);
     for (let i = 0; i < n; i++) {
       const k = this.keys[i];
@@ -155,7 +166,7 @@ class EntriesNodeSource implements TrieNodeSource {
     this.topNames = new Uint8Array(HASH_BYTES * Math.max(0, n - 1));
     for (let p = 0; p + 1 < n; p++) this.pairs[PAIR_WORDS * p] = this.split[p];
     this.rootPair = n >= 2 ? this.buildBranches(0, n) : -1;
-    if (n >= 2) this.liftTop(this.rootPair, 0);
+    if (n >= 2) this.liftTop(this.rootPair, topDepth);
     this.leafWords = new Int32Array(this.leafNames.buffer, this.leafNames.byteOffset, this.leafNames.length >> 2);
     this.cLo[0] = 0;
     this.cHi[0] = n;
@@ -163,7 +174,7 @@ class EntriesNodeSource implements TrieNodeSource {
   }
 
   root(): TrieNode {
-    const top = this.nodeOfRange(0, this.keys.length, this.rootPair, 0);
+    const top = this.nodeOfRange(0, this.keys.length, this.rootPair, this.topDepth);
     return { kind: top.kind, name: top.name.slice() };
   }
 

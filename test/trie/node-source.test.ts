@@ -107,4 +107,47 @@ describe(`trie: entries node source (seed ${seed})`, () => {
       assert.deepEqual(proveKey(source, key), proveKey(entries, key));
     }
   });
+
+  it("a source for the subtrie under shared top bits gives the same nodes below them", () => {
+    const rng = new Rng(seed + 4);
+    for (let run = 0; run < 30; run++) {
+      const top = rng.int(230);
+      const base = rng.bytes(31);
+      const n = 2 + rng.int(14);
+      const keys = new Map<string, Entry>();
+      while (keys.size < n) {
+        const key = keySharing(rng, base, top + rng.int(248 - top));
+        keys.set(toHex(key), { key, value: rng.bytes(rng.int(2) ? 32 : 40) });
+      }
+      const entries = sortEntries([...keys.values()]);
+      const whole = entriesNodeSource(entries);
+      const sub = entriesNodeSource(entries, top);
+      assert.equal(toHex(sub.root().name), toHex(subtrieRoot(entries, 0, entries.length, top)), `root at ${top}`);
+      for (let i = 0; i < 6; i++) {
+        const path = i % 2 === 0 ? rng.pick(entries).key : keySharing(rng, base, top + rng.int(248 - top));
+        let d = top;
+        for (; d < 248; d++) {
+          const a = d === 0 ? whole.root() : whole.node(path, d);
+          const kind = a.kind;
+          const name = toHex(a.name);
+          const b = d === top ? sub.root() : sub.node(path, d);
+          assert.equal(b.kind, kind, `kind at ${d}`);
+          assert.equal(toHex(b.name), name, `name at ${d}`);
+          if (kind !== BRANCH_NODE) break;
+        }
+        if (d < 248 && (d === top ? sub.root() : sub.node(path, d)).kind === LEAF_NODE) {
+          assert.equal(toHex(sub.leaf(path, d).key), toHex(whole.leaf(path, d).key));
+        }
+      }
+      if (top > 0 && entries.length >= 2) {
+        const apart = entries.slice();
+        const far = base.slice();
+        far[0] ^= 0x80;
+        if (!keys.has(toHex(far))) {
+          apart.push({ key: far, value: new Uint8Array(1) });
+          assert.throws(() => entriesNodeSource(sortEntries(apart), top), (e: unknown) => e instanceof TrieError && e.code === "BAD_ARGUMENT");
+        }
+      }
+    }
+  });
 });
