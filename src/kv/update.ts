@@ -176,25 +176,37 @@ export class Updater {
       if (leafIsOverflow(p, n, i) || leafValueEnd(p, n, i) - leafValueStart(p, n, i) !== v.length) return null;
       cells[j - lo] = i;
     }
-    // A copy is handed to the pager only once edited: `put` may write it out at once.
-    const q = pager.rewritable(page) ?? pager.page(KIND_LEAF);
-    const copy = q !== p;
-    if (copy) q.set(p);
-    for (let j = lo; j < hi; j++) {
-      const v = vals[j]!;
-      const at = leafValueStart(q, n, cells[j - lo]);
-      if (v.length <= 48) for (let x = 0; x < v.length; x++) q[at + x] = v[x];
-      else q.set(v, at);
-    }
-    let no = page;
-    if (copy) {
-      no = pager.allocate();
-      pager.put(no, q);
-      pager.free(page);
-    }
     const out = new NodeList();
-    out.push(no, null, -1);
+    out.push(
+      this.#edit(page, p, KIND_LEAF, (q) => {
+        for (let j = lo; j < hi; j++) {
+          const v = vals[j]!;
+          const at = leafValueStart(q, n, cells[j - lo]);
+          if (v.length <= 48) for (let x = 0; x < v.length; x++) q[at + x] = v[x];
+          else q.set(v, at);
+        }
+      }),
+      null,
+      -1,
+    );
     return out;
+  }
+
+  // Applies `edit` to page `page` (whose image is `p`) in place when no durable tree uses it,
+  // else to a copy under a new page number (the old page is freed). Returns the page number.
+  #edit(page: number, p: Uint8Array, kind: number, edit: (q: Uint8Array) => void): number {
+    const pager = this.#pager;
+    const own = pager.rewritable(page);
+    const q = own ?? pager.page(kind);
+    // The page's own buffer may have been reloaded since `p` was read (`p` is still intact).
+    if (q !== p) q.set(p);
+    edit(q);
+    if (own !== null) return page;
+    // A copy is handed to the pager only once edited: `put` may write it out at once.
+    const no = pager.allocate();
+    pager.put(no, q);
+    pager.free(page);
+    return no;
   }
 
   #addValue(key: Uint8Array, v: Uint8Array): void {
@@ -236,17 +248,13 @@ export class Updater {
         out.push(page, null, -1);
         return out;
       }
-      const q = pager.rewritable(page) ?? pager.page(KIND_BRANCH);
-      const copy = q !== p;
-      if (copy) q.set(p);
-      for (let x = 0; x < at.length; x++) setBranchChild(q, at[x], subs[x].pages[0]);
-      let no = page;
-      if (copy) {
-        no = pager.allocate();
-        pager.put(no, q);
-        pager.free(page);
-      }
-      out.push(no, null, -1);
+      out.push(
+        this.#edit(page, p, KIND_BRANCH, (q) => {
+          for (let x = 0; x < at.length; x++) setBranchChild(q, at[x], subs[x].pages[0]);
+        }),
+        null,
+        -1,
+      );
       return out;
     }
     const children: number[] = [];
