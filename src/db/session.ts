@@ -17,7 +17,7 @@ import { DbError } from "./errors.ts";
 import { checkKey, checkValue, hex, keyString, sameBytes } from "./keys.ts";
 import { buildProof, nodeSource } from "./proofs.ts";
 import { StateReadable } from "./readers.ts";
-import { DeltaState, type StateView, sortedChanges, stateReader } from "./state.ts";
+import { DeltaState, pageMap, type StateView, sortedChanges, stateReader } from "./state.ts";
 
 /** Options of `Db.beginWrite`. */
 export interface WriteOptions {
@@ -88,9 +88,7 @@ export class Layer {
     this.update = update;
     this.updateMs = updateMs;
     this.#pin = pin;
-    const pages = new Map<string, Uint8Array | null>();
-    for (const w of update.writes) pages.set(keyString(w.id), w.page);
-    this.state = new DeltaState(() => this.baseView(), changes, update.top, pages);
+    this.state = new DeltaState(() => this.baseView(), changes, update.top, pageMap(update.writes));
     if (pin !== null) core.registry.register(this, pin, this);
   }
 

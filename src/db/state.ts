@@ -11,7 +11,8 @@
 // Views are read synchronously and not kept across commits: a base that is "the state at
 // version v" is resolved again at every use (`DeltaState` takes a function for its base).
 import type { KvEntry } from "../kv/index.ts";
-import { type Change, type EntryVisitor, type MerkleTop, type PageReader, updateTrie } from "../merkle/update.ts";
+import { pageIdKey } from "../merkle/page.ts";
+import { type Change, type EntryVisitor, type MerkleTop, type PageReader, type PageWrite, updateTrie } from "../merkle/update.ts";
 import { compareKeys } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
 import { hex, keyString, lowerBound, prefixRange, sameBytes } from "./keys.ts";
@@ -123,19 +124,29 @@ export interface DeltaCounters {
   deltaPagesBuilt: number;
 }
 
+/** Page writes of a delta by `pageIdKey`: the new image, or null where the page is gone. */
+export type PageMap = Map<number | string, Uint8Array | null>;
+
+/** The page map of an update's writes. */
+export function pageMap(writes: readonly PageWrite[]): PageMap {
+  const pages: PageMap = new Map();
+  for (const w of writes) pages.set(pageIdKey(w.id), w.page);
+  return pages;
+}
+
 /** A state given as sorted changes over a base state (see the module comment). */
 export class DeltaState implements StateView {
   readonly #base: () => StateView;
   readonly #changes: readonly Change[];
   readonly #byKey: Map<string, Uint8Array | null>;
-  #pages: Map<string, Uint8Array | null> | null;
+  #pages: PageMap | null;
   readonly #counters: DeltaCounters | null;
 
   /**
    * `changes`: sorted, distinct keys; `top`: the root they give over `base()`; `pages`: their page
    * writes when known (else computed on first page read and checked against `top`).
    */
-  constructor(base: () => StateView, changes: readonly Change[], readonly top: MerkleTop, pages: Map<string, Uint8Array | null> | null, counters: DeltaCounters | null = null) {
+  constructor(base: () => StateView, changes: readonly Change[], readonly top: MerkleTop, pages: PageMap | null, counters: DeltaCounters | null = null) {
     this.#base = base;
     this.#changes = changes;
     this.#byKey = new Map();
@@ -151,7 +162,7 @@ export class DeltaState implements StateView {
 
   readonly pages: PageReader = {
     get: (id) => {
-      const p = this.#ensurePages().get(keyString(id));
+      const p = this.#ensurePages().get(pageIdKey(id));
       if (p !== undefined) return p ?? undefined;
       return this.#base().pages.get(id);
     },
@@ -168,15 +179,14 @@ export class DeltaState implements StateView {
     return this.#pages !== null;
   }
 
-  #ensurePages(): Map<string, Uint8Array | null> {
+  #ensurePages(): PageMap {
     if (this.#pages !== null) return this.#pages;
     const base = this.#base();
     const result = updateTrie(base.top, this.#changes, base.pages, stateReader(base));
     if (!sameBytes(result.top.root, this.top.root) || result.top.kind !== this.top.kind) {
       throw new DbError("CORRUPT", `a recorded delta of ${this.#changes.length} changes gives root ${hex(result.top.root)}, not the recorded ${hex(this.top.root)}`);
     }
-    const pages = new Map<string, Uint8Array | null>();
-    for (const w of result.writes) pages.set(keyString(w.id), w.page);
+    const pages = pageMap(result.writes);
     if (this.#counters) {
       this.#counters.deltaPageBuilds++;
       this.#counters.deltaPagesBuilt += result.writes.length;
