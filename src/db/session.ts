@@ -9,7 +9,7 @@
 // exactly its changes and page writes; it is allowed only when its base is the database's current
 // state, which a forward commit of its parent, or of nothing, makes so.
 import { MAX_PAGE_DEPTH, pageIdOf } from "../merkle/page.ts";
-import { type Change, type MerkleTop, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
+import { type Change, type MerkleTop, type OldValues, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { MAX_VALUE_SIZE } from "../kv/index.ts";
 import { buildWitness, type Witness } from "../trie/index.ts";
 import type { DbCore, Pin } from "./core.ts";
@@ -426,8 +426,14 @@ export class WriteSession {
     const t0 = performance.now();
     const base = this.#base();
     const changes = sortedChanges(this.#writes);
-    const reverse: Change[] = changes.map(([k]) => [k, this.#baseValue(k, keyString(k))]);
-    const update = updateTrie(base.top, changes, base.pages, stateReader(base));
+    // The update reads most old values anyway (the small subtries it rebuilds); the rest are
+    // looked up.
+    const olds: OldValues = [];
+    const update = updateTrie(base.top, changes, base.pages, stateReader(base), olds);
+    const reverse: Change[] = changes.map(([k], i) => {
+      const old = olds[i];
+      return [k, old !== undefined ? old : this.#baseValue(k, keyString(k))];
+    });
     const t1 = performance.now();
     const layer = new Layer(this.#core, this.#parent, this.#baseVersion, changes, reverse, base.top, update, t1 - t0, this.#pin);
     // The layer holds the pin now.

@@ -224,6 +224,8 @@ class Updater {
   sets: Uint8Array = new Uint8Array(0);
   /** Per change: the new leaf's name (deletes: unused). */
   leafIds: Uint8Array = new Uint8Array(0);
+  /** Per change, when the caller asked: the key's old value as the update saw it (see updateTrie). */
+  olds: OldValues | null = null;
 
   constructor(
     kernel: HashKernel,
@@ -394,8 +396,11 @@ class Updater {
       this.extra.set(this.heap.subarray(out, out + 32), 0);
     }
     let oldPlaced = oldKey === null;
+    const olds = this.olds;
     for (let i = lo; i < hi; i++) {
       const key = this.keys[i];
+      // Every key here but the old leaf's own was absent; the old leaf's value was not read.
+      if (olds !== null && (oldKey === null || compareKeys(oldKey, key) !== 0)) olds[i] = null;
       if (!oldPlaced) {
         const c = compareKeys(oldKey as Uint8Array, key);
         if (c <= 0) {
@@ -434,10 +439,12 @@ class Updater {
     this.keyPoolAt = 0;
     this.extraCount = 0;
     const t = performance.now();
+    const oldValues = this.olds;
     this.state.scanUnder(changed[lo], pos.depth, (kb, ko, vb, vo, vl) => {
       olds++;
       let c = 1;
       while (j < hi && (c = compareKeyTo(changed[j], kb, ko)) < 0) {
+        if (oldValues !== null) oldValues[j] = null;
         if (sets[j]) {
           keys.push(changed[j]);
           ids.push(j);
@@ -445,6 +452,7 @@ class Updater {
         j++;
       }
       if (j < hi && c === 0) {
+        if (oldValues !== null) oldValues[j] = vb.slice(vo, vo + vl);
         if (sets[j]) {
           keys.push(changed[j]);
           ids.push(j);
@@ -460,6 +468,7 @@ class Updater {
     });
     this.stats.seekMs += performance.now() - t;
     for (; j < hi; j++) {
+      if (oldValues !== null) oldValues[j] = null;
       if (sets[j]) {
         keys.push(changed[j]);
         ids.push(j);
@@ -630,14 +639,27 @@ let kernel: HashKernel | undefined;
 const WORD_ALIGNED = (o: number) => (o & 3) === 0;
 
 /**
+ * Per change of an update: the value its key had (a copy), null when the key was absent, or
+ * undefined where the update did not read it (the key was the one leaf it met in place).
+ */
+export type OldValues = (Uint8Array | null | undefined)[];
+
+/**
  * Applies a sorted batch of changes (strictly increasing keys; value null deletes) to the trie
  * whose root is `top` and whose pages `pages` serves. Reads nothing it does not need and
- * changes nothing in place: returns the new top and the pages to write or delete.
+ * changes nothing in place: returns the new top and the pages to write or delete. `oldValues`,
+ * when given, receives what the update learnt of the changed keys' old values (see OldValues):
+ * most of them, since it scans the small subtries the changes land in.
  */
-export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, state: StateReader): UpdateResult {
+export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, state: StateReader, oldValues?: OldValues): UpdateResult {
   if (kernel === undefined) {
     kernel = new HashKernel(1024);
     if (!WORD_ALIGNED(kernel.scratchOffset) || !WORD_ALIGNED(kernel.heap.byteOffset)) throw new Error("hash kernel scratch is not word aligned");
   }
-  return new Updater(kernel, pages, state, top).run(changes);
+  const updater = new Updater(kernel, pages, state, top);
+  if (oldValues !== undefined) {
+    oldValues.length = changes.length;
+    updater.olds = oldValues;
+  }
+  return updater.run(changes);
 }

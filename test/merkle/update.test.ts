@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ELISION_THRESHOLD } from "../../src/merkle/page.ts";
-import { type Change, EMPTY_TOP, type MerkleTop, updateTrie } from "../../src/merkle/update.ts";
+import { type Change, EMPTY_TOP, type MerkleTop, type OldValues, updateTrie } from "../../src/merkle/update.ts";
 import { compareKeys, type Entry, TrieError, toHex, trieRoot } from "../../src/trie/index.ts";
 import { keySharing, randomValue } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
@@ -48,6 +48,8 @@ function randomBatch(rng: Rng, state: ModelState, size: number, clustered: boole
 describe(`merkle: incremental update (seed ${seed})`, () => {
   it("equals the from-scratch root and the canonical page set after every batch", () => {
     const rng = new Rng(seed);
+    let knownOlds = 0;
+    let allOlds = 0;
     for (let run = 0; run < 6; run++) {
       const clustered = run % 2 === 1;
       const state = new ModelState();
@@ -58,7 +60,19 @@ describe(`merkle: incremental update (seed ${seed})`, () => {
         // Grow, churn, then shrink to a handful, one and zero keys.
         const phase = round < 15 ? 10 : round < 30 ? 40 : 90;
         const batch = randomBatch(rng, state, 1 + rng.int(round < 30 ? 60 : 25), clustered, phase);
-        const r = updateTrie(top, batch, pages, state);
+        const olds: OldValues = [];
+        const r = updateTrie(top, batch, pages, state, olds);
+        // What the update reports of the old values is right, and it knows most of them.
+        assert.equal(olds.length, batch.length);
+        let known = 0;
+        for (let i = 0; i < batch.length; i++) {
+          if (olds[i] === undefined) continue;
+          known++;
+          const was = state.map.get(hex(batch[i][0]))?.value ?? null;
+          assert.equal(olds[i] === null ? null : hex(olds[i] as Uint8Array), was === null ? null : hex(was), `old value of change ${i}`);
+        }
+        knownOlds += known;
+        allOlds += batch.length;
         pages.apply(r.writes);
         for (const [k, v] of batch) state.set(k, v);
         top = r.top;
@@ -76,6 +90,7 @@ describe(`merkle: incremental update (seed ${seed})`, () => {
       assert.equal(toHex(r.top.root), toHex(new Uint8Array(32)));
       assert.equal(pages.pages.size, 0);
     }
+    assert.ok(knownOlds > 0.5 * allOlds, `the update knew only ${knownOlds} of ${allOlds} old values`);
   });
 
   it("handles neighbours at depth 248, pages along a deep chain, and leaves moving up when it thins out", () => {
