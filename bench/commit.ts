@@ -1,7 +1,7 @@
 // Durable commits of random updates on a store of N random keys (32-byte values).
 // `npm run bench:commit` (N=1000000 by default; N=..., ROUNDS=... to change; LOAD_BATCH=... keys
 // per loading commit, default 50000; CACHE_MIB=... sizes both page caches, default: the stores'
-// defaults).
+// defaults; CHECKPOINT_MIB=... the checkpoint byte bound, default the store's 64).
 // Per batch size: median and mean ms per commit (commits are durable by their redo record; the
 // mean spreads the checkpoints that write pages out every 32 commits), updates/s, and per update
 // the node hashes and merkle pages read and dirtied; per commit the fsyncs and bytes written,
@@ -19,6 +19,7 @@ const N = Number(process.env.N ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 64);
 const LOAD_BATCH = Number(process.env.LOAD_BATCH ?? 50_000);
 const CACHE = process.env.CACHE_MIB ? Number(process.env.CACHE_MIB) * 2 ** 20 : undefined;
+const CHECKPOINT = process.env.CHECKPOINT_MIB ? Number(process.env.CHECKPOINT_MIB) * 2 ** 20 : undefined;
 const dir = mkdtempSync(join(tmpdir(), "bmt-bench-commit-"));
 
 function randomKeys(n: number): Uint8Array {
@@ -35,7 +36,10 @@ function kernelNs(): number {
   return ((performance.now() - t) * 1e6) / (50 * 4096);
 }
 
-const store = Store.open(dir, CACHE === undefined ? {} : { merkleCacheBytes: CACHE, valueCacheBytes: CACHE });
+const store = Store.open(dir, {
+  ...(CACHE === undefined ? {} : { merkleCacheBytes: CACHE, valueCacheBytes: CACHE }),
+  ...(CHECKPOINT === undefined ? {} : { checkpointBytes: CHECKPOINT }),
+});
 try {
   const keys = randomKeys(N);
   const key = (i: number) => keys.subarray(i * 31, i * 31 + 31);
@@ -48,7 +52,7 @@ try {
   const loadMs = performance.now() - t;
   const loaded = store.stats();
   console.log(`# commit: ${N} keys loaded in ${(loadMs / 1000).toFixed(1)} s (${Math.round(N / (loadMs / 1000))} keys/s), ${loaded.merkle.pages} merkle pages`);
-  console.log(`# page caches: ${CACHE === undefined ? "defaults" : `${CACHE / 2 ** 20} MiB each`}; ${machine()}\n`);
+  console.log(`# page caches: ${CACHE === undefined ? "defaults" : `${CACHE / 2 ** 20} MiB each`}; checkpoint bound: ${CHECKPOINT === undefined ? "default" : `${CHECKPOINT / 2 ** 20} MiB`}; ${machine()}\n`);
   const ns = kernelNs();
   const rows: (string | number)[][] = [];
   for (const size of [1000, 10_000]) {
