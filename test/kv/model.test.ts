@@ -170,6 +170,12 @@ function run(path: string): void {
       for (let i = first === undefined ? sorted.length : lowerBound(first); i < sorted.length && firstWithPrefix([sorted[i]], () => 0, x, bits) !== undefined; i++) want.push(sorted[i]);
       assert.deepEqual(got, want, `scanPrefix ${hex(x)}/${bits}`);
       assert.equal(n, want.length);
+      // With a limit: the first entries only.
+      const limit = rng.int(4);
+      const head: string[] = [];
+      const m = tree.scanPrefix(x, bits, (kb, ko) => head.push(hex(kb.subarray(ko, ko + 31))), limit);
+      assert.deepEqual(head, want.slice(0, limit), `scanPrefix ${hex(x)}/${bits} limit ${limit}`);
+      assert.equal(m, head.length);
       ops++;
     }
     // Bounded range scans in both directions.
