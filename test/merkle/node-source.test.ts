@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { pagesNodeSource } from "../../src/merkle/node-source.ts";
 import { ELISION_THRESHOLD } from "../../src/merkle/page.ts";
 import { type Change, EMPTY_TOP, type MerkleTop, updateTrie } from "../../src/merkle/update.ts";
-import { compareKeys, type Entry, entriesNodeSource, proveKey, proveMany, toHex, verifyKeyProof, verifyMultiProof } from "../../src/trie/index.ts";
+import { compareKeys, type Entry, entriesNodeSource, proveKey, proveMany, toHex, TrieError, verifyKeyProof, verifyMultiProof } from "../../src/trie/index.ts";
 import { keySharing, randomValue } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
 import { MemPages, ModelState } from "./model.ts";
@@ -53,5 +53,38 @@ describe(`merkle: proofs from stored pages (seed ${seed})`, () => {
       assert.deepEqual(multi, proveMany(reference, keys), `n ${n}: multiproof`);
       assert.ok(verifyMultiProof(multi, top.root));
     }
+  });
+
+  it("reports a stored page that has gone missing as BAD_PATH, reading a bounded number of entries", () => {
+    const rng = new Rng(seed + 1);
+    const entries = entriesOf(rng, 3000, false);
+    const { pages, source } = stored(entries);
+    // Drop one stored page below the root page; a proof of a key under it must not be made
+    // from the entries alone (that would hide the damage), and the scan stops at the threshold.
+    const ids = [...pages.pages.keys()].filter((id) => Number.parseInt(id.slice(0, 2), 16) === 1);
+    assert.ok(ids.length > 0, "a page at page-depth 1 is stored");
+    const id = ids[0];
+    const page = pages.pages.get(id) as Uint8Array;
+    pages.pages.delete(id);
+    // A page id is its depth, then the key bits above it: at page-depth 1, a key's first 6 bits.
+    const prefix = Buffer.from(id, "hex")[1];
+    const under = entries.find((e) => (e.key[0] & 0xfc) === prefix);
+    assert.ok(under, "an entry under the dropped page");
+    let scanned = 0;
+    const model = new ModelState();
+    for (const e of entries) model.set(e.key, e.value);
+    const counting = pagesNodeSource(stored(entries).top, pages, {
+      entriesUnder: (path, depth, limit = Infinity) => {
+        const out = model.entriesUnder(path, depth).slice(0, limit);
+        scanned = Math.max(scanned, out.length);
+        return out;
+      },
+    });
+    for (const src of [source, counting]) {
+      assert.throws(() => proveKey(src, (under as Entry).key), (e: unknown) => e instanceof TrieError && e.code === "BAD_PATH");
+    }
+    assert.ok(scanned <= ELISION_THRESHOLD, `one scan returned ${scanned} entries`);
+    pages.pages.set(id, page);
+    assert.ok(verifyKeyProof(proveKey(source, (under as Entry).key), stored(entries).top.root));
   });
 });
