@@ -312,18 +312,8 @@ class EntriesNodeSource implements TrieNodeSource {
     const memoKey = pair * 256 + depth;
     const memo = this.lifts.get(memoKey);
     if (memo) return memo;
-    const below = this.lifted(pair, depth + 1);
-    const node = this.node64;
-    if (keyBit(this.keys[pair], depth) === 0) {
-      node.set(below, 0);
-      node.fill(0, HASH_BYTES);
-    } else {
-      node.fill(0, 0, HASH_BYTES);
-      node.set(below, HASH_BYTES);
-    }
-    node[0] &= 0x7f;
     const name = new Uint8Array(HASH_BYTES);
-    sharedKernel().hashNode(node, 0, name, 0);
+    this.chainStep(this.lifted(pair, depth + 1), keyBit(this.keys[pair], depth), name);
     // Only nodes inside chains land here (names asked for on a path); the cap bounds the memo.
     if (this.lifts.size >= LIFT_MEMO_MAX) this.lifts.clear();
     this.lifts.set(memoKey, name);
@@ -364,20 +354,23 @@ class EntriesNodeSource implements TrieNodeSource {
     this.pairs[PAIR_WORDS * pair + 3] = depth;
     const out = this.topNames.subarray(HASH_BYTES * pair, HASH_BYTES * (pair + 1));
     out.set(this.pairBytes.subarray(PAIR_BYTES * pair + HASH_BYTES, PAIR_BYTES * (pair + 1)));
-    const node = this.node64;
     const key = this.keys[pair];
-    for (let d = this.split[pair] - 1; d >= depth; d--) {
-      if (keyBit(key, d) === 0) {
-        node.set(out, 0);
-        node.fill(0, HASH_BYTES);
-      } else {
-        node.fill(0, 0, HASH_BYTES);
-        node.set(out, HASH_BYTES);
-      }
-      node[0] &= 0x7f;
-      sharedKernel().hashNode(node, 0, out, 0);
-    }
+    for (let d = this.split[pair] - 1; d >= depth; d--) this.chainStep(out, keyBit(key, d), out);
     return out;
+  }
+
+  /** Names the single-child branch whose child `below` is on side `bit` (the other is H0) into `out`. */
+  private chainStep(below: Uint8Array, bit: number, out: Uint8Array): void {
+    const node = this.node64;
+    if (bit === 0) {
+      node.set(below, 0);
+      node.fill(0, HASH_BYTES);
+    } else {
+      node.fill(0, 0, HASH_BYTES);
+      node.set(below, HASH_BYTES);
+    }
+    node[0] &= 0x7f;
+    sharedKernel().hashNode(node, 0, out, 0);
   }
 }
 
