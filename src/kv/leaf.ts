@@ -173,6 +173,9 @@ export class LeafPacker {
       if (pages > 1) pages--;
       i = j;
     }
+    // Drop the references to the source buffers: a packer that held a bulk load's 1M cells
+    // would keep them all alive and make every full GC mark them.
+    this.reset();
   }
 
   // Shortest prefix of key i that is still greater than key i-1: enough to route between them.
