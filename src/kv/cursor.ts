@@ -2,7 +2,7 @@
 // Pages are immutable views, so the cursor stays coherent while the tree version it started on
 // is alive; the reader that owns it checks that before every step.
 import { branchChild, branchCount, branchFind } from "./branch.ts";
-import { KEY_SIZE } from "./key.ts";
+import { KEY_SIZE, sharesBitPrefix } from "./key.ts";
 import { leafCount, leafFind, leafIsOverflow, leafLowerBound, leafValueEnd, leafValueStart } from "./leaf.ts";
 import { OVERFLOW_DATA, overflowRefLength, overflowRefPage, walkOverflow } from "./overflow.ts";
 import { KIND_BRANCH, KIND_LEAF, PAGE_HEADER, PAGE_SIZE, pageCount } from "./page.ts";
@@ -83,6 +83,13 @@ export class Cursor {
     this.#pager = pager;
     this.#root = root;
     this.#height = height;
+  }
+
+  /** Points the cursor at another version of the tree (unpositioned), so one cursor serves many seeks. */
+  retarget(root: number, height: number): void {
+    this.#root = root;
+    this.#height = height;
+    this.#valid = false;
   }
 
   /** True while the cursor is on an entry. */
@@ -179,11 +186,12 @@ export class Cursor {
   }
 
   /**
-   * Passes entries to `visit` from the current one on, as views into their leaves, while
-   * `accept(leaf, keyOffset)` holds; the cursor stops on the first entry refused, or past the
-   * end. Returns the number visited. A leaf is fetched once for all the cells it holds.
+   * Passes entries to `visit` from the current one on, as views into their leaves, while their
+   * keys share the first `bits` bits of `key` and fewer than `limit` were passed; the cursor
+   * stops on the first entry refused, or past the end. Returns the number visited. A leaf is
+   * fetched once for all the cells it holds.
    */
-  visitWhile(accept: (leaf: Uint8Array, keyOff: number) => boolean, visit: CellVisitor): number {
+  visitPrefix(key: Uint8Array, bits: number, limit: number, visit: CellVisitor): number {
     let n = 0;
     for (;;) {
       let p = this.leaf();
@@ -191,7 +199,7 @@ export class Cursor {
       let i = this.#idx[0];
       for (; i < count; i++) {
         const k = PAGE_HEADER + KEY_SIZE * i;
-        if (!accept(p, k)) {
+        if (n >= limit || !sharesBitPrefix(key, p, k, bits)) {
           this.#idx[0] = i;
           return n;
         }

@@ -36,12 +36,13 @@ export function compareKeysAt(a: Uint8Array, ka: number, b: Uint8Array, kb: numb
 }
 
 /** Copy of `key` keeping its first `bits` bits and clearing the rest: the least key with that prefix. */
-export function prefixFloor(key: Uint8Array, bits: number): Uint8Array {
-  const out = new Uint8Array(KEY_SIZE);
+export function prefixFloor(key: Uint8Array, bits: number, out: Uint8Array = new Uint8Array(KEY_SIZE)): Uint8Array {
   const whole = bits >> 3;
-  out.set(key.subarray(0, whole));
+  for (let i = 0; i < whole; i++) out[i] = key[i];
   const rest = bits & 7;
-  if (rest !== 0) out[whole] = key[whole] & (0xff << (8 - rest));
+  let i = whole;
+  if (rest !== 0) out[i++] = key[whole] & (0xff << (8 - rest));
+  for (; i < KEY_SIZE; i++) out[i] = 0;
   return out;
 }
 

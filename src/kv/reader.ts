@@ -1,6 +1,6 @@
 // Read operations shared by the live tree and its snapshots.
 import { KvError } from "./errors.ts";
-import { KEY_BITS, checkKey, compareKeyAt, prefixFloor, sharesBitPrefix } from "./key.ts";
+import { KEY_BITS, KEY_SIZE, checkKey, compareKeyAt, prefixFloor, sharesBitPrefix } from "./key.ts";
 import { type CellVisitor, Cursor, lookup } from "./cursor.ts";
 import type { Pager } from "./pager.ts";
 
@@ -28,6 +28,8 @@ export abstract class KvReader {
   /** @internal */ protected _pager: Pager;
   /** @internal */ protected _root = 0;
   /** @internal */ protected _height = 0;
+  #spare: Cursor | null = null;
+  #floor = new Uint8Array(KEY_SIZE);
 
   /** @internal */
   protected constructor(pager: Pager) {
@@ -86,12 +88,19 @@ export abstract class KvReader {
    */
   seekPrefix(key: Uint8Array, bits: number): KvEntry | undefined {
     const c = this.#prefixCursor(key, bits);
-    return c ? [c.key(), c.value()] : undefined;
+    if (c === undefined) return undefined;
+    const entry: KvEntry = [c.key(), c.value()];
+    this.#spare = c;
+    return entry;
   }
 
   /** Like `seekPrefix` but returns only the key. */
   seekPrefixKey(key: Uint8Array, bits: number): Uint8Array | undefined {
-    return this.#prefixCursor(key, bits)?.key();
+    const c = this.#prefixCursor(key, bits);
+    if (c === undefined) return undefined;
+    const k = c.key();
+    this.#spare = c;
+    return k;
   }
 
   /**
@@ -105,6 +114,7 @@ export abstract class KvReader {
     do {
       out.push([c.key(), c.value()]);
     } while (out.length < limit && c.next() && sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits));
+    this.#spare = c;
     return out;
   }
 
@@ -115,18 +125,31 @@ export abstract class KvReader {
   scanPrefix(key: Uint8Array, bits: number, visit: CellVisitor, limit = Infinity): number {
     const c = this.#prefixCursor(key, bits);
     if (!c) return 0;
-    let n = 0;
-    return c.visitWhile((leaf, at) => n++ < limit && sharesBitPrefix(key, leaf, at, bits), visit);
+    const n = c.visitPrefix(key, bits, limit, visit);
+    this.#spare = c;
+    return n;
   }
 
-  /** A cursor on the first key sharing `key`'s first `bits` bits, or undefined. */
+  /**
+   * A cursor on the first key sharing `key`'s first `bits` bits, or undefined. It is the
+   * reader's spare cursor when free (prefix reads are hot in the merkle update: one per small
+   * subtrie a commit touches); the caller hands it back when done. A visitor that reads the
+   * same reader again meanwhile gets a cursor of its own.
+   */
   #prefixCursor(key: Uint8Array, bits: number): Cursor | undefined {
     checkKey(key, "key");
     checkBits(bits);
     this._ensure(this._token());
-    const c = new Cursor(this._pager, this._root, this._height);
-    if (!c.seekGE(prefixFloor(key, bits))) return undefined;
-    if (!sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits)) return undefined;
+    let c = this.#spare;
+    if (c === null) c = new Cursor(this._pager, this._root, this._height);
+    else {
+      this.#spare = null;
+      c.retarget(this._root, this._height);
+    }
+    if (!c.seekGE(prefixFloor(key, bits, this.#floor)) || !sharesBitPrefix(key, c.leaf(), c.keyOffset(), bits)) {
+      this.#spare = c;
+      return undefined;
+    }
     return c;
   }
 
