@@ -1,7 +1,9 @@
 // Durable commits of random updates on a store of N random keys (32-byte values).
 // `npm run bench:commit` (N=1000000 by default; N=..., ROUNDS=... to change; LOAD_BATCH=... keys
 // per loading commit, default 50000; CACHE_MIB=... sizes both page caches, default: the stores'
-// defaults; CHECKPOINT_MIB=... the checkpoint byte bound, default the store's 64).
+// defaults; CHECKPOINT_MIB=... the checkpoint byte bound, default the store's 64; LOAD_ORDER=random
+// loads the keys in the order they were drawn instead of in key order, the default, which is
+// how a state is imported and makes large stores quick to set up).
 // Per batch size: median and mean ms per commit (commits are durable by their redo record; the
 // mean spreads the checkpoints that write pages out every 32 commits), updates/s, and per update
 // the node hashes and merkle pages read and dirtied; per commit the fsyncs and bytes written,
@@ -19,6 +21,7 @@ const N = Number(process.env.N ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 64);
 const LOAD_BATCH = Number(process.env.LOAD_BATCH ?? 50_000);
 const CACHE = process.env.CACHE_MIB ? Number(process.env.CACHE_MIB) * 2 ** 20 : undefined;
+const KEY_ORDER = (process.env.LOAD_ORDER ?? "key") !== "random";
 const CHECKPOINT = process.env.CHECKPOINT_MIB ? Number(process.env.CHECKPOINT_MIB) * 2 ** 20 : undefined;
 const dir = mkdtempSync(join(tmpdir(), "bmt-bench-commit-"));
 
@@ -26,6 +29,21 @@ function randomKeys(n: number): Uint8Array {
   const keys = new Uint8Array(n * 31);
   for (let i = 0; i < keys.length; i += 65536) crypto.getRandomValues(keys.subarray(i, Math.min(keys.length, i + 65536)));
   return keys;
+}
+
+/**
+ * The order to load keys 0..n-1 in: by their first 29 bits (ties by index), which is key order
+ * but for rare ties that each commit's sort puts right; or as drawn.
+ */
+function loadOrder(keys: Uint8Array, n: number): (i: number) => number {
+  if (!KEY_ORDER) return (i) => i;
+  const tagged = new Float64Array(n);
+  const dv = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
+  for (let i = 0; i < n; i++) tagged[i] = (dv.getUint32(i * 31) >>> 3) * 2 ** 24 + i;
+  tagged.sort();
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = tagged[i] % 2 ** 24;
+  return (i) => order[i];
 }
 
 /** ns per node hash of the batched kernel, measured now, for the "x hashing" column. */
@@ -43,15 +61,21 @@ const store = Store.open(dir, {
 try {
   const keys = randomKeys(N);
   const key = (i: number) => keys.subarray(i * 31, i * 31 + 31);
+  if (N > 2 ** 24) throw new Error("N: at most 2^24 keys");
+  const order = loadOrder(keys, N);
   let t = performance.now();
   for (let done = 0; done < N; done += LOAD_BATCH) {
     const batch: [Uint8Array, Uint8Array][] = [];
-    for (let i = done; i < Math.min(N, done + LOAD_BATCH); i++) batch.push([key(i), keys.subarray(i * 31, i * 31 + 32)]);
+    for (let j = done; j < Math.min(N, done + LOAD_BATCH); j++) {
+      const i = order(j);
+      batch.push([key(i), keys.subarray(i * 31, i * 31 + 32)]);
+    }
     store.commit(batch);
   }
+  store.checkpoint();
   const loadMs = performance.now() - t;
   const loaded = store.stats();
-  console.log(`# commit: ${N} keys loaded in ${(loadMs / 1000).toFixed(1)} s (${Math.round(N / (loadMs / 1000))} keys/s), ${loaded.merkle.pages} merkle pages`);
+  console.log(`# commit: ${N} keys loaded ${KEY_ORDER ? "in key order" : "in random order"} in ${(loadMs / 1000).toFixed(1)} s (${Math.round(N / (loadMs / 1000))} keys/s), ${loaded.merkle.pages} merkle pages`);
   console.log(`# page caches: ${CACHE === undefined ? "defaults" : `${CACHE / 2 ** 20} MiB each`}; checkpoint bound: ${CHECKPOINT === undefined ? "default" : `${CHECKPOINT / 2 ** 20} MiB`}; ${machine()}\n`);
   const ns = kernelNs();
   const rows: (string | number)[][] = [];
@@ -136,21 +160,24 @@ try {
   );
   console.log(`\nkernel: ${ns.toFixed(0)} ns per node hash (batched), measured in this run`);
   const bmt1000 = Number(rows[0][1]);
-  if (process.env.MPT !== "0") await mptRun(keys, key, bmt1000);
+  if (process.env.MPT !== "0") await mptRun(keys, key, order, bmt1000);
 } finally {
   store.close();
   rmSync(dir, { recursive: true, force: true });
 }
 
 /** The baseline on the same keys: load, then durable 1000-update commits; median ms. */
-async function mptRun(keys: Uint8Array, key: (i: number) => Uint8Array, bmtMs: number): Promise<void> {
+async function mptRun(keys: Uint8Array, key: (i: number) => Uint8Array, order: (j: number) => number, bmtMs: number): Promise<void> {
   const mdir = join(dir, "mpt");
   const mpt = await MptBaseline.open(mdir);
   try {
     let t = performance.now();
     for (let done = 0; done < N; done += LOAD_BATCH) {
       const batch: [Uint8Array, Uint8Array][] = [];
-      for (let i = done; i < Math.min(N, done + LOAD_BATCH); i++) batch.push([key(i), keys.subarray(i * 31, i * 31 + 32)]);
+      for (let j = done; j < Math.min(N, done + LOAD_BATCH); j++) {
+        const i = order(j);
+        batch.push([key(i), keys.subarray(i * 31, i * 31 + 32)]);
+      }
       await mpt.commit(batch);
     }
     console.log(`\n# @ethereumjs/mpt on lmdb-js: ${N} keys loaded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
