@@ -154,34 +154,41 @@ export class Pager implements PageSink {
   }
 
   /**
-   * Pages `first .. first+count-1`, not cached, reading the ones not in memory with as few
-   * calls as possible; for chains laid out in adjacent pages. Pages read from the file are
-   * NOT yet verified (the run may extend past the chain): `fromFile[i]` is 1 for those, and the
-   * caller must pass each page it uses through `verify`.
+   * Up to `count` pages from `first` on, not cached, reading the ones not in memory with as few
+   * calls as possible; for chains laid out in adjacent pages. The run is a guess (a chain may
+   * leave it at any page), so it is cut short, never refused, at the end of the file or at a
+   * page that exists nowhere (freed before it was ever written): the caller reads on page by
+   * page from there. Pages read from the file are NOT yet verified: `fromFile[i]` is 1 for
+   * those, and the caller must pass each page it uses through `verify`. The first page must
+   * exist.
    */
   readRunUnverified(first: number, count: number): { pages: Uint8Array[]; fromFile: Uint8Array } {
-    const pages = new Array<Uint8Array>(count);
-    const fromFile = new Uint8Array(count);
-    if (!(first >= FIRST_DATA_PAGE && first + count <= this.highWater)) {
+    if (!(first >= FIRST_DATA_PAGE && first < this.highWater && count >= 1)) {
       this.#corrupt(first, `page run [${first}, ${first + count}) out of range`);
     }
+    count = Math.min(count, this.highWater - first);
+    const pages: Uint8Array[] = [];
+    const fromFile = new Uint8Array(count);
     let i = 0;
     while (i < count) {
       const mem = this.#dirty.get(first + i) ?? this.#cache.get(first + i);
       if (mem !== undefined) {
-        pages[i++] = mem;
+        pages.push(mem);
+        i++;
         continue;
       }
       let j = i + 1;
       while (j < count && !this.#dirty.has(first + j)) j++;
       const buf = new Uint8Array((j - i) * PAGE_SIZE);
       const n = this.file.read(buf, (first + i) * PAGE_SIZE);
-      this.#pagesRead += j - i;
-      if (n !== buf.length) this.#corrupt(first + i, `short read (${n} bytes)`);
-      for (let x = i; x < j; x++) {
-        pages[x] = buf.subarray((x - i) * PAGE_SIZE, (x - i + 1) * PAGE_SIZE);
-        fromFile[x] = 1;
+      const whole = Math.floor(n / PAGE_SIZE);
+      this.#pagesRead += whole;
+      if (i === 0 && whole === 0) this.#corrupt(first, `short read (${n} bytes)`);
+      for (let x = 0; x < whole; x++) {
+        pages.push(buf.subarray(x * PAGE_SIZE, (x + 1) * PAGE_SIZE));
+        fromFile[i + x] = 1;
       }
+      if (whole < j - i) break;
       i = j;
     }
     return { pages, fromFile };
