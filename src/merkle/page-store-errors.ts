@@ -3,7 +3,7 @@
 /** Stable identifiers of page-store failures. */
 export type PageStoreErrorCode =
   | "BAD_ARGUMENT" // an argument is out of its domain
-  | "BAD_PAGE" // a page handed to `prepare` is not a sealed 4 KiB image carrying its id
+  | "BAD_PAGE" // a page handed to `prepare` is not a 4 KiB image carrying its id
   | "CORRUPT" // a bucket, the meta-byte region or a table file is damaged
   | "BAD_WAL" // a valid WAL disagrees with the committed table description
   | "STATE" // a call out of protocol order (e.g. `prepare` while a commit awaits `apply`)

@@ -15,7 +15,7 @@
 // one, and removes table generations other than the committed one.
 import { hashPageId, bucketHash, fingerprint } from "./bucket-hash.ts";
 import { BucketTable, META_EMPTY, META_OCCUPIED, META_TOMBSTONE, occupiedMeta } from "./bucket-table.ts";
-import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET } from "./page.ts";
+import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, sealPage } from "./page.ts";
 import { DEFAULT_PAGE_CACHE_BYTES, PageCache } from "./page-cache.ts";
 import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "./page-store-fs.ts";
@@ -357,8 +357,8 @@ export class PageStore {
    * Commit step 1: stages `changes` (at most one per id; the last wins) as commit `seq`, writes
    * and syncs the WAL (and, when the table must grow, the next table generation), and returns
    * the TableInfo the caller must record with `seq` at its commit point. Reads still see the
-   * committed state until `apply`. Each page must be sealed with its id (`sealPage`); images
-   * are copied.
+   * committed state until `apply`. Each image must carry its id (`stampPage`); the store seals
+   * a copy of it.
    */
   prepare(changes: Iterable<PageChange>, seq: number): TableInfo {
     this.#live();
@@ -375,11 +375,15 @@ export class PageStore {
       if (!(id instanceof Uint8Array) || id.length !== PAGE_ID_BYTES) throw new PageStoreError("BAD_ARGUMENT", "page id: expected 32 bytes");
       const page = c.page;
       if (page !== null) {
-        if (!(page instanceof Uint8Array) || page.length !== MERKLE_PAGE_BYTES || !checkPage(page, id)) {
-          throw new PageStoreError("BAD_PAGE", "page image: expected a sealed 4096-byte page carrying its id");
+        if (!(page instanceof Uint8Array) || page.length !== MERKLE_PAGE_BYTES || !sameId(page, id)) {
+          throw new PageStoreError("BAD_PAGE", "page image: expected a 4096-byte page carrying its id");
         }
       }
-      const copy = page === null ? null : page.slice();
+      let copy: Uint8Array | null = null;
+      if (page !== null) {
+        copy = page.slice();
+        sealPage(copy, id);
+      }
       const key = idKey(id);
       const at = byId.get(key);
       if (at === undefined) {

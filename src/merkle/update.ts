@@ -103,7 +103,7 @@ export type LeafKeyReader = StateReader;
 export type Change = readonly [key: Uint8Array, value: Uint8Array | null];
 
 /**
- * A page the update wrote: its new image (id stamped; seal it with `sealPage` before it goes to
+ * A page the update wrote: its new image (id stamped; the page store seals a copy before it goes to
  * disk), or null when it became empty.
  */
 export interface PageWrite {

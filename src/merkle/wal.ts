@@ -6,7 +6,7 @@
 // Layout (little-endian):
 //   0   u32 magic, u32 version, u32 seq low, u32 seq high, u32 generation, u32 log2(buckets),
 //   24  u32 kind (0 = in-place writes, 1 = table rebuilt), u32 pages, u32 meta changes,
-//   36  u32 CRC-32 of bytes 64 .. end but each page's own checksum (see pageBody), u32 length low, u32 length high, 12 reserved bytes,
+//   36  u32 body CRC (see bodyCrc), u32 length low, u32 length high, 12 reserved bytes,
 //   60  u32 CRC-32 of bytes 0 .. 60
 //   64  u32 bucket of each page, u32 bucket of each meta change, u8 value of each meta change,
 //       zero padding to a multiple of 4096, then the page images in order.
@@ -15,7 +15,9 @@ import type { KvFile } from "../kv/index.ts";
 import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES } from "./page.ts";
 
 const MAGIC = 0x4c574d42;
-const VERSION = 1;
+// Version 1 checksummed every page body again; version 2 covers the pages through their own
+// checksums. Both are read.
+const VERSION = 2;
 const HEADER_BYTES = 64;
 const TWO_32 = 0x1_0000_0000;
 // Pages are copied into write buffers of this many images, so a large commit costs few calls.
@@ -23,6 +25,8 @@ const CHUNK_PAGES = 64;
 
 /** The geometry and identity of a WAL, readable without its body. */
 export interface WalHeader {
+  /** Format version (1 or 2: how the body CRC covers the pages). */
+  readonly version: number;
   /** Sequence number of the commit the WAL belongs to. */
   readonly seq: number;
   /** Table generation the WAL applies to. */
@@ -61,11 +65,14 @@ export interface WalRecord {
   readonly metaValues: Uint8Array;
 }
 
-// A sealed page ends with the CRC-32 of the rest, and CRC-32 over "data + its own CRC" is the
-// same for all data: run through a sealed page, a CRC would not notice any page being replaced
-// by another. So the body CRC skips each page's own checksum, which is checked separately.
-function pageBody(pages: Uint8Array, j: number): Uint8Array {
-  return pages.subarray(j * MERKLE_PAGE_BYTES, j * MERKLE_PAGE_BYTES + CHECKSUM_OFFSET);
+// The body CRC runs over the index and then, per page, over its own checksum (version 2) or
+// its body without that checksum (version 1). Each page's checksum is verified on its own, so
+// chaining the checksums is enough to notice a page replaced by another sealed page, without a
+// second pass over every byte. (Chaining whole sealed pages would not do: CRC-32 over "data +
+// its own CRC" is the same for all data.)
+function pageCrc(version: number, pages: Uint8Array, j: number, crc: number): number {
+  const at = j * MERKLE_PAGE_BYTES;
+  return version === 1 ? crc32(pages.subarray(at, at + CHECKSUM_OFFSET), crc) : crc32(pages.subarray(at + CHECKSUM_OFFSET, at + MERKLE_PAGE_BYTES), crc);
 }
 
 function indexBytes(pageCount: number, metaCount: number): number {
@@ -92,7 +99,7 @@ export function writeWal(file: KvFile, rec: WalRecord): number {
     const n = Math.min(CHUNK_PAGES, pageCount - i);
     for (let j = 0; j < n; j++) {
       chunk.set(rec.pages[i + j], j * MERKLE_PAGE_BYTES);
-      crc = crc32(pageBody(chunk, j), crc);
+      crc = pageCrc(VERSION, chunk, j, crc);
     }
     const part = chunk.subarray(0, n * MERKLE_PAGE_BYTES);
     file.write(part, pos);
@@ -123,11 +130,13 @@ export function readWalHeader(file: KvFile): WalHeader | undefined {
   const head = new Uint8Array(HEADER_BYTES);
   if (file.read(head, 0) < HEADER_BYTES) return undefined;
   const dv = new DataView(head.buffer);
-  if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== VERSION) return undefined;
+  const version = dv.getUint32(4, true);
+  if (dv.getUint32(0, true) !== MAGIC || (version !== 1 && version !== VERSION)) return undefined;
   if (crc32(head.subarray(0, 60)) !== dv.getUint32(60, true)) return undefined;
   const log2 = dv.getUint32(20, true);
   if (log2 > 31) return undefined;
   const h: WalHeader = {
+    version,
     seq: dv.getUint32(8, true) + dv.getUint32(12, true) * TWO_32,
     gen: dv.getUint32(16, true),
     buckets: 2 ** log2,
@@ -158,7 +167,7 @@ export function readWalBody(file: KvFile, header: WalHeader): WalRecord | undefi
     for (let j = 0; j < n; j++) {
       const page = part.slice(j * MERKLE_PAGE_BYTES, (j + 1) * MERKLE_PAGE_BYTES);
       if (!checkPage(page)) return undefined;
-      crc = crc32(pageBody(page, 0), crc);
+      crc = pageCrc(header.version, page, 0, crc);
       pages.push(page);
     }
     pos += part.length;

@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { type BatchEntry, encodeTreeMeta, type KvTree, openKv, type RangeOptions } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
-import { MERKLE_PAGE_BYTES, pageIdKey, sealPage } from "../merkle/page.ts";
+import { MERKLE_PAGE_BYTES, pageIdKey } from "../merkle/page.ts";
 import { type Change, EMPTY, EMPTY_TOP, type EntryVisitor, type MerkleTop, type PageWrite, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
@@ -414,7 +414,6 @@ export class Store {
     const kv = this.values.prepareCommit();
     const t1 = performance.now();
     const writes = [...this.#dirty.values()];
-    for (const w of writes) if (w.page !== null) sealPage(w.page, w.id);
     const table = this.pages.prepare(writes, seq);
     const t2 = performance.now();
     writeMetaRecord(this.metaFile, { seq, top: this.#top, kv, table });

@@ -3,9 +3,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { existsSync, readdirSync } from "node:fs";
 import { MemFileSystem } from "../../src/kv/index.ts";
-import { MERKLE_PAGE_BYTES, PAGE_ID_OFFSET } from "../../src/merkle/page.ts";
+import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES, PAGE_ID_OFFSET, stampPage } from "../../src/merkle/page.ts";
 import { type PageChange, PageStore, type PageStoreOptions, type TableInfo, WAL_FILE_NAME, decodeTableInfo, encodeTableInfo } from "../../src/merkle/page-store.ts";
 import { PageStoreCorruptionError, PageStoreError } from "../../src/merkle/page-store-errors.ts";
 import { memPageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
@@ -263,6 +264,51 @@ describe("page store", () => {
       verify(store, old, h.ids, where);
       store.close();
     }
+  });
+
+  it("seals the images it is given, and refuses one of the wrong size or id", () => {
+    const h = new Harness(new CrashFs(), { cacheBytes: 0 });
+    const rng = new Rng(7);
+    const id = randomPageId(rng);
+    const other = randomPageId(rng);
+    const page = new Uint8Array(MERKLE_PAGE_BYTES);
+    for (let i = 0; i < 200; i++) page[i * 7] = rng.int(256);
+    stampPage(page, id);
+    const given = page.slice();
+    const code = (fn: () => unknown) => assert.throws(fn, (e: unknown) => e instanceof PageStoreError && e.code === "BAD_PAGE");
+    code(() => h.store.prepare([{ id: other, page }], 1));
+    code(() => h.store.prepare([{ id, page: page.subarray(0, MERKLE_PAGE_BYTES - 1) }], 1));
+    h.commit([{ id, page }]);
+    assert.ok(same(page, given), "the caller's image is left as it was");
+    const stored = h.store.get(id) as Uint8Array;
+    assert.ok(checkPage(stored, id), "stored sealed");
+    assert.ok(same(stored.subarray(0, CHECKSUM_OFFSET), given.subarray(0, CHECKSUM_OFFSET)));
+    h.store.close();
+  });
+
+  it("replays a WAL of the previous format (version 1: the body CRC runs over page bodies)", () => {
+    const h = new Harness(new CrashFs());
+    const rng = new Rng(8);
+    const base = h.randomChanges(rng, 6, { insert: 1, update: 0 });
+    h.commit(base.changes);
+    h.model = base.after;
+    const next = h.randomChanges(rng, 6, { insert: 0.5, update: 0.5 });
+    const table = h.store.prepare(next.changes, 2);
+    const wal = h.fs.bytesOf(join(DIR, WAL_FILE_NAME))!;
+    // Rewrite the version-2 WAL as version 1 would have written it.
+    const dv = new DataView(wal.buffer, wal.byteOffset, wal.byteLength);
+    const pages = dv.getUint32(28, true);
+    const first = wal.length - pages * MERKLE_PAGE_BYTES;
+    let crc = crc32(wal.subarray(64, first));
+    for (let j = 0; j < pages; j++) crc = crc32(wal.subarray(first + j * MERKLE_PAGE_BYTES, first + j * MERKLE_PAGE_BYTES + CHECKSUM_OFFSET), crc);
+    dv.setUint32(4, 1, true);
+    dv.setUint32(36, crc, true);
+    dv.setUint32(60, crc32(wal.subarray(0, 60)), true);
+    h.store.close();
+    const store = PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table });
+    assert.equal(store.stats().replays, 1);
+    verify(store, next.after, h.ids, "version 1");
+    store.close();
   });
 
   it("notices a WAL page replaced by another sealed page", () => {
