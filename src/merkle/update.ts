@@ -48,7 +48,6 @@ import {
   pageIdOf,
   stampPage,
   setLeafSlot,
-  slotOf,
 } from "./page.ts";
 
 /** Compares key `a` with the key at b[bOff..+31]. */
@@ -189,14 +188,14 @@ class PageRef {
   }
 }
 
-/** A node position: its depth and, below the root, its page and slot there. */
-interface Pos {
-  depth: number;
-  ref: PageRef | null;
-  slot: number;
-  /** Relative depth (1..6) and path (r bits) within the page; 0 and 0 for the root. */
-  r: number;
-  x: number;
+// A node's position is passed as three numbers, not an object: its depth, the page holding it
+// (null for the root, which has no slot) and its slot there. The children of slot s sit in
+// slots 2s+2 and 2s+3 of the same page, except below a page's bottom level (depth a multiple of
+// PAGE_LEVELS), where they are slots 0 and 1 of the child page.
+
+/** Slot of the child on side `bit` of the node in `slot` at `depth`. */
+function childSlot(depth: number, slot: number, bit: number): number {
+  return depth % PAGE_LEVELS === 0 ? bit : 2 * slot + 2 + bit;
 }
 
 class Updater {
@@ -258,32 +257,26 @@ class Updater {
     return ref;
   }
 
-  /** Position of the child on side `bit` of `pos`, on the path of `key`. */
-  child(pos: Pos, bit: number, key: Uint8Array): Pos {
-    const depth = pos.depth + 1;
-    if (pos.depth % PAGE_LEVELS === 0) {
-      return { depth, ref: this.ref(key, pos.depth / PAGE_LEVELS), slot: slotOf(1, bit), r: 1, x: bit };
-    }
-    const x = pos.x * 2 + bit;
-    return { depth, ref: pos.ref, slot: slotOf(pos.r + 1, x), r: pos.r + 1, x };
+  /** The page holding the children of the node at `depth` in page `ref`, on the path of `key`. */
+  childRef(depth: number, ref: PageRef | null, key: Uint8Array): PageRef {
+    return depth % PAGE_LEVELS === 0 ? this.ref(key, depth / PAGE_LEVELS) : (ref as PageRef);
   }
 
-  /** Kind of the old node at `pos`; its name is copied to heap[out]. */
-  readOld(pos: Pos, out: number): NodeKind {
+  /** Kind of the old node at (depth, ref, slot); its name is copied to heap[out]. */
+  readOld(depth: number, ref: PageRef | null, slot: number, out: number): NodeKind {
     const heap = this.heap;
-    if (pos.depth === 0) {
+    if (depth === 0) {
       heap.set(this.top.root, out);
       return this.top.kind;
     }
-    const ref = pos.ref as PageRef;
-    const words = ref.words;
+    const words = (ref as PageRef).words;
     const h = this.heap32;
     const ho = out >> 2;
     if (words === undefined) {
       for (let i = 0; i < 8; i++) h[ho + i] = 0;
       return EMPTY;
     }
-    const at = pos.slot << 3;
+    const at = slot << 3;
     let any = 0;
     for (let i = 0; i < 8; i++) {
       const w = words[at + i];
@@ -291,33 +284,31 @@ class Updater {
       any |= w;
     }
     if (any === 0) return EMPTY;
-    return isLeafSlot(ref.page as Uint8Array, pos.slot) ? LEAF : BRANCH;
+    return isLeafSlot((ref as PageRef).page as Uint8Array, slot) ? LEAF : BRANCH;
   }
 
-  /** Writes the node named at heap[from] with `kind` at `pos` (below the root). */
-  write(pos: Pos, from: number, kind: NodeKind): void {
-    const ref = pos.ref as PageRef;
+  /** Writes the node named at heap[from] with `kind` to `slot` of page `ref`. */
+  write(ref: PageRef, slot: number, from: number, kind: NodeKind): void {
     if (kind === EMPTY && !ref.page) return;
     const page = ref.writable();
     const words = ref.words as Int32Array;
-    const at = pos.slot << 3;
+    const at = slot << 3;
     if (kind === EMPTY) for (let i = 0; i < 8; i++) words[at + i] = 0;
     else {
       const h = this.heap32;
       const ho = from >> 2;
       for (let i = 0; i < 8; i++) words[at + i] = h[ho + i];
     }
-    setLeafSlot(page, pos.slot, kind === LEAF);
+    setLeafSlot(page, slot, kind === LEAF);
   }
 
-  clear(pos: Pos): void {
-    const ref = pos.ref as PageRef;
+  clear(ref: PageRef, slot: number): void {
     if (!ref.page) return;
     const page = ref.writable();
     const words = ref.words as Int32Array;
-    const at = pos.slot << 3;
+    const at = slot << 3;
     for (let i = 0; i < 8; i++) words[at + i] = 0;
-    setLeafSlot(page, pos.slot, false);
+    setLeafSlot(page, slot, false);
   }
 
   /** First index in [lo, hi) of `keys` whose bit `depth` is 1. */
@@ -330,22 +321,22 @@ class Updater {
     return lo;
   }
 
-  /** Applies changes[lo..hi) under `pos`; the new node's name goes to heap[out]. */
-  visit(lo: number, hi: number, pos: Pos, out: number): NodeKind {
-    const old = this.readOld(pos, out);
+  /** Applies changes[lo..hi) under the node at (depth, ref, slot); its new name goes to heap[out]. */
+  visit(lo: number, hi: number, depth: number, ref: PageRef | null, slot: number, out: number): NodeKind {
+    const old = this.readOld(depth, ref, slot, out);
     if (lo === hi) return old;
-    if (old !== BRANCH) return this.rebuildTerminal(lo, hi, pos, old, out);
-    if (pos.depth % PAGE_LEVELS === 0) return this.visitPage(lo, hi, pos, out);
-    return this.visitBranch(lo, hi, pos, out);
+    if (old !== BRANCH) return this.rebuildTerminal(lo, hi, depth, ref, slot, old, out);
+    if (depth % PAGE_LEVELS === 0) return this.visitPage(lo, hi, depth, ref, slot, out);
+    return this.visitBranch(lo, hi, depth, ref, slot, out);
   }
 
   /** A branch at a page root: its page is stored (count kept, maybe elided now) or elided. */
-  visitPage(lo: number, hi: number, pos: Pos, out: number): NodeKind {
+  visitPage(lo: number, hi: number, depth: number, parent: PageRef | null, slot: number, out: number): NodeKind {
     const start = this.refList.length;
-    const ref = this.ref(this.keys[lo], pos.depth / PAGE_LEVELS);
-    if (!ref.existed) return this.rebuildElided(lo, hi, pos, out);
+    const ref = this.ref(this.keys[lo], depth / PAGE_LEVELS);
+    if (!ref.existed) return this.rebuildElided(lo, hi, depth, parent, slot, out);
     const delta0 = this.delta;
-    const kind = this.visitBranch(lo, hi, pos, out);
+    const kind = this.visitBranch(lo, hi, depth, parent, slot, out);
     if (this.delta === delta0) return kind;
     const count = leafCount(ref.page as Uint8Array) + this.delta - delta0;
     if (count < ELISION_THRESHOLD) {
@@ -356,41 +347,39 @@ class Updater {
     return kind;
   }
 
-  visitBranch(lo: number, hi: number, pos: Pos, out: number): NodeKind {
-    const d = pos.depth;
+  visitBranch(lo: number, hi: number, d: number, ref: PageRef | null, slot: number, out: number): NodeKind {
     const mid = this.split(this.keys, lo, hi, d);
-    const key = this.keys[lo];
-    const p0 = this.child(pos, 0, key);
     // Both children of a node lie in one page, named by bits above the node: any key under
     // the node locates either child.
-    const p1 = this.child(pos, 1, key);
+    const cref = this.childRef(d, ref, this.keys[lo]);
+    const s0 = childSlot(d, slot, 0);
     const r0 = this.res(d + 1, 0);
     const r1 = this.res(d + 1, 1);
-    const k0 = this.visit(lo, mid, p0, r0);
-    const k1 = this.visit(mid, hi, p1, r1);
+    const k0 = this.visit(lo, mid, d + 1, cref, s0, r0);
+    const k1 = this.visit(mid, hi, d + 1, cref, s0 + 1, r1);
     if ((k0 === EMPTY && k1 !== BRANCH) || (k1 === EMPTY && k0 !== BRANCH)) {
       // Collapse: the surviving leaf (if any) moves up to this position.
-      this.clear(p0);
-      this.clear(p1);
+      this.clear(cref, s0);
+      this.clear(cref, s0 + 1);
       const from = k0 === EMPTY ? r1 : r0;
       this.heap.copyWithin(out, from, from + 32);
       return k0 === EMPTY ? k1 : k0;
     }
-    if (lo < mid) this.write(p0, r0, k0);
-    if (mid < hi) this.write(p1, r1, k1);
+    if (lo < mid) this.write(cref, s0, r0, k0);
+    if (mid < hi) this.write(cref, s0 + 1, r1, k1);
     this.kernel.hashBranch(r0, r1, out);
     this.stats.hashes++;
     return BRANCH;
   }
 
   /** A leaf or H0 meets changes: rebuild from the surviving old leaf and the new leaves. */
-  rebuildTerminal(lo: number, hi: number, pos: Pos, old: NodeKind, out: number): NodeKind {
+  rebuildTerminal(lo: number, hi: number, depth: number, ref: PageRef | null, slot: number, old: NodeKind, out: number): NodeKind {
     const keys: Uint8Array[] = [];
     const ids: number[] = [];
     let oldKey: Uint8Array | null = null;
     if (old === LEAF) {
       const t = performance.now();
-      oldKey = this.state.leafKeyAt(this.keys[lo], pos.depth);
+      oldKey = this.state.leafKeyAt(this.keys[lo], depth);
       this.stats.seekMs += performance.now() - t;
       this.stats.leafLookups++;
       this.extra.set(this.heap.subarray(out, out + 32), 0);
@@ -422,11 +411,11 @@ class Updater {
       ids.push(-1);
     }
     this.delta += keys.length - (old === LEAF ? 1 : 0);
-    return this.build(keys, ids, 0, keys.length, pos, out);
+    return this.build(keys, ids, 0, keys.length, depth, ref, slot, out);
   }
 
   /** A branch whose page is elided: rebuild its subtrie from the old entries and the changes. */
-  rebuildElided(lo: number, hi: number, pos: Pos, out: number): NodeKind {
+  rebuildElided(lo: number, hi: number, depth: number, ref: PageRef | null, slot: number, out: number): NodeKind {
     const { kernel, keys: changed, sets } = this;
     const keys: Uint8Array[] = [];
     const ids: number[] = [];
@@ -440,7 +429,7 @@ class Updater {
     this.extraCount = 0;
     const t = performance.now();
     const oldValues = this.olds;
-    this.state.scanUnder(changed[lo], pos.depth, (kb, ko, vb, vo, vl) => {
+    this.state.scanUnder(changed[lo], depth, (kb, ko, vb, vo, vl) => {
       olds++;
       let c = 1;
       while (j < hi && (c = compareKeyTo(changed[j], kb, ko)) < 0) {
@@ -478,7 +467,7 @@ class Updater {
     this.stats.elidedRebuilds++;
     this.stats.elidedEntries += olds;
     this.delta += keys.length - olds;
-    const kind = this.build(keys, ids, 0, keys.length, pos, out);
+    const kind = this.build(keys, ids, 0, keys.length, depth, ref, slot, out);
     this.extraCount = 0;
     return kind;
   }
@@ -530,25 +519,24 @@ class Updater {
   }
 
   /**
-   * Builds the subtrie of keys[lo..hi) at `pos` (where nothing stored was below); name to
-   * heap[out]. Pages are created only for subtries of at least ELISION_THRESHOLD leaves.
+   * Builds the subtrie of keys[lo..hi) at (d, ref, slot), where nothing stored was below; name
+   * to heap[out]. Pages are created only for subtries of at least ELISION_THRESHOLD leaves.
    */
-  build(keys: Uint8Array[], ids: number[], lo: number, hi: number, pos: Pos, out: number): NodeKind {
+  build(keys: Uint8Array[], ids: number[], lo: number, hi: number, d: number, ref: PageRef | null, slot: number, out: number): NodeKind {
     const n = hi - lo;
     if (n < 2) return this.emptyOrLeaf(ids, lo, n, out);
-    const d = pos.depth;
     const pageRoot = d % PAGE_LEVELS === 0;
     if (pageRoot && n < ELISION_THRESHOLD) return this.nameOnly(keys, ids, lo, hi, d, out);
     const mid = this.split(keys, lo, hi, d);
-    const p0 = this.child(pos, 0, keys[lo]);
-    const p1 = this.child(pos, 1, keys[lo]);
+    const cref = this.childRef(d, ref, keys[lo]);
+    const s0 = childSlot(d, slot, 0);
     const r0 = this.res(d + 1, 0);
     const r1 = this.res(d + 1, 1);
-    const k0 = this.build(keys, ids, lo, mid, p0, r0);
-    if (k0 !== EMPTY) this.write(p0, r0, k0);
-    const k1 = this.build(keys, ids, mid, hi, p1, r1);
-    if (k1 !== EMPTY) this.write(p1, r1, k1);
-    if (pageRoot) setLeafCount((p0.ref as PageRef).writable(), n);
+    const k0 = this.build(keys, ids, lo, mid, d + 1, cref, s0, r0);
+    if (k0 !== EMPTY) this.write(cref, s0, r0, k0);
+    const k1 = this.build(keys, ids, mid, hi, d + 1, cref, s0 + 1, r1);
+    if (k1 !== EMPTY) this.write(cref, s0 + 1, r1, k1);
+    if (pageRoot) setLeafCount(cref.writable(), n);
     this.kernel.hashBranch(r0, r1, out);
     this.stats.hashes++;
     return BRANCH;
@@ -612,7 +600,7 @@ class Updater {
   run(changes: readonly Change[]): UpdateResult {
     this.hashLeaves(changes);
     const rootSlot = this.res(0, 0);
-    const kind = this.visit(0, changes.length, { depth: 0, ref: null, slot: 0, r: 0, x: 0 }, rootSlot);
+    const kind = this.visit(0, changes.length, 0, null, 0, rootSlot);
     const top: MerkleTop = { root: this.heap.slice(rootSlot, rootSlot + 32), kind };
     const writes: PageWrite[] = [];
     for (const ref of this.refList) {
