@@ -203,9 +203,7 @@ export class DbCore {
       get: (key) => (reader as StoreReader).get(key),
       entries: (range) => (reader as StoreReader).entries(range),
       seekPrefixKey: (key, bits) => (reader as StoreReader).seekPrefixKey(key, bits),
-      page: () => {
-        throw new DbError("READ_ONLY", `${path}: merkle pages are not read by a read-only handle`);
-      },
+      page: (id) => (reader as StoreReader).page(id),
     };
     this.#storeState = new StoreState(source);
     this.#version = store ? store.seq : (reader as StoreReader).seq;
@@ -227,7 +225,7 @@ export class DbCore {
     }
     try {
       if (options.readOnly) {
-        const reader = StoreReader.open(path, { fs: options.fs, valueCacheBytes: options.valueCacheBytes });
+        const reader = StoreReader.open(path, { fs: options.fs, valueCacheBytes: options.valueCacheBytes, merkleCacheBytes: options.merkleCacheBytes });
         return new DbCore(path, null, reader, null, 0);
       }
       const store = Store.open(path, {

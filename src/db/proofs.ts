@@ -8,7 +8,7 @@ import type { LeafSource } from "../merkle/node-source.ts";
 import { pagesNodeSource } from "../merkle/node-source.ts";
 import { MAX_PAGE_DEPTH, PAGE_ID_BYTES } from "../merkle/page.ts";
 import type { EntryVisitor, PageReader } from "../merkle/update.ts";
-import { type Entry, entriesNodeSource, TrieError, type TrieNodeSource } from "../trie/index.ts";
+import { type Entry, TrieError, type TrieNodeSource } from "../trie/index.ts";
 import type { DbCore } from "./core.ts";
 import { DbError } from "./errors.ts";
 import { checkKey, keyAfter } from "./keys.ts";
@@ -75,25 +75,9 @@ export function memoPages(pages: PageReader): PageReader {
   };
 }
 
-// Read-only handles read one state for their whole life (a later commit by a writer process
-// makes them STALE), so the entries source of that state is built once per view.
-const readOnlySources = new WeakMap<StateView, TrieNodeSource>();
-
-/**
- * The node source proofs of `view` are built from: its merkle pages, or on a read-only handle
- * the whole state's entries (read and hashed once per handle: O(state size)).
- */
-export function nodeSource(core: DbCore, view: StateView): TrieNodeSource {
-  if (!core.readOnly) return pagesNodeSource(view.top, memoPages(view.pages), leafSource(view));
-  let source = readOnlySources.get(view);
-  if (source === undefined) {
-    const entries: Entry[] = [];
-    const it = view.iterate(undefined, undefined);
-    for (let r = it.next(); !r.done; r = it.next()) entries.push({ key: r.value[0], value: r.value[1] });
-    source = entriesNodeSource(entries);
-    readOnlySources.set(view, source);
-  }
-  return source;
+/** The node source proofs of `view` are built from: its merkle pages, elided subtries scanned. */
+export function nodeSource(_core: DbCore, view: StateView): TrieNodeSource {
+  return pagesNodeSource(view.top, memoPages(view.pages), leafSource(view));
 }
 
 /**
@@ -104,6 +88,8 @@ export function buildProof<T>(core: DbCore, build: () => T): T {
   try {
     return build();
   } catch (e) {
+    // On a read-only handle a writer's checkpoint meanwhile can look like damage: STALE first.
+    if (core.readOnly) core.checkReadOnlyCurrent();
     if (e instanceof TrieError) throw new DbError("CORRUPT", `database ${core.path}: cannot build a proof (${e.message})`, { cause: e });
     throw e;
   }

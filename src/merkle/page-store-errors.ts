@@ -7,6 +7,7 @@ export type PageStoreErrorCode =
   | "CORRUPT" // a bucket, the meta-byte region or a table file is damaged
   | "BAD_WAL" // a valid WAL disagrees with the committed table description
   | "STATE" // a call out of protocol order (e.g. `prepare` while a commit awaits `apply`)
+  | "READ_ONLY" // a write to a store opened with `readOnly`
   | "CLOSED"; // the store was closed
 
 /** Error thrown by the page store; `code` says what went wrong. */

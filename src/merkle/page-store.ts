@@ -87,6 +87,14 @@ export interface PageStoreOptions {
   initialBuckets?: number;
   /** Load (occupied + tombstones) above which a commit rebuilds the table; default 0.75. */
   maxLoad?: number;
+  /**
+   * Open the committed state (`table` required) without writing anything: a WAL of the
+   * committed seq is held in memory over the table instead of being replayed into it, and
+   * `prepare` throws `READ_ONLY`. For readers beside a writer process, which must check that
+   * the writer's committed seq did not move while they read (its next checkpoint rewrites
+   * buckets in place).
+   */
+  readOnly?: boolean;
 }
 
 /** Counters and gauges of a page store. */
@@ -169,6 +177,8 @@ export class PageStore {
   #lastSeq: number;
   #prepared: Prepared | null = null;
   #closed = false;
+  /** Read-only stores: the images of a committed WAL not yet applied in place, by bucket. */
+  readonly #held: Map<number, Uint8Array> | null;
   #pagesRead = 0;
   #cacheHits = 0;
   #cacheMisses = 0;
@@ -189,6 +199,12 @@ export class PageStore {
     this.#cache = new PageCache(options.cacheBytes ?? DEFAULT_PAGE_CACHE_BYTES);
     this.#pinDepth = options.pinDepth ?? DEFAULT_PIN_DEPTH;
     this.#maxLoad = options.maxLoad ?? DEFAULT_MAX_LOAD;
+    this.#held = options.readOnly === true ? new Map() : null;
+  }
+
+  /** True when opened with `readOnly`. */
+  get readOnly(): boolean {
+    return this.#held !== null;
   }
 
   /**
@@ -204,7 +220,8 @@ export class PageStore {
     if (!(cacheBytes >= 0)) throw new PageStoreError("BAD_ARGUMENT", `cacheBytes ${cacheBytes}`);
     const pinDepth = options.pinDepth ?? DEFAULT_PIN_DEPTH;
     if (!Number.isInteger(pinDepth) || pinDepth < -1) throw new PageStoreError("BAD_ARGUMENT", `pinDepth ${pinDepth}`);
-    fs.mkdir(dir);
+    if (options.readOnly === true && options.table === undefined) throw new PageStoreError("BAD_ARGUMENT", "readOnly: a table description is required");
+    if (options.readOnly !== true) fs.mkdir(dir);
     const wal = fs.open(pathIn(dir, WAL_FILE_NAME));
     try {
       if (options.table === undefined) return PageStore.#create(dir, fs, wal, options);
@@ -255,14 +272,21 @@ export class PageStore {
           if (rec.gen !== info.gen || rec.buckets !== info.buckets) {
             throw new PageStoreError("BAD_WAL", `WAL of seq ${seq} is for generation ${rec.gen} of ${rec.buckets} buckets, committed table is ${info.gen} of ${info.buckets}`);
           }
-          if (!rec.rebuilt) store.#applyRecord(rec);
+          if (!rec.rebuilt) {
+            if (store.#held !== null) store.#holdRecord(rec);
+            else store.#applyRecord(rec);
+          }
           store.#replays++;
         }
+      } else if (store.#held !== null) {
+        // Read-only: a newer WAL is the writer's next prepare; the table holds the committed state.
+        return store;
       } else if (head !== undefined && head.seq > seq) {
         wal.truncate(0);
         wal.sync();
         store.#fsyncs++;
       }
+      if (store.#held !== null) return store;
       // Either neighbour may be left over: the previous generation by a crash after a grow's
       // commit point, the next by a crash before it.
       if (info.gen > 0) fs.remove(pathIn(dir, tableFileName(info.gen - 1)));
@@ -329,6 +353,8 @@ export class PageStore {
 
   // The image in bucket `b` of the live table: from the cache, or read and verified.
   #load(b: number): Uint8Array {
+    const held = this.#held?.get(b);
+    if (held !== undefined) return held;
     const hit = this.#cache.get(b);
     if (hit !== undefined) {
       this.#cacheHits++;
@@ -362,6 +388,7 @@ export class PageStore {
    */
   prepare(changes: Iterable<PageChange>, seq: number): TableInfo {
     this.#live();
+    if (this.#held !== null) throw new PageStoreError("READ_ONLY", "page store opened read-only");
     if (this.#prepared !== null) throw new PageStoreError("STATE", "a prepared commit awaits apply or abort");
     if (!Number.isSafeInteger(seq) || seq <= this.#lastSeq) {
       throw new PageStoreError("BAD_ARGUMENT", `seq ${seq} must be an integer above the last commit's ${this.#lastSeq}`);
@@ -573,6 +600,22 @@ export class PageStore {
   }
 
   // Writes a record's pages and meta bytes into the live table and syncs; idempotent.
+  // Read-only open: the committed WAL's changes are kept in memory, the files left as they are.
+  #holdRecord(rec: WalRecord): void {
+    const held = this.#held as Map<number, Uint8Array>;
+    const t = this.#meta;
+    for (let i = 0; i < rec.pages.length; i++) held.set(rec.pageBuckets[i], rec.pages[i]);
+    for (let i = 0; i < rec.metaBuckets.length; i++) {
+      const b = rec.metaBuckets[i];
+      const v = rec.metaValues[i];
+      if (b >= t.buckets || (v !== META_EMPTY && v !== META_TOMBSTONE && v < META_OCCUPIED)) {
+        throw new PageStoreCorruptionError(this.#wal.path, 0, `WAL meta change ${i} out of range`);
+      }
+      t.set(b, v);
+      if (v < META_OCCUPIED) held.delete(b);
+    }
+  }
+
   #applyRecord(rec: WalRecord): void {
     const table = this.#table;
     const t = this.#meta;

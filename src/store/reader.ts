@@ -6,14 +6,20 @@
 // Another process may hold the store open and commit meanwhile. Its value tree reuses the pages
 // a commit frees once the next commit is durable, so pages of the state this reader opened at
 // stay intact as long as the writer's durable seq has not moved: `checkCurrent` tells, and a
-// read followed by a successful `checkCurrent` read that state. Merkle pages are not read (the
-// page store's WAL may need a replay only the writer may do).
+// read followed by a successful `checkCurrent` read that state.
+//
+// Merkle pages are those of the checkpoint (the page store opened read-only: a committed WAL not
+// yet applied is held in memory) plus the pages of the logged commits, computed at open by one
+// trie update of all their changes over the checkpoint's values and checked against the log's
+// last root. The writer's next checkpoint rewrites pages in place; `checkCurrent` notices it.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { encodeTreeMeta, type KvFile, type KvTree, openKv, type RangeOptions } from "../kv/index.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../merkle/page-store-fs.ts";
-import type { MerkleTop } from "../merkle/update.ts";
-import { checkKey } from "../trie/index.ts";
+import { PageStore } from "../merkle/page-store.ts";
+import { pageIdKey } from "../merkle/page.ts";
+import { type Change, type EntryVisitor, type MerkleTop, updateTrie } from "../merkle/update.ts";
+import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { readMetaRecord } from "./meta-record.ts";
 import { RedoLog } from "./redo-log.ts";
@@ -30,6 +36,8 @@ const keyOf = (k: Uint8Array) => Buffer.from(k.buffer, k.byteOffset, k.byteLengt
 export interface StoreReaderOptions {
   /** Page cache budget of the value tree, bytes (default: the kv default). */
   valueCacheBytes?: number;
+  /** Page cache budget of the merkle pages, bytes (default: the page store's default). */
+  merkleCacheBytes?: number;
   /** File system seam for tests (default: the host's). */
   fs?: PageStoreFileSystem;
 }
@@ -52,6 +60,9 @@ export class StoreReader {
     /** The redo log and where its next record would start, to notice later commits. */
     private readonly log: RedoLog | null,
     private readonly logTail: number,
+    private readonly pages: PageStore,
+    /** Pages the logged commits changed, by `pageIdKey`: the image, or null when deleted. */
+    private readonly logged: Map<number | string, Uint8Array | null>,
   ) {}
 
   /** Opens the store at `path` read-only; `NOT_FOUND` when it holds no committed state. */
@@ -88,7 +99,32 @@ export class StoreReader {
         log?.close();
         throw e;
       }
-      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log?.bytes ?? 0);
+      // A writer's checkpoint meanwhile may show up as damage: report it as what it is.
+      const moved = (e: unknown): unknown => {
+        const now = readMetaRecord(metaFile);
+        if (now !== null && now.seq !== rec.seq) {
+          return new StoreError("FAILED", `${path} was checkpointed by another process while a read-only view opened; reopen it`, { cause: e });
+        }
+        return e;
+      };
+      let pages: PageStore;
+      try {
+        pages = PageStore.open(join(path, "merkle"), { fs, committedSeq: rec.seq, table: rec.table, readOnly: true, cacheBytes: options.merkleCacheBytes });
+      } catch (e) {
+        values.close();
+        log?.close();
+        throw moved(e);
+      }
+      const logged = new Map<number | string, Uint8Array | null>();
+      try {
+        if (keys.length > 0) loggedPages(path, rec.top, keys, byKey, values, pages, top, logged);
+      } catch (e) {
+        pages.close();
+        values.close();
+        log?.close();
+        throw moved(e);
+      }
+      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log?.bytes ?? 0, pages, logged);
     } catch (e) {
       metaFile.close();
       throw e;
@@ -114,6 +150,19 @@ export class StoreReader {
     if (rec === null || rec.seq !== this.checkpointSeq || this.log?.recordAt(this.logTail, this.seq + 1)) {
       throw new StoreError("FAILED", `${this.path} was committed by another process since this read-only view opened (at seq ${this.seq}); reopen it`);
     }
+  }
+
+  /**
+   * The merkle page `id` of this reader's state (sealed on disk, or computed from the log), or
+   * undefined when absent. Check `checkCurrent` after using it, as after any read.
+   */
+  page(id: Uint8Array): Uint8Array | undefined {
+    this.#live();
+    if (this.logged.size > 0) {
+      const p = this.logged.get(pageIdKey(id));
+      if (p !== undefined) return p ?? undefined;
+    }
+    return this.pages.get(id);
   }
 
   /** The value of `key`, or undefined. */
@@ -169,11 +218,48 @@ export class StoreReader {
     this.#closed = true;
     try {
       this.values.close();
+      this.pages.close();
       this.log?.close();
     } finally {
       this.metaFile.close();
     }
   }
+}
+
+/**
+ * The pages of the logged commits: one update of all their changes (final values) over the
+ * checkpoint's state, which must end at the log's last root.
+ */
+function loggedPages(
+  path: string,
+  base: MerkleTop,
+  keys: Uint8Array[],
+  byKey: Map<string, Uint8Array | null>,
+  values: KvTree,
+  pages: PageStore,
+  want: MerkleTop,
+  out: Map<number | string, Uint8Array | null>,
+): void {
+  const changes: Change[] = keys.map((k) => [k, byKey.get(keyOf(k)) as Uint8Array | null]);
+  changes.sort((a, b) => compareKeys(a[0], b[0]));
+  let result;
+  try {
+    result = updateTrie(base, changes, pages, {
+      leafKeyAt: (p, depth) => {
+        const key = values.seekPrefixKey(p, depth);
+        if (!key) throw new StoreError("CORRUPT", `${path}: the trie has a leaf under a ${depth}-bit prefix that holds no key`);
+        return key;
+      },
+      scanUnder: (p: Uint8Array, depth: number, visit: EntryVisitor) => values.scanPrefix(p, depth, visit),
+    });
+  } catch (e) {
+    if (e instanceof TrieError) throw new StoreError("CORRUPT", `${path}: the logged commits do not apply to the checkpoint (${e.message})`, { cause: e });
+    throw e;
+  }
+  if (result.top.kind !== want.kind || Buffer.compare(result.top.root, want.root) !== 0) {
+    throw new StoreError("CORRUPT", `${path}: the logged commits give root 0x${Buffer.from(result.top.root).toString("hex")}, the log says 0x${Buffer.from(want.root).toString("hex")}`);
+  }
+  for (const w of result.writes) out.set(pageIdKey(w.id), w.page);
 }
 
 /** First index of `keys` (sorted) not below `key`. */

@@ -464,7 +464,7 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     ghost.set(k(8), Uint8Array.of(8));
     const gw = ghost.finish().witness();
     assert.deepEqual(gw.writes.map(([key]) => toHex(key)), [toHex(k(8))]);
-    // Read-only: no merkle pages; proofs come from the state's entries, identical.
+    // Read-only: the same pages, read beside the writer; proofs identical.
     const ro = open(dir, { readOnly: true });
     {
       using r = ro.beginRead();

@@ -311,6 +311,31 @@ describe("page store", () => {
     store.close();
   });
 
+  it("opens read-only: a committed WAL held in memory, a newer one ignored, no file touched", () => {
+    const h = new Harness(new CrashFs());
+    const rng = new Rng(9);
+    const base = h.randomChanges(rng, 8, { insert: 1, update: 0 });
+    h.commit(base.changes);
+    h.model = base.after;
+    const next = h.randomChanges(rng, 8, { insert: 0.4, update: 0.4 });
+    const table = h.store.prepare(next.changes, 2);
+    const files = () => [WAL_FILE_NAME, tableFileName(table.gen)].map((f) => Buffer.from(h.fs.bytesOf(join(DIR, f)) ?? new Uint8Array(0)).toString("hex"));
+    const before = files();
+    // The commit point named seq 2: its WAL is not applied yet, and the reader sees through it.
+    const at2 = PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table, readOnly: true });
+    verify(at2, next.after, h.ids, "read-only at the WAL's seq");
+    assert.equal(at2.readOnly, true);
+    assert.throws(() => at2.prepare([], 3), (e: unknown) => e instanceof PageStoreError && e.code === "READ_ONLY");
+    at2.close();
+    // Seq 1 committed: the WAL is a later prepare's, and the table holds seq 1.
+    const at1 = PageStore.open(DIR, { fs: h.fs, committedSeq: 1, table: h.committed!.table, readOnly: true });
+    verify(at1, base.after, h.ids, "read-only before the WAL's seq");
+    at1.close();
+    assert.deepEqual(files(), before, "files unchanged");
+    h.store.apply();
+    h.store.close();
+  });
+
   it("notices a WAL page replaced by another sealed page", () => {
     const h = new Harness(new CrashFs());
     const rng = new Rng(6);
