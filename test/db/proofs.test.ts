@@ -426,6 +426,42 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     assert.deepEqual(r.stdout.trim().split("\n"), expected);
   });
 
+  it("a read-only handle beside the writer proves from the same pages: checkpointed, logged since, and after the writer closes", async () => {
+    const rng = new Rng(seed + 7);
+    const dir = newDir();
+    const keys = universe(rng, 6000);
+    let db = open(dir);
+    for (let c = 0; c < 4; c++) await write(db.beginWrite(), randomChanges(rng, keys, 2500, c < 2 ? 0 : 0.3)).finish().commit();
+    db.close();
+    // Reopened: the state so far is checkpointed, what follows is in the redo log.
+    db = open(dir);
+    await write(db.beginWrite(), randomChanges(rng, keys, 2500)).finish().commit();
+    const probes = [...Array.from({ length: 30 }, () => rng.pick(keys)), ...Array.from({ length: 10 }, () => rng.bytes(31))];
+    const check = (label: string) => {
+      using w = db.beginRead();
+      const ro = open(dir, { readOnly: true });
+      try {
+        using r = ro.beginRead();
+        assert.equal(toHex(r.root), toHex(w.root), label);
+        for (const k of probes) assert.deepEqual(r.prove(k), w.prove(k), `${label}: proof of ${toHex(k)}`);
+        assert.deepEqual(r.proveMany(probes), w.proveMany(probes), `${label}: multiproof`);
+        assert.deepEqual(r.proveRange(keys[0], keys[1], 50), w.proveRange(keys[0], keys[1], 50), `${label}: range`);
+      } finally {
+        ro.close();
+      }
+    };
+    check("logged commits");
+    await write(db.beginWrite(), randomChanges(rng, keys, 300)).finish().commit();
+    check("after another commit");
+    db.close();
+    const ro = open(dir, { readOnly: true });
+    {
+      using r = ro.beginRead();
+      for (const k of probes) assert.ok(verifyKeyProof(r.prove(k), r.root), `closed writer: proof of ${toHex(k)}`);
+    }
+    ro.close();
+  });
+
   it("errors: bad arguments name the argument; released, closed, no witness mode; read-only handles prove the same, and go STALE", async () => {
     const dir = newDir();
     const db = open(dir);
