@@ -1,8 +1,9 @@
 // The writer of the crash test: opens a store and commits forever, one deterministic batch per
 // sequence number, until it is killed.
 //
-//   node --import tsx test/store/crash-child.ts DIR SEED
+//   node --import tsx test/store/crash-child.ts DIR SEED [PAUSE_MS]
 //
+// PAUSE_MS (default 0) sleeps between commits, for tests that read beside the writer.
 // Prints `open <seq>` once the store is open, then `ack <seq> <rootHex>` after each commit
 // returns (written synchronously, so an ack on the pipe means the commit was durable). Batch
 // number s depends on (seed, s) alone, so the test rebuilds the expected state of any seq.
@@ -11,7 +12,8 @@ import { Store } from "../../src/store/index.ts";
 import { toHex } from "../../src/trie/index.ts";
 import { batchFor, universe } from "./crash-batches.ts";
 
-function run(dir: string, seed: number): void {
+function run(dir: string, seed: number, pauseMs: number): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
   const keys = universe(seed);
   const store = Store.open(dir);
   writeSync(1, `open ${store.seq}\n`);
@@ -22,14 +24,16 @@ function run(dir: string, seed: number): void {
     const s = store.seq + 1;
     const root = store.commit(batchFor(seed, keys, s));
     writeSync(1, `ack ${s} ${toHex(root)}\n`);
+    if (pauseMs > 0) Atomics.wait(nap, 0, 0, pauseMs);
   }
   store.close();
 }
 
-const [dir, seedText] = process.argv.slice(2);
+const [dir, seedText, pauseText] = process.argv.slice(2);
 const seed = Number(seedText);
-if (!dir || !Number.isInteger(seed)) {
-  process.stderr.write("usage: crash-child.ts DIR SEED\n");
+const pause = Number(pauseText ?? 0);
+if (!dir || !Number.isInteger(seed) || !(pause >= 0)) {
+  process.stderr.write("usage: crash-child.ts DIR SEED [PAUSE_MS]\n");
   process.exit(2);
 }
-run(dir, seed);
+run(dir, seed, pause);
