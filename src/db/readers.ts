@@ -43,6 +43,14 @@ export abstract class StateReadable {
   /** @internal Called after reads (a read-only handle checks no writer committed meanwhile). */
   protected _afterRead(): void {}
 
+  /**
+   * @internal Called when a read fails: on a read-only handle, pages a writer process recycled
+   * meanwhile look damaged, so that is reported as `STALE` when the writer has moved on.
+   */
+  protected _staleFirst(): void {
+    if (this._core.readOnly) this._core.checkReadOnlyCurrent();
+  }
+
   /** The state root (32 bytes). */
   abstract get root(): Uint8Array;
 
@@ -57,7 +65,13 @@ export abstract class StateReadable {
   /** The value of `key` (31 bytes), or undefined when absent. */
   get(key: Uint8Array): Uint8Array | undefined {
     checkKey(key, "key");
-    const v = this._view().value(key);
+    let v: Uint8Array | undefined;
+    try {
+      v = this._view().value(key);
+    } catch (e) {
+      this._staleFirst();
+      throw e;
+    }
     this._core.counters.reads++;
     this._afterRead();
     return v;
@@ -150,6 +164,9 @@ export abstract class StateReadable {
         if (r.done) break;
         out.push(r.value);
       }
+    } catch (e) {
+      this._staleFirst();
+      throw e;
     } finally {
       it.return?.();
     }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { DbError, open } from "../../src/db/index.ts";
-import { toHex, verifyKeyProof, verifyMultiProof } from "../../src/trie/index.ts";
+import { multiProofValues, toHex, verifyKeyProof, verifyMultiProof } from "../../src/trie/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
 import { projectRoot } from "../support/vectors.ts";
 import { universe } from "../store/crash-batches.ts";
@@ -69,7 +69,13 @@ describe(`db: read-only handles beside a writer process (seed ${seed})`, () => {
           counts.proved++;
         }
         const many = Array.from({ length: 4 }, () => rng.pick(keys));
-        assert.ok(verifyMultiProof(r.proveMany(many), root), "multiproof");
+        const multi = r.proveMany(many);
+        assert.ok(verifyMultiProof(multi, root), "multiproof");
+        // Values read directly agree with the proofs of the same state.
+        const proven = multiProofValues(multi, root);
+        for (const k of many) assert.equal(toHex(r.get(k) ?? new Uint8Array(0)), toHex(proven.get(k) ?? new Uint8Array(0)), `value of ${toHex(k)}`);
+        let n = 0;
+        for (const _ of r.entriesSync({ start: rng.pick(keys) })) if (++n === 300) break;
         counts.clean++;
       } catch (e) {
         if (!(e instanceof DbError && e.code === "STALE")) throw e;
