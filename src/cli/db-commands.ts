@@ -30,13 +30,14 @@ const EMPTY_ROOT = toHex(new Uint8Array(32));
 /** Runs `read` on a read-only handle, reopening when a writer process committed meanwhile. */
 export function readOnly<T>(path: string, read: (db: Db) => T): T {
   for (let attempt = 1; ; attempt++) {
-    const db = open(path, { readOnly: true, create: false });
+    let db: Db | null = null;
     try {
+      db = open(path, { readOnly: true, create: false });
       return read(db);
     } catch (e) {
       if (!(e instanceof DbError && e.code === "STALE") || attempt === 5) throw e;
     } finally {
-      db.close();
+      db?.close();
     }
   }
 }

@@ -225,7 +225,14 @@ export class DbCore {
     }
     try {
       if (options.readOnly) {
-        const reader = StoreReader.open(path, { fs: options.fs, valueCacheBytes: options.valueCacheBytes, merkleCacheBytes: options.merkleCacheBytes });
+        let reader: StoreReader;
+        try {
+          reader = StoreReader.open(path, { fs: options.fs, valueCacheBytes: options.valueCacheBytes, merkleCacheBytes: options.merkleCacheBytes });
+        } catch (e) {
+          // A writer process checkpointed while the handle opened: try again, as for any read.
+          if (e instanceof StoreError && e.code === "FAILED") throw new DbError("STALE", e.message, { cause: e });
+          throw e;
+        }
         return new DbCore(path, null, reader, null, 0);
       }
       const store = Store.open(path, {

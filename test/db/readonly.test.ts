@@ -1,6 +1,6 @@
 // A read-only handle beside a writer process that commits and checkpoints without pause: every
 // proof it returns verifies against its root; a read that meets the writer's later work fails
-// with STALE (or FAILED at open), never with a damage report or a wrong answer.
+// with STALE (at open too), never with a damage report or a wrong answer.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -50,7 +50,7 @@ describe(`db: read-only handles beside a writer process (seed ${seed})`, () => {
       try {
         db = open(dir, { readOnly: true });
       } catch (e) {
-        if (e instanceof DbError && e.code === "FAILED") {
+        if (e instanceof DbError && e.code === "STALE") {
           counts.failedOpens++;
           continue;
         }
