@@ -9,9 +9,10 @@
 // read followed by a successful `checkCurrent` read that state.
 //
 // Merkle pages are those of the checkpoint (the page store opened read-only: a committed WAL not
-// yet applied is held in memory) plus the pages of the logged commits, computed at open by one
-// trie update of all their changes over the checkpoint's values and checked against the log's
-// last root. The writer's next checkpoint rewrites pages in place; `checkCurrent` notices it.
+// yet applied is held in memory) plus the pages of the logged commits, computed at the first
+// page read by one trie update of all their changes over the checkpoint's values and checked
+// against the log's last root (reads of values alone never pay for it). The writer's next
+// checkpoint rewrites pages in place; `checkCurrent` notices it.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { encodeTreeMeta, type KvFile, type KvTree, openKv, type RangeOptions } from "../kv/index.ts";
@@ -61,9 +62,12 @@ export class StoreReader {
     private readonly log: RedoLog | null,
     private readonly logTail: number,
     private readonly pages: PageStore,
-    /** Pages the logged commits changed, by `pageIdKey`: the image, or null when deleted. */
-    private readonly logged: Map<number | string, Uint8Array | null>,
+    /** The checkpoint's root, which the logged commits start from. */
+    private readonly checkpointTop: MerkleTop,
   ) {}
+
+  /** Pages the logged commits changed, by `pageIdKey` (null: deleted); computed when first needed. */
+  #logged: Map<number | string, Uint8Array | null> | null = null;
 
   /** Opens the store at `path` read-only; `NOT_FOUND` when it holds no committed state. */
   static open(path: string, options: StoreReaderOptions = {}): StoreReader {
@@ -115,16 +119,7 @@ export class StoreReader {
         log?.close();
         throw moved(e);
       }
-      const logged = new Map<number | string, Uint8Array | null>();
-      try {
-        if (keys.length > 0) loggedPages(path, rec.top, keys, byKey, values, pages, top, logged);
-      } catch (e) {
-        pages.close();
-        values.close();
-        log?.close();
-        throw moved(e);
-      }
-      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log?.bytes ?? 0, pages, logged);
+      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log?.bytes ?? 0, pages, rec.top);
     } catch (e) {
       metaFile.close();
       throw e;
@@ -158,11 +153,27 @@ export class StoreReader {
    */
   page(id: Uint8Array): Uint8Array | undefined {
     this.#live();
-    if (this.logged.size > 0) {
-      const p = this.logged.get(pageIdKey(id));
+    const logged = this.#logged ?? this.#computeLogged();
+    if (logged.size > 0) {
+      const p = logged.get(pageIdKey(id));
       if (p !== undefined) return p ?? undefined;
     }
     return this.pages.get(id);
+  }
+
+  #computeLogged(): Map<number | string, Uint8Array | null> {
+    const logged = new Map<number | string, Uint8Array | null>();
+    if (this.overlay.keys.length > 0) {
+      try {
+        loggedPages(this.path, this.checkpointTop, this.overlay.keys, this.overlay.byKey, this.values, this.pages, this.top, logged);
+      } catch (e) {
+        // A writer's checkpoint meanwhile shows up as damage: report what it is.
+        this.checkCurrent();
+        throw e;
+      }
+    }
+    this.#logged = logged;
+    return logged;
   }
 
   /** The value of `key`, or undefined. */
