@@ -599,12 +599,18 @@ export class PageStore {
     this.#discardNext(p.next);
   }
 
-  // Writes a record's pages and meta bytes into the live table and syncs; idempotent.
   // Read-only open: the committed WAL's changes are kept in memory, the files left as they are.
   #holdRecord(rec: WalRecord): void {
     const held = this.#held as Map<number, Uint8Array>;
-    const t = this.#meta;
     for (let i = 0; i < rec.pages.length; i++) held.set(rec.pageBuckets[i], rec.pages[i]);
+    this.#setMeta(rec, (b, v) => {
+      if (v < META_OCCUPIED) held.delete(b);
+    });
+  }
+
+  // Sets a record's meta bytes in memory, each checked first; `each` sees every change.
+  #setMeta(rec: WalRecord, each: (b: number, v: number) => void): void {
+    const t = this.#meta;
     for (let i = 0; i < rec.metaBuckets.length; i++) {
       const b = rec.metaBuckets[i];
       const v = rec.metaValues[i];
@@ -612,10 +618,11 @@ export class PageStore {
         throw new PageStoreCorruptionError(this.#wal.path, 0, `WAL meta change ${i} out of range`);
       }
       t.set(b, v);
-      if (v < META_OCCUPIED) held.delete(b);
+      each(b, v);
     }
   }
 
+  // Writes a record's pages and meta bytes into the live table and syncs; idempotent.
   #applyRecord(rec: WalRecord): void {
     const table = this.#table;
     const t = this.#meta;
@@ -627,16 +634,10 @@ export class PageStore {
       this.#cache.set(b, page, page[PAGE_ID_OFFSET] <= this.#pinDepth);
     }
     const units = new Set<number>();
-    for (let i = 0; i < rec.metaBuckets.length; i++) {
-      const b = rec.metaBuckets[i];
-      const v = rec.metaValues[i];
-      if (b >= t.buckets || (v !== META_EMPTY && v !== META_TOMBSTONE && v < META_OCCUPIED)) {
-        throw new PageStoreCorruptionError(this.#wal.path, 0, `WAL meta change ${i} out of range`);
-      }
-      t.set(b, v);
+    this.#setMeta(rec, (b, v) => {
       if (v < META_OCCUPIED) this.#cache.delete(b);
       units.add(Math.floor(b / MERKLE_PAGE_BYTES));
-    }
+    });
     table.writeMetaUnits(t.meta, units);
     table.file.sync();
     this.#fsyncs++;

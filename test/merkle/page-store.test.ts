@@ -103,6 +103,21 @@ function verify(store: PageStore, model: Model, ids: Map<string, Uint8Array>, la
   assert.equal(store.size, model.size, `${label}: page count`);
 }
 
+/**
+ * A store with a first commit of `n` inserts, then a second commit (`m` changes, `mix`) prepared
+ * as seq 2: its WAL written and synced, not applied.
+ */
+function secondPrepared(seed: number, n: number, m: number, mix: { insert: number; update: number }) {
+  const h = new Harness(new CrashFs());
+  const rng = new Rng(seed);
+  const base = h.randomChanges(rng, n, { insert: 1, update: 0 });
+  h.commit(base.changes);
+  h.model = base.after;
+  const next = h.randomChanges(rng, m, mix);
+  const table = h.store.prepare(next.changes, 2);
+  return { h, base, next, table, wal: h.fs.bytesOf(join(DIR, WAL_FILE_NAME)) as Uint8Array };
+}
+
 describe("page store", () => {
   it("stores, updates, deletes and finds nothing for absent ids", () => {
     const h = new Harness(new CrashFs(), { cacheBytes: 0 });
@@ -248,15 +263,8 @@ describe("page store", () => {
 
   it("never applies a torn or corrupt WAL", () => {
     for (const where of ["header", "body"] as const) {
-      const h = new Harness(new CrashFs());
-      const rng = new Rng(5);
-      const base = h.randomChanges(rng, 6, { insert: 1, update: 0 });
-      h.commit(base.changes);
-      h.model = base.after;
+      const { h, table, wal } = secondPrepared(5, 6, 4, { insert: 0.5, update: 0.5 });
       const old = h.model;
-      const next = h.randomChanges(rng, 4, { insert: 0.5, update: 0.5 });
-      const table = h.store.prepare(next.changes, 2);
-      const wal = h.fs.bytesOf(join(DIR, WAL_FILE_NAME))!;
       wal[where === "header" ? 20 : wal.length - 10] ^= 0x40;
       h.store.close();
       // Even if the commit point named it, a damaged WAL is ignored rather than applied.
@@ -287,14 +295,7 @@ describe("page store", () => {
   });
 
   it("replays a WAL of the previous format (version 1: the body CRC runs over page bodies)", () => {
-    const h = new Harness(new CrashFs());
-    const rng = new Rng(8);
-    const base = h.randomChanges(rng, 6, { insert: 1, update: 0 });
-    h.commit(base.changes);
-    h.model = base.after;
-    const next = h.randomChanges(rng, 6, { insert: 0.5, update: 0.5 });
-    const table = h.store.prepare(next.changes, 2);
-    const wal = h.fs.bytesOf(join(DIR, WAL_FILE_NAME))!;
+    const { h, next, table, wal } = secondPrepared(8, 6, 6, { insert: 0.5, update: 0.5 });
     // Rewrite the version-2 WAL as version 1 would have written it.
     const dv = new DataView(wal.buffer, wal.byteOffset, wal.byteLength);
     const pages = dv.getUint32(28, true);
@@ -312,13 +313,7 @@ describe("page store", () => {
   });
 
   it("opens read-only: a committed WAL held in memory, a newer one ignored, no file touched", () => {
-    const h = new Harness(new CrashFs());
-    const rng = new Rng(9);
-    const base = h.randomChanges(rng, 8, { insert: 1, update: 0 });
-    h.commit(base.changes);
-    h.model = base.after;
-    const next = h.randomChanges(rng, 8, { insert: 0.4, update: 0.4 });
-    const table = h.store.prepare(next.changes, 2);
+    const { h, base, next, table } = secondPrepared(9, 8, 8, { insert: 0.4, update: 0.4 });
     const files = () => [WAL_FILE_NAME, tableFileName(table.gen)].map((f) => Buffer.from(h.fs.bytesOf(join(DIR, f)) ?? new Uint8Array(0)).toString("hex"));
     const before = files();
     // The commit point named seq 2: its WAL is not applied yet, and the reader sees through it.
@@ -337,14 +332,7 @@ describe("page store", () => {
   });
 
   it("notices a WAL page replaced by another sealed page", () => {
-    const h = new Harness(new CrashFs());
-    const rng = new Rng(6);
-    const base = h.randomChanges(rng, 6, { insert: 1, update: 0 });
-    h.commit(base.changes);
-    h.model = base.after;
-    const next = h.randomChanges(rng, 6, { insert: 0.5, update: 0.5 });
-    const table = h.store.prepare(next.changes, 2);
-    const wal = h.fs.bytesOf(join(DIR, WAL_FILE_NAME))!;
+    const { h, table, wal } = secondPrepared(6, 6, 6, { insert: 0.5, update: 0.5 });
     // Pages start at the first 4 KiB boundary; copy the second image over the first.
     wal.copyWithin(MERKLE_PAGE_BYTES, 2 * MERKLE_PAGE_BYTES, 3 * MERKLE_PAGE_BYTES);
     h.store.close();
