@@ -273,19 +273,25 @@ export class PageStore {
             throw new PageStoreError("BAD_WAL", `WAL of seq ${seq} is for generation ${rec.gen} of ${rec.buckets} buckets, committed table is ${info.gen} of ${info.buckets}`);
           }
           if (!rec.rebuilt) {
-            if (store.#held !== null) store.#holdRecord(rec);
-            else store.#applyRecord(rec);
+            if (store.#held !== null) {
+              // The writer may be rewriting the units this record changes: check the others.
+              table.checkMeta(store.#meta.meta, new Set(Array.from(rec.metaBuckets, (b) => Math.floor(b / MERKLE_PAGE_BYTES))));
+              store.#holdRecord(rec);
+              store.#replays++;
+              return store;
+            }
+            store.#applyRecord(rec);
           }
           store.#replays++;
         }
-      } else if (store.#held !== null) {
-        // Read-only: a newer WAL is the writer's next prepare; the table holds the committed state.
-        return store;
-      } else if (head !== undefined && head.seq > seq) {
+      } else if (store.#held === null && head !== undefined && head.seq > seq) {
         wal.truncate(0);
         wal.sync();
         store.#fsyncs++;
       }
+      // Every meta unit as the committed state has it (any replay done): a damaged byte could
+      // hide a page or send a probe to an empty bucket.
+      table.checkMeta(store.#meta.meta);
       if (store.#held !== null) return store;
       // Either neighbour may be left over: the previous generation by a crash after a grow's
       // commit point, the next by a crash before it.

@@ -1,19 +1,25 @@
-// One generation of the bucket table on disk:
+// One generation of the bucket table on disk (format 2):
 //
 //   0             4096-byte header: u32 magic, u32 version, u32 generation, u32 log2(buckets),
 //                 12 reserved bytes, u32 CRC-32 of bytes 0 .. 28
 //   4096          meta region: one meta byte per bucket, padded to a multiple of 4096
-//   4096 + M      bucket b at 4096 + M + 4096 * b, one sealed page each
+//   4096 + M      unit checksums: u32 CRC-32 of each 4 KiB meta unit's bytes (the last unit's
+//                 without its padding), padded to a multiple of 4096
+//   4096 + M + C  bucket b at 4096 + M + C + 4096 * b, one sealed page each
 //
-// The meta region is rewritten in place in 4 KiB units by the WAL's apply; a torn unit only
-// mixes old and new values of the bytes that commit changed, which a replay rewrites.
+// The meta region is rewritten in place in 4 KiB units by the WAL's apply, and the checksums of
+// those units after them; a torn write only mixes old and new values of the bytes that commit
+// changed, which a replay rewrites, checksums included. Open checks every unit once any replay
+// is done, so a damaged meta byte (which could hide a page, or point a probe at an empty bucket)
+// is reported with its offset instead of being believed. Format 1 (no checksum region) still
+// opens, unchecked; a table rebuilt by growth is written in format 2.
 import { crc32 } from "node:zlib";
 import type { KvFile } from "../kv/index.ts";
 import { MERKLE_PAGE_BYTES } from "./page.ts";
 import { PageStoreCorruptionError } from "./page-store-errors.ts";
 
 const MAGIC = 0x54544d42;
-const VERSION = 1;
+const VERSION = 2;
 const UNIT = MERKLE_PAGE_BYTES;
 
 /** File name of table generation `gen`. */
@@ -26,6 +32,11 @@ export function metaRegionBytes(buckets: number): number {
   return Math.ceil(buckets / UNIT) * UNIT;
 }
 
+/** Bytes of the unit-checksum region of a format-2 table of `buckets` buckets. */
+export function checksumRegionBytes(buckets: number): number {
+  return Math.ceil(((metaRegionBytes(buckets) / UNIT) * 4) / UNIT) * UNIT;
+}
+
 /** A table file of known geometry: positional access to its meta region and buckets. */
 export class TableFile {
   /** The open file. */
@@ -34,14 +45,21 @@ export class TableFile {
   readonly gen: number;
   /** Bucket count, a power of two. */
   readonly buckets: number;
+  /** Format version: 2 checksums the meta units, 1 does not. */
+  readonly version: number;
   /** Byte offset of bucket 0. */
   readonly base: number;
+  /** Format 2: the unit checksums as on disk (little-endian u32 each). */
+  readonly #sums: Uint8Array | null;
 
-  private constructor(file: KvFile, gen: number, buckets: number) {
+  private constructor(file: KvFile, gen: number, buckets: number, version: number) {
     this.file = file;
     this.gen = gen;
     this.buckets = buckets;
-    this.base = UNIT + metaRegionBytes(buckets);
+    this.version = version;
+    const meta = metaRegionBytes(buckets);
+    this.#sums = version >= 2 ? new Uint8Array(checksumRegionBytes(buckets)) : null;
+    this.base = UNIT + meta + (this.#sums?.length ?? 0);
   }
 
   /** Byte length of a complete table of this geometry. */
@@ -54,9 +72,9 @@ export class TableFile {
     return this.base + b * UNIT;
   }
 
-  /** Turns `file` into an empty table (all buckets empty); the caller syncs. */
+  /** Turns `file` into an empty table (all buckets empty, format 2); the caller syncs. */
   static create(file: KvFile, gen: number, buckets: number): TableFile {
-    const t = new TableFile(file, gen, buckets);
+    const t = new TableFile(file, gen, buckets, VERSION);
     file.truncate(0);
     const head = new Uint8Array(UNIT);
     const dv = new DataView(head.buffer);
@@ -67,44 +85,87 @@ export class TableFile {
     dv.setUint32(28, crc32(head.subarray(0, 28)), true);
     file.write(head, 0);
     file.truncate(t.byteLength);
+    t.writeMeta(new Uint8Array(buckets));
     return t;
   }
 
   /** Opens an existing table, checking its header and length against the expected geometry. */
   static open(file: KvFile, gen: number, buckets: number): TableFile {
-    const t = new TableFile(file, gen, buckets);
     const head = new Uint8Array(32);
     const bad = (detail: string) => new PageStoreCorruptionError(file.path, 0, detail);
     if (file.read(head, 0) < head.length) throw bad("table header missing");
     const dv = new DataView(head.buffer);
-    if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== VERSION) throw bad("not a page table");
+    const version = dv.getUint32(4, true);
+    if (dv.getUint32(0, true) !== MAGIC || (version !== 1 && version !== VERSION)) throw bad("not a page table");
     if (crc32(head.subarray(0, 28)) !== dv.getUint32(28, true)) throw bad("table header checksum mismatch");
     if (dv.getUint32(8, true) !== gen || 2 ** dv.getUint32(12, true) !== buckets) {
       throw bad(`table is generation ${dv.getUint32(8, true)} of ${2 ** dv.getUint32(12, true)} buckets, expected ${gen} of ${buckets}`);
     }
+    const t = new TableFile(file, gen, buckets, version);
     if (file.size() < t.byteLength) throw bad(`table is ${file.size()} bytes, expected ${t.byteLength}`);
     return t;
   }
 
-  /** Reads the whole meta region (one byte per bucket). */
+  /** Reads the whole meta region (one byte per bucket), and its unit checksums; see `checkMeta`. */
   readMeta(): Uint8Array {
     const meta = new Uint8Array(this.buckets);
     if (this.file.read(meta, UNIT) < meta.length) {
       throw new PageStoreCorruptionError(this.file.path, UNIT, "meta region truncated");
     }
+    const sums = this.#sums;
+    if (sums !== null && this.file.read(sums, UNIT + metaRegionBytes(this.buckets)) < sums.length) {
+      throw new PageStoreCorruptionError(this.file.path, UNIT + metaRegionBytes(this.buckets), "meta checksums truncated");
+    }
     return meta;
   }
 
-  /** Writes the 4 KiB meta units numbered in `units` from `meta`. */
-  writeMetaUnits(meta: Uint8Array, units: Iterable<number>): void {
-    for (const u of units) {
-      const start = u * UNIT;
-      this.file.write(meta.subarray(start, Math.min(start + UNIT, meta.length)), UNIT + start);
+  /**
+   * Throws `PageStoreCorruptionError` at the first meta unit of `meta` (as read, and changed
+   * since only through this table) whose checksum does not match, skipping the units in `skip`.
+   */
+  checkMeta(meta: Uint8Array, skip?: ReadonlySet<number>): void {
+    const sums = this.#sums;
+    if (sums === null) return;
+    const dv = new DataView(sums.buffer, sums.byteOffset, sums.byteLength);
+    for (let u = 0; u * UNIT < meta.length; u++) {
+      if (skip?.has(u)) continue;
+      if (unitSum(meta, u) !== dv.getUint32(4 * u, true)) {
+        throw new PageStoreCorruptionError(this.file.path, UNIT + u * UNIT, "meta unit checksum mismatch");
+      }
     }
   }
 
-  /** Writes the whole meta region. */
+  /** Writes the 4 KiB meta units numbered in `units` from `meta`, then their checksums. */
+  writeMetaUnits(meta: Uint8Array, units: Iterable<number>): void {
+    const sums = this.#sums;
+    const pages = new Set<number>();
+    for (const u of units) {
+      const start = u * UNIT;
+      this.file.write(meta.subarray(start, Math.min(start + UNIT, meta.length)), UNIT + start);
+      if (sums === null) continue;
+      new DataView(sums.buffer, sums.byteOffset, sums.byteLength).setUint32(4 * u, unitSum(meta, u), true);
+      pages.add(Math.floor((4 * u) / UNIT));
+    }
+    for (const p of pages) this.#writeSums(p);
+  }
+
+  /** Writes the whole meta region, then all its checksums. */
   writeMeta(meta: Uint8Array): void {
     this.file.write(meta, UNIT);
+    const sums = this.#sums;
+    if (sums === null) return;
+    const dv = new DataView(sums.buffer, sums.byteOffset, sums.byteLength);
+    for (let u = 0; u * UNIT < meta.length; u++) dv.setUint32(4 * u, unitSum(meta, u), true);
+    for (let p = 0; p * UNIT < sums.length; p++) this.#writeSums(p);
   }
+
+  #writeSums(p: number): void {
+    const sums = this.#sums as Uint8Array;
+    this.file.write(sums.subarray(p * UNIT, (p + 1) * UNIT), UNIT + metaRegionBytes(this.buckets) + p * UNIT);
+  }
+}
+
+/** CRC-32 of meta unit `u`'s bytes (the last unit without its padding). */
+function unitSum(meta: Uint8Array, u: number): number {
+  return crc32(meta.subarray(u * UNIT, Math.min((u + 1) * UNIT, meta.length)));
 }

@@ -10,7 +10,7 @@ import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES, PAGE_ID_OFFSET, stampPag
 import { type PageChange, PageStore, type PageStoreOptions, type TableInfo, WAL_FILE_NAME, decodeTableInfo, encodeTableInfo } from "../../src/merkle/page-store.ts";
 import { PageStoreCorruptionError, PageStoreError } from "../../src/merkle/page-store-errors.ts";
 import { memPageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
-import { tableFileName } from "../../src/merkle/table-file.ts";
+import { checksumRegionBytes, metaRegionBytes, tableFileName } from "../../src/merkle/table-file.ts";
 import { Rng, hex, same, tempDir } from "../kv/helpers.ts";
 import { CrashError, CrashFs, makePage, randomPageId } from "./page-store-helpers.ts";
 
@@ -107,8 +107,8 @@ function verify(store: PageStore, model: Model, ids: Map<string, Uint8Array>, la
  * A store with a first commit of `n` inserts, then a second commit (`m` changes, `mix`) prepared
  * as seq 2: its WAL written and synced, not applied.
  */
-function secondPrepared(seed: number, n: number, m: number, mix: { insert: number; update: number }) {
-  const h = new Harness(new CrashFs());
+function secondPrepared(seed: number, n: number, m: number, mix: { insert: number; update: number }, options: PageStoreOptions = {}) {
+  const h = new Harness(new CrashFs(), options);
   const rng = new Rng(seed);
   const base = h.randomChanges(rng, n, { insert: 1, update: 0 });
   h.commit(base.changes);
@@ -329,6 +329,61 @@ describe("page store", () => {
     assert.deepEqual(files(), before, "files unchanged");
     h.store.apply();
     h.store.close();
+  });
+
+  it("checks every meta unit at open: a damaged meta byte is reported with its offset, unless a replay rewrites it", () => {
+    const { h, next, table, wal } = secondPrepared(10, 40, 20, { insert: 0.5, update: 0.3 }, { initialBuckets: 256 });
+    assert.equal(table.gen, 0, "no growth");
+    const path = join(DIR, tableFileName(table.gen));
+    const file = h.fs.bytesOf(path) as Uint8Array;
+    h.store.close();
+    // A bucket whose meta byte the prepared commit (seq 2) changes: the first in its index.
+    const walView = new DataView(wal.buffer, wal.byteOffset, wal.byteLength);
+    const changed = walView.getUint32(64 + 4 * walView.getUint32(28, true), true);
+    const at = MERKLE_PAGE_BYTES + changed;
+    const unitOffset = MERKLE_PAGE_BYTES * (1 + Math.floor(changed / MERKLE_PAGE_BYTES));
+    const damaged = (e: unknown) => e instanceof PageStoreCorruptionError && e.code === "CORRUPT" && e.file === path && e.offset === unitOffset;
+    file[at] ^= 0x81;
+    // Committed at seq 1, the table alone holds the state: the damage is reported.
+    assert.throws(() => PageStore.open(DIR, { fs: h.fs, committedSeq: 1, table: h.committed!.table, readOnly: true }), damaged);
+    // Committed at seq 2, the unit is one the WAL rewrites (as after a torn apply): a reader
+    // skips it, and the writer's replay repairs it.
+    const ro = PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table, readOnly: true });
+    verify(ro, next.after, h.ids, "read-only over a torn unit");
+    ro.close();
+    const rw = PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table });
+    assert.equal(rw.stats().replays, 1);
+    verify(rw, next.after, h.ids, "replayed");
+    rw.close();
+    // With no WAL left to replay, the writer reports the damage too.
+    const w = h.fs.open(join(DIR, WAL_FILE_NAME));
+    w.truncate(0);
+    w.close();
+    file[at] ^= 0x81;
+    assert.throws(() => PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table }), damaged);
+  });
+
+  it("opens a table of the previous format (1: no meta checksums)", () => {
+    const { h, next, table } = secondPrepared(11, 30, 10, { insert: 0.5, update: 0.5 });
+    h.store.apply();
+    h.store.close();
+    const path = join(DIR, tableFileName(table.gen));
+    const v2 = h.fs.bytesOf(path) as Uint8Array;
+    // Format 1 is format 2 without the checksum region.
+    const metaEnd = MERKLE_PAGE_BYTES + metaRegionBytes(table.buckets);
+    const v1 = new Uint8Array(v2.length - checksumRegionBytes(table.buckets));
+    v1.set(v2.subarray(0, metaEnd));
+    v1.set(v2.subarray(metaEnd + checksumRegionBytes(table.buckets)), metaEnd);
+    const dv = new DataView(v1.buffer);
+    dv.setUint32(4, 1, true);
+    dv.setUint32(28, crc32(v1.subarray(0, 28)), true);
+    const f = h.fs.open(path);
+    f.truncate(0);
+    f.write(v1, 0);
+    f.close();
+    const store = PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table });
+    verify(store, next.after, h.ids, "format 1");
+    store.close();
   });
 
   it("notices a WAL page replaced by another sealed page", () => {
