@@ -19,11 +19,12 @@ import { encodeTreeMeta, type KvFile, type KvTree, openKv, type RangeOptions } f
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore } from "../merkle/page-store.ts";
 import { pageIdKey } from "../merkle/page.ts";
-import { type Change, type EntryVisitor, type MerkleTop, updateTrie } from "../merkle/update.ts";
-import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
+import { type Change, type MerkleTop, updateTrie } from "../merkle/update.ts";
+import { checkKey, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { readMetaRecord } from "./meta-record.ts";
 import { RedoLog } from "./redo-log.ts";
+import { valuesStateReader } from "./store.ts";
 
 /** Changes since the checkpoint: by key (latin1), and their keys in order. */
 interface Overlay {
@@ -251,18 +252,11 @@ function loggedPages(
   want: MerkleTop,
   out: Map<number | string, Uint8Array | null>,
 ): void {
+  // The keys are in byte order already (sorted as latin1 strings).
   const changes: Change[] = keys.map((k) => [k, byKey.get(keyOf(k)) as Uint8Array | null]);
-  changes.sort((a, b) => compareKeys(a[0], b[0]));
   let result;
   try {
-    result = updateTrie(base, changes, pages, {
-      leafKeyAt: (p, depth) => {
-        const key = values.seekPrefixKey(p, depth);
-        if (!key) throw new StoreError("CORRUPT", `${path}: the trie has a leaf under a ${depth}-bit prefix that holds no key`);
-        return key;
-      },
-      scanUnder: (p: Uint8Array, depth: number, visit: EntryVisitor) => values.scanPrefix(p, depth, visit),
-    });
+    result = updateTrie(base, changes, pages, valuesStateReader(path, values));
   } catch (e) {
     if (e instanceof TrieError) throw new StoreError("CORRUPT", `${path}: the logged commits do not apply to the checkpoint (${e.message})`, { cause: e });
     throw e;

@@ -25,11 +25,11 @@
 // (page table and WAL), `LOCK` (one writer process).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type BatchEntry, encodeTreeMeta, type KvTree, openKv, type RangeOptions } from "../kv/index.ts";
+import { type BatchEntry, encodeTreeMeta, type KvReader, type KvTree, openKv, type RangeOptions } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
 import { MERKLE_PAGE_BYTES, pageIdKey } from "../merkle/page.ts";
-import { type Change, EMPTY, EMPTY_TOP, type EntryVisitor, type MerkleTop, type PageWrite, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
+import { type Change, EMPTY, EMPTY_TOP, type EntryVisitor, type MerkleTop, type PageWrite, type StateReader, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
@@ -110,6 +110,18 @@ export interface PreparedCommit {
   readonly update: UpdateResult;
   /** Milliseconds the update took (reported as `CommitStats.updateMs`). */
   readonly updateMs: number;
+}
+
+/** What the trie update reads of the old state, from a value tree (the store's, or a reader's). */
+export function valuesStateReader(path: string, values: KvReader): StateReader {
+  return {
+    leafKeyAt: (prefix, depth) => {
+      const key = values.seekPrefixKey(prefix, depth);
+      if (!key) throw new StoreError("CORRUPT", `${path}: the trie has a leaf under a ${depth}-bit prefix that holds no key`);
+      return key;
+    },
+    scanUnder: (prefix, depth, visit) => values.scanPrefix(prefix, depth, visit),
+  };
 }
 
 /** Sorted copy of a batch; refuses repeated keys and malformed entries with typed errors. */
@@ -310,14 +322,7 @@ export class Store {
     const t0 = performance.now();
     let update: UpdateResult;
     try {
-      update = updateTrie(this.#top, changes, this.#pageReader, {
-        leafKeyAt: (path, depth) => {
-          const key = this.values.seekPrefixKey(path, depth);
-          if (!key) throw new StoreError("CORRUPT", `${this.path}: the trie has a leaf under a ${depth}-bit prefix that holds no key`);
-          return key;
-        },
-        scanUnder: (path, depth, visit) => this.values.scanPrefix(path, depth, visit),
-      });
+      update = updateTrie(this.#top, changes, this.#pageReader, valuesStateReader(this.path, this.values));
     } catch (e) {
       if (e instanceof TrieError) throw new StoreError("BAD_ARGUMENT", e.message, { cause: e });
       throw e;
