@@ -17,7 +17,11 @@
 //   end u32 CRC-32 of every byte before it
 // Replay accepts records with consecutive sequence numbers from the expected one and stops at
 // the first that is torn, fails its checksum or carries another number: a record left from
-// before the last checkpoint has a smaller one.
+// before the last checkpoint has a smaller one. A record that fails its checksum although the
+// next record follows it whole was not torn by a crash (appends are synced one by one): it was
+// damaged after it was acknowledged, and replay reports CORRUPT rather than drop the commits
+// from there on. (Damage to the last record, or to the magic, length or number of one, still
+// looks like a torn end.)
 import { crc32 } from "node:zlib";
 import type { KvFile } from "../kv/index.ts";
 import type { Change, MerkleTop, NodeKind } from "../merkle/update.ts";
@@ -85,7 +89,12 @@ export class RedoLog {
       const rec = new Uint8Array(len);
       if (this.file.read(rec, pos) < len) break;
       const rdv = new DataView(rec.buffer);
-      if (rdv.getUint32(len - 4, true) !== crc32(rec.subarray(0, len - 4))) break;
+      if (rdv.getUint32(len - 4, true) !== crc32(rec.subarray(0, len - 4))) {
+        if (this.#wholeAt(pos + len, seq + 1, size)) {
+          throw new StoreError("CORRUPT", `${this.file.path}: record ${seq} at ${pos} fails its checksum, yet record ${seq + 1} follows it whole: it was damaged after it was written`);
+        }
+        break;
+      }
       const decoded = decodeRecord(rec, rdv, seq);
       if (decoded === null) {
         throw new StoreError("CORRUPT", `${this.file.path}: record ${seq} at ${pos} passes its checksum but does not parse`);
@@ -96,6 +105,18 @@ export class RedoLog {
     this.#tail = pos;
     this.#records = out.length;
     return out;
+  }
+
+  // True when a whole record numbered `seq` (checksum included) starts at byte `at`.
+  #wholeAt(at: number, seq: number, size: number): boolean {
+    const head = new Uint8Array(16);
+    if (at + HEADER + 4 > size || this.file.read(head, at) < 16) return false;
+    const dv = new DataView(head.buffer);
+    const len = dv.getUint32(4, true);
+    if (dv.getUint32(0, true) !== MAGIC || Number(dv.getBigUint64(8, true)) !== seq || len < HEADER + 4 || at + len > size) return false;
+    const rec = new Uint8Array(len);
+    if (this.file.read(rec, at) < len) return false;
+    return new DataView(rec.buffer).getUint32(len - 4, true) === crc32(rec.subarray(0, len - 4));
   }
 
   /**

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { MemFileSystem } from "../../src/kv/index.ts";
 import type { Change, MerkleTop } from "../../src/merkle/update.ts";
 import { RedoLog } from "../../src/store/redo-log.ts";
+import { StoreError } from "../../src/store/errors.ts";
 import { compareKeys } from "../../src/trie/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
 
@@ -56,7 +57,7 @@ describe(`store: redo log (seed ${seed})`, () => {
     assert.deepEqual(recs.map((r) => r.seq), [11]);
   });
 
-  it("stops at a torn or damaged record and keeps everything before it", () => {
+  it("stops at a torn record and keeps everything before it; a record damaged after it was written is CORRUPT", () => {
     const rng = new Rng(seed + 2);
     for (let trial = 0; trial < 200; trial++) {
       const fs = new MemFileSystem();
@@ -74,17 +75,25 @@ describe(`store: redo log (seed ${seed})`, () => {
       file.read(bytes, 0);
       let image: Uint8Array;
       let cut: number;
-      if (rng.int(2)) {
+      const torn = rng.int(2) === 1;
+      if (torn) {
         cut = rng.int(size); // torn: the file ends mid-log
         image = bytes.subarray(0, cut);
       } else {
-        cut = rng.int(size); // one bit flipped: the record holding it and all after are lost
+        cut = rng.int(size); // one bit flipped
         image = bytes.slice();
         image[cut] ^= 1 << rng.int(8);
       }
       const f2 = new MemFileSystem().open("redo");
       f2.write(image, 0);
       const intact = ends.filter((e) => e <= cut).length; // records wholly before the damage
+      const start = intact === 0 ? 0 : ends[intact - 1]; // the damaged record's first byte
+      // A flip past a record's magic, length and number, with a record after it, is detected;
+      // anything else reads as the torn end of the log.
+      if (!torn && intact < n - 1 && cut - start >= 16) {
+        assert.throws(() => new RedoLog(f2).replay(0), (e: unknown) => e instanceof StoreError && e.code === "CORRUPT", `trial ${trial}`);
+        continue;
+      }
       const recs = new RedoLog(f2).replay(0);
       assert.equal(recs.length, intact, `trial ${trial}: ${intact} records end before byte ${cut}`);
     }
