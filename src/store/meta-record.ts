@@ -1,6 +1,9 @@
 // The commit point: one checksummed record naming the whole committed state (sequence number,
-// trie root, the value tree's meta, the page table). Two 4 KiB slots alternate by sequence
-// number, so writing one never damages the other; at open the newest valid slot wins.
+// trie root, the value tree's meta, the page table). Two 4 KiB slots alternate: a record goes to
+// the slot not holding the newest valid one, so a write torn by a crash never damages the
+// record in force; at open the newest valid slot wins. (Checkpoints fall on any sequence
+// numbers, so the slot cannot follow the number's parity: every-32nd-commit checkpoints would
+// all land in one slot and a torn write would leave no record at all.)
 import { crc32 } from "node:zlib";
 import { decodeTreeMeta, encodeTreeMeta, type KvFile, TREE_META_SIZE, type TreeMeta } from "../kv/index.ts";
 import { decodeTableInfo, encodeTableInfo, TABLE_INFO_BYTES, type TableInfo } from "../merkle/page-store.ts";
@@ -66,18 +69,31 @@ function decode(slot: Uint8Array): MetaRecord | null {
 
 /** Reads the newest valid record, or null for a file that never saw a commit point. */
 export function readMetaRecord(file: KvFile): MetaRecord | null {
+  return newest(file).rec;
+}
+
+// The newest valid record and its slot (-1 when neither slot holds one).
+function newest(file: KvFile): { rec: MetaRecord | null; slot: number } {
   let best: MetaRecord | null = null;
+  let at = -1;
   for (let i = 0; i < 2; i++) {
     const slot = new Uint8Array(SLOT_BYTES);
     if (file.read(slot, i * SLOT_BYTES) < RECORD_BYTES) continue;
     const rec = decode(slot);
-    if (rec && rec.seq % 2 === i && (!best || rec.seq > best.seq)) best = rec;
+    if (rec && (!best || rec.seq > best.seq)) {
+      best = rec;
+      at = i;
+    }
   }
-  return best;
+  return { rec: best, slot: at };
 }
 
-/** Writes `rec` to its slot and syncs: once this returns, the commit is durable. */
+/**
+ * Writes `rec` to the slot not holding the newest valid record, and syncs: once this returns,
+ * the commit point is durable; if it is torn, the previous record stays in force.
+ */
 export function writeMetaRecord(file: KvFile, rec: MetaRecord): void {
-  file.write(encode(rec), (rec.seq % 2) * SLOT_BYTES);
+  const { slot } = newest(file);
+  file.write(encode(rec), (slot === 0 ? 1 : 0) * SLOT_BYTES);
   file.sync();
 }
