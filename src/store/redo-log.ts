@@ -109,14 +109,29 @@ export class RedoLog {
 
   // True when a whole record numbered `seq` (checksum included) starts at byte `at`.
   #wholeAt(at: number, seq: number, size: number): boolean {
+    return this.#seqOfWholeAt(at, size) === seq;
+  }
+
+  // The number of the whole record (checksum included) starting at byte `at`, or -1.
+  #seqOfWholeAt(at: number, size: number): number {
     const head = new Uint8Array(16);
-    if (at + HEADER + 4 > size || this.file.read(head, at) < 16) return false;
+    if (at + HEADER + 4 > size || this.file.read(head, at) < 16) return -1;
     const dv = new DataView(head.buffer);
     const len = dv.getUint32(4, true);
-    if (dv.getUint32(0, true) !== MAGIC || Number(dv.getBigUint64(8, true)) !== seq || len < HEADER + 4 || at + len > size) return false;
+    if (dv.getUint32(0, true) !== MAGIC || len < HEADER + 4 || at + len > size) return -1;
     const rec = new Uint8Array(len);
-    if (this.file.read(rec, at) < len) return false;
-    return new DataView(rec.buffer).getUint32(len - 4, true) === crc32(rec.subarray(0, len - 4));
+    if (this.file.read(rec, at) < len) return -1;
+    if (new DataView(rec.buffer).getUint32(len - 4, true) !== crc32(rec.subarray(0, len - 4))) return -1;
+    return Number(dv.getBigUint64(8, true));
+  }
+
+  /**
+   * The number of the whole record at the start of the log, or -1. After a checkpoint at seq C
+   * the log starts over with record C + 1 (or still holds the records up to C): a first record
+   * numbered above `afterSeq + 1` means a newer commit point than `afterSeq` was made.
+   */
+  firstSeq(): number {
+    return this.#seqOfWholeAt(0, this.file.size());
   }
 
   /**

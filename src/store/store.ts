@@ -224,7 +224,13 @@ export class Store {
         opened.push(pages);
       }
       const store = new Store(path, metaFile, values, pages, redo, lock, rec, options);
-      store.#replay(redo.replay(rec.seq));
+      const logged = redo.replay(rec.seq);
+      // A log that starts after the record in force belongs to a newer commit point, which the
+      // meta file no longer holds (damaged after it was written): refuse rather than go back.
+      if (logged.length === 0 && redo.firstSeq() > rec.seq + 1) {
+        throw new StoreError("CORRUPT", `${path}: the redo log starts at commit ${redo.firstSeq()}, after the last commit point the meta file holds (seq ${rec.seq}); the newer one is damaged`);
+      }
+      store.#replay(logged);
       return store;
     } catch (e) {
       for (const f of opened.reverse()) f.close();

@@ -160,6 +160,23 @@ describe(`store: redo log and checkpoints (seed ${seed})`, () => {
     }
   });
 
+  it("a commit point damaged after it was written is reported, not replaced by the one before it", () => {
+    const rng = new Rng(seed + 4);
+    const mem = new MemFileSystem();
+    const fs = memPageStoreFileSystem(mem);
+    const store = Store.open("/db", { fs, lock: false, checkpointEvery: 3, merkleInitialBuckets: 64 });
+    for (let c = 0; c < 7; c++) store.commit(Array.from({ length: 10 }, () => [rng.bytes(31), randomValue(rng)] as [Uint8Array, Uint8Array]));
+    assert.equal(store.stats().redo.records, 1, "commit 7 is in the log, after the checkpoint at 6");
+    // Flip a byte of the root in the slot holding seq 6: the slot holding seq 3 is the newest valid one.
+    const meta = fs.open("/db/meta");
+    const slots = new Uint8Array(8192);
+    meta.read(slots, 0);
+    const newest = new DataView(slots.buffer).getBigUint64(8, true) === 6n ? 0 : 1;
+    slots[newest * 4096 + 20] ^= 1;
+    meta.write(slots.subarray(newest * 4096, newest * 4096 + 4096), newest * 4096);
+    assert.throws(() => Store.open("/db", { fs, lock: false }), (e: unknown) => e instanceof StoreError && e.code === "CORRUPT" && /redo log starts at commit 7/.test(e.message));
+  });
+
   it("refuses bad checkpoint options", () => {
     const fs = memPageStoreFileSystem(new MemFileSystem());
     for (const bad of [0, -1, 1.5, Number.NaN]) {
