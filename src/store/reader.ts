@@ -79,6 +79,15 @@ export class StoreReader {
     try {
       const rec = readMetaRecord(metaFile);
       if (rec === null) throw new StoreError("NOT_FOUND", `no committed database at ${path}`);
+      // A writer's checkpoint meanwhile may show up as damage (the log rewritten under the
+      // replay, pages rewritten in place): report it as what it is.
+      const moved = (e: unknown): unknown => {
+        const now = readMetaRecord(metaFile);
+        if (now !== null && now.seq !== rec.seq) {
+          return new StoreError("FAILED", `${path} was checkpointed by another process while a read-only view opened; reopen it`, { cause: e });
+        }
+        return e;
+      };
       let top = rec.top;
       let seq = rec.seq;
       const byKey = new Map<string, Uint8Array | null>();
@@ -93,7 +102,7 @@ export class StoreReader {
           }
         } catch (e) {
           log.close();
-          throw e;
+          throw moved(e);
         }
       }
       const keys = [...byKey.keys()].sort().map((k) => new Uint8Array(Buffer.from(k, "latin1")));
@@ -102,16 +111,8 @@ export class StoreReader {
         values = openKv(join(path, "values"), { fs, cacheBytes: options.valueCacheBytes, meta: encodeTreeMeta(rec.kv) });
       } catch (e) {
         log?.close();
-        throw e;
+        throw moved(e);
       }
-      // A writer's checkpoint meanwhile may show up as damage: report it as what it is.
-      const moved = (e: unknown): unknown => {
-        const now = readMetaRecord(metaFile);
-        if (now !== null && now.seq !== rec.seq) {
-          return new StoreError("FAILED", `${path} was checkpointed by another process while a read-only view opened; reopen it`, { cause: e });
-        }
-        return e;
-      };
       let pages: PageStore;
       try {
         pages = PageStore.open(join(path, "merkle"), { fs, committedSeq: rec.seq, table: rec.table, readOnly: true, cacheBytes: options.merkleCacheBytes });
