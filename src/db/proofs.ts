@@ -76,7 +76,7 @@ export function memoPages(pages: PageReader): PageReader {
 }
 
 /** The node source proofs of `view` are built from: its merkle pages, elided subtries scanned. */
-export function nodeSource(_core: DbCore, view: StateView): TrieNodeSource {
+export function nodeSource(view: StateView): TrieNodeSource {
   return pagesNodeSource(view.top, memoPages(view.pages), leafSource(view));
 }
 

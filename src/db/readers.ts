@@ -145,7 +145,7 @@ export abstract class StateReadable {
 
   /** The node source of the state now (read synchronously, within one proof). */
   #source(): TrieNodeSource {
-    return nodeSource(this._core, this._view());
+    return nodeSource(this._view());
   }
 
   #prove<T>(build: () => T): T {

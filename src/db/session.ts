@@ -264,7 +264,7 @@ export class FinishedSession extends Overlay {
     if (!sameBytes(base.top.root, layer.prevTop.root)) {
       throw new DbError("CORRUPT", `witness(): the session's base reads as root ${hex(base.top.root)}, not its prevRoot ${hex(layer.prevTop.root)}`);
     }
-    const w = buildProof(core, () => buildWitness(nodeSource(core, base), this.witnessKeys?.read ?? [], layer.changes));
+    const w = buildProof(core, () => buildWitness(nodeSource(base), this.witnessKeys?.read ?? [], layer.changes));
     for (const [key, value] of w.reads) {
       const seen = readValues.get(keyString(key));
       if (seen === undefined || (seen === null ? value !== null : value === null || !sameBytes(seen, value))) {

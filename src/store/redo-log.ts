@@ -90,7 +90,7 @@ export class RedoLog {
       if (this.file.read(rec, pos) < len) break;
       const rdv = new DataView(rec.buffer);
       if (rdv.getUint32(len - 4, true) !== crc32(rec.subarray(0, len - 4))) {
-        if (this.#wholeAt(pos + len, seq + 1, size)) {
+        if (this.#seqOfWholeAt(pos + len, size) === seq + 1) {
           throw new StoreError("CORRUPT", `${this.file.path}: record ${seq} at ${pos} fails its checksum, yet record ${seq + 1} follows it whole: it was damaged after it was written`);
         }
         break;
@@ -105,11 +105,6 @@ export class RedoLog {
     this.#tail = pos;
     this.#records = out.length;
     return out;
-  }
-
-  // True when a whole record numbered `seq` (checksum included) starts at byte `at`.
-  #wholeAt(at: number, seq: number, size: number): boolean {
-    return this.#seqOfWholeAt(at, size) === seq;
   }
 
   // The number of the whole record (checksum included) starting at byte `at`, or -1.

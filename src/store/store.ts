@@ -227,8 +227,9 @@ export class Store {
       const logged = redo.replay(rec.seq);
       // A log that starts after the record in force belongs to a newer commit point, which the
       // meta file no longer holds (damaged after it was written): refuse rather than go back.
-      if (logged.length === 0 && redo.firstSeq() > rec.seq + 1) {
-        throw new StoreError("CORRUPT", `${path}: the redo log starts at commit ${redo.firstSeq()}, after the last commit point the meta file holds (seq ${rec.seq}); the newer one is damaged`);
+      const first = logged.length === 0 ? redo.firstSeq() : -1;
+      if (first > rec.seq + 1) {
+        throw new StoreError("CORRUPT", `${path}: the redo log starts at commit ${first}, after the last commit point the meta file holds (seq ${rec.seq}); the newer one is damaged`);
       }
       store.#replay(logged);
       return store;
