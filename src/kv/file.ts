@@ -19,6 +19,12 @@ export interface KvFile {
   size(): number;
   /** Releases the file; no call is valid afterwards. */
   close(): void;
+  /**
+   * The OS file descriptor, for files a worker thread may write behind the caller (see the
+   * page store's write-behind). Absent for in-memory and wrapped files, which are then
+   * written inline.
+   */
+  readonly fd?: number;
 }
 
 /** Opens files by path; the factory layers above use to create `KvFile`s. */
@@ -37,6 +43,11 @@ export class NodeFile implements KvFile {
   constructor(path: string) {
     this.path = path;
     this.#fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  }
+
+  /** See `KvFile.fd`. */
+  get fd(): number {
+    return this.#fd;
   }
 
   /** See `KvFile.read`. */

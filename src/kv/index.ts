@@ -20,3 +20,4 @@ export {
   type OpenKvOptions,
   openKv,
 } from "./tree.ts";
+export { WriteBehind, WriteJob } from "./write-behind.ts";

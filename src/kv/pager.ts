@@ -10,6 +10,7 @@
 import { KvCorruptionError } from "./errors.ts";
 import type { KvFile } from "./file.ts";
 import { PageCache } from "./cache.ts";
+import { WriteBehind, WriteJob } from "./write-behind.ts";
 import type { PageSink } from "./node-list.ts";
 import {
   FIRST_DATA_PAGE,
@@ -75,6 +76,9 @@ export class Pager implements PageSink {
   #slabAt = SLAB_PAGES;
   #pagesRead = 0;
   #pagesWritten = 0;
+  /** Set while a prepared commit's pages are being written behind; they stay dirty until done. */
+  #behind: WriteBehind | null = null;
+  #behindError: unknown = undefined;
 
   /** Creates a pager over `file` whose pages are all below `highWater`. */
   constructor(file: KvFile, highWater: number, cacheBytes: number, maxDirtyPages: number) {
@@ -296,6 +300,7 @@ export class Pager implements PageSink {
    * them as clean cached pages. Safe at any time: dirty pages never overwrite a durable page.
    */
   writeDirty(): void {
+    this.settle();
     if (this.#dirty.size === 0) return;
     const nos = Array.from(this.#dirty.keys()).sort((a, b) => a - b);
     const run = this.#runBuf;
@@ -318,9 +323,11 @@ export class Pager implements PageSink {
 
   /**
    * First step of a commit: records the free list in a chain of free-list pages, writes all
-   * dirty pages and syncs the file. Returns where the chain starts.
+   * dirty pages and syncs the file. Returns where the chain starts. With `behind` (and a file
+   * with a descriptor) the writes and the sync run on a worker thread: `settle` must return
+   * before the commit point is written.
    */
-  prepare(): PreparedFreeList {
+  prepare(behind?: WriteBehind): PreparedFreeList {
     // The chain lives in reusable pages (never in pending ones: the durable tree uses those).
     const k = Math.ceil((this.#reusable.length + this.#pending.length) / FREE_PER_PAGE);
     const chain: number[] = [];
@@ -334,16 +341,59 @@ export class Pager implements PageSink {
       for (let x = 0; x < part.length; x++) writeU32(p, 12 + 4 * x, part[x]);
       this.put(chain[i], p);
     }
-    this.writeDirty();
-    this.file.sync();
+    const fd = this.file.fd;
+    if (behind !== undefined && fd !== undefined && this.#dirty.size > 0) {
+      this.#writeBehind(behind, fd);
+    } else {
+      this.writeDirty();
+      this.file.sync();
+    }
     this.#prepared = { list, chain };
     return { head: k > 0 ? chain[0] : 0, count: list.length };
+  }
+
+  // Seals the dirty pages into one shared buffer for the worker. They stay dirty (reads take
+  // them from memory, and nothing changes them: the caller writes no page before `settle`).
+  #writeBehind(behind: WriteBehind, fd: number): void {
+    const nos = Array.from(this.#dirty.keys()).sort((a, b) => a - b);
+    const data = new Uint8Array(new SharedArrayBuffer(nos.length * PAGE_SIZE));
+    const job = new WriteJob();
+    for (let i = 0; i < nos.length; i++) {
+      const p = this.#dirty.get(nos[i])!;
+      sealPage(p, nos[i]);
+      data.set(p, i * PAGE_SIZE);
+      job.add(data, i * PAGE_SIZE, PAGE_SIZE, nos[i] * PAGE_SIZE);
+    }
+    behind.submit(fd, this.file.path, job);
+    this.#behind = behind;
+  }
+
+  /**
+   * Waits for pages a `prepare` wrote behind, and syncs them: they are durable when this
+   * returns. Throws if the write failed (the commit must then not be published).
+   */
+  settle(): void {
+    const behind = this.#behind;
+    if (behind === null) return;
+    if (this.#behindError !== undefined) throw this.#behindError;
+    try {
+      behind.wait();
+    } catch (e) {
+      // The pages stay dirty and unwritten: this commit must never be published.
+      this.#behindError = e;
+      throw e;
+    }
+    this.#behind = null;
+    this.#pagesWritten += this.#dirty.size;
+    for (const [no, p] of this.#dirty) this.#cacheSet(no, p);
+    this.#dirty.clear();
   }
 
   /** Second step of a commit, once the commit point is durable: freed pages become reusable. */
   markDurable(): void {
     const prepared = this.#prepared;
     if (prepared === null) return;
+    if (this.#behind !== null) throw new Error("pager: markDurable before the prepared pages were settled");
     this.#prepared = null;
     this.#reusable = prepared.list.sort((a, b) => b - a);
     this.#pending = prepared.chain;

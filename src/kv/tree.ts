@@ -10,6 +10,7 @@ import { branchChild, branchCount, branchSep, branchUsed, compareKeySep } from "
 import { DEFAULT_CACHE_BYTES } from "./cache.ts";
 import { KvCorruptionError, KvError } from "./errors.ts";
 import { type KvFile, type KvFileSystem, nodeFileSystem } from "./file.ts";
+import type { WriteBehind } from "./write-behind.ts";
 import { KEY_SIZE, checkKey, compareKeys, compareKeysAt } from "./key.ts";
 import { leafCount, leafIsOverflow, leafUsed, leafValueStart } from "./leaf.ts";
 import { type TreeMeta, TREE_META_SIZE, decodeTreeMeta, encodeTreeMeta } from "./meta.ts";
@@ -255,12 +256,14 @@ export class KvTree extends KvReader {
   /**
    * Commit step 1: writes all new pages and the free list, syncs the file, and returns the
    * tree-meta record of the new state. Nothing refers to the new pages until that record is
-   * published (`publish`) or kept by an outer commit record (then call `markDurable`).
+   * published (`publish`) or kept by an outer commit record (then call `markDurable`). With
+   * `behind`, the pages are written and synced by a worker thread: call `settleCommit` before
+   * writing the outer record.
    */
-  prepareCommit(): TreeMeta {
+  prepareCommit(behind?: WriteBehind): TreeMeta {
     this.#live();
     if (this.#prepared !== null) throw new KvError("BUSY", "a commit is already prepared");
-    const free = this.#guarded(() => this._pager.pinned(() => this._pager.prepare()));
+    const free = this.#guarded(() => this._pager.pinned(() => this._pager.prepare(behind)));
     this.#prepared = {
       seq: this.#durable.seq + 1,
       root: this._root,
@@ -271,6 +274,12 @@ export class KvTree extends KvReader {
       entries: this.#entries,
     };
     return this.#prepared;
+  }
+
+  /** Waits until the pages of a commit prepared with `behind` are written and synced. */
+  settleCommit(): void {
+    this.#live();
+    this._pager.settle();
   }
 
   /** Commit step 2 (outer commit record): `meta`, from `prepareCommit`, is now durable. */
@@ -410,6 +419,13 @@ export class KvTree extends KvReader {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    try {
+      // A worker may still be writing through the descriptor: it must not be closed (and its
+      // number reused) under the worker.
+      this._pager.settle();
+    } catch {
+      // Pages of a commit never published: nothing refers to them.
+    }
     this.#file.close();
   }
 }

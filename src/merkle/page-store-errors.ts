@@ -8,6 +8,7 @@ export type PageStoreErrorCode =
   | "BAD_WAL" // a valid WAL disagrees with the committed table description
   | "STATE" // a call out of protocol order (e.g. `prepare` while a commit awaits `apply`)
   | "READ_ONLY" // a write to a store opened with `readOnly`
+  | "FAILED" // an in-place write behind the caller failed: reopen (the WAL repairs the table)
   | "CLOSED"; // the store was closed
 
 /** Error thrown by the page store; `code` says what went wrong. */
@@ -16,8 +17,8 @@ export class PageStoreError extends Error {
   readonly code: PageStoreErrorCode;
 
   /** Creates an error with a stable code and a human-readable message. */
-  constructor(code: PageStoreErrorCode, message: string) {
-    super(message);
+  constructor(code: PageStoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "PageStoreError";
     this.code = code;
   }

@@ -10,6 +10,9 @@
 //   2. The store writes and syncs its meta record (seq, TableInfo): the commit point.
 //   3. `apply()` writes the pages and meta bytes in place (or switches to the new generation and
 //      removes the old one) and syncs, so the WAL may be overwritten by the next `prepare`.
+//      On a real file the in-place writes and their sync run behind the caller on a worker
+//      thread (write-behind): reads take the applied pages from memory meanwhile, and the next
+//      `prepare` and `close` wait for them.
 // `open` with the committed seq and TableInfo replays a WAL of exactly that seq (replay is
 // idempotent, so a crash during apply or replay is repaired by the next open), discards a newer
 // one, and removes table generations other than the committed one.
@@ -20,7 +23,8 @@ import { DEFAULT_PAGE_CACHE_BYTES, PageCache } from "./page-cache.ts";
 import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "./page-store-fs.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
-import { readWalBody, readWalHeader, type WalRecord, writeWal } from "./wal.ts";
+import { readWalBody, readWalHeader, walPageOffset, type WalRecord, writeWal } from "./wal.ts";
+import { WriteBehind, WriteJob } from "../kv/index.ts";
 import type { KvFile } from "../kv/index.ts";
 
 /** File name of the WAL inside the store directory. */
@@ -95,6 +99,11 @@ export interface PageStoreOptions {
    * buckets in place).
    */
   readOnly?: boolean;
+  /**
+   * Run `apply`'s in-place writes and sync on a worker thread while the caller goes on
+   * (default true; only for table files with an OS descriptor, others are written inline).
+   */
+  writeBehind?: boolean;
 }
 
 /** Counters and gauges of a page store. */
@@ -141,6 +150,8 @@ interface NextTable {
 interface Prepared {
   readonly rec: WalRecord;
   readonly next: NextTable | null;
+  /** The WAL as written (shared memory): write-behind writes its page images from there. */
+  wal?: Uint8Array;
 }
 
 function sameId(page: Uint8Array, id: Uint8Array): boolean {
@@ -179,6 +190,10 @@ export class PageStore {
   #closed = false;
   /** Read-only stores: the images of a committed WAL not yet applied in place, by bucket. */
   readonly #held: Map<number, Uint8Array> | null;
+  /** Write-behind, when enabled; `#behind` holds the images its job in flight is writing. */
+  readonly #writer: WriteBehind | null;
+  #behind: Map<number, Uint8Array> | null = null;
+  #failed: unknown = null;
   #pagesRead = 0;
   #cacheHits = 0;
   #cacheMisses = 0;
@@ -200,6 +215,7 @@ export class PageStore {
     this.#pinDepth = options.pinDepth ?? DEFAULT_PIN_DEPTH;
     this.#maxLoad = options.maxLoad ?? DEFAULT_MAX_LOAD;
     this.#held = options.readOnly === true ? new Map() : null;
+    this.#writer = options.writeBehind === false || options.readOnly === true ? null : new WriteBehind();
   }
 
   /** True when opened with `readOnly`. */
@@ -361,6 +377,13 @@ export class PageStore {
   #load(b: number): Uint8Array {
     const held = this.#held?.get(b);
     if (held !== undefined) return held;
+    if (this.#behind !== null) {
+      // Until the worker's writes are done, the bucket on disk may be half written.
+      // (After a failed write, memory stays the truth: the store refuses to go on anyway.)
+      const behind = this.#behind.get(b);
+      if ((this.#writer as WriteBehind).done) this.#behind = null;
+      else if (behind !== undefined) return behind;
+    }
     const hit = this.#cache.get(b);
     if (hit !== undefined) {
       this.#cacheHits++;
@@ -399,6 +422,8 @@ export class PageStore {
     if (!Number.isSafeInteger(seq) || seq <= this.#lastSeq) {
       throw new PageStoreError("BAD_ARGUMENT", `seq ${seq} must be an integer above the last commit's ${this.#lastSeq}`);
     }
+    // The WAL about to be overwritten is what repairs the last apply if its writes are lost.
+    this.#settle();
     const byId = new Map<string, number>();
     const ids: Uint8Array[] = [];
     const pages: (Uint8Array | null)[] = [];
@@ -433,7 +458,8 @@ export class PageStore {
     // Every write might need a fresh bucket; past the limit the table is rebuilt instead.
     const prepared = t.occupied + t.tombstones + writes > this.#maxLoad * t.buckets ? this.#stageRebuild(ids, pages, seq) : this.#stageInPlace(ids, pages, seq);
     try {
-      this.#walBytes += writeWal(this.#wal, prepared.rec);
+      prepared.wal = writeWal(this.#wal, prepared.rec);
+      this.#walBytes += prepared.wal.length;
       this.#wal.sync();
       this.#fsyncs++;
     } catch (e) {
@@ -580,7 +606,9 @@ export class PageStore {
     const p = this.#prepared;
     if (p === null) throw new PageStoreError("STATE", "no prepared commit to apply");
     if (p.next === null) {
-      this.#applyRecord(p.rec);
+      const fd = this.#table.file.fd;
+      if (this.#writer !== null && fd !== undefined && p.wal !== undefined) this.#applyBehind(p.rec, p.wal, fd);
+      else this.#applyRecord(p.rec);
     } else {
       const oldFile = this.#table.file;
       this.#table = p.next.table;
@@ -649,6 +677,48 @@ export class PageStore {
     this.#fsyncs++;
   }
 
+  // Like #applyRecord, but the writes and the sync go to the worker; memory is updated now.
+  #applyBehind(rec: WalRecord, wal: Uint8Array, fd: number): void {
+    const table = this.#table;
+    const behind = new Map<number, Uint8Array>();
+    const units = new Set<number>();
+    this.#setMeta(rec, (b, v) => {
+      if (v < META_OCCUPIED) this.#cache.delete(b);
+      units.add(Math.floor(b / MERKLE_PAGE_BYTES));
+    });
+    const job = new WriteJob();
+    // Buckets ascend, so adjacent ones merge into one write.
+    const n = rec.pages.length;
+    for (let i = 0; i < n; i++) {
+      const b = rec.pageBuckets[i];
+      const page = rec.pages[i];
+      job.add(wal, walPageOffset(n, rec.metaBuckets.length, i), MERKLE_PAGE_BYTES, table.offsetOf(b));
+      behind.set(b, page);
+      this.#pagesWritten++;
+      this.#cache.set(b, page, page[PAGE_ID_OFFSET] <= this.#pinDepth);
+    }
+    for (const w of table.metaUnitWrites(this.#meta.meta, units)) job.addCopy(w.bytes, w.at);
+    (this.#writer as WriteBehind).submit(fd, table.file.path, job);
+    this.#behind = behind;
+    this.#fsyncs++;
+  }
+
+  // Waits for the write-behind job in flight, if any; its failure is thrown (the WAL still
+  // holds the commit, so the next open repairs the table).
+  #settle(): void {
+    if (this.#failed !== null) throw new PageStoreError("FAILED", `${this.#dir}: an in-place write failed; reopen the store`, { cause: this.#failed });
+    if (this.#writer === null) return;
+    try {
+      this.#writer.wait();
+    } catch (e) {
+      // The table on disk now lags memory; only the WAL, which the next prepare would
+      // overwrite, can repair it.
+      this.#failed = e;
+      throw new PageStoreError("FAILED", `${this.#dir}: an in-place write failed; reopen the store`, { cause: e });
+    }
+    this.#behind = null;
+  }
+
   /** Counters since open and current gauges. */
   stats(): PageStoreStats {
     return {
@@ -679,6 +749,12 @@ export class PageStore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    try {
+      // The worker must be done with the table's descriptor before it is closed.
+      this.#settle();
+    } catch {
+      // A lost in-place write is repaired from the WAL at the next open.
+    }
     const p = this.#prepared;
     this.#prepared = null;
     if (p !== null && p.next !== null) p.next.table.file.close();

@@ -137,16 +137,27 @@ export class TableFile {
 
   /** Writes the 4 KiB meta units numbered in `units` from `meta`, then their checksums. */
   writeMetaUnits(meta: Uint8Array, units: Iterable<number>): void {
+    for (const w of this.metaUnitWrites(meta, units)) this.file.write(w.bytes, w.at);
+  }
+
+  /**
+   * What `writeMetaUnits` writes, as (bytes, position) pairs to write in any order; the
+   * checksums kept in memory are updated now. The bytes are views into `meta` and this table's
+   * checksum buffer: write them before either changes again.
+   */
+  metaUnitWrites(meta: Uint8Array, units: Iterable<number>): { bytes: Uint8Array; at: number }[] {
+    const out: { bytes: Uint8Array; at: number }[] = [];
     const sums = this.#sums;
     const pages = new Set<number>();
     for (const u of units) {
       const start = u * UNIT;
-      this.file.write(meta.subarray(start, Math.min(start + UNIT, meta.length)), UNIT + start);
+      out.push({ bytes: meta.subarray(start, Math.min(start + UNIT, meta.length)), at: UNIT + start });
       if (sums === null) continue;
       new DataView(sums.buffer, sums.byteOffset, sums.byteLength).setUint32(4 * u, unitSum(meta, u), true);
       pages.add(Math.floor((4 * u) / UNIT));
     }
-    for (const p of pages) this.#writeSums(p);
+    for (const p of pages) out.push({ bytes: (sums as Uint8Array).subarray(p * UNIT, (p + 1) * UNIT), at: UNIT + metaRegionBytes(this.buckets) + p * UNIT });
+    return out;
   }
 
   /** Writes the whole meta region, then all its checksums. */

@@ -20,7 +20,7 @@ const MAGIC = 0x4c574d42;
 const VERSION = 2;
 const HEADER_BYTES = 64;
 const TWO_32 = 0x1_0000_0000;
-// Pages are copied into write buffers of this many images, so a large commit costs few calls.
+// Replay reads page images in runs of this many, so a large commit costs few calls.
 const CHUNK_PAGES = 64;
 
 /** The geometry and identity of a WAL, readable without its body. */
@@ -80,33 +80,32 @@ function indexBytes(pageCount: number, metaCount: number): number {
   return Math.ceil(raw / MERKLE_PAGE_BYTES) * MERKLE_PAGE_BYTES;
 }
 
-/** Writes `rec` as the whole content of `file` (no sync); returns the bytes written. */
-export function writeWal(file: KvFile, rec: WalRecord): number {
+/** Byte offset of page image `i` in a WAL of `pageCount` pages and `metaCount` meta changes. */
+export function walPageOffset(pageCount: number, metaCount: number, i: number): number {
+  return indexBytes(pageCount, metaCount) + i * MERKLE_PAGE_BYTES;
+}
+
+/**
+ * Writes `rec` as the whole content of `file` (no sync) in one call, and returns the bytes
+ * written: built in shared memory, so that the page images at `walPageOffset` can be handed
+ * on to a worker thread as they are.
+ */
+export function writeWal(file: KvFile, rec: WalRecord): Uint8Array {
   const pageCount = rec.pages.length;
   const metaCount = rec.metaBuckets.length;
-  const head = new Uint8Array(indexBytes(pageCount, metaCount));
-  const dv = new DataView(head.buffer);
+  const length = walPageOffset(pageCount, metaCount, pageCount);
+  const wal = new Uint8Array(new SharedArrayBuffer(length));
+  const dv = new DataView(wal.buffer);
   let at = HEADER_BYTES;
   for (let i = 0; i < pageCount; i++, at += 4) dv.setUint32(at, rec.pageBuckets[i], true);
   for (let i = 0; i < metaCount; i++, at += 4) dv.setUint32(at, rec.metaBuckets[i], true);
-  head.set(rec.metaValues, at);
-  const length = head.length + pageCount * MERKLE_PAGE_BYTES;
-
-  let crc = crc32(head.subarray(HEADER_BYTES));
-  const chunk = new Uint8Array(Math.min(pageCount, CHUNK_PAGES) * MERKLE_PAGE_BYTES);
-  let pos = head.length;
-  for (let i = 0; i < pageCount; ) {
-    const n = Math.min(CHUNK_PAGES, pageCount - i);
-    for (let j = 0; j < n; j++) {
-      chunk.set(rec.pages[i + j], j * MERKLE_PAGE_BYTES);
-      crc = pageCrc(VERSION, chunk, j, crc);
-    }
-    const part = chunk.subarray(0, n * MERKLE_PAGE_BYTES);
-    file.write(part, pos);
-    pos += part.length;
-    i += n;
+  wal.set(rec.metaValues, at);
+  const first = walPageOffset(pageCount, metaCount, 0);
+  let crc = crc32(wal.subarray(HEADER_BYTES, first));
+  for (let i = 0; i < pageCount; i++) {
+    wal.set(rec.pages[i], first + i * MERKLE_PAGE_BYTES);
+    crc = pageCrc(VERSION, wal, first / MERKLE_PAGE_BYTES + i, crc);
   }
-
   dv.setUint32(0, MAGIC, true);
   dv.setUint32(4, VERSION, true);
   dv.setUint32(8, rec.seq % TWO_32, true);
@@ -119,10 +118,10 @@ export function writeWal(file: KvFile, rec: WalRecord): number {
   dv.setUint32(36, crc, true);
   dv.setUint32(40, length % TWO_32, true);
   dv.setUint32(44, Math.floor(length / TWO_32), true);
-  dv.setUint32(60, crc32(head.subarray(0, 60)), true);
-  file.write(head, 0);
+  dv.setUint32(60, crc32(wal.subarray(0, 60)), true);
+  file.write(wal, 0);
   if (file.size() > length) file.truncate(length);
-  return length;
+  return wal;
 }
 
 /** The WAL's header when it is intact and well formed, else undefined. */

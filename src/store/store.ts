@@ -8,12 +8,12 @@
 //      durable, and acknowledged.
 // Every `checkpointEvery` commits (or when the log and dirty pages pass `checkpointBytes`) a
 // checkpoint writes the state out:
-//   4. the value tree writes its new pages and syncs;
+//   4. the value tree writes its new pages and syncs (on a worker thread, while 5 runs);
 //   5. the page store writes its WAL of the dirty pages (or a grown table) and syncs;
 //   6. the meta record (seq, root, value-tree meta, page table) is written and synced: the
 //      checkpoint is the new base;
-//   7. the page store applies its WAL in place, the value tree may reuse the pages it freed,
-//      and the redo log starts over.
+//   7. the page store applies its WAL in place (on a worker thread, while commits go on), the
+//      value tree may reuse the pages it freed, and the redo log starts over.
 // Reopening starts from the meta record (a crash before 6 leaves the previous one in force, and
 // nothing it names was overwritten: copy-on-write values, WAL not yet applied; a crash after 6
 // is repaired by replaying the WAL) and replays the redo records after its seq through the same
@@ -31,6 +31,7 @@ import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
 import { MERKLE_PAGE_BYTES, pageIdKey } from "../merkle/page.ts";
 import { type Change, EMPTY, EMPTY_TOP, type EntryVisitor, type MerkleTop, type PageWrite, type StateReader, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
+import { WriteBehind } from "../kv/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
 import { type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
@@ -70,6 +71,12 @@ export interface StoreOptions {
    * system).
    */
   create?: boolean;
+  /**
+   * Let a worker thread write a checkpoint's pages (default true): the value pages while the
+   * page WAL is built (both are synced before the commit point), and the merkle pages in
+   * place while commits go on (the WAL holds them). False writes everything inline.
+   */
+  writeBehind?: boolean;
 }
 
 /** Time and work of one commit. */
@@ -156,6 +163,8 @@ export class Store {
   #dirty = new Map<number | string, { id: Uint8Array; page: Uint8Array | null }>();
   #checkpointSeq: number;
   #checkpoints = 0;
+  /** Writes the value tree's checkpoint pages behind (null: inline). */
+  readonly #behind: WriteBehind | null;
   readonly #every: number;
   readonly #maxBytes: number;
   /** The merkle pages of the current state: dirty ones first, then the page store's. */
@@ -175,6 +184,7 @@ export class Store {
     this.#seq = rec.seq;
     this.#checkpointSeq = rec.seq;
     this.#every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+    this.#behind = options.writeBehind === false ? null : new WriteBehind();
     this.#maxBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
   }
 
@@ -212,7 +222,7 @@ export class Store {
         }
         values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes });
         opened.push(values);
-        pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, initialBuckets: options.merkleInitialBuckets });
+        pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, initialBuckets: options.merkleInitialBuckets, writeBehind: options.writeBehind });
         opened.push(pages);
         rec = { seq: 0, top: EMPTY_TOP, kv: values.durableMeta, table: pages.table };
         writeMetaRecord(metaFile, rec);
@@ -220,7 +230,7 @@ export class Store {
       } else {
         values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes, meta: encodeTreeMeta(rec.kv) });
         opened.push(values);
-        pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, committedSeq: rec.seq, table: rec.table });
+        pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, committedSeq: rec.seq, table: rec.table, writeBehind: options.writeBehind });
         opened.push(pages);
       }
       const store = new Store(path, metaFile, values, pages, redo, lock, rec, options);
@@ -423,10 +433,12 @@ export class Store {
     if (this.#seq === this.#checkpointSeq) return NO_CHECKPOINT;
     const seq = this.#seq;
     const t0 = performance.now();
-    const kv = this.values.prepareCommit();
+    // The value pages are written behind while the page WAL is built and written here.
+    const kv = this.values.prepareCommit(this.#behind ?? undefined);
     const t1 = performance.now();
     const writes = [...this.#dirty.values()];
     const table = this.pages.prepare(writes, seq);
+    this.values.settleCommit();
     const t2 = performance.now();
     writeMetaRecord(this.metaFile, { seq, top: this.#top, kv, table });
     const t3 = performance.now();

@@ -1,0 +1,135 @@
+// Write-behind: a worker thread writes byte runs into an open file and syncs it while the
+// caller goes on. Two users: the value tree hands it a checkpoint's new pages (fresh page
+// numbers, which nothing durable refers to) and waits only before the commit point; the page
+// store hands it a checkpoint's in-place apply, whose bytes the synced WAL already holds, and
+// waits only before its next WAL write or close.
+//
+// Completion is signalled in shared memory, not by message: a caller that never yields to the
+// event loop (a loop of synchronous commits) still sees it, and `wait` blocks on it with
+// Atomics.wait. One worker serves the whole process, jobs in submission order; it is unref'd,
+// so it never keeps a process alive.
+import { Worker } from "node:worker_threads";
+
+// The worker, as a CommonJS script (eval workers need no file on disk, so the same code runs
+// from the TypeScript sources and from the compiled package).
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const fs = require("node:fs");
+parentPort.on("message", ({ fd, parts, state, error }) => {
+  let failure = "";
+  try {
+    for (const { data, runs } of parts) {
+      for (let i = 0; i < runs.length; i += 3) {
+        let off = runs[i], len = runs[i + 1], pos = runs[i + 2];
+        while (len > 0) {
+          const n = fs.writeSync(fd, data, off, len, pos);
+          off += n; len -= n; pos += n;
+        }
+      }
+    }
+    fs.fdatasyncSync(fd);
+  } catch (e) {
+    failure = String((e && e.message) || e);
+  }
+  const bytes = Buffer.from(failure).subarray(0, error.length);
+  error.set(bytes);
+  Atomics.store(state, 1, bytes.length);
+  Atomics.store(state, 0, failure === "" ? 1 : 2);
+  Atomics.notify(state, 0);
+});
+`;
+
+const RUNNING = 0;
+const DONE = 1;
+const FAILED = 2;
+
+let worker: Worker | null = null;
+
+function sharedWorker(): Worker {
+  if (worker === null) {
+    worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.unref();
+    // A worker that dies takes its jobs with it: they stay RUNNING, and `wait` would hang.
+    worker.on("error", () => {
+      worker = null;
+    });
+  }
+  return worker;
+}
+
+/**
+ * The byte runs of one job, as views into shared memory (the worker reads them where they are,
+ * nothing is copied): the caller must not change those bytes until the job is done.
+ */
+export class WriteJob {
+  readonly #parts: { data: Uint8Array; runs: number[] }[] = [];
+
+  /** Adds data[offset..+length) to be written at file `position`; adjacent runs merge. */
+  add(data: Uint8Array, offset: number, length: number, position: number): void {
+    if (!(data.buffer instanceof SharedArrayBuffer)) throw new Error("write-behind: data must live in a SharedArrayBuffer");
+    let part = this.#parts[this.#parts.length - 1];
+    if (part === undefined || part.data !== data) {
+      part = { data, runs: [] };
+      this.#parts.push(part);
+    }
+    const runs = part.runs;
+    const n = runs.length;
+    if (n > 0 && runs[n - 3] + runs[n - 2] === offset && runs[n - 1] + runs[n - 2] === position) runs[n - 2] += length;
+    else runs.push(offset, length, position);
+  }
+
+  /** Adds a copy of `bytes` (small pieces whose source will change) to be written at `position`. */
+  addCopy(bytes: Uint8Array, position: number): void {
+    const copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
+    copy.set(bytes);
+    this.add(copy, 0, bytes.length, position);
+  }
+
+  /** The parts, for the worker. */
+  parts(): { data: Uint8Array; runs: Float64Array }[] {
+    return this.#parts.map((p) => ({ data: p.data, runs: Float64Array.from(p.runs) }));
+  }
+}
+
+/** One client's jobs on the shared worker: at most one in flight. */
+export class WriteBehind {
+  readonly #state = new Int32Array(new SharedArrayBuffer(8));
+  readonly #error = new Uint8Array(new SharedArrayBuffer(1024));
+  #busy = false;
+  #path = "";
+
+  /**
+   * Starts writing `job`'s runs into the file open as `fd` (named `path` in errors), then
+   * syncing it. The file must stay open until the job is done (`done` or `wait`).
+   */
+  submit(fd: number, path: string, job: WriteJob): void {
+    if (this.#busy) throw new Error("write-behind: a job is already in flight");
+    Atomics.store(this.#state, 0, RUNNING);
+    this.#busy = true;
+    this.#path = path;
+    sharedWorker().postMessage({ fd, parts: job.parts(), state: this.#state, error: this.#error });
+  }
+
+  /** True when the last job is written and synced (or none was submitted). Never blocks. */
+  get done(): boolean {
+    return !this.#busy || Atomics.load(this.#state, 0) === DONE;
+  }
+
+  /** Blocks until the job in flight, if any, is written and synced; throws if it failed. */
+  wait(): void {
+    if (!this.#busy) return;
+    while (Atomics.load(this.#state, 0) === RUNNING) {
+      // The worker was lost (it died, or never started): nothing will signal.
+      if (worker === null) {
+        this.#busy = false;
+        throw new Error(`${this.#path}: write-behind worker exited before finishing its write`);
+      }
+      Atomics.wait(this.#state, 0, RUNNING, 1000);
+    }
+    this.#busy = false;
+    if (Atomics.load(this.#state, 0) === FAILED) {
+      const message = Buffer.from(this.#error.subarray(0, Atomics.load(this.#state, 1))).toString();
+      throw new Error(`${this.#path}: in-place write failed: ${message}`);
+    }
+  }
+}
