@@ -3,7 +3,8 @@
 // per loading commit, default 50000; CACHE_MIB=... sizes both page caches, default: the stores'
 // defaults; CHECKPOINT_MIB=... the checkpoint byte bound, default the store's 64; LOAD_ORDER=random
 // loads the keys in the order they were drawn instead of in key order, the default, which is
-// how a state is imported and makes large stores quick to set up).
+// how a state is imported and makes large stores quick to set up; WRITE_BEHIND=0 keeps every
+// checkpoint write on the committing thread).
 // Per batch size: median and mean ms per commit (commits are durable by their redo record; the
 // mean spreads the checkpoints that write pages out every 32 commits), updates/s, and per update
 // the node hashes and merkle pages read and dirtied; per commit the fsyncs and bytes written,
@@ -57,6 +58,7 @@ function kernelNs(): number {
 const store = Store.open(dir, {
   ...(CACHE === undefined ? {} : { merkleCacheBytes: CACHE, valueCacheBytes: CACHE }),
   ...(CHECKPOINT === undefined ? {} : { checkpointBytes: CHECKPOINT }),
+  writeBehind: process.env.WRITE_BEHIND !== "0",
 });
 try {
   const keys = randomKeys(N);
