@@ -1,9 +1,10 @@
 // Test helpers of the page store: an in-memory file system that crashes on a chosen operation
 // (optionally tearing the write in flight) and recovers to a state a real disk could show after
 // power loss, plus makers of page ids and sealed pages.
+import { openSync } from "node:fs";
 import type { KvFile } from "../../src/kv/index.ts";
 import { MERKLE_PAGE_BYTES, pageIdOf, sealPage } from "../../src/merkle/page.ts";
-import type { PageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
+import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
 import { Rng } from "../kv/helpers.ts";
 
 /** Thrown by every call of a `CrashFs` from its crash point on. */
@@ -219,4 +220,30 @@ export function makePage(id: Uint8Array, tag: number): Uint8Array {
   dv.setUint32(2000, tag >>> 0, true);
   sealPage(page, id);
   return page;
+}
+
+/**
+ * The host file system, except that files whose path passes `victim` hand write-behind workers a
+ * read-only descriptor, so their writes fail. The descriptors are pushed to `fds` for closing.
+ */
+export function failingWorkerFs(victim: (path: string) => boolean, fds: number[]): PageStoreFileSystem {
+  return {
+    ...nodePageStoreFileSystem,
+    open(path: string): KvFile {
+      const file = nodePageStoreFileSystem.open(path);
+      if (!victim(path)) return file;
+      const fd = openSync(path, "r");
+      fds.push(fd);
+      return {
+        path: file.path,
+        fd,
+        read: (buf, pos) => file.read(buf, pos),
+        write: (buf, pos) => file.write(buf, pos),
+        sync: () => file.sync(),
+        truncate: (size) => file.truncate(size),
+        size: () => file.size(),
+        close: () => file.close(),
+      };
+    },
+  };
 }

@@ -2,16 +2,14 @@
 // memory, the table it leaves is byte-equal to an inline apply's, and a failed write stops the
 // store until a reopen repairs the table from the WAL.
 import assert from "node:assert/strict";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import type { KvFile } from "../../src/kv/index.ts";
 import { type PageChange, PageStore, type TableInfo } from "../../src/merkle/page-store.ts";
 import { PageStoreError } from "../../src/merkle/page-store-errors.ts";
-import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
 import { tableFileName } from "../../src/merkle/table-file.ts";
 import { Rng, hex, same, tempDir } from "../kv/helpers.ts";
-import { makePage, randomPageId } from "./page-store-helpers.ts";
+import { failingWorkerFs, makePage, randomPageId } from "./page-store-helpers.ts";
 
 /** Random commits: inserts, rewrites and deletes over a growing set of page ids. */
 function* commits(seed: number, rounds: number, perRound: number): Generator<PageChange[]> {
@@ -85,25 +83,7 @@ describe("page store write-behind", () => {
     const readOnlyFds: number[] = [];
     try {
       // The table file hands the worker a descriptor it cannot write through.
-      const failing: PageStoreFileSystem = {
-        ...nodePageStoreFileSystem,
-        open(path: string): KvFile {
-          const file = nodePageStoreFileSystem.open(path);
-          if (!path.endsWith(tableFileName(0))) return file;
-          const fd = openSync(path, "r");
-          readOnlyFds.push(fd);
-          return {
-            path: file.path,
-            fd,
-            read: (buf, pos) => file.read(buf, pos),
-            write: (buf, pos) => file.write(buf, pos),
-            sync: () => file.sync(),
-            truncate: (size) => file.truncate(size),
-            size: () => file.size(),
-            close: () => file.close(),
-          };
-        },
-      };
+      const failing = failingWorkerFs((path) => path.endsWith(tableFileName(0)), readOnlyFds);
       const store = PageStore.open(dir, { fs: failing, initialBuckets: 1024 });
       const [first, second] = [...commits(11, 2, 50)];
       const table = store.prepare(first, 1);

@@ -2,15 +2,14 @@
 // checkpoints, closes and drops; a failed write behind (value pages, or merkle pages in place)
 // stops the store, and a reopen loses nothing acknowledged.
 import assert from "node:assert/strict";
-import { closeSync, openSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import type { KvFile } from "../../src/kv/index.ts";
-import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
 import { tableFileName } from "../../src/merkle/table-file.ts";
 import { Store, StoreError } from "../../src/store/index.ts";
 import { compareKeys, type Entry, toHex, trieRoot } from "../../src/trie/index.ts";
 import { tempDir } from "../kv/helpers.ts";
+import { failingWorkerFs } from "../merkle/page-store-helpers.ts";
 import { randomValue } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
 
@@ -39,29 +38,6 @@ function workload(rng: Rng, commits: number, perCommit: number) {
     states.push(new Map(model));
   }
   return { batches, roots, states };
-}
-
-/** The host file system, except that the file named `victim` gives workers a read-only descriptor. */
-function failingFs(victim: (path: string) => boolean, fds: number[]): PageStoreFileSystem {
-  return {
-    ...nodePageStoreFileSystem,
-    open(path: string): KvFile {
-      const file = nodePageStoreFileSystem.open(path);
-      if (!victim(path)) return file;
-      const fd = openSync(path, "r");
-      fds.push(fd);
-      return {
-        path: file.path,
-        fd,
-        read: (buf, pos) => file.read(buf, pos),
-        write: (buf, pos) => file.write(buf, pos),
-        sync: () => file.sync(),
-        truncate: (size) => file.truncate(size),
-        size: () => file.size(),
-        close: () => file.close(),
-      };
-    },
-  };
 }
 
 function checkState(store: Store, root: string, state: Map<string, Entry>, label: string): void {
@@ -116,7 +92,7 @@ describe(`store: checkpoints written behind (seed ${seed})`, () => {
       const { dir, cleanup } = tempDir("bmt-store-behind");
       const fds: number[] = [];
       try {
-        const store = Store.open(dir, { fs: failingFs(victim, fds), checkpointEvery: 4, merkleInitialBuckets: 1024 });
+        const store = Store.open(dir, { fs: failingWorkerFs(victim, fds), checkpointEvery: 4, merkleInitialBuckets: 1024 });
         let acknowledged = 0;
         let failure: unknown;
         for (const batch of batches) {
