@@ -656,6 +656,16 @@ export class PageStore {
     }
   }
 
+  // Sets a record's meta bytes in memory, uncaching vacated buckets; returns the meta units to write.
+  #publishMeta(rec: WalRecord): Set<number> {
+    const units = new Set<number>();
+    this.#setMeta(rec, (b, v) => {
+      if (v < META_OCCUPIED) this.#cache.delete(b);
+      units.add(Math.floor(b / MERKLE_PAGE_BYTES));
+    });
+    return units;
+  }
+
   // Writes a record's pages and meta bytes into the live table and syncs; idempotent.
   #applyRecord(rec: WalRecord): void {
     const table = this.#table;
@@ -667,11 +677,7 @@ export class PageStore {
       this.#pagesWritten++;
       this.#cache.set(b, page, page[PAGE_ID_OFFSET] <= this.#pinDepth);
     }
-    const units = new Set<number>();
-    this.#setMeta(rec, (b, v) => {
-      if (v < META_OCCUPIED) this.#cache.delete(b);
-      units.add(Math.floor(b / MERKLE_PAGE_BYTES));
-    });
+    const units = this.#publishMeta(rec);
     table.writeMetaUnits(t.meta, units);
     table.file.sync();
     this.#fsyncs++;
@@ -681,11 +687,7 @@ export class PageStore {
   #applyBehind(rec: WalRecord, wal: Uint8Array, fd: number): void {
     const table = this.#table;
     const behind = new Map<number, Uint8Array>();
-    const units = new Set<number>();
-    this.#setMeta(rec, (b, v) => {
-      if (v < META_OCCUPIED) this.#cache.delete(b);
-      units.add(Math.floor(b / MERKLE_PAGE_BYTES));
-    });
+    const units = this.#publishMeta(rec);
     const job = new WriteJob();
     // Buckets ascend, so adjacent ones merge into one write.
     const n = rec.pages.length;
