@@ -21,3 +21,4 @@ export {
   openKv,
 } from "./tree.ts";
 export { WriteBehind, WriteJob } from "./write-behind.ts";
+export { StagingBuffer } from "./staging.ts";

@@ -10,6 +10,7 @@
 import { KvCorruptionError } from "./errors.ts";
 import type { KvFile } from "./file.ts";
 import { PageCache } from "./cache.ts";
+import { StagingBuffer } from "./staging.ts";
 import { WriteBehind, WriteJob } from "./write-behind.ts";
 import type { PageSink } from "./node-list.ts";
 import {
@@ -79,6 +80,8 @@ export class Pager implements PageSink {
   /** Set while a prepared commit's pages are being written behind; they stay dirty until done. */
   #behind: WriteBehind | null = null;
   #behindError: unknown = undefined;
+  /** Where pages written behind are sealed; reused once the job reading it is settled. */
+  readonly #staging = new StagingBuffer();
 
   /** Creates a pager over `file` whose pages are all below `highWater`. */
   constructor(file: KvFile, highWater: number, cacheBytes: number, maxDirtyPages: number) {
@@ -355,8 +358,9 @@ export class Pager implements PageSink {
   // Seals the dirty pages into one shared buffer for the worker. They stay dirty (reads take
   // them from memory, and nothing changes them: the caller writes no page before `settle`).
   #writeBehind(behind: WriteBehind, fd: number): void {
+    if (this.#behind !== null) throw new Error("pager: the last prepared pages are still being written");
     const nos = Array.from(this.#dirty.keys()).sort((a, b) => a - b);
-    const data = new Uint8Array(new SharedArrayBuffer(nos.length * PAGE_SIZE));
+    const data = this.#staging.take(nos.length * PAGE_SIZE);
     const job = new WriteJob();
     for (let i = 0; i < nos.length; i++) {
       const p = this.#dirty.get(nos[i])!;

@@ -24,7 +24,7 @@ import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "./page-store-fs.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
 import { readWalBody, readWalHeader, walPageOffset, type WalRecord, writeWal } from "./wal.ts";
-import { WriteBehind, WriteJob } from "../kv/index.ts";
+import { StagingBuffer, WriteBehind, WriteJob } from "../kv/index.ts";
 import type { KvFile } from "../kv/index.ts";
 
 /** File name of the WAL inside the store directory. */
@@ -193,6 +193,8 @@ export class PageStore {
   /** Write-behind, when enabled; `#behind` holds the images its job in flight is writing. */
   readonly #writer: WriteBehind | null;
   #behind: Map<number, Uint8Array> | null = null;
+  /** The WAL is built here; the in-place job reads its page images until settled. */
+  readonly #staging = new StagingBuffer();
   #failed: unknown = null;
   #pagesRead = 0;
   #cacheHits = 0;
@@ -458,7 +460,7 @@ export class PageStore {
     // Every write might need a fresh bucket; past the limit the table is rebuilt instead.
     const prepared = t.occupied + t.tombstones + writes > this.#maxLoad * t.buckets ? this.#stageRebuild(ids, pages, seq) : this.#stageInPlace(ids, pages, seq);
     try {
-      prepared.wal = writeWal(this.#wal, prepared.rec);
+      prepared.wal = writeWal(this.#wal, prepared.rec, this.#staging);
       this.#walBytes += prepared.wal.length;
       this.#wal.sync();
       this.#fsyncs++;
@@ -763,6 +765,7 @@ export class PageStore {
     this.#table.file.close();
     this.#wal.close();
     this.#cache.clear();
+    this.#staging.release();
   }
 
   #live(): void {

@@ -11,7 +11,7 @@
 //   64  u32 bucket of each page, u32 bucket of each meta change, u8 value of each meta change,
 //       zero padding to a multiple of 4096, then the page images in order.
 import { crc32 } from "node:zlib";
-import type { KvFile } from "../kv/index.ts";
+import type { KvFile, StagingBuffer } from "../kv/index.ts";
 import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES } from "./page.ts";
 
 const MAGIC = 0x4c574d42;
@@ -87,20 +87,23 @@ export function walPageOffset(pageCount: number, metaCount: number, i: number): 
 
 /**
  * Writes `rec` as the whole content of `file` (no sync) in one call, and returns the bytes
- * written: built in shared memory, so that the page images at `walPageOffset` can be handed
- * on to a worker thread as they are.
+ * written: built in shared memory (taken from `staging`, or fresh), so that the page images at
+ * `walPageOffset` can be handed on to a worker thread as they are.
  */
-export function writeWal(file: KvFile, rec: WalRecord): Uint8Array {
+export function writeWal(file: KvFile, rec: WalRecord, staging?: StagingBuffer): Uint8Array {
   const pageCount = rec.pages.length;
   const metaCount = rec.metaBuckets.length;
   const length = walPageOffset(pageCount, metaCount, pageCount);
-  const wal = new Uint8Array(new SharedArrayBuffer(length));
-  const dv = new DataView(wal.buffer);
+  const wal = staging ? staging.take(length) : new Uint8Array(new SharedArrayBuffer(length));
+  const dv = new DataView(wal.buffer, wal.byteOffset, wal.byteLength);
   let at = HEADER_BYTES;
   for (let i = 0; i < pageCount; i++, at += 4) dv.setUint32(at, rec.pageBuckets[i], true);
   for (let i = 0; i < metaCount; i++, at += 4) dv.setUint32(at, rec.metaBuckets[i], true);
   wal.set(rec.metaValues, at);
   const first = walPageOffset(pageCount, metaCount, 0);
+  // A reused buffer holds the last WAL's bytes: the reserved header bytes and the padding are zero.
+  wal.fill(0, 48, 60);
+  wal.fill(0, at + metaCount, first);
   let crc = crc32(wal.subarray(HEADER_BYTES, first));
   for (let i = 0; i < pageCount; i++) {
     wal.set(rec.pages[i], first + i * MERKLE_PAGE_BYTES);
