@@ -25,7 +25,7 @@
 // (page table and WAL), `LOCK` (one writer process).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type BatchEntry, encodeTreeMeta, type KvReader, type KvTree, openKv, type RangeOptions } from "../kv/index.ts";
+import { type BatchEntry, encodeTreeMeta, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
 import { MERKLE_PAGE_BYTES, pageIdKey } from "../merkle/page.ts";
@@ -140,6 +140,7 @@ export function sortBatch(batch: Iterable<BatchEntry>): Change[] {
     checkKey(entry[0], `batch[${i}] key`);
     const v = entry[1];
     if (v !== null && !(v instanceof Uint8Array)) throw new StoreError("BAD_ARGUMENT", `batch[${i}] value must be a Uint8Array or null`);
+    if (v !== null && v.length > MAX_VALUE_SIZE) throw new StoreError("BAD_ARGUMENT", `batch[${i}] value is ${v.length} bytes, more than the maximum of ${MAX_VALUE_SIZE}`);
     out.push([entry[0], v]);
     i++;
   }

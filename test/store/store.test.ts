@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Store, StoreError } from "../../src/store/index.ts";
+import { MAX_VALUE_SIZE } from "../../src/kv/index.ts";
 import { fromHex, toHex, trieRoot } from "../../src/trie/index.ts";
 import { keySharing } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
@@ -115,6 +116,13 @@ describe(`store: incremental commits against the from-scratch root (seed ${seed}
         assert.equal(toHex(store.root), toHex(root));
         assert.equal(store.seq, 1);
       }
+      // A value over the value tree's limit is refused when the batch is read, naming its entry.
+      const huge = new Uint8Array(MAX_VALUE_SIZE + 1);
+      assert.throws(
+        () => store.prepare([[rng.bytes(31), new Uint8Array(1)], [k, huge]]),
+        (e: unknown) => e instanceof StoreError && e.code === "BAD_ARGUMENT" && /batch\[1\] value/.test(e.message),
+      );
+      assert.equal(store.seq, 1);
       assert.equal(store.commit([[k, null]]).every((b) => b === 0), true);
     } finally {
       store.close();
