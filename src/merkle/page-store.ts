@@ -24,8 +24,7 @@ import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "./page-store-fs.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
 import { readWalBody, readWalHeader, walPageOffset, type WalRecord, writeWal } from "./wal.ts";
-import { StagingBuffer, WriteBehind, WriteJob } from "../kv/index.ts";
-import type { KvFile } from "../kv/index.ts";
+import { type KvFile, StagingBuffer, WriteBehind, WriteJob } from "../kv/index.ts";
 
 /** File name of the WAL inside the store directory. */
 export const WAL_FILE_NAME = "merkle.wal";

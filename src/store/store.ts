@@ -25,13 +25,12 @@
 // (page table and WAL), `LOCK` (one writer process).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type BatchEntry, encodeTreeMeta, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions } from "../kv/index.ts";
+import { type BatchEntry, encodeTreeMeta, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions, WriteBehind } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
 import { MERKLE_PAGE_BYTES, pageIdKey } from "../merkle/page.ts";
 import { type Change, EMPTY, EMPTY_TOP, type EntryVisitor, type MerkleTop, type PageWrite, type StateReader, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
-import { WriteBehind } from "../kv/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
 import { type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
