@@ -62,7 +62,11 @@ export interface StoreOptions {
    * means fewer, larger page writes and a longer replay at open after a crash.
    */
   checkpointEvery?: number;
-  /** Checkpoint early when the redo log plus the dirty merkle pages reach this many bytes (default 64 MiB). */
+  /**
+   * Checkpoint early when the redo log plus the dirty merkle pages reach this many bytes
+   * (default 64 MiB). The value tree may hold 4x this in changed pages before it writes some
+   * out early (they are otherwise written at the checkpoint, behind the caller).
+   */
   checkpointBytes?: number;
   /**
    * Create the database when `path` holds none (default true). With false, a path without a
@@ -199,6 +203,11 @@ export class Store {
       const v = options[name];
       if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1)) throw new StoreError("BAD_ARGUMENT", `options.${name} must be a positive integer, got ${String(v)}`);
     }
+    // The value tree's dirty pages are written at checkpoints, behind the caller. Its own bound
+    // only guards memory: at the 64 MiB kv default it spilled mid-commit, inline, every second
+    // 10k-update commit on a large store. A checkpoint comes at about the merkle pages' bound,
+    // and a commit dirties about as many value pages as merkle pages, so 4x leaves room.
+    const valueDirtyBytes = Math.max(DEFAULT_CHECKPOINT_BYTES, 4 * (options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES));
     fs.mkdir(path);
     const lock = options.lock === false ? null : DirLock.acquire(join(path, "LOCK"));
     const opened: { close(): void }[] = [];
@@ -220,7 +229,7 @@ export class Store {
           f.sync();
           if (f !== redoFile) f.close();
         }
-        values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes });
+        values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes, maxDirtyBytes: valueDirtyBytes });
         opened.push(values);
         pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, initialBuckets: options.merkleInitialBuckets, writeBehind: options.writeBehind });
         opened.push(pages);
@@ -228,7 +237,7 @@ export class Store {
         writeMetaRecord(metaFile, rec);
         fs.syncDir(path);
       } else {
-        values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes, meta: encodeTreeMeta(rec.kv) });
+        values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes, maxDirtyBytes: valueDirtyBytes, meta: encodeTreeMeta(rec.kv) });
         opened.push(values);
         pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, committedSeq: rec.seq, table: rec.table, writeBehind: options.writeBehind });
         opened.push(pages);
