@@ -23,7 +23,7 @@ import { DEFAULT_PAGE_CACHE_BYTES, PageCache } from "./page-cache.ts";
 import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "./page-store-fs.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
-import { readWalBody, readWalHeader, walPageOffset, type WalRecord, writeWal } from "./wal.ts";
+import { buildWal, readWalBody, readWalHeader, walPageOffset, type WalRecord, writeWal } from "./wal.ts";
 import { type KvFile, StagingBuffer, WriteBehind, WriteJob } from "../kv/index.ts";
 
 /** File name of the WAL inside the store directory. */
@@ -151,6 +151,8 @@ interface Prepared {
   readonly next: NextTable | null;
   /** The WAL as written (shared memory): write-behind writes its page images from there. */
   wal?: Uint8Array;
+  /** The WAL is being written and synced by the worker (see `prepare`'s `walBehind`). */
+  walBehind?: boolean;
 }
 
 function sameId(page: Uint8Array, id: Uint8Array): boolean {
@@ -414,9 +416,10 @@ export class PageStore {
    * and syncs the WAL (and, when the table must grow, the next table generation), and returns
    * the TableInfo the caller must record with `seq` at its commit point. Reads still see the
    * committed state until `apply`. Each image must carry its id (`stampPage`); the store seals
-   * a copy of it.
+   * a copy of it. With `walBehind` (and write-behind enabled) the WAL is written and synced by
+   * the worker thread: `settlePrepared` must return before the caller's commit point is written.
    */
-  prepare(changes: Iterable<PageChange>, seq: number): TableInfo {
+  prepare(changes: Iterable<PageChange>, seq: number, walBehind = false): TableInfo {
     this.#live();
     if (this.#held !== null) throw new PageStoreError("READ_ONLY", "page store opened read-only");
     if (this.#prepared !== null) throw new PageStoreError("STATE", "a prepared commit awaits apply or abort");
@@ -459,9 +462,21 @@ export class PageStore {
     // Every write might need a fresh bucket; past the limit the table is rebuilt instead.
     const prepared = t.occupied + t.tombstones + writes > this.#maxLoad * t.buckets ? this.#stageRebuild(ids, pages, seq) : this.#stageInPlace(ids, pages, seq);
     try {
-      prepared.wal = writeWal(this.#wal, prepared.rec, this.#staging);
+      const fd = this.#wal.fd;
+      if (walBehind && this.#writer !== null && fd !== undefined) {
+        // The old WAL is no longer needed (its apply was settled above), so it may be cut now.
+        const wal = buildWal(prepared.rec, this.#staging);
+        if (this.#wal.size() > wal.length) this.#wal.truncate(wal.length);
+        const job = new WriteJob();
+        job.add(wal, 0, wal.length, 0);
+        this.#writer.submit(fd, this.#wal.path, job);
+        prepared.wal = wal;
+        prepared.walBehind = true;
+      } else {
+        prepared.wal = writeWal(this.#wal, prepared.rec, this.#staging);
+        this.#wal.sync();
+      }
       this.#walBytes += prepared.wal.length;
-      this.#wal.sync();
       this.#fsyncs++;
     } catch (e) {
       this.#discardNext(prepared.next);
@@ -599,6 +614,25 @@ export class PageStore {
   }
 
   /**
+   * Commit step 2 of a `prepare` with `walBehind`: waits until the WAL is written and synced.
+   * Throws if that failed; the prepared commit must then not be published (the store fails:
+   * reopen it). Returns at once when no WAL is in flight.
+   */
+  settlePrepared(): void {
+    this.#live();
+    const p = this.#prepared;
+    if (p === null || p.walBehind !== true) return;
+    if (this.#failed !== null) throw new PageStoreError("FAILED", `${this.#dir}: a write failed; reopen the store`, { cause: this.#failed });
+    try {
+      (this.#writer as WriteBehind).wait();
+    } catch (e) {
+      this.#failed = e;
+      throw new PageStoreError("FAILED", `${this.#dir}: writing the WAL failed; reopen the store`, { cause: e });
+    }
+    p.walBehind = false;
+  }
+
+  /**
    * Commit step 3, after the caller's meta record naming the prepared seq is durable: writes
    * the commit into the table (or switches to the rebuilt one) and syncs. Reads then see it.
    */
@@ -606,6 +640,7 @@ export class PageStore {
     this.#live();
     const p = this.#prepared;
     if (p === null) throw new PageStoreError("STATE", "no prepared commit to apply");
+    if (p.walBehind === true) throw new PageStoreError("STATE", "the prepared commit's WAL is still being written: settlePrepared first");
     if (p.next === null) {
       const fd = this.#table.file.fd;
       if (this.#writer !== null && fd !== undefined && p.wal !== undefined) this.#applyBehind(p.rec, p.wal, fd);
@@ -630,6 +665,13 @@ export class PageStore {
     this.#live();
     const p = this.#prepared;
     if (p === null) return;
+    if (p.walBehind === true) {
+      try {
+        (this.#writer as WriteBehind).wait();
+      } catch {
+        // The WAL of a commit never published is not needed; the table is intact.
+      }
+    }
     this.#prepared = null;
     this.#discardNext(p.next);
   }

@@ -91,6 +91,14 @@ export function walPageOffset(pageCount: number, metaCount: number, i: number): 
  * `walPageOffset` can be handed on to a worker thread as they are.
  */
 export function writeWal(file: KvFile, rec: WalRecord, staging?: StagingBuffer): Uint8Array {
+  const wal = buildWal(rec, staging);
+  file.write(wal, 0);
+  if (file.size() > wal.length) file.truncate(wal.length);
+  return wal;
+}
+
+/** The bytes `writeWal` would write for `rec`, in shared memory (from `staging`, or fresh). */
+export function buildWal(rec: WalRecord, staging?: StagingBuffer): Uint8Array {
   const pageCount = rec.pages.length;
   const metaCount = rec.metaBuckets.length;
   const length = walPageOffset(pageCount, metaCount, pageCount);
@@ -122,8 +130,6 @@ export function writeWal(file: KvFile, rec: WalRecord, staging?: StagingBuffer):
   dv.setUint32(40, length % TWO_32, true);
   dv.setUint32(44, Math.floor(length / TWO_32), true);
   dv.setUint32(60, crc32(wal.subarray(0, 60)), true);
-  file.write(wal, 0);
-  if (file.size() > length) file.truncate(length);
   return wal;
 }
 

@@ -92,11 +92,17 @@ export interface CommitStats extends UpdateStats {
   /** True when this commit ran a checkpoint; its total and phase times follow (0 otherwise). */
   checkpoint: boolean;
   checkpointMs: number;
-  /** Checkpoint phases: value pages written and synced, page WAL, meta record, in-place apply. */
+  /**
+   * Checkpoint phases: value pages handed to be written, page WAL built and handed on (or, with
+   * `writeBehind: false`, written and synced), then meta record and in-place apply (0 here when
+   * the checkpoint finishes with the next commit).
+   */
   valuesWriteMs: number;
   merkleWalMs: number;
   metaMs: number;
   applyMs: number;
+  /** Milliseconds this commit spent finishing the previous commit's checkpoint (see `Store`). */
+  settleMs: number;
 }
 
 /** Time and work of one checkpoint. */
@@ -109,6 +115,15 @@ interface CheckpointStats {
 }
 
 const NO_CHECKPOINT: CheckpointStats = { valuesWriteMs: 0, merkleWalMs: 0, metaMs: 0, applyMs: 0, pages: 0 };
+
+/** A checkpoint whose writes are in flight: what its commit point will record. */
+interface PendingCheckpoint {
+  seq: number;
+  top: MerkleTop;
+  kv: ReturnType<KvTree["prepareCommit"]>;
+  table: ReturnType<PageStore["prepare"]>;
+  stats: CheckpointStats;
+}
 
 /** A commit computed but not written: see `Store.prepare` and `Store.commitPrepared`. */
 export interface PreparedCommit {
@@ -167,6 +182,12 @@ export class Store {
   #dirty = new Map<number | string, { id: Uint8Array; page: Uint8Array | null }>();
   #checkpointSeq: number;
   #checkpoints = 0;
+  /**
+   * A checkpoint begun by a commit and not yet finished: its value pages and page WAL are being
+   * written and synced by the worker while the caller goes on (the next commit's trie update
+   * reads the state meanwhile; its writes wait for the finish). Memory stays the truth until then.
+   */
+  #pending: PendingCheckpoint | null = null;
   /** Writes the value tree's checkpoint pages behind (null: inline). */
   readonly #behind: WriteBehind | null;
   readonly #every: number;
@@ -371,6 +392,8 @@ export class Store {
     for (let j = 1; j < changes.length; j++) {
       if (compareKeys(changes[j - 1][0], changes[j][0]) >= 0) throw new StoreError("BAD_ARGUMENT", `prepared commit: changes not sorted and distinct at ${j}`);
     }
+    const t0 = performance.now();
+    if (this.#pending !== null) this.#guard(() => this.#finishCheckpoint());
     const t1 = performance.now();
     const seq = this.#seq + 1;
     // The value tree validates the whole batch before changing anything.
@@ -385,7 +408,8 @@ export class Store {
       this.#top = update.top;
       this.#seq = seq;
       t3 = performance.now();
-      if (this.#due()) cp = this.#checkpoint();
+      // The commit is durable: its checkpoint's writes may finish with the next commit.
+      if (this.#due()) cp = this.#checkpoint(this.#behind !== null);
     } catch (e) {
       // Memory and disk may now disagree; the disk is at the old or the new commit, and a
       // reopen finds out which.
@@ -405,8 +429,19 @@ export class Store {
       merkleWalMs: cp.merkleWalMs,
       metaMs: cp.metaMs,
       applyMs: cp.applyMs,
+      settleMs: t1 - t0,
     };
     return this.#top.root.slice();
+  }
+
+  // Runs `f`; a failure marks the store failed (memory and disk may disagree: reopen).
+  #guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.#failed = e;
+      throw e;
+    }
   }
 
   /** Adds an update's page writes to the dirty set. */
@@ -430,34 +465,48 @@ export class Store {
    */
   checkpoint(): void {
     this.#live();
-    try {
-      this.#checkpoint();
-    } catch (e) {
-      this.#failed = e;
-      throw e;
-    }
+    this.#guard(() => {
+      if (this.#pending !== null) this.#finishCheckpoint();
+      this.#checkpoint(false);
+    });
   }
 
-  #checkpoint(): CheckpointStats {
+  // Begins a checkpoint of everything up to the last commit: the value pages and the page WAL
+  // go to the worker (when writing behind). With `defer` it returns with those writes in
+  // flight, and the next commit (or `checkpoint`, or `close`) finishes it; else it finishes now.
+  #checkpoint(defer: boolean): CheckpointStats {
     if (this.#seq === this.#checkpointSeq) return NO_CHECKPOINT;
     const seq = this.#seq;
     const t0 = performance.now();
-    // The value pages are written behind while the page WAL is built and written here.
     const kv = this.values.prepareCommit(this.#behind ?? undefined);
     const t1 = performance.now();
     const writes = [...this.#dirty.values()];
-    const table = this.pages.prepare(writes, seq);
-    this.values.settleCommit();
+    const table = this.pages.prepare(writes, seq, this.#behind !== null);
     const t2 = performance.now();
-    writeMetaRecord(this.metaFile, { seq, top: this.#top, kv, table });
-    const t3 = performance.now();
+    this.#pending = { seq, top: this.#top, kv, table, stats: { valuesWriteMs: t1 - t0, merkleWalMs: t2 - t1, metaMs: 0, applyMs: 0, pages: writes.length } };
+    return defer ? this.#pending.stats : this.#finishCheckpoint();
+  }
+
+  // Waits for the pending checkpoint's writes, then writes its commit point and applies it.
+  #finishCheckpoint(): CheckpointStats {
+    const p = this.#pending as PendingCheckpoint;
+    const t0 = performance.now();
+    this.values.settleCommit();
+    this.pages.settlePrepared();
+    const t1 = performance.now();
+    writeMetaRecord(this.metaFile, { seq: p.seq, top: p.top, kv: p.kv, table: p.table });
+    const t2 = performance.now();
     this.pages.apply();
-    this.values.markDurable(kv);
+    this.values.markDurable(p.kv);
+    this.#pending = null;
     this.#dirty.clear();
     this.redo.reset();
-    this.#checkpointSeq = seq;
+    this.#checkpointSeq = p.seq;
     this.#checkpoints++;
-    return { valuesWriteMs: t1 - t0, merkleWalMs: t2 - t1, metaMs: t3 - t2, applyMs: performance.now() - t3, pages: writes.length };
+    p.stats.merkleWalMs += t1 - t0;
+    p.stats.metaMs = t2 - t1;
+    p.stats.applyMs = performance.now() - t2;
+    return p.stats;
   }
 
   /** Re-applies the redo records after the checkpoint, checking each root against the log. */
@@ -504,7 +553,10 @@ export class Store {
   close(): void {
     if (this.#closed) return;
     try {
-      if (this.#failed === null) this.#checkpoint();
+      if (this.#failed === null) {
+        if (this.#pending !== null) this.#finishCheckpoint();
+        this.#checkpoint(false);
+      }
     } catch {
       // See above: nothing is lost.
     }

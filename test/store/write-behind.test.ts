@@ -1,10 +1,11 @@
 // Checkpoints written behind the caller, on real files: roots and values as committed through
-// checkpoints, closes and drops; a failed write behind (value pages, or merkle pages in place)
-// stops the store, and a reopen loses nothing acknowledged.
+// checkpoints, closes and drops; a failed write behind (value pages, page WAL, or merkle pages
+// in place) stops the store, and a reopen loses nothing acknowledged.
 import assert from "node:assert/strict";
 import { closeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { describe, it } from "node:test";
+import { WAL_FILE_NAME } from "../../src/merkle/page-store.ts";
 import { tableFileName } from "../../src/merkle/table-file.ts";
 import { Store, StoreError } from "../../src/store/index.ts";
 import { compareKeys, type Entry, toHex, trieRoot } from "../../src/trie/index.ts";
@@ -82,9 +83,45 @@ describe(`store: checkpoints written behind (seed ${seed})`, () => {
     }
   });
 
+  it("a commit that begins a checkpoint returns with its writes in flight; the next commit finishes it", () => {
+    const rng = new Rng(seed + 2);
+    const { batches, roots, states } = workload(rng, 9, 80);
+    const { dir, cleanup } = tempDir("bmt-store-behind");
+    try {
+      const options = { checkpointEvery: 4, merkleInitialBuckets: 64 };
+      const store = Store.open(dir, options);
+      for (let i = 0; i < 4; i++) store.commit(batches[i]);
+      assert.equal(store.lastCommit?.checkpoint, true, "commit 4 begins a checkpoint");
+      assert.equal(store.stats().checkpoints, 0, "not finished yet");
+      assert.equal(store.stats().redo.records, 4, "the log still holds every commit");
+      checkState(store, roots[3], states[3], "commit 4, checkpoint in flight");
+      store.commit(batches[4]);
+      assert.equal(store.stats().checkpoints, 1, "commit 5 finished it");
+      assert.equal(store.stats().redo.records, 1, "the log starts over after it");
+      assert.ok(store.lastCommit !== null && store.lastCommit.settleMs >= 0 && !store.lastCommit.checkpoint);
+      for (let i = 5; i < 7; i++) store.commit(batches[i]);
+      // An explicit checkpoint is finished when it returns.
+      store.checkpoint();
+      assert.equal(store.stats().checkpoints, 2);
+      assert.equal(store.stats().redo.records, 0);
+      store.commit(batches[7]);
+      assert.equal(store.lastCommit?.checkpoint, false, "the interval restarts at an explicit checkpoint");
+      assert.equal(store.stats().redo.records, 1);
+      store.commit(batches[8]);
+      // Dropped without close, as a killed process would (its lock released by hand).
+      (store as unknown as { lock: { release(): void } | null }).lock?.release();
+      const again = Store.open(dir, options);
+      checkState(again, roots[8], states[8], "reopened");
+      again.close();
+    } finally {
+      cleanup();
+    }
+  });
+
   for (const [what, victim] of [
     ["value pages", (p: string) => basename(p) === "values"],
     ["merkle pages in place", (p: string) => basename(p) === tableFileName(0) && basename(dirname(p)) === "merkle"],
+    ["page WAL", (p: string) => basename(p) === WAL_FILE_NAME && basename(dirname(p)) === "merkle"],
   ] as const) {
     it(`a failed write of the ${what} stops the store; a reopen loses nothing acknowledged`, () => {
       const rng = new Rng(seed + 1);
