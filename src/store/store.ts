@@ -8,8 +8,10 @@
 //      durable, and acknowledged.
 // Every `checkpointEvery` commits (or when the log and dirty pages pass `checkpointBytes`) a
 // checkpoint writes the state out:
-//   4. the value tree writes its new pages and syncs (on a worker thread, while 5 runs);
-//   5. the page store writes its WAL of the dirty pages (or a grown table) and syncs;
+//   4. the value tree writes its new pages and syncs (on a worker thread);
+//   5. the page store builds its WAL of the dirty pages (or a grown table), and the worker
+//      writes and syncs it; a commit that began the checkpoint returns here, and the next
+//      commit (or `checkpoint`, or `close`) waits for 4 and 5 before its own writes;
 //   6. the meta record (seq, root, value-tree meta, page table) is written and synced: the
 //      checkpoint is the new base;
 //   7. the page store applies its WAL in place (on a worker thread, while commits go on), the
