@@ -20,5 +20,5 @@ export {
   type OpenKvOptions,
   openKv,
 } from "./tree.ts";
-export { WriteBehind, WriteJob } from "./write-behind.ts";
+export { CHAIN, WriteBehind, WriteJob } from "./write-behind.ts";
 export { StagingBuffer } from "./staging.ts";

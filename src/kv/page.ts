@@ -4,6 +4,7 @@
 // number, then the page kind (u8), a spare byte and a u16 count whose meaning depends on the
 // kind. Seeding with the page number makes a page written to the wrong place fail its check.
 import { crc32 } from "node:zlib";
+import type { WriteJob } from "./write-behind.ts";
 
 /** Bytes per page. */
 export const PAGE_SIZE = 4096;
@@ -73,6 +74,11 @@ export function pageChecksum(p: Uint8Array, pageNo: number): number {
 /** Stamps the checksum into a finished page, just before it is written. */
 export function sealPage(p: Uint8Array, pageNo: number): void {
   writeU32(p, 0, pageChecksum(p, pageNo));
+}
+
+/** `sealPage` for a copy at data[at..] that `job` writes: its worker stamps the checksum. */
+export function sealBehind(job: WriteJob, data: Uint8Array, at: number, pageNo: number): void {
+  job.checksum(data, at + 4, PAGE_SIZE - 4, pageNo >>> 0, at);
 }
 
 /** True when the stored checksum matches the page's body for page number `pageNo`. */

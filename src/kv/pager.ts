@@ -20,6 +20,7 @@ import {
   pageCount,
   pageIsSound,
   readU32,
+  sealBehind,
   sealPage,
   writeU16,
   writeU32,
@@ -355,8 +356,9 @@ export class Pager implements PageSink {
     return { head: k > 0 ? chain[0] : 0, count: list.length };
   }
 
-  // Seals the dirty pages into one shared buffer for the worker. They stay dirty (reads take
-  // them from memory, and nothing changes them: the caller writes no page before `settle`).
+  // Copies the dirty pages into one shared buffer for the worker, which seals the copies. They
+  // stay dirty (reads take them from memory, and nothing changes them: the caller writes no
+  // page before `settle`); the images in memory are never sealed, only what is written.
   #writeBehind(behind: WriteBehind, fd: number): void {
     if (this.#behind !== null) throw new Error("pager: the last prepared pages are still being written");
     const nos = Array.from(this.#dirty.keys()).sort((a, b) => a - b);
@@ -364,8 +366,8 @@ export class Pager implements PageSink {
     const job = new WriteJob();
     for (let i = 0; i < nos.length; i++) {
       const p = this.#dirty.get(nos[i])!;
-      sealPage(p, nos[i]);
       data.set(p, i * PAGE_SIZE);
+      sealBehind(job, data, i * PAGE_SIZE, nos[i]);
       job.add(data, i * PAGE_SIZE, PAGE_SIZE, nos[i] * PAGE_SIZE);
     }
     behind.submit(fd, this.file.path, job);

@@ -15,10 +15,20 @@ import { Worker } from "node:worker_threads";
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const fs = require("node:fs");
+const { crc32 } = require("node:zlib");
 parentPort.on("message", ({ fd, parts, state, error }) => {
   let failure = "";
   try {
-    for (const { data, runs } of parts) {
+    for (const { data, runs, sums } of parts) {
+      let last = 0;
+      for (let i = 0; i < sums.length; i += 4) {
+        const off = sums[i], len = sums[i + 1], seed = sums[i + 2], at = sums[i + 3];
+        last = crc32(data.subarray(off, off + len), seed < 0 ? last : seed);
+        if (at >= 0) {
+          data[at] = last & 255; data[at + 1] = (last >>> 8) & 255;
+          data[at + 2] = (last >>> 16) & 255; data[at + 3] = last >>> 24;
+        }
+      }
       for (let i = 0; i < runs.length; i += 3) {
         let off = runs[i], len = runs[i + 1], pos = runs[i + 2];
         while (len > 0) {
@@ -62,20 +72,35 @@ function sharedWorker(): Worker {
  * nothing is copied): the caller must not change those bytes until the job is done.
  */
 export class WriteJob {
-  readonly #parts: { data: Uint8Array; runs: number[] }[] = [];
+  readonly #parts: { data: Uint8Array; runs: number[]; sums: number[] }[] = [];
 
-  /** Adds data[offset..+length) to be written at file `position`; adjacent runs merge. */
-  add(data: Uint8Array, offset: number, length: number, position: number): void {
+  #part(data: Uint8Array): { data: Uint8Array; runs: number[]; sums: number[] } {
     if (!(data.buffer instanceof SharedArrayBuffer)) throw new Error("write-behind: data must live in a SharedArrayBuffer");
     let part = this.#parts[this.#parts.length - 1];
     if (part === undefined || part.data !== data) {
-      part = { data, runs: [] };
+      part = { data, runs: [], sums: [] };
       this.#parts.push(part);
     }
+    return part;
+  }
+
+  /** Adds data[offset..+length) to be written at file `position`; adjacent runs merge. */
+  add(data: Uint8Array, offset: number, length: number, position: number): void {
+    const part = this.#part(data);
     const runs = part.runs;
     const n = runs.length;
     if (n > 0 && runs[n - 3] + runs[n - 2] === offset && runs[n - 1] + runs[n - 2] === position) runs[n - 2] += length;
     else runs.push(offset, length, position);
+  }
+
+  /**
+   * Has the worker, before it writes `data`'s runs, store at data[at..+4) (u32 LE; nothing when
+   * `at` < 0) the CRC-32 of data[offset..+length) started from `seed`, or from the previous
+   * checksum of this `data` when `seed` is `CHAIN`. Checksums are taken in the order added, so
+   * a later one may cover bytes an earlier one stored. Sealing pages costs the caller nothing.
+   */
+  checksum(data: Uint8Array, offset: number, length: number, seed: number, at: number): void {
+    this.#part(data).sums.push(offset, length, seed, at);
   }
 
   /** Adds a copy of `bytes` (small pieces whose source will change) to be written at `position`. */
@@ -86,10 +111,13 @@ export class WriteJob {
   }
 
   /** The parts, for the worker. */
-  parts(): { data: Uint8Array; runs: Float64Array }[] {
-    return this.#parts.map((p) => ({ data: p.data, runs: Float64Array.from(p.runs) }));
+  parts(): { data: Uint8Array; runs: Float64Array; sums: Float64Array }[] {
+    return this.#parts.map((p) => ({ data: p.data, runs: Float64Array.from(p.runs), sums: Float64Array.from(p.sums) }));
   }
 }
+
+/** `WriteJob.checksum`'s seed meaning "continue from the previous checksum". */
+export const CHAIN = -1;
 
 /** One client's jobs on the shared worker: at most one in flight. */
 export class WriteBehind {

@@ -18,7 +18,7 @@
 // one, and removes table generations other than the committed one.
 import { hashPageId, bucketHash, fingerprint } from "./bucket-hash.ts";
 import { BucketTable, META_EMPTY, META_OCCUPIED, META_TOMBSTONE, occupiedMeta } from "./bucket-table.ts";
-import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, sealPage } from "./page.ts";
+import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, sealPage, stampPage } from "./page.ts";
 import { DEFAULT_PAGE_CACHE_BYTES, PageCache } from "./page-cache.ts";
 import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "./page-store-fs.ts";
@@ -441,10 +441,11 @@ export class PageStore {
           throw new PageStoreError("BAD_PAGE", "page image: expected a 4096-byte page carrying its id");
         }
       }
+      // Copies are stamped here and sealed where they are written (the WAL, a rebuilt table).
       let copy: Uint8Array | null = null;
       if (page !== null) {
         copy = page.slice();
-        sealPage(copy, id);
+        stampPage(copy, id);
       }
       const key = idKey(id);
       const at = byId.get(key);
@@ -465,9 +466,9 @@ export class PageStore {
       const fd = this.#wal.fd;
       if (walBehind && this.#writer !== null && fd !== undefined) {
         // The old WAL is no longer needed (its apply was settled above), so it may be cut now.
-        const wal = buildWal(prepared.rec, this.#staging);
-        if (this.#wal.size() > wal.length) this.#wal.truncate(wal.length);
         const job = new WriteJob();
+        const wal = buildWal(prepared.rec, this.#staging, job);
+        if (this.#wal.size() > wal.length) this.#wal.truncate(wal.length);
         job.add(wal, 0, wal.length, 0);
         this.#writer.submit(fd, this.#wal.path, job);
         prepared.wal = wal;
@@ -589,7 +590,12 @@ export class PageStore {
           place(page, this.#cache.has(b));
         }
       }
-      for (const page of pages) if (page !== null) place(page, true);
+      for (let i = 0; i < pages.length; i++) {
+        const page = pages[i];
+        if (page === null) continue;
+        sealPage(page, ids[i]);
+        place(page, true);
+      }
       table.writeMeta(next.meta.meta);
       table.file.sync();
       this.#fs.syncDir(this.#dir);
@@ -644,7 +650,7 @@ export class PageStore {
     if (p.next === null) {
       const fd = this.#table.file.fd;
       if (this.#writer !== null && fd !== undefined && p.wal !== undefined) this.#applyBehind(p.rec, p.wal, fd);
-      else this.#applyRecord(p.rec);
+      else this.#applyRecord(p.rec, p.wal);
     } else {
       const oldFile = this.#table.file;
       this.#table = p.next.table;
@@ -709,14 +715,17 @@ export class PageStore {
     return units;
   }
 
-  // Writes a record's pages and meta bytes into the live table and syncs; idempotent.
-  #applyRecord(rec: WalRecord): void {
+  // Writes a record's pages and meta bytes into the live table and syncs; idempotent. The
+  // sealed images are `wal`'s when given (a prepared record's own images are not sealed).
+  #applyRecord(rec: WalRecord, wal?: Uint8Array): void {
     const table = this.#table;
     const t = this.#meta;
-    for (let i = 0; i < rec.pages.length; i++) {
+    const n = rec.pages.length;
+    for (let i = 0; i < n; i++) {
       const b = rec.pageBuckets[i];
       const page = rec.pages[i];
-      table.file.write(page, table.offsetOf(b));
+      const at = wal === undefined ? 0 : walPageOffset(n, rec.metaBuckets.length, i);
+      table.file.write(wal === undefined ? page : wal.subarray(at, at + MERKLE_PAGE_BYTES), table.offsetOf(b));
       this.#pagesWritten++;
       this.#cache.set(b, page, page[PAGE_ID_OFFSET] <= this.#pinDepth);
     }

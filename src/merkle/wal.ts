@@ -11,7 +11,7 @@
 //   64  u32 bucket of each page, u32 bucket of each meta change, u8 value of each meta change,
 //       zero padding to a multiple of 4096, then the page images in order.
 import { crc32 } from "node:zlib";
-import type { KvFile, StagingBuffer } from "../kv/index.ts";
+import { CHAIN, type KvFile, type StagingBuffer, type WriteJob } from "../kv/index.ts";
 import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES } from "./page.ts";
 
 const MAGIC = 0x4c574d42;
@@ -97,8 +97,13 @@ export function writeWal(file: KvFile, rec: WalRecord, staging?: StagingBuffer):
   return wal;
 }
 
-/** The bytes `writeWal` would write for `rec`, in shared memory (from `staging`, or fresh). */
-export function buildWal(rec: WalRecord, staging?: StagingBuffer): Uint8Array {
+/**
+ * The bytes `writeWal` would write for `rec`, in shared memory (from `staging`, or fresh). The
+ * images need their ids stamped (`stampPage`); their copies in the WAL are sealed here, or,
+ * with `job`, by the job's worker thread before it writes them (the page checksums, the body
+ * CRC and the header CRC are then left to it: the caller must write the WAL through `job`).
+ */
+export function buildWal(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob): Uint8Array {
   const pageCount = rec.pages.length;
   const metaCount = rec.metaBuckets.length;
   const length = walPageOffset(pageCount, metaCount, pageCount);
@@ -112,10 +117,27 @@ export function buildWal(rec: WalRecord, staging?: StagingBuffer): Uint8Array {
   // A reused buffer holds the last WAL's bytes: the reserved header bytes and the padding are zero.
   wal.fill(0, 48, 60);
   wal.fill(0, at + metaCount, first);
-  let crc = crc32(wal.subarray(HEADER_BYTES, first));
-  for (let i = 0; i < pageCount; i++) {
-    wal.set(rec.pages[i], first + i * MERKLE_PAGE_BYTES);
-    crc = pageCrc(VERSION, wal, first / MERKLE_PAGE_BYTES + i, crc);
+  let crc = 0;
+  if (job === undefined) {
+    crc = crc32(wal.subarray(HEADER_BYTES, first));
+    for (let i = 0; i < pageCount; i++) {
+      const at = first + i * MERKLE_PAGE_BYTES;
+      wal.set(rec.pages[i], at);
+      dv.setUint32(at + CHECKSUM_OFFSET, crc32(wal.subarray(at, at + CHECKSUM_OFFSET)), true);
+      crc = pageCrc(VERSION, wal, first / MERKLE_PAGE_BYTES + i, crc);
+    }
+  } else {
+    // The same sums, in the same order, taken by the worker (see pageCrc for the body CRC).
+    for (let i = 0; i < pageCount; i++) {
+      const at = first + i * MERKLE_PAGE_BYTES;
+      wal.set(rec.pages[i], at);
+      job.checksum(wal, at, CHECKSUM_OFFSET, 0, at + CHECKSUM_OFFSET);
+    }
+    job.checksum(wal, HEADER_BYTES, first - HEADER_BYTES, 0, pageCount === 0 ? 36 : -1);
+    for (let i = 0; i < pageCount; i++) {
+      const at = first + i * MERKLE_PAGE_BYTES;
+      job.checksum(wal, at + CHECKSUM_OFFSET, 4, CHAIN, i === pageCount - 1 ? 36 : -1);
+    }
   }
   dv.setUint32(0, MAGIC, true);
   dv.setUint32(4, VERSION, true);
@@ -129,7 +151,8 @@ export function buildWal(rec: WalRecord, staging?: StagingBuffer): Uint8Array {
   dv.setUint32(36, crc, true);
   dv.setUint32(40, length % TWO_32, true);
   dv.setUint32(44, Math.floor(length / TWO_32), true);
-  dv.setUint32(60, crc32(wal.subarray(0, 60)), true);
+  if (job === undefined) dv.setUint32(60, crc32(wal.subarray(0, 60)), true);
+  else job.checksum(wal, 0, 60, 0, 60);
   return wal;
 }
 
