@@ -415,8 +415,8 @@ export class PageStore {
    * Commit step 1: stages `changes` (at most one per id; the last wins) as commit `seq`, writes
    * and syncs the WAL (and, when the table must grow, the next table generation), and returns
    * the TableInfo the caller must record with `seq` at its commit point. Reads still see the
-   * committed state until `apply`. Each image must carry its id (`stampPage`); the store seals
-   * a copy of it. With `walBehind` (and write-behind enabled) the WAL is written and synced by
+   * committed state until `apply`. Each image must carry its id (`stampPage`); the store keeps
+   * a copy of it and seals what it writes. With `walBehind` (and write-behind enabled) the WAL is written and synced by
    * the worker thread: `settlePrepared` must return before the caller's commit point is written.
    */
   prepare(changes: Iterable<PageChange>, seq: number, walBehind = false): TableInfo {
