@@ -416,10 +416,14 @@ export class PageStore {
    * and syncs the WAL (and, when the table must grow, the next table generation), and returns
    * the TableInfo the caller must record with `seq` at its commit point. Reads still see the
    * committed state until `apply`. Each image must carry its id (`stampPage`); the store keeps
-   * a copy of it and seals what it writes. With `walBehind` (and write-behind enabled) the WAL is written and synced by
-   * the worker thread: `settlePrepared` must return before the caller's commit point is written.
+   * a copy of it and seals what it writes. `options.walBehind` (with write-behind enabled): the
+   * WAL is written and synced by the worker thread, and `settlePrepared` must return before the
+   * caller's commit point is written. `options.distinct`: the caller vouches that no id repeats
+   * (a store's dirty set, keyed by id), which skips the de-duplication.
    */
-  prepare(changes: Iterable<PageChange>, seq: number, walBehind = false): TableInfo {
+  prepare(changes: Iterable<PageChange>, seq: number, options: { walBehind?: boolean; distinct?: boolean } = {}): TableInfo {
+    const walBehind = options.walBehind === true;
+    const distinct = options.distinct === true;
     this.#live();
     if (this.#held !== null) throw new PageStoreError("READ_ONLY", "page store opened read-only");
     if (this.#prepared !== null) throw new PageStoreError("STATE", "a prepared commit awaits apply or abort");
@@ -447,11 +451,12 @@ export class PageStore {
         copy = page.slice();
         stampPage(copy, id);
       }
-      const key = idKey(id);
-      const at = byId.get(key);
+      const key = distinct ? "" : idKey(id);
+      const at = distinct ? undefined : byId.get(key);
       if (at === undefined) {
-        byId.set(key, ids.length);
-        ids.push(id.slice());
+        if (!distinct) byId.set(key, ids.length);
+        // The copy carries the id: a view of it spares an allocation.
+        ids.push(copy !== null ? copy.subarray(PAGE_ID_OFFSET, PAGE_ID_OFFSET + PAGE_ID_BYTES) : id.slice());
         pages.push(copy);
       } else {
         if (pages[at] !== null) writes--;

@@ -483,7 +483,7 @@ export class Store {
     const kv = this.values.prepareCommit(this.#behind ?? undefined);
     const t1 = performance.now();
     const writes = [...this.#dirty.values()];
-    const table = this.pages.prepare(writes, seq, this.#behind !== null);
+    const table = this.pages.prepare(writes, seq, { walBehind: this.#behind !== null, distinct: true });
     const t2 = performance.now();
     this.#pending = { seq, top: this.#top, kv, table, stats: { valuesWriteMs: t1 - t0, merkleWalMs: t2 - t1, metaMs: 0, applyMs: 0, pages: writes.length } };
     return defer ? this.#pending.stats : this.#finishCheckpoint();
