@@ -356,9 +356,9 @@ export class Pager implements PageSink {
     return { head: k > 0 ? chain[0] : 0, count: list.length };
   }
 
-  // Copies the dirty pages into one shared buffer for the worker, which seals the copies. They
-  // stay dirty (reads take them from memory, and nothing changes them: the caller writes no
-  // page before `settle`); the images in memory are never sealed, only what is written.
+  // Copies the dirty pages into one shared buffer for the worker, which seals the copies (the
+  // images in memory stay unsealed). They stay dirty (reads take them from memory, and nothing
+  // changes them: the caller writes no page before `settle`).
   #writeBehind(behind: WriteBehind, fd: number): void {
     if (this.#behind !== null) throw new Error("pager: the last prepared pages are still being written");
     const nos = Array.from(this.#dirty.keys()).sort((a, b) => a - b);

@@ -1,8 +1,9 @@
 // Write-behind: a worker thread writes byte runs into an open file and syncs it while the
-// caller goes on. Two users: the value tree hands it a checkpoint's new pages (fresh page
-// numbers, which nothing durable refers to) and waits only before the commit point; the page
-// store hands it a checkpoint's in-place apply, whose bytes the synced WAL already holds, and
-// waits only before its next WAL write or close.
+// caller goes on. The value tree hands it a checkpoint's new pages (fresh page numbers, which
+// nothing durable refers to); the page store its WAL, then, after the commit point, the
+// in-place apply, whose bytes the synced WAL already holds. The callers wait only before the
+// commit point, the next WAL write, or close. A job may also carry the CRC-32 steps that seal
+// what it writes, so that sealing costs the caller nothing.
 //
 // Completion is signalled in shared memory, not by message: a caller that never yields to the
 // event loop (a loop of synchronous commits) still sees it, and `wait` blocks on it with
