@@ -19,6 +19,7 @@
 //   4084 .. 4092  reserved, zero
 //   4092 .. 4096  CRC-32 of bytes 0 .. 4092
 import { crc32 } from "node:zlib";
+import type { WriteJob } from "../kv/index.ts";
 import { KEY_BITS } from "../trie/index.ts";
 
 /** Bytes in a merkle page. */
@@ -136,8 +137,18 @@ export function pageIdKey(id: Uint8Array): number | string {
 export function sealPage(page: Uint8Array, id: Uint8Array): void {
   page.set(id.subarray(0, PAGE_ID_BYTES), PAGE_ID_OFFSET);
   page.fill(0, LEAF_COUNT_OFFSET + 4, CHECKSUM_OFFSET);
+  sealStamped(page);
+}
+
+/** Stamps the checksum of a page whose id is already stamped (`stampPage`). */
+export function sealStamped(page: Uint8Array): void {
   const sum = crc32(page.subarray(0, CHECKSUM_OFFSET));
   new DataView(page.buffer, page.byteOffset, page.byteLength).setUint32(CHECKSUM_OFFSET, sum, true);
+}
+
+/** `sealStamped` for the stamped page at data[at..] that `job` writes: its worker takes the sum. */
+export function sealStampedBehind(job: WriteJob, data: Uint8Array, at: number): void {
+  job.checksum(data, at, CHECKSUM_OFFSET, 0, at + CHECKSUM_OFFSET);
 }
 
 /** True when the page's checksum matches and it carries `id` (when given). */

@@ -12,7 +12,7 @@
 //       zero padding to a multiple of 4096, then the page images in order.
 import { crc32 } from "node:zlib";
 import { CHAIN, type KvFile, type StagingBuffer, type WriteJob } from "../kv/index.ts";
-import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES } from "./page.ts";
+import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES, sealStamped, sealStampedBehind } from "./page.ts";
 
 const MAGIC = 0x4c574d42;
 // Version 1 checksummed every page body again; version 2 covers the pages through their own
@@ -123,7 +123,7 @@ export function buildWal(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob
     for (let i = 0; i < pageCount; i++) {
       const at = first + i * MERKLE_PAGE_BYTES;
       wal.set(rec.pages[i], at);
-      dv.setUint32(at + CHECKSUM_OFFSET, crc32(wal.subarray(at, at + CHECKSUM_OFFSET)), true);
+      sealStamped(wal.subarray(at, at + MERKLE_PAGE_BYTES));
       crc = pageCrc(VERSION, wal, first / MERKLE_PAGE_BYTES + i, crc);
     }
   } else {
@@ -131,7 +131,7 @@ export function buildWal(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob
     for (let i = 0; i < pageCount; i++) {
       const at = first + i * MERKLE_PAGE_BYTES;
       wal.set(rec.pages[i], at);
-      job.checksum(wal, at, CHECKSUM_OFFSET, 0, at + CHECKSUM_OFFSET);
+      sealStampedBehind(job, wal, at);
     }
     job.checksum(wal, HEADER_BYTES, first - HEADER_BYTES, 0, pageCount === 0 ? 36 : -1);
     for (let i = 0; i < pageCount; i++) {
