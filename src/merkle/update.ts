@@ -77,6 +77,12 @@ export const EMPTY_TOP: MerkleTop = { root: new Uint8Array(32), kind: EMPTY };
 /** Where pages come from: returns the sealed image, or undefined for an absent page. */
 export interface PageReader {
   get(id: Uint8Array): Uint8Array | undefined;
+  /**
+   * Optional: true when the update may change `page`, the image `get(id)` returned, in place
+   * rather than in a copy. A reader grants this only for images that nobody else holds, and
+   * must count them as damaged if the update throws.
+   */
+  inPlace?(id: Uint8Array, page: Uint8Array): boolean;
 }
 
 /** The old state's keys and values, as the update needs them from the value store. */
@@ -118,6 +124,8 @@ export interface UpdateStats {
   pagesRead: number;
   /** Pages written or deleted. */
   pagesWritten: number;
+  /** Pages given a new buffer (a copy, or a new page); the others written were changed in place. */
+  pagesCopied: number;
   /** Old leaves whose key was fetched from the value store. */
   leafLookups: number;
   /** Elided subtries rebuilt, and the old entries scanned for them. */
@@ -165,6 +173,7 @@ class PageRef {
     readonly id: Uint8Array,
     page: Uint8Array | undefined,
     readonly existed: boolean,
+    private readonly reader: PageReader,
   ) {
     // A view at an unaligned offset cannot be seen as words: work on a copy.
     if (page !== undefined && (page.byteOffset & 3) !== 0) {
@@ -175,8 +184,11 @@ class PageRef {
     this.words = page && new Int32Array(page.buffer, page.byteOffset, MERKLE_PAGE_BYTES >> 2);
   }
 
-  writable(): Uint8Array {
+  /** This page's buffer, made the update's own first (a copy, unless the reader grants it in place). */
+  writable(stats: UpdateStats): Uint8Array {
+    if (!this.#owned && this.page !== undefined && this.reader.inPlace?.(this.id, this.page)) this.#owned = true;
     if (!this.#owned) {
+      stats.pagesCopied++;
       const page = pageBuffer();
       if (this.page) page.set(this.page);
       this.page = page;
@@ -208,7 +220,7 @@ class Updater {
   readonly idScratch = new Uint8Array(32);
   /** Refs in creation order: a depth-first visit creates a page's descendants right after it. */
   readonly refList: PageRef[] = [];
-  readonly stats: UpdateStats = { hashes: 0, pagesRead: 0, pagesWritten: 0, leafLookups: 0, elidedRebuilds: 0, elidedEntries: 0, seekMs: 0 };
+  readonly stats: UpdateStats = { hashes: 0, pagesRead: 0, pagesWritten: 0, pagesCopied: 0, leafLookups: 0, elidedRebuilds: 0, elidedEntries: 0, seekMs: 0 };
   /** Leaves added minus leaves removed so far; a page's count moves by its subtrie's share. */
   delta = 0;
   /** Names of old leaves a rebuild reuses or recomputes; ids < 0 index it (-1 is 0). */
@@ -250,7 +262,7 @@ class Updater {
       const id = this.idScratch.slice();
       const page = this.pages.get(id);
       this.stats.pagesRead++;
-      ref = new PageRef(id, page, page !== undefined);
+      ref = new PageRef(id, page, page !== undefined, this.pages);
       this.refs.set(k, ref);
       this.refList.push(ref);
     }
@@ -290,7 +302,7 @@ class Updater {
   /** Writes the node named at heap[from] with `kind` to `slot` of page `ref`. */
   write(ref: PageRef, slot: number, from: number, kind: NodeKind): void {
     if (kind === EMPTY && !ref.page) return;
-    const page = ref.writable();
+    const page = ref.writable(this.stats);
     const words = ref.words as Int32Array;
     const at = slot << 3;
     if (kind === EMPTY) for (let i = 0; i < 8; i++) words[at + i] = 0;
@@ -304,7 +316,7 @@ class Updater {
 
   clear(ref: PageRef, slot: number): void {
     if (!ref.page) return;
-    const page = ref.writable();
+    const page = ref.writable(this.stats);
     const words = ref.words as Int32Array;
     const at = slot << 3;
     for (let i = 0; i < 8; i++) words[at + i] = 0;
@@ -342,7 +354,7 @@ class Updater {
     if (count < ELISION_THRESHOLD) {
       for (let i = start; i < this.refList.length; i++) this.refList[i].pruned = true;
     } else {
-      setLeafCount(ref.writable(), count);
+      setLeafCount(ref.writable(this.stats), count);
     }
     return kind;
   }
@@ -536,7 +548,7 @@ class Updater {
     if (k0 !== EMPTY) this.write(cref, s0, r0, k0);
     const k1 = this.build(keys, ids, mid, hi, d + 1, cref, s0 + 1, r1);
     if (k1 !== EMPTY) this.write(cref, s0 + 1, r1, k1);
-    if (pageRoot) setLeafCount(cref.writable(), n);
+    if (pageRoot) setLeafCount(cref.writable(this.stats), n);
     this.kernel.hashBranch(r0, r1, out);
     this.stats.hashes++;
     return BRANCH;
@@ -635,7 +647,8 @@ export type OldValues = (Uint8Array | null | undefined)[];
 /**
  * Applies a sorted batch of changes (strictly increasing keys; value null deletes) to the trie
  * whose root is `top` and whose pages `pages` serves. Reads nothing it does not need and
- * changes nothing in place: returns the new top and the pages to write or delete. `oldValues`,
+ * changes no page in place unless `pages.inPlace` allows it: returns the new top and the pages
+ * to write or delete. `oldValues`,
  * when given, receives what the update learnt of the changed keys' old values (see OldValues):
  * most of them, since it scans the small subtries the changes land in.
  */

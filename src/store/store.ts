@@ -194,8 +194,26 @@ export class Store {
   readonly #behind: WriteBehind | null;
   readonly #every: number;
   readonly #maxBytes: number;
+  /**
+   * Dirty page images only this store holds: the copies its own `commit` had the update make.
+   * That commit's next update may change them in place instead of copying them again (most
+   * pages a commit writes were written by an earlier one since the checkpoint). Images a
+   * caller's `PreparedCommit` brought in may be shared with it, so they are never among them.
+   */
+  #owned = new WeakSet<Uint8Array>();
+  /** Set while `commit` runs its own update with no checkpoint pending: owned images may change in place. */
+  #inPlace = false;
+  /** An image changed in place since `#inPlace` was set (a failure then leaves memory damaged). */
+  #changedInPlace = false;
   /** The merkle pages of the current state: dirty ones first, then the page store's. */
-  readonly #pageReader = { get: (id: Uint8Array) => this.#page(id) };
+  readonly #pageReader = {
+    get: (id: Uint8Array) => this.#page(id),
+    inPlace: (_id: Uint8Array, page: Uint8Array) => {
+      if (!this.#inPlace || !this.#owned.has(page)) return false;
+      this.#changedInPlace = true;
+      return true;
+    },
+  };
 
   private constructor(
     readonly path: string,
@@ -339,7 +357,10 @@ export class Store {
     this.values.scanPrefix(key, bits, visit, limit);
   }
 
-  /** The committed merkle page `id` (sealed image, shared: do not modify), or undefined. */
+  /**
+   * The committed merkle page `id`, or undefined. The image is shared: do not modify it, and
+   * copy what you need before the next commit, which may change it in place.
+   */
   page(id: Uint8Array): Uint8Array | undefined {
     this.#live();
     return this.#page(id);
@@ -358,7 +379,23 @@ export class Store {
    * root. Bad input throws a typed error and changes nothing.
    */
   commit(batch: Iterable<BatchEntry>): Uint8Array {
-    return this.commitPrepared(this.prepare(batch));
+    this.#live();
+    const changes = sortBatch(batch);
+    // Nothing else can see this update's result, so the pages it writes stay this store's own
+    // and, with no checkpoint pending (whose finish drops the dirty set), owned pages change in
+    // place. Input is checked before any page changes; a failure after one did is fatal.
+    this.#inPlace = this.#pending === null;
+    this.#changedInPlace = false;
+    let prepared: PreparedCommit;
+    try {
+      prepared = this.#prepareSorted(changes);
+    } catch (e) {
+      if (this.#changedInPlace) this.#failed = e;
+      throw e;
+    } finally {
+      this.#inPlace = false;
+    }
+    return this.#commitPrepared(prepared, true, this.#changedInPlace);
   }
 
   /**
@@ -367,7 +404,10 @@ export class Store {
    */
   prepare(batch: Iterable<BatchEntry>): PreparedCommit {
     this.#live();
-    const changes = sortBatch(batch);
+    return this.#prepareSorted(sortBatch(batch));
+  }
+
+  #prepareSorted(changes: Change[]): PreparedCommit {
     const t0 = performance.now();
     let update: UpdateResult;
     try {
@@ -387,6 +427,12 @@ export class Store {
    */
   commitPrepared(prepared: PreparedCommit): Uint8Array {
     this.#live();
+    return this.#commitPrepared(prepared, false, false);
+  }
+
+  // `owned`: the update's page images are this store's alone. `damaged`: the update changed
+  // owned images in place, so memory already holds part of this commit and any failure is fatal.
+  #commitPrepared(prepared: PreparedCommit, owned: boolean, damaged: boolean): Uint8Array {
     const { changes, update } = prepared;
     if (prepared.base.kind !== this.#top.kind || Buffer.compare(prepared.base.root, this.#top.root) !== 0) {
       throw new StoreError("BAD_ARGUMENT", "prepared commit: computed against another root than the committed one");
@@ -399,13 +445,14 @@ export class Store {
     const t1 = performance.now();
     const seq = this.#seq + 1;
     // The value tree validates the whole batch before changing anything.
-    this.values.apply(changes);
+    if (damaged) this.#guard(() => this.values.apply(changes));
+    else this.values.apply(changes);
     let t2 = t1;
     let t3 = t1;
     let cp = NO_CHECKPOINT;
     try {
       t2 = performance.now();
-      this.#stage(update.writes);
+      this.#stage(update.writes, owned);
       this.redo.append(seq, update.top, changes);
       this.#top = update.top;
       this.#seq = seq;
@@ -446,13 +493,14 @@ export class Store {
     }
   }
 
-  /** Adds an update's page writes to the dirty set. */
-  #stage(writes: readonly PageWrite[]): void {
+  /** Adds an update's page writes to the dirty set (`owned`: images no one else holds). */
+  #stage(writes: readonly PageWrite[], owned: boolean): void {
     for (const w of writes) {
       const key = pageIdKey(w.id);
       // A page created since the checkpoint and deleted again is simply forgotten.
       if (w.page === null && this.pages.get(w.id) === undefined) this.#dirty.delete(key);
       else this.#dirty.set(key, { id: w.id, page: w.page });
+      if (owned && w.page !== null) this.#owned.add(w.page);
     }
   }
 
@@ -520,7 +568,7 @@ export class Store {
         throw new StoreError("CORRUPT", `${this.path}: replaying commit ${rec.seq} from the redo log gives root 0x${Buffer.from(top.root).toString("hex")}, the log says 0x${Buffer.from(rec.top.root).toString("hex")}`);
       }
       this.values.apply(prepared.changes);
-      this.#stage(prepared.update.writes);
+      this.#stage(prepared.update.writes, true);
       this.#top = top;
       this.#seq = rec.seq;
     }
