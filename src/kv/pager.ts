@@ -255,6 +255,13 @@ export class Pager implements PageSink {
     return p;
   }
 
+  /** A page buffer holding a copy of `src` (recycled when possible; no zeroing first). */
+  copyOf(src: Uint8Array): Uint8Array {
+    const p = this.#spare.pop() ?? this.#carve();
+    p.set(src);
+    return p;
+  }
+
   // New page buffers are carved from 128 KiB slabs: one ArrayBuffer per 32 pages instead of
   // one each keeps allocation and garbage-collection costs down. Pages built or read together
   // tend to age and leave the cache together, so slabs are released whole.

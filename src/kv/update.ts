@@ -178,7 +178,7 @@ export class Updater {
     }
     const out = new NodeList();
     out.push(
-      this.#edit(page, p, KIND_LEAF, (q) => {
+      this.#edit(page, p, (q) => {
         for (let j = lo; j < hi; j++) {
           const v = vals[j]!;
           const at = leafValueStart(q, n, cells[j - lo]);
@@ -194,12 +194,12 @@ export class Updater {
 
   // Applies `edit` to page `page` (whose image is `p`) in place when no durable tree uses it,
   // else to a copy under a new page number (the old page is freed). Returns the page number.
-  #edit(page: number, p: Uint8Array, kind: number, edit: (q: Uint8Array) => void): number {
+  #edit(page: number, p: Uint8Array, edit: (q: Uint8Array) => void): number {
     const pager = this.#pager;
     const own = pager.rewritable(page);
-    const q = own ?? pager.page(kind);
     // The page's own buffer may have been reloaded since `p` was read (`p` is still intact).
-    if (q !== p) q.set(p);
+    const q = own === null ? pager.copyOf(p) : own;
+    if (q !== p && q === own) q.set(p);
     edit(q);
     if (own !== null) return page;
     // A copy is handed to the pager only once edited: `put` may write it out at once.
@@ -249,7 +249,7 @@ export class Updater {
         return out;
       }
       out.push(
-        this.#edit(page, p, KIND_BRANCH, (q) => {
+        this.#edit(page, p, (q) => {
           for (let x = 0; x < at.length; x++) setBranchChild(q, at[x], subs[x].pages[0]);
         }),
         null,

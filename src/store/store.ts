@@ -180,8 +180,14 @@ export class Store {
   #closed = false;
   #failed: unknown = null;
   #lastCommit: CommitStats | null = null;
-  /** Merkle pages changed since the last checkpoint, by id: the latest image, or null (deleted). */
-  #dirty = new Map<number | string, { id: Uint8Array; page: Uint8Array | null }>();
+  /**
+   * Merkle pages changed since the last checkpoint, by id: the latest image, or null (deleted).
+   * `owned` marks images only this store holds: the copies its own `commit` had the update
+   * make. The next such commit may change them in place instead of copying them again (most
+   * pages a commit writes were written by an earlier one since the checkpoint). Images a
+   * caller's `PreparedCommit` brought in may be shared with it, so they are never owned.
+   */
+  #dirty = new Map<number | string, { id: Uint8Array; page: Uint8Array | null; owned: boolean }>();
   #checkpointSeq: number;
   #checkpoints = 0;
   /**
@@ -194,13 +200,6 @@ export class Store {
   readonly #behind: WriteBehind | null;
   readonly #every: number;
   readonly #maxBytes: number;
-  /**
-   * Dirty page images only this store holds: the copies its own `commit` had the update make.
-   * That commit's next update may change them in place instead of copying them again (most
-   * pages a commit writes were written by an earlier one since the checkpoint). Images a
-   * caller's `PreparedCommit` brought in may be shared with it, so they are never among them.
-   */
-  #owned = new WeakSet<Uint8Array>();
   /** Set while `commit` runs its own update with no checkpoint pending: owned images may change in place. */
   #inPlace = false;
   /** An image changed in place since `#inPlace` was set (a failure then leaves memory damaged). */
@@ -208,8 +207,10 @@ export class Store {
   /** The merkle pages of the current state: dirty ones first, then the page store's. */
   readonly #pageReader = {
     get: (id: Uint8Array) => this.#page(id),
-    inPlace: (_id: Uint8Array, page: Uint8Array) => {
-      if (!this.#inPlace || !this.#owned.has(page)) return false;
+    inPlace: (id: Uint8Array, page: Uint8Array) => {
+      if (!this.#inPlace) return false;
+      const d = this.#dirty.get(pageIdKey(id));
+      if (d === undefined || !d.owned || d.page !== page) return false;
       this.#changedInPlace = true;
       return true;
     },
@@ -499,8 +500,7 @@ export class Store {
       const key = pageIdKey(w.id);
       // A page created since the checkpoint and deleted again is simply forgotten.
       if (w.page === null && this.pages.get(w.id) === undefined) this.#dirty.delete(key);
-      else this.#dirty.set(key, { id: w.id, page: w.page });
-      if (owned && w.page !== null) this.#owned.add(w.page);
+      else this.#dirty.set(key, { id: w.id, page: w.page, owned });
     }
   }
 
