@@ -73,9 +73,9 @@ export function setLeafSlot(page: Uint8Array, s: number, leaf: boolean): void {
   else page[at] &= ~(1 << (s & 7));
 }
 
-/** True when every slot of the page is H0 (the page can be deleted). */
-export function isEmptyPage(page: Uint8Array): boolean {
-  for (let i = 0; i < LEAF_MAP_OFFSET; i++) if (page[i] !== 0) return false;
+/** True when every slot of the page, given as 32-bit words, is H0 (the page can be deleted). */
+export function isEmptyPage(words: Int32Array): boolean {
+  for (let i = 0; i < LEAF_MAP_OFFSET >> 2; i++) if (words[i] !== 0) return false;
   return true;
 }
 

@@ -224,7 +224,7 @@ class Updater {
   /** Leaves added minus leaves removed so far; a page's count moves by its subtrie's share. */
   delta = 0;
   /** Names of old leaves a rebuild reuses or recomputes; ids < 0 index it (-1 is 0). */
-  extra = new Uint8Array(32 * ELISION_THRESHOLD);
+  extra = new Int32Array(8 * ELISION_THRESHOLD);
   /** Names in `extra` so far in the current rebuild. */
   extraCount = 0;
   /** Copies of the old keys of the current rebuild. */
@@ -234,7 +234,7 @@ class Updater {
   /** Per change: 1 if it sets a value, 0 if it deletes. */
   sets: Uint8Array = new Uint8Array(0);
   /** Per change: the new leaf's name (deletes: unused). */
-  leafIds: Uint8Array = new Uint8Array(0);
+  leafIds: Int32Array = new Int32Array(0);
   /** Per change, when the caller asked: the key's old value as the update saw it (see updateTrie). */
   olds: OldValues | null = null;
 
@@ -394,7 +394,7 @@ class Updater {
       oldKey = this.state.leafKeyAt(this.keys[lo], depth);
       this.stats.seekMs += performance.now() - t;
       this.stats.leafLookups++;
-      this.extra.set(this.heap.subarray(out, out + 32), 0);
+      this.copyName(this.heap32, out >> 2, this.extra, 0);
     }
     let oldPlaced = oldKey === null;
     const olds = this.olds;
@@ -489,14 +489,14 @@ class Updater {
     const { kernel, heap } = this;
     const n = kept - this.extraCount;
     if (n === 0) return;
-    const need = (this.extraCount + n) * 32;
+    const need = (this.extraCount + n) * 8;
     if (this.extra.length < need) {
-      const grown = new Uint8Array(2 * need);
+      const grown = new Int32Array(2 * need);
       grown.set(this.extra);
       this.extra = grown;
     }
     kernel.hashNodes(n);
-    this.extra.set(heap.subarray(kernel.outOffset, kernel.outOffset + n * 32), this.extraCount * 32);
+    this.extra.set(this.heap32.subarray(kernel.outOffset >> 2, (kernel.outOffset >> 2) + n * 8), this.extraCount * 8);
     this.extraCount += n;
     this.stats.hashes += n;
   }
@@ -516,14 +516,20 @@ class Updater {
 
   /** Copies the name of leaf `id` (a change's index, or -1 - k for this.extra[k]) to heap[out]. */
   leafName(id: number, out: number): void {
-    if (id >= 0) this.heap.set(this.leafIds.subarray(id * 32, id * 32 + 32), out);
-    else this.heap.set(this.extra.subarray((-1 - id) * 32, -id * 32), out);
+    if (id >= 0) this.copyName(this.leafIds, id * 8, this.heap32, out >> 2);
+    else this.copyName(this.extra, (-1 - id) * 8, this.heap32, out >> 2);
+  }
+
+  /** Copies a 32-byte name as 8 words from from[f..] to to[t..]. */
+  copyName(from: Int32Array, f: number, to: Int32Array, t: number): void {
+    for (let i = 0; i < 8; i++) to[t + i] = from[f + i];
   }
 
   /** A subtrie of `n` (0 or 1) leaves: H0, or the leaf ids[lo] itself. */
   emptyOrLeaf(ids: number[], lo: number, n: number, out: number): NodeKind {
     if (n === 0) {
-      this.heap.fill(0, out, out + 32);
+      const h = this.heap32;
+      for (let i = out >> 2, end = i + 8; i < end; i++) h[i] = 0;
       return EMPTY;
     }
     this.leafName(ids[lo], out);
@@ -574,7 +580,7 @@ class Updater {
     const n = changes.length;
     this.keys = new Array(n);
     this.sets = new Uint8Array(n);
-    this.leafIds = new Uint8Array(n * 32);
+    this.leafIds = new Int32Array(n * 8);
     let batch = 0;
     let first = 0;
     const flush = (end: number) => {
@@ -582,7 +588,7 @@ class Updater {
       let j = 0;
       for (let i = first; i < end; i++) {
         if (!this.sets[i]) continue;
-        this.leafIds.set(heap.subarray(kernel.outOffset + j * 32, kernel.outOffset + j * 32 + 32), i * 32);
+        this.copyName(this.heap32, (kernel.outOffset >> 2) + j * 8, this.leafIds, i * 8);
         j++;
       }
       this.stats.hashes += batch;
@@ -622,7 +628,7 @@ class Updater {
       }
       if (!ref.dirty) continue;
       const page = ref.page as Uint8Array;
-      if (isEmptyPage(page)) {
+      if (isEmptyPage(ref.words as Int32Array)) {
         if (ref.existed) writes.push({ id: ref.id, page: null });
       } else {
         stampPage(page, ref.id);
@@ -655,7 +661,7 @@ export type OldValues = (Uint8Array | null | undefined)[];
 export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, state: StateReader, oldValues?: OldValues): UpdateResult {
   if (kernel === undefined) {
     kernel = new HashKernel(1024);
-    if (!WORD_ALIGNED(kernel.scratchOffset) || !WORD_ALIGNED(kernel.heap.byteOffset)) throw new Error("hash kernel scratch is not word aligned");
+    if (!WORD_ALIGNED(kernel.scratchOffset) || !WORD_ALIGNED(kernel.outOffset) || !WORD_ALIGNED(kernel.heap.byteOffset)) throw new Error("hash kernel scratch is not word aligned");
   }
   const updater = new Updater(kernel, pages, state, top);
   if (oldValues !== undefined) {
