@@ -17,7 +17,7 @@ import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../merkle/pag
 import { type Change, type MerkleTop, type UpdateResult, updateTrie } from "../merkle/update.ts";
 import { type CommitStats, Store, StoreError } from "../store/index.ts";
 import { StoreReader } from "../store/reader.ts";
-import { compareKeys } from "../trie/index.ts";
+import { sortByKey } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
 import { hex, keyString, sameBytes } from "./keys.ts";
 import { type LogEvent, RollbackLog, type UndoRecord } from "./rollback-log.ts";
@@ -140,7 +140,7 @@ export function composeReverse(deltas: Iterable<readonly Change[]>): Change[] {
   const map = new Map<string, Change>();
   for (const d of deltas) for (const c of d) map.set(keyString(c[0]), c);
   const out = [...map.values()];
-  out.sort((a, b) => compareKeys(a[0], b[0]));
+  sortByKey(out, (c) => c[0]);
   return out;
 }
 

@@ -13,7 +13,7 @@
 import type { KvEntry } from "../kv/index.ts";
 import { pageIdKey } from "../merkle/page.ts";
 import { type Change, type EntryVisitor, type MerkleTop, type PageReader, type PageWrite, updateTrie } from "../merkle/update.ts";
-import { compareKeys } from "../trie/index.ts";
+import { compareKeys, sortByKey } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
 import { hex, keyString, lowerBound, prefixRange, sameBytes } from "./keys.ts";
 
@@ -228,6 +228,6 @@ export class DeltaState implements StateView {
 /** Sorted changes of a key -> value map. */
 export function sortedChanges(map: Map<string, readonly [Uint8Array, Uint8Array | null]>): Change[] {
   const out: Change[] = [...map.values()];
-  out.sort((a, b) => compareKeys(a[0], b[0]));
+  sortByKey(out, (c) => c[0]);
   return out;
 }

@@ -32,7 +32,7 @@ import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/pag
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
 import { MERKLE_PAGE_BYTES, pageIdKey } from "../merkle/page.ts";
 import { type Change, EMPTY, EMPTY_TOP, type EntryVisitor, type MerkleTop, type PageWrite, type StateReader, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
-import { checkKey, compareKeys, TrieError } from "../trie/index.ts";
+import { checkKey, compareKeys, sortByKey, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
 import { type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
@@ -164,7 +164,7 @@ export function sortBatch(batch: Iterable<BatchEntry>): Change[] {
     out.push([entry[0], v]);
     i++;
   }
-  out.sort((a, b) => compareKeys(a[0], b[0]));
+  sortByKey(out, (c) => c[0]);
   for (let j = 1; j < out.length; j++) {
     if (compareKeys(out[j - 1][0], out[j][0]) === 0) {
       throw new StoreError("BAD_ARGUMENT", `batch repeats key 0x${Buffer.from(out[j][0]).toString("hex")}`);

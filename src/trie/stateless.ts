@@ -14,7 +14,7 @@
 // never re-examined, so a proof only needs what the writes actually disturb.
 
 import { TrieError } from "./errors.ts";
-import { checkKey, compareKeys, KEY_BYTES, keyBit } from "./key.ts";
+import { checkKey, compareKeys, KEY_BYTES, keyBit, sortByKey } from "./key.ts";
 import { type MultiProof, openMultiProof, proveMany, sortedKeys } from "./multiproof.ts";
 import { BRANCH_NODE, EMPTY_NODE, LEAF_NODE, splitPoint, type TrieNodeSource } from "./node-source.ts";
 import {
@@ -50,7 +50,7 @@ export function sortedWrites(writes: readonly Write[], name = "writes"): Write[]
     if (w[1] !== null && !(w[1] instanceof Uint8Array)) throw new TrieError("BAD_VALUE", `${name}[${i}][1] must be a Uint8Array or null`);
     return [w[0].slice(), w[1] === null ? null : w[1].slice()] as const;
   });
-  out.sort((a, b) => compareKeys(a[0], b[0]));
+  sortByKey(out, (w) => w[0]);
   for (let i = 1; i < out.length; i++) {
     if (compareKeys(out[i - 1][0], out[i][0]) === 0) throw new TrieError("DUPLICATE_KEY", `${name} writes ${toHex(out[i][0])} twice`);
   }
