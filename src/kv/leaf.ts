@@ -52,10 +52,44 @@ export function leafIsOverflow(p: Uint8Array, n: number, i: number): boolean {
   return (p[PAGE_HEADER + KEY_SIZE * n + 2 * i + 1] & 0x80) !== 0;
 }
 
+/** The first 4 bytes at b[off..] as an unsigned big-endian number. */
+function lead(b: Uint8Array, off: number): number {
+  return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+}
+
 /** Index of the first cell at or after `from` whose key is >= `key` (n when none). */
 export function leafLowerBound(p: Uint8Array, n: number, key: Uint8Array, from = 0): number {
   let lo = from;
   let hi = n;
+  // Most keys are hashes, spread evenly: guess the place from the leading bytes of the first and
+  // last keys, then gallop from the guess to a short bracket. A cold leaf costs a cache miss per
+  // probe, and this probes ~3 lines of the key array where a plain binary search probes ~6.
+  if (hi - lo > 8) {
+    const a = lead(p, PAGE_HEADER + KEY_SIZE * lo);
+    const b = lead(p, PAGE_HEADER + KEY_SIZE * (hi - 1));
+    if (b > a) {
+      const k = lead(key, 0);
+      let g = k <= a ? lo : k >= b ? hi - 1 : lo + Math.floor(((k - a) / (b - a)) * (hi - 1 - lo));
+      let s = 1;
+      if (compareKeyAt(key, p, PAGE_HEADER + KEY_SIZE * g) > 0) {
+        // key[g] < key: the answer is past g.
+        while (g + s < hi && compareKeyAt(key, p, PAGE_HEADER + KEY_SIZE * (g + s)) > 0) {
+          g += s;
+          s <<= 1;
+        }
+        lo = g + 1;
+        hi = Math.min(hi, g + s);
+      } else {
+        // key[g] >= key: the answer is g or before.
+        while (g - s >= lo && compareKeyAt(key, p, PAGE_HEADER + KEY_SIZE * (g - s)) <= 0) {
+          g -= s;
+          s <<= 1;
+        }
+        lo = Math.max(lo, g - s + 1);
+        hi = g;
+      }
+    }
+  }
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (compareKeyAt(key, p, PAGE_HEADER + KEY_SIZE * mid) > 0) lo = mid + 1;
