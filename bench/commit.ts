@@ -84,7 +84,7 @@ try {
   for (const size of [1000, 10_000]) {
     store.checkpoint();
     const ms: number[] = [];
-    const per = { hashes: 0, read: 0, written: 0, fsyncs: 0, bytes: 0, checkpoints: 0, checkpointMs: 0 };
+    const per = { hashes: 0, read: 0, written: 0, copied: 0, fsyncs: 0, bytes: 0, checkpoints: 0, checkpointMs: 0 };
     const phases: Record<string, number[]> = { update: [], "of which seeks": [], values: [], log: [] };
     const before = store.stats();
     for (let r = 0; r < ROUNDS; r++) {
@@ -112,6 +112,7 @@ try {
       per.hashes += c.hashes;
       per.read += c.pagesRead;
       per.written += c.pagesWritten;
+      per.copied += c.pagesCopied;
     }
     const after = store.stats();
     // Syncs: one per redo record; per checkpoint the value tree's, the page WAL's and in-place
@@ -127,7 +128,8 @@ try {
     const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
     console.log(
       `batch ${size}: phase medians (ms) ${Object.entries(phases).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(", ")}; ` +
-        `${per.checkpoints} checkpoints, ${(per.checkpointMs / Math.max(1, per.checkpoints)).toFixed(0)} ms each; slowest commit ${Math.max(...ms).toFixed(0)} ms`,
+        `${per.checkpoints} checkpoints, ${(per.checkpointMs / Math.max(1, per.checkpoints)).toFixed(0)} ms each; slowest commit ${Math.max(...ms).toFixed(0)} ms; ` +
+        `${((100 * per.copied) / Math.max(1, per.written)).toFixed(0)} % of the merkle pages written were copied first (the rest changed in place)`,
     );
     const updates = ROUNDS * size;
     rows.push([
