@@ -197,9 +197,13 @@ export class Updater {
   #edit(page: number, p: Uint8Array, edit: (q: Uint8Array) => void): number {
     const pager = this.#pager;
     const own = pager.rewritable(page);
-    // The page's own buffer may have been reloaded since `p` was read (`p` is still intact).
-    const q = own === null ? pager.copyOf(p) : own;
-    if (q !== p && q === own) q.set(p);
+    let q: Uint8Array;
+    if (own === null) q = pager.copyOf(p);
+    else {
+      q = own;
+      // The page's own buffer may have been reloaded since `p` was read (`p` is still intact).
+      if (q !== p) q.set(p);
+    }
     edit(q);
     if (own !== null) return page;
     // A copy is handed to the pager only once edited: `put` may write it out at once.

@@ -486,7 +486,7 @@ class Updater {
 
   /** Names the old leaves written to the kernel since the last flush, appending to this.extra. */
   flushOldLeaves(kept: number): void {
-    const { kernel, heap } = this;
+    const kernel = this.kernel;
     const n = kept - this.extraCount;
     if (n === 0) return;
     const need = (this.extraCount + n) * 8;
@@ -576,7 +576,7 @@ class Updater {
 
   /** Names of the new leaves, hashed in kernel-sized batches. */
   hashLeaves(changes: readonly Change[]): void {
-    const { kernel, heap } = this;
+    const kernel = this.kernel;
     const n = changes.length;
     this.keys = new Array(n);
     this.sets = new Uint8Array(n);
@@ -654,9 +654,9 @@ export type OldValues = (Uint8Array | null | undefined)[];
  * Applies a sorted batch of changes (strictly increasing keys; value null deletes) to the trie
  * whose root is `top` and whose pages `pages` serves. Reads nothing it does not need and
  * changes no page in place unless `pages.inPlace` allows it: returns the new top and the pages
- * to write or delete. `oldValues`,
- * when given, receives what the update learnt of the changed keys' old values (see OldValues):
- * most of them, since it scans the small subtries the changes land in.
+ * to write or delete. `oldValues`, when given, receives what the update learnt of the changed
+ * keys' old values (see OldValues): most of them, since it scans the small subtries the changes
+ * land in.
  */
 export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, state: StateReader, oldValues?: OldValues): UpdateResult {
   if (kernel === undefined) {
