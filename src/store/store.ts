@@ -200,7 +200,7 @@ export class Store {
   readonly #behind: WriteBehind | null;
   readonly #every: number;
   readonly #maxBytes: number;
-  /** Set while `commit` runs its own update with no checkpoint pending: owned images may change in place. */
+  /** Set while `commit` runs its own update: owned images may change in place. */
   #inPlace = false;
   /** An image changed in place since `#inPlace` was set (a failure then leaves memory damaged). */
   #changedInPlace = false;
@@ -382,10 +382,10 @@ export class Store {
   commit(batch: Iterable<BatchEntry>): Uint8Array {
     this.#live();
     const changes = sortBatch(batch);
-    // Nothing else can see this update's result, so the pages it writes stay this store's own
-    // and, with no checkpoint pending (whose finish drops the dirty set), owned pages change in
-    // place. Input is checked before any page changes; a failure after one did is fatal.
-    this.#inPlace = this.#pending === null;
+    // Nothing else can see this update's result, so the pages it writes stay this store's own,
+    // and owned pages change in place (a checkpoint in flight writes copies it took when it
+    // began). Input is checked before any page changes; a failure after one did is fatal.
+    this.#inPlace = true;
     this.#changedInPlace = false;
     let prepared: PreparedCommit;
     try {

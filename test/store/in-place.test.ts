@@ -65,6 +65,46 @@ describe(`store: pages changed in place (seed ${seed})`, () => {
     }
   });
 
+  it("with caches of a few pages: evictions, reloads and checkpoints between in-place commits", () => {
+    const rng = new Rng(seed + 3);
+    const dir = join(tmp, "tiny");
+    const options = { merkleCacheBytes: 16 * 4096, valueCacheBytes: 32 * 4096, checkpointEvery: 4, merkleInitialBuckets: 16 };
+    let store = Store.open(dir, options);
+    try {
+      const model = new Map<string, Uint8Array>();
+      const keys: Uint8Array[] = [];
+      let inPlace = 0;
+      for (let c = 0; c < 60; c++) {
+        const batch = new Map<string, [Uint8Array, Uint8Array | null]>();
+        while (batch.size < 150) {
+          const r = rng.int(10);
+          const k = keys.length === 0 || r < 3 ? rng.bytes(31) : r < 4 ? keySharing(rng, rng.pick(keys), 8 + rng.int(200)) : rng.pick(keys);
+          batch.set(hex(k), [k, c > 10 && rng.int(8) === 0 ? null : rng.bytes(rng.pick([1, 32, 33]))]);
+        }
+        const root = store.commit(batch.values());
+        for (const [h, [k, v]] of batch) {
+          if (v === null) model.delete(h);
+          else {
+            if (!model.has(h)) keys.push(k);
+            model.set(h, v);
+          }
+        }
+        assert.equal(toHex(root), toHex(fromScratch(model)), `commit ${c}`);
+        const s = store.lastCommit as NonNullable<typeof store.lastCommit>;
+        inPlace += s.pagesWritten - s.pagesCopied;
+        if (rng.int(12) === 0) {
+          store.close();
+          store = Store.open(dir, options);
+          assert.equal(toHex(store.root), toHex(root));
+        }
+      }
+      assert.ok(inPlace > 0, `pages changed in place: ${inPlace}`);
+      assert.ok(store.stats().merkle.pages > 16, "more pages than the cache holds");
+    } finally {
+      store.close();
+    }
+  });
+
   it("never changes the pages of a commit a caller prepared", () => {
     const rng = new Rng(seed + 1);
     const store = Store.open(join(tmp, "prepared"));
