@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { readStateFile, stateDiff, stateMap } from "../src/cli/state-files.ts";
 import { randomSortedEntries } from "../bench/support.ts";
-import { Store, toHex, trieRoot, trieRootUnsorted } from "../src/index.ts";
+import { toHex, trieRoot, trieRootUnsorted } from "../src/index.ts";
+import { Store } from "../src/store/index.ts";
 
 const vectors = resolve(process.env.BMT_VECTORS ?? join(import.meta.dirname ?? ".", "..", "..", "shared", "vectors"));
 const ms = (t: number) => `${(performance.now() - t).toFixed(0)} ms`;

@@ -11,7 +11,6 @@ export {
   type DecodedProof,
   decodeRangeProof,
   decodeWitness,
-  FORMAT_VERSION,
 } from "./trie/encoding.ts";
 export { TrieError, type TrieErrorCode } from "./trie/errors.ts";
 export { fromHex, toHex } from "./trie/hex.ts";
@@ -30,8 +29,8 @@ export {
 } from "./trie/json.ts";
 export { KEY_BYTES } from "./trie/key.ts";
 export { type MultiProof, type MultiProofPath, multiProofValues, verifyMultiProof } from "./trie/multiproof.ts";
-export { assertKeyProof, type KeyProof, type ProofTerminal, verifyKeyProof } from "./trie/proof.ts";
-export { ProvenValues } from "./trie/proven.ts";
+export { type KeyProof, type ProofTerminal, verifyKeyProof } from "./trie/proof.ts";
+export { type ProvenValues } from "./trie/proven.ts";
 export { type BoundaryNode, type RangeProof, verifyRangeProof } from "./trie/range-proof.ts";
 export { statelessUpdate, type Write } from "./trie/stateless.ts";
 export { isValidWitness, type Read, type VerifiedWitness, type Witness, verifyWitness } from "./trie/witness.ts";

@@ -4,7 +4,8 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { DbError, StoreError, TrieError } from "../index.ts";
+import { DbError, TrieError } from "../index.ts";
+import { StoreError } from "../store/errors.ts";
 import { dbRootCommand, getCommand, importCommand, replayCommand } from "./db-commands.ts";
 import { PROOF_USAGE, proveCommand, verifyCommand } from "./proof-commands.ts";
 import { type Io, rootCommand } from "./root-command.ts";
