@@ -3,7 +3,10 @@
 //
 //   node --import tsx test/store/crash-child.ts DIR SEED [PAUSE_MS]
 //
-// PAUSE_MS (default 0) sleeps between commits, for tests that read beside the writer.
+// PAUSE_MS (default 0) sleeps between commits, for tests that read beside the writer. With
+// BMT_CRASH_HOLD=1 the child stops after its first commit instead of acking it: it prints
+// `held <seq>` and waits to be killed, so a test can kill it with a commit durable but unacked
+// whatever the machine's speed.
 // Prints `open <seq>` once the store is open, then `ack <seq> <rootHex>` after each commit
 // returns (written synchronously, so an ack on the pipe means the commit was durable). Batch
 // number s depends on (seed, s) alone, so the test rebuilds the expected state of any seq.
@@ -19,10 +22,14 @@ function run(dir: string, seed: number, pauseMs: number): void {
   writeSync(1, `open ${store.seq}\n`);
   // Safety nets in case the test dies without killing us: a time limit, and the parent's pid.
   const ppid = process.ppid;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 600_000;
   while (Date.now() < deadline && process.ppid === ppid) {
     const s = store.seq + 1;
     const root = store.commit(batchFor(seed, keys, s));
+    if (process.env.BMT_CRASH_HOLD === "1") {
+      writeSync(1, `held ${s}\n`);
+      for (;;) Atomics.wait(nap, 0, 0, 1000);
+    }
     writeSync(1, `ack ${s} ${toHex(root)}\n`);
     if (pauseMs > 0) Atomics.wait(nap, 0, 0, pauseMs);
   }
