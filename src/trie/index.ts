@@ -45,3 +45,6 @@ export {
   witnessFromJson,
   witnessToJson,
 } from "./json.ts";
+export { encodeNatural, naturalLength, readNatural, writeNatural } from "./natural.ts";
+export { frameStateResponse, MAX_STATE_REQUEST_SIZE, pairBytes, respondStateRequest, type StateResponse, unframeStateResponse } from "./state-request.ts";
+export { type VerifiedStateResponse, verifyStateResponse } from "./state-response.ts";
