@@ -33,6 +33,9 @@ export { type MultiProof, type MultiProofPath, multiProofValues, proveMany, veri
 export { type ProvenValues } from "./trie/proven.ts";
 export { type BoundaryNode, proveRange, type RangeProof, verifyRangeProof } from "./trie/range-proof.ts";
 export { proveForUpdate, statelessUpdate, type Write } from "./trie/stateless.ts";
+// JAMNP-S CE 129 state requests: the responder over any node source, and the verifier.
+export { frameStateResponse, respondStateRequest, type StateResponse, unframeStateResponse } from "./trie/state-request.ts";
+export { type VerifiedStateResponse, verifyStateResponse } from "./trie/state-response.ts";
 export { buildWitness, isValidWitness, type Read, type VerifiedWitness, type Witness, verifyWitness } from "./trie/witness.ts";
 
 // Encodings: binary (docs/proof-format.md) and JSON.
