@@ -1,6 +1,7 @@
 // The read surface shared by snapshots, finished sessions and overlays, and the snapshot itself.
 import type { KvEntry } from "../kv/index.ts";
 import { compareKeys, type KeyProof, type MultiProof, proveKey, proveMany, proveRange, type RangeProof, type TrieNodeSource } from "../trie/index.ts";
+import { MAX_STATE_REQUEST_SIZE, respondStateRequest, type StateResponse } from "../trie/state-request.ts";
 import type { DbCore, Pin } from "./core.ts";
 import { DbError } from "./errors.ts";
 import { checkKey, keyAfter } from "./keys.ts";
@@ -141,6 +142,23 @@ export abstract class StateReadable {
     if (compareKeys(start, end) > 0) throw new DbError("BAD_ARGUMENT", "start must not be after end");
     checkLimit(limit, "limit");
     return this.#prove(() => proveRange(this.#source(), start, end, limit));
+  }
+
+  /**
+   * The answer to a JAMNP-S CE 129 state request for this state: message 1, the 64-byte GP
+   * encodings of the boundary nodes (on the paths to `start` and to the last key returned,
+   * parents first), and message 2, the pairs `key ++ E(len) ++ value` with start <= key <= end
+   * in key order, both within `maxSize` bytes together (a u32) unless one pair is returned.
+   * Check it with `verifyStateResponse(root, start, end, response)`.
+   */
+  stateRequest(start: Uint8Array, end: Uint8Array, maxSize: number): StateResponse {
+    checkKey(start, "start");
+    checkKey(end, "end");
+    if (compareKeys(start, end) > 0) throw new DbError("BAD_ARGUMENT", "start must not be after end");
+    if (!Number.isSafeInteger(maxSize) || maxSize < 0 || maxSize > MAX_STATE_REQUEST_SIZE) {
+      throw new DbError("BAD_ARGUMENT", `maxSize must be an integer in 0..${MAX_STATE_REQUEST_SIZE} (a u32), got ${String(maxSize)}`);
+    }
+    return this.#prove(() => respondStateRequest(this.#source(), start, end, maxSize));
   }
 
   /** The node source of the state now (read synchronously, within one proof). */

@@ -24,12 +24,14 @@ import {
   proveKey,
   proveMany,
   proveRange,
+  respondStateRequest,
   toHex,
   TrieError,
   type TrieNodeSource,
   verifyKeyProof,
   verifyMultiProof,
   verifyRangeProof,
+  verifyStateResponse,
   verifyWitness,
   type Witness,
   witnessFromJson,
@@ -112,6 +114,13 @@ function assertProofs(reader: StateReadable, model: Model, rng: Rng, n: number, 
     const range = reader.proveRange(start, end, limit);
     assert.deepEqual(range, proveRange(reference, start, end, limit), `${what}: range ${toHex(start)}..${toHex(end)} limit ${limit}`);
     assert.ok(verifyRangeProof(range, root), `${what}: range proof verifies`);
+    // CE 129: the same bytes as from the entries' own trie, and they verify.
+    const maxSize = [0, 300, 4000][limit % 3];
+    const answer = reader.stateRequest(start, end, maxSize);
+    assert.deepEqual(answer, respondStateRequest(reference, start, end, maxSize), `${what}: state request ${toHex(start)}..${toHex(end)} maxSize ${maxSize}`);
+    const verified = verifyStateResponse(root, start, end, answer, maxSize);
+    const listed = model.sorted().filter(([k]) => compareKeys(k, start) >= 0 && compareKeys(k, end) <= 0).slice(0, verified.entries.length);
+    assert.deepEqual(verified.entries.map((e) => toHex(e.key)), listed.map(([k]) => toHex(k)), `${what}: state request pairs`);
   }
   return keys;
 }
