@@ -26,17 +26,17 @@ export class StateFileError extends Error {
   }
 }
 
-type Json = unknown;
+type JsonValue = unknown;
 
-function isObject(x: Json): x is Record<string, Json> {
+function isObject(x: JsonValue): x is Record<string, JsonValue> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
-function traceState(file: string, label: string, state: Json): NamedState {
+function traceState(file: string, label: string, state: JsonValue): NamedState {
   if (!isObject(state) || !Array.isArray(state.keyvals)) {
     throw new StateFileError(file, `${label} has no keyvals array`);
   }
-  const entries = state.keyvals.map((kv: Json, i: number): Entry => {
+  const entries = state.keyvals.map((kv: JsonValue, i: number): Entry => {
     if (!isObject(kv)) throw new StateFileError(file, `${label}.keyvals[${i}] is not an object`);
     return {
       key: field(file, () => fromHex(kv.key, `${label}.keyvals[${i}].key`, KEY_BYTES)),
@@ -47,7 +47,7 @@ function traceState(file: string, label: string, state: Json): NamedState {
   return { label, entries, expectedRoot };
 }
 
-function trieCase(file: string, index: number, c: Json): NamedState {
+function trieCase(file: string, index: number, c: JsonValue): NamedState {
   const label = `case ${index}`;
   if (!isObject(c) || !isObject(c.input)) throw new StateFileError(file, `${label} has no input object`);
   const entries = Object.entries(c.input).map(([k, v]): Entry => {
@@ -67,7 +67,7 @@ function field<T>(file: string, parse: () => T): T {
 }
 
 /** Parses already-loaded JSON from `file` (the name is only used in errors). */
-export function statesOfJson(file: string, json: Json): NamedState[] {
+export function statesOfJson(file: string, json: JsonValue): NamedState[] {
   if (Array.isArray(json)) return json.map((c, i) => trieCase(file, i, c));
   if (isObject(json)) {
     if ("state" in json) return [traceState(file, "state", json.state)];
@@ -86,7 +86,7 @@ export function readStateFile(file: string): NamedState[] {
   } catch (e) {
     throw new StateFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  let json: Json;
+  let json: JsonValue;
   try {
     json = JSON.parse(text);
   } catch (e) {

@@ -19,7 +19,8 @@ import { type CommitStats, Store, StoreError } from "../store/index.ts";
 import { StoreReader } from "../store/reader.ts";
 import { sortByKey } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
-import { hex, keyString, sameBytes } from "./keys.ts";
+import { keyString, equalBytes } from "./keys.ts";
+import { toHex } from "../trie/index.ts";
 import { type LogEvent, RollbackLog, type UndoRecord } from "./rollback-log.ts";
 import { type DeltaCounters, DeltaState, type StateView, stateReader, StoreState, type StoreSource } from "./state.ts";
 
@@ -464,8 +465,8 @@ export class DbCore {
     const u0 = performance.now();
     const update = updateTrie(prevTop, changes, this.#storeState.pages, stateReader(this.#storeState));
     const updateMs = performance.now() - u0;
-    if (!sameBytes(update.top.root, target.root) || update.top.kind !== target.kind) {
-      throw new DbError("CORRUPT", `rolling back ${n} commits gives root ${hex(update.top.root)}, the log says ${hex(target.root)}`);
+    if (!equalBytes(update.top.root, target.root) || update.top.kind !== target.kind) {
+      throw new DbError("CORRUPT", `rolling back ${n} commits gives root ${toHex(update.top.root)}, the log says ${toHex(target.root)}`);
     }
     const seq = this.#version + 1;
     await this.#logAsync({ kind: "rollback", seq, n, remaining: chain.length - n });

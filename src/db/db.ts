@@ -1,10 +1,11 @@
 // The database: the public entry point over the store (see src/db/core.ts for the machinery).
 import { type CommitMetrics, DbCore, type DbOptions, composeReverse } from "./core.ts";
 import { DbError } from "./errors.ts";
-import { checkRoot, sameBytes } from "./keys.ts";
+import { checkRoot, equalBytes } from "./keys.ts";
 import { Snapshot } from "./readers.ts";
 import { DeltaState } from "./state.ts";
 import { parentOf, type WriteOptions, WriteSession } from "./session.ts";
+import { toHex } from "../trie/index.ts";
 
 /** Cache counters and I/O of one of the store's two page files. */
 export interface PageMetrics {
@@ -127,18 +128,18 @@ export class Db implements Disposable, AsyncDisposable {
     checkRoot(root, "root");
     const core = this.#core;
     core.live();
-    if (sameBytes(root, core.top.root)) return this.beginRead();
+    if (equalBytes(root, core.top.root)) return this.beginRead();
     const chain = core.chain;
     for (let k = 1; k <= chain.length; k++) {
       const record = chain[chain.length - k];
-      if (!sameBytes(record.prevTop.root, root)) continue;
+      if (!equalBytes(record.prevTop.root, root)) continue;
       const pin = core.pin(core.version);
       const version = pin.version;
       const deltas = chain.slice(chain.length - k).reverse().map((r) => r.reverse);
       const state = new DeltaState(() => core.viewAt(version), composeReverse(deltas), record.prevTop, null, core.counters);
       return new Snapshot(core, pin, state);
     }
-    throw new DbError("ROOT_NOT_FOUND", `root ${Buffer.from(root).toString("hex")} is neither the current root nor in the rollback window (${chain.length} commits)`);
+    throw new DbError("ROOT_NOT_FOUND", `root ${toHex(root)} is neither the current root nor in the rollback window (${chain.length} commits)`);
   }
 
   /**

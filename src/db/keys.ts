@@ -1,13 +1,11 @@
 // Key helpers of the database layer: argument checks with typed errors, map keys, key ranges.
-import type { Change } from "../merkle/update.ts";
-import { compareKeys, KEY_BITS, KEY_BYTES, toHex } from "../trie/index.ts";
+import { checkKey, compareKeys, KEY_BITS, KEY_BYTES } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
 
-/** Throws `BAD_ARGUMENT` naming `name` unless `key` is a 31-byte Uint8Array. */
-export function checkKey(key: unknown, name: string): asserts key is Uint8Array {
-  if (!(key instanceof Uint8Array)) throw new DbError("BAD_ARGUMENT", `${name} must be a Uint8Array of ${KEY_BYTES} bytes`);
-  if (key.length !== KEY_BYTES) throw new DbError("BAD_ARGUMENT", `${name} must be ${KEY_BYTES} bytes, got ${key.length}`);
-}
+/** Makes the database's error for a bad argument (see `checkKey`). */
+export const badArgument = (message: string): DbError => new DbError("BAD_ARGUMENT", message);
+
+export { checkKey };
 
 /** Throws `BAD_ARGUMENT` naming `name` unless `value` is a Uint8Array. */
 export function checkValue(value: unknown, name: string): asserts value is Uint8Array {
@@ -19,17 +17,9 @@ export function checkRoot(root: unknown, name: string): asserts root is Uint8Arr
   if (!(root instanceof Uint8Array) || root.length !== 32) throw new DbError("BAD_ARGUMENT", `${name} must be a 32-byte Uint8Array`);
 }
 
-/** A string naming a key (or page id) for Maps: one char per byte. */
-export function keyString(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.length).toString("latin1");
-}
+export { keyString } from "../kv/index.ts";
+export { equalBytes } from "../trie/index.ts";
 
-/** True when two byte arrays are equal. */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** The least key greater than `key`, or undefined when `key` is the greatest. */
 export function keyAfter(key: Uint8Array): Uint8Array | undefined {
@@ -67,17 +57,3 @@ export function prefixRange(path: Uint8Array, depth: number): { start: Uint8Arra
   return { start, end: undefined };
 }
 
-/** Index of the first change whose key is >= `key` in a sorted list (binary search). */
-export function lowerBound(changes: readonly Change[], key: Uint8Array): number {
-  let lo = 0;
-  let hi = changes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (compareKeys(changes[mid][0], key) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Hex of a key or root, for messages. */
-export const hex = toHex;

@@ -11,7 +11,7 @@ import type { EntryVisitor, PageReader } from "../merkle/update.ts";
 import { type Entry, TrieError, type TrieNodeSource } from "../trie/index.ts";
 import type { DbCore } from "./core.ts";
 import { DbError } from "./errors.ts";
-import { checkKey, keyAfter } from "./keys.ts";
+import { badArgument, checkKey, keyAfter } from "./keys.ts";
 import { scanByIterate, type StateView } from "./state.ts";
 
 /** The value side of `view` as the merkle node source reads it: prefix and range scans. */
@@ -98,7 +98,7 @@ export function buildProof<T>(core: DbCore, build: () => T): T {
 /** Checks `keys` of `proveMany`: an array of 31-byte keys (`BAD_ARGUMENT` naming the bad one). */
 export function checkKeys(keys: unknown, name: string): asserts keys is readonly Uint8Array[] {
   if (!Array.isArray(keys)) throw new DbError("BAD_ARGUMENT", `${name} must be an array of 31-byte keys`);
-  for (let i = 0; i < keys.length; i++) checkKey(keys[i], `${name}[${i}]`);
+  for (let i = 0; i < keys.length; i++) checkKey(keys[i], `${name}[${i}]`, badArgument);
 }
 
 /** Checks `limit` of `proveRange`: an integer >= 1. */

@@ -4,7 +4,7 @@ import { compareKeys, type KeyProof, type MultiProof, proveKey, proveMany, prove
 import { MAX_STATE_REQUEST_SIZE, respondStateRequest, type StateResponse } from "../trie/state-request.ts";
 import type { DbCore, Pin } from "./core.ts";
 import { DbError } from "./errors.ts";
-import { checkKey, keyAfter } from "./keys.ts";
+import { badArgument, checkKey, keyAfter } from "./keys.ts";
 import { buildProof, checkKeys, checkLimit, nodeSource } from "./proofs.ts";
 import type { DeltaState, StateView } from "./state.ts";
 
@@ -17,14 +17,14 @@ export interface KeyRange {
 }
 
 /** Entries a scan reads per step; between steps, a commit may run (the scan is unaffected). */
-const CHUNK = 256;
+const SCAN_CHUNK = 256;
 
 function checkRange(range: unknown): KeyRange {
   if (range === undefined) return {};
   if (range === null || typeof range !== "object") throw new DbError("BAD_ARGUMENT", "range must be an object { start?, end? }");
   const r = range as KeyRange;
-  if (r.start !== undefined) checkKey(r.start, "range.start");
-  if (r.end !== undefined) checkKey(r.end, "range.end");
+  if (r.start !== undefined) checkKey(r.start, "range.start", badArgument);
+  if (r.end !== undefined) checkKey(r.end, "range.end", badArgument);
   return r;
 }
 
@@ -65,7 +65,7 @@ export abstract class StateReadable {
 
   /** The value of `key` (31 bytes), or undefined when absent. */
   get(key: Uint8Array): Uint8Array | undefined {
-    checkKey(key, "key");
+    checkKey(key, "key", badArgument);
     let v: Uint8Array | undefined;
     try {
       v = this._view().value(key);
@@ -93,7 +93,7 @@ export abstract class StateReadable {
     for (;;) {
       const chunk = this.#chunk(next, r.end);
       for (const e of chunk) yield e;
-      if (chunk.length < CHUNK) return;
+      if (chunk.length < SCAN_CHUNK) return;
       next = keyAfter(chunk[chunk.length - 1][0]);
       if (next === undefined) return;
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -107,7 +107,7 @@ export abstract class StateReadable {
     for (;;) {
       const chunk = this.#chunk(next, r.end);
       yield* chunk;
-      if (chunk.length < CHUNK) return;
+      if (chunk.length < SCAN_CHUNK) return;
       next = keyAfter(chunk[chunk.length - 1][0]);
       if (next === undefined) return;
     }
@@ -118,7 +118,7 @@ export abstract class StateReadable {
    * with `verifyKeyProof(proof, root)`.
    */
   prove(key: Uint8Array): KeyProof {
-    checkKey(key, "key");
+    checkKey(key, "key", badArgument);
     return this.#prove(() => proveKey(this.#source(), key));
   }
 
@@ -137,8 +137,8 @@ export abstract class StateReadable {
    * the proof covers `start` to its last entry (`proof.end`).
    */
   proveRange(start: Uint8Array, end: Uint8Array, limit: number): RangeProof {
-    checkKey(start, "start");
-    checkKey(end, "end");
+    checkKey(start, "start", badArgument);
+    checkKey(end, "end", badArgument);
     if (compareKeys(start, end) > 0) throw new DbError("BAD_ARGUMENT", "start must not be after end");
     checkLimit(limit, "limit");
     return this.#prove(() => proveRange(this.#source(), start, end, limit));
@@ -177,7 +177,7 @@ export abstract class StateReadable {
     const it = this._view().iterate(start, end);
     const out: KvEntry[] = [];
     try {
-      while (out.length < CHUNK) {
+      while (out.length < SCAN_CHUNK) {
         const r = it.next();
         if (r.done) break;
         out.push(r.value);

@@ -28,7 +28,7 @@ import type { KvFile } from "../kv/index.ts";
 import type { PageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import type { Change, MerkleTop, NodeKind } from "../merkle/update.ts";
 import { KEY_BYTES } from "../trie/index.ts";
-import { sameBytes } from "./keys.ts";
+import { equalBytes } from "./keys.ts";
 
 /** One commit in the undo chain. */
 export interface UndoRecord {
@@ -53,9 +53,9 @@ export interface LogFile extends KvFile {
   syncAsync?(): Promise<void>;
 }
 
-const MAGIC = 0x474c5242; // "BRLG"
-const VERSION = 1;
-const HEADER_BYTES = 64;
+const LOG_MAGIC = 0x474c5242; // "BRLG"
+const LOG_VERSION = 1;
+const LOG_HEADER_BYTES = 64;
 const HEADER_CRC_AT = 60;
 const FORWARD = 1;
 const ROLLBACK = 2;
@@ -196,10 +196,10 @@ interface Header {
 }
 
 function encodeHeader(h: Header): Uint8Array {
-  const out = new Uint8Array(HEADER_BYTES);
+  const out = new Uint8Array(LOG_HEADER_BYTES);
   const dv = new DataView(out.buffer);
-  dv.setUint32(0, MAGIC, true);
-  dv.setUint32(4, VERSION, true);
+  dv.setUint32(0, LOG_MAGIC, true);
+  dv.setUint32(4, LOG_VERSION, true);
   dv.setUint32(8, h.gen, true);
   u64(dv, 16, h.snapSeq);
   dv.setUint32(24, h.snapCount, true);
@@ -209,9 +209,9 @@ function encodeHeader(h: Header): Uint8Array {
 }
 
 function decodeHeader(bytes: Uint8Array): Header | null {
-  if (bytes.length < HEADER_BYTES) return null;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
-  if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== VERSION) return null;
+  if (bytes.length < LOG_HEADER_BYTES) return null;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, LOG_HEADER_BYTES);
+  if (dv.getUint32(0, true) !== LOG_MAGIC || dv.getUint32(4, true) !== LOG_VERSION) return null;
   if (dv.getUint32(HEADER_CRC_AT, true) !== crc32(bytes.subarray(0, HEADER_CRC_AT))) return null;
   return { gen: dv.getUint32(8, true), snapSeq: r64(dv, 16), snapCount: dv.getUint32(24, true), snapBytes: r64(dv, 32) };
 }
@@ -284,7 +284,7 @@ export class RollbackLog {
         if (typeof r === "string") reason = r;
         else {
           const last = r.chain.at(-1);
-          if (last && (!sameBytes(last.top.root, storeTop.root) || last.top.kind !== storeTop.kind)) reason = "root-mismatch";
+          if (last && (!equalBytes(last.top.root, storeTop.root) || last.top.kind !== storeTop.kind)) reason = "root-mismatch";
           else ({ chain, end, events } = r);
         }
       }
@@ -369,7 +369,7 @@ export class RollbackLog {
     const f = this.#files[next];
     const created = f.size() === 0;
     f.truncate(0);
-    let at = HEADER_BYTES;
+    let at = LOG_HEADER_BYTES;
     for (const record of this.#chain) {
       const bytes = encodeEvent({ kind: "forward", record });
       f.write(bytes, at);
@@ -377,7 +377,7 @@ export class RollbackLog {
     }
     f.sync();
     const gen = this.#gen + 1;
-    f.write(encodeHeader({ gen, snapSeq: seq, snapCount: this.#chain.length, snapBytes: at - HEADER_BYTES }), 0);
+    f.write(encodeHeader({ gen, snapSeq: seq, snapCount: this.#chain.length, snapBytes: at - LOG_HEADER_BYTES }), 0);
     f.sync();
     if (created) this.#fs.syncDir(this.#dir);
     this.#cur = next;
@@ -413,14 +413,14 @@ function applyEvent(chain: UndoRecord[], e: LogEvent, window: number): void {
 function replay(image: Uint8Array, h: Header, storeSeq: number, window: number): { chain: UndoRecord[]; end: number; events: number } | LogResetReason {
   if (h.snapSeq > storeSeq) return "damaged";
   const chain: UndoRecord[] = [];
-  let at = HEADER_BYTES;
+  let at = LOG_HEADER_BYTES;
   for (let i = 0; i < h.snapCount; i++) {
     const d = decodeEvent(image, at);
     if (d === null || d.event.kind !== "forward") return "damaged";
     applyEvent(chain, d.event, Infinity);
     at += d.length;
   }
-  if (at !== HEADER_BYTES + h.snapBytes) return "damaged";
+  if (at !== LOG_HEADER_BYTES + h.snapBytes) return "damaged";
   let seq = h.snapSeq;
   let events = 0;
   while (seq < storeSeq) {

@@ -11,10 +11,10 @@
 import { MAX_PAGE_DEPTH, pageIdOf } from "../merkle/page.ts";
 import { type Change, type MerkleTop, type OldValues, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
 import { MAX_VALUE_SIZE } from "../kv/index.ts";
-import { buildWitness, type Witness } from "../trie/index.ts";
+import { buildWitness, toHex, type Witness } from "../trie/index.ts";
 import type { DbCore, Pin } from "./core.ts";
 import { DbError } from "./errors.ts";
-import { checkKey, checkValue, hex, keyString, sameBytes } from "./keys.ts";
+import { badArgument, checkKey, checkValue, keyString, equalBytes } from "./keys.ts";
 import { buildProof, nodeSource } from "./proofs.ts";
 import { StateReadable } from "./readers.ts";
 import { DeltaState, pageMap, type StateView, sortedChanges, stateReader } from "./state.ts";
@@ -126,16 +126,16 @@ export class Layer {
     else {
       const up = this.parent.refusal();
       if (up === null || up.code === "PARENT_NOT_COMMITTED") {
-        return new DbError("PARENT_NOT_COMMITTED", `the overlay below the session (root ${hex(this.parent.top.root)}) is not committed; commit it first`);
+        return new DbError("PARENT_NOT_COMMITTED", `the overlay below the session (root ${toHex(this.parent.top.root)}) is not committed; commit it first`);
       }
       return new DbError(up.code, `the overlay below the session can never commit: ${up.message}`);
     }
     const now = this.core.version;
     if (baseVersion === now) return null;
     if (this.core.baseOfVersion(baseVersion + 1) === this.baseKey) {
-      return new DbError("SIBLING_COMMITTED", `another session on the same base (root ${hex(this.prevTop.root)}) was committed as version ${baseVersion + 1}`);
+      return new DbError("SIBLING_COMMITTED", `another session on the same base (root ${toHex(this.prevTop.root)}) was committed as version ${baseVersion + 1}`);
     }
-    return new DbError("STALE", `the database moved since the session's base (root ${hex(this.prevTop.root)}, version ${baseVersion}; now version ${now}, root ${hex(this.core.top.root)})`);
+    return new DbError("STALE", `the database moved since the session's base (root ${toHex(this.prevTop.root)}, version ${baseVersion}; now version ${now}, root ${toHex(this.core.top.root)})`);
   }
 
   /** Commits at its turn in the queue; the log syncs without blocking the event loop. */
@@ -261,14 +261,14 @@ export class FinishedSession extends Overlay {
     core.live();
     const layer = this._layer;
     const base = layer.committedAs !== null ? core.viewAt(layer.committedAs - 1) : layer.baseView();
-    if (!sameBytes(base.top.root, layer.prevTop.root)) {
-      throw new DbError("CORRUPT", `witness(): the session's base reads as root ${hex(base.top.root)}, not its prevRoot ${hex(layer.prevTop.root)}`);
+    if (!equalBytes(base.top.root, layer.prevTop.root)) {
+      throw new DbError("CORRUPT", `witness(): the session's base reads as root ${toHex(base.top.root)}, not its prevRoot ${toHex(layer.prevTop.root)}`);
     }
     const w = buildProof(core, () => buildWitness(nodeSource(base), this.witnessKeys?.read ?? [], layer.changes));
     for (const [key, value] of w.reads) {
       const seen = readValues.get(keyString(key));
-      if (seen === undefined || (seen === null ? value !== null : value === null || !sameBytes(seen, value))) {
-        throw new DbError("CORRUPT", `witness(): the proof of read key ${hex(key)} disagrees with the value the session read`);
+      if (seen === undefined || (seen === null ? value !== null : value === null || !equalBytes(seen, value))) {
+        throw new DbError("CORRUPT", `witness(): the proof of read key ${toHex(key)} disagrees with the value the session read`);
       }
     }
     core.counters.witnesses++;
@@ -352,7 +352,7 @@ export class WriteSession {
 
   /** The value of `key`: the session's own write, else the base's; undefined when absent. */
   get(key: Uint8Array): Uint8Array | undefined {
-    checkKey(key, "key");
+    checkKey(key, "key", badArgument);
     this.#open("get");
     this.#reads++;
     this.#core.counters.reads++;
@@ -372,7 +372,7 @@ export class WriteSession {
 
   /** Sets `key` (31 bytes) to `value` (a copy is kept). */
   set(key: Uint8Array, value: Uint8Array): void {
-    checkKey(key, "key");
+    checkKey(key, "key", badArgument);
     checkValue(value, "value");
     if (value.length > MAX_VALUE_SIZE) throw new DbError("BAD_ARGUMENT", `value must be at most ${MAX_VALUE_SIZE} bytes, got ${value.length}`);
     this.#open("set");
@@ -383,7 +383,7 @@ export class WriteSession {
 
   /** Deletes `key` (absent keys are fine). */
   delete(key: Uint8Array): void {
-    checkKey(key, "key");
+    checkKey(key, "key", badArgument);
     this.#open("delete");
     const k = key.slice();
     this.#writes.set(keyString(k), [k, null]);
@@ -396,7 +396,7 @@ export class WriteSession {
    * pause of the caller, e.g. an await, costs nothing later). Best effort: never throws later.
    */
   warmUp(key: Uint8Array): void {
-    checkKey(key, "key");
+    checkKey(key, "key", badArgument);
     this.#open("warmUp");
     this.#warm.push(key.slice());
     if (this.#warm.length === 1) setImmediate(() => this.#runWarmUp());

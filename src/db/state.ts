@@ -12,20 +12,10 @@
 // version v" is resolved again at every use (`DeltaState` takes a function for its base).
 import type { KvEntry } from "../kv/index.ts";
 import { pageIdKey } from "../merkle/page.ts";
-import { type Change, type EntryVisitor, type MerkleTop, type PageReader, type PageWrite, updateTrie } from "../merkle/update.ts";
-import { compareKeys, sortByKey } from "../trie/index.ts";
+import { type Change, type EntryVisitor, type MerkleTop, type PageReader, type PageWrite, type StateReader, updateTrie } from "../merkle/update.ts";
+import { compareKeys, lowerBound, sortByKey, toHex } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
-import { hex, keyString, lowerBound, prefixRange, sameBytes } from "./keys.ts";
-
-/**
- * What the trie update reads of the state it starts from: the one key under a prefix where the
- * trie has a leaf, and all entries under a prefix (small subtries). Built by `stateReader` alone,
- * so a change of the merkle layer's reader interface is one edit there.
- */
-export interface StateReader {
-  leafKeyAt(path: Uint8Array, depth: number): Uint8Array;
-  scanUnder(path: Uint8Array, depth: number, visit: EntryVisitor): void;
-}
+import { keyString, prefixRange, equalBytes } from "./keys.ts";
 
 /** A trie state, read synchronously; valid until the next commit unless said otherwise. */
 export interface StateView {
@@ -59,7 +49,7 @@ export function stateReader(view: StateView): StateReader {
   return {
     leafKeyAt(path, depth) {
       const key = view.firstKeyUnder(path, depth);
-      if (key === undefined) throw new DbError("CORRUPT", `the trie has a leaf under a ${depth}-bit prefix of ${hex(path)} that holds no key`);
+      if (key === undefined) throw new DbError("CORRUPT", `the trie has a leaf under a ${depth}-bit prefix of ${toHex(path)} that holds no key`);
       return key;
     },
     scanUnder(path, depth, visit) {
@@ -183,8 +173,8 @@ export class DeltaState implements StateView {
     if (this.#pages !== null) return this.#pages;
     const base = this.#base();
     const result = updateTrie(base.top, this.#changes, base.pages, stateReader(base));
-    if (!sameBytes(result.top.root, this.top.root) || result.top.kind !== this.top.kind) {
-      throw new DbError("CORRUPT", `a recorded delta of ${this.#changes.length} changes gives root ${hex(result.top.root)}, not the recorded ${hex(this.top.root)}`);
+    if (!equalBytes(result.top.root, this.top.root) || result.top.kind !== this.top.kind) {
+      throw new DbError("CORRUPT", `a recorded delta of ${this.#changes.length} changes gives root ${toHex(result.top.root)}, not the recorded ${toHex(this.top.root)}`);
     }
     const pages = pageMap(result.writes);
     if (this.#counters) {
@@ -197,7 +187,7 @@ export class DeltaState implements StateView {
 
   *iterate(start: Uint8Array | undefined, end: Uint8Array | undefined): Generator<KvEntry> {
     const changes = this.#changes;
-    let i = start === undefined ? 0 : lowerBound(changes, start);
+    let i = start === undefined ? 0 : lowerBound(changes, start, (c) => c[0]);
     const base = this.#base().iterate(start, end);
     let b = base.next();
     for (;;) {

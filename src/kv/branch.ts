@@ -7,7 +7,7 @@
 // Child i holds the keys k with sep[i] <= k < sep[i+1]. Separators are the shortest prefixes
 // that still divide the neighbouring keys (a prefix sorts before every key that extends it),
 // so they are usually 1-4 bytes and a page fans out to hundreds of children.
-import { KEY_SIZE } from "./key.ts";
+import { KEY_BYTES } from "./key.ts";
 import { BODY_SIZE, TARGET_FILL } from "./leaf.ts";
 import { NodeList, type PageSink } from "./node-list.ts";
 import { KIND_BRANCH, PAGE_HEADER, readU16, readU32, writeU16, writeU32 } from "./page.ts";
@@ -33,7 +33,7 @@ export function compareSep(p: Uint8Array, n: number, i: number, key: Uint8Array)
     const d = key[x] - p[start + x];
     if (d !== 0) return d;
   }
-  return KEY_SIZE - len;
+  return KEY_BYTES - len;
 }
 
 /** Index of the child whose key range holds `key`. */
@@ -85,7 +85,7 @@ export function compareKeySep(key: Uint8Array, sep: Uint8Array): number {
     const d = key[x] - sep[x];
     if (d !== 0) return d;
   }
-  return KEY_SIZE - sep.length;
+  return KEY_BYTES - sep.length;
 }
 
 /**

@@ -9,7 +9,7 @@ import { PAGE_SIZE } from "./page.ts";
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
 /** Clean pages by page number, bounded by a byte budget. */
-export class PageCache {
+export class ValuePageCache {
   #capacity: number;
   #index = new Int32Array(1024).fill(-1); // page number → slot, -1 when absent
   #pages: (Uint8Array | null)[] = [];

@@ -2,8 +2,8 @@
 // Pages are immutable views, so the cursor stays coherent while the tree version it started on
 // is alive; the reader that owns it checks that before every step.
 import { branchChild, branchCount, branchFind } from "./branch.ts";
-import { KEY_SIZE, sharesBitPrefix } from "./key.ts";
-import { leafCount, leafFind, leafIsOverflow, leafLowerBound, leafValueEnd, leafValueStart } from "./leaf.ts";
+import { KEY_BYTES, sharesBitPrefix } from "./key.ts";
+import { leafEntryCount, leafFind, leafIsOverflow, leafLowerBound, leafValueEnd, leafValueStart } from "./leaf.ts";
 import { OVERFLOW_DATA, overflowRefLength, overflowRefPage, walkOverflow } from "./overflow.ts";
 import { KIND_BRANCH, KIND_LEAF, PAGE_HEADER, PAGE_SIZE, pageCount } from "./page.ts";
 import type { Pager } from "./pager.ts";
@@ -60,7 +60,7 @@ export function lookup(pager: Pager, root: number, height: number, key: Uint8Arr
     no = branchChild(p, branchFind(p, key));
   }
   const leaf = pager.read(no, KIND_LEAF);
-  const n = leafCount(leaf);
+  const n = leafEntryCount(leaf);
   const i = leafFind(leaf, n, key);
   return i < 0 ? undefined : cellValue(pager, leaf, n, i);
 }
@@ -110,7 +110,7 @@ export class Cursor {
       no = branchChild(p, i);
     }
     const p = this.#pager.read(no, KIND_LEAF);
-    const n = leafCount(p);
+    const n = leafEntryCount(p);
     this.#nos[0] = no;
     this.#idx[0] = key !== null ? leafLowerBound(p, n, key) : last ? n - 1 : 0;
     return n;
@@ -149,7 +149,7 @@ export class Cursor {
 
   /** Steps forward; false past the last entry. */
   next(): boolean {
-    if (++this.#idx[0] < leafCount(this.leaf())) return (this.#valid = true);
+    if (++this.#idx[0] < leafEntryCount(this.leaf())) return (this.#valid = true);
     let l = 1;
     while (l < this.#height && this.#idx[l] >= branchCount(this.#branch(l)) - 1) l++;
     if (l >= this.#height) return (this.#valid = false);
@@ -171,7 +171,7 @@ export class Cursor {
 
   /** Offset of the current key in `leaf()`, for comparisons without copying. */
   keyOffset(): number {
-    return PAGE_HEADER + KEY_SIZE * this.#idx[0];
+    return PAGE_HEADER + KEY_BYTES * this.#idx[0];
   }
 
   /** The current leaf page; use it before the next pager call. */
@@ -181,8 +181,8 @@ export class Cursor {
 
   /** Copy of the current key. */
   key(): Uint8Array {
-    const o = PAGE_HEADER + KEY_SIZE * this.#idx[0];
-    return copyOut(this.leaf(), o, o + KEY_SIZE);
+    const o = PAGE_HEADER + KEY_BYTES * this.#idx[0];
+    return copyOut(this.leaf(), o, o + KEY_BYTES);
   }
 
   /**
@@ -195,10 +195,10 @@ export class Cursor {
     let n = 0;
     for (;;) {
       let p = this.leaf();
-      const count = leafCount(p);
+      const count = leafEntryCount(p);
       let i = this.#idx[0];
       for (; i < count; i++) {
-        const k = PAGE_HEADER + KEY_SIZE * i;
+        const k = PAGE_HEADER + KEY_BYTES * i;
         if (n >= limit || !sharesBitPrefix(key, p, k, bits)) {
           this.#idx[0] = i;
           return n;
@@ -222,6 +222,6 @@ export class Cursor {
   /** Copy of the current value. */
   value(): Uint8Array {
     const p = this.leaf();
-    return cellValue(this.#pager, p, leafCount(p), this.#idx[0]);
+    return cellValue(this.#pager, p, leafEntryCount(p), this.#idx[0]);
   }
 }

@@ -2,7 +2,7 @@
 
 /** Stable identifiers of kv failures. */
 export type KvErrorCode =
-  | "BAD_KEY" // a key is not a Uint8Array of KEY_SIZE bytes
+  | "BAD_KEY" // a key is not a Uint8Array of KEY_BYTES bytes
   | "BAD_VALUE" // a value is not a Uint8Array (or null for a delete)
   | "VALUE_TOO_LARGE" // a value is longer than MAX_VALUE_SIZE
   | "BAD_BATCH" // a batch is malformed (duplicate keys, wrong shape)

@@ -2,7 +2,7 @@
 // share.
 export { KvCorruptionError, KvError, type KvErrorCode } from "./errors.ts";
 export { type KvFile, type KvFileSystem, MemFile, MemFileSystem, NodeFile, nodeFileSystem } from "./file.ts";
-export { KEY_BITS, KEY_SIZE, compareKeys, keyBit } from "./key.ts";
+export { KEY_BITS, KEY_BYTES, compareKeys, keyBit, keyString } from "./key.ts";
 export { MAX_INLINE_VALUE } from "./leaf.ts";
 export { TREE_META_SIZE, type TreeMeta, decodeTreeMeta, encodeTreeMeta } from "./meta.ts";
 export { PAGE_SIZE } from "./page.ts";

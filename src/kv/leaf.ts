@@ -6,7 +6,7 @@
 //               the cell holds an overflow reference instead of the value
 //   heap        values back to back from 8 + 33·n
 // An overflow reference is 8 bytes: u32 value length, u32 first overflow page.
-import { KEY_SIZE, compareKeyAt, compareKeysAt } from "./key.ts";
+import { KEY_BYTES, compareKeyAt, compareKeysAt } from "./key.ts";
 import { NodeList, type PageSink } from "./node-list.ts";
 import { KIND_LEAF, PAGE_HEADER, PAGE_SIZE, readU16, writeU16 } from "./page.ts";
 
@@ -15,7 +15,7 @@ export const MAX_INLINE_VALUE = 1024;
 /** Bytes of an overflow reference stored in place of a large value. */
 export const OVERFLOW_REF_SIZE = 8;
 /** Bytes a cell costs besides its value: the key and its value-end entry. */
-export const CELL_OVERHEAD = KEY_SIZE + 2;
+export const CELL_OVERHEAD = KEY_BYTES + 2;
 /** Usable bytes of a page after the header. */
 export const BODY_SIZE = PAGE_SIZE - PAGE_HEADER;
 /** A node using fewer bytes than this (header included) is merged with a sibling. */
@@ -26,30 +26,30 @@ export const TARGET_FILL = 0.75;
 const OVERFLOW_FLAG = 0x8000;
 
 /** Number of cells in a leaf. */
-export function leafCount(p: Uint8Array): number {
+export function leafEntryCount(p: Uint8Array): number {
   return p[6] | (p[7] << 8);
 }
 
 /** Offset of key `i`. */
 export function leafKeyOffset(i: number): number {
-  return PAGE_HEADER + KEY_SIZE * i;
+  return PAGE_HEADER + KEY_BYTES * i;
 }
 
 /** Offset of the first value byte of cell `i` in a leaf of `n` cells. */
 export function leafValueStart(p: Uint8Array, n: number, i: number): number {
-  const heap = PAGE_HEADER + (KEY_SIZE + 2) * n;
-  return i === 0 ? heap : heap + (readU16(p, PAGE_HEADER + KEY_SIZE * n + 2 * (i - 1)) & 0x7fff);
+  const heap = PAGE_HEADER + (KEY_BYTES + 2) * n;
+  return i === 0 ? heap : heap + (readU16(p, PAGE_HEADER + KEY_BYTES * n + 2 * (i - 1)) & 0x7fff);
 }
 
 /** Offset just past the last value byte of cell `i` in a leaf of `n` cells. */
 export function leafValueEnd(p: Uint8Array, n: number, i: number): number {
-  const heap = PAGE_HEADER + (KEY_SIZE + 2) * n;
-  return heap + (readU16(p, PAGE_HEADER + KEY_SIZE * n + 2 * i) & 0x7fff);
+  const heap = PAGE_HEADER + (KEY_BYTES + 2) * n;
+  return heap + (readU16(p, PAGE_HEADER + KEY_BYTES * n + 2 * i) & 0x7fff);
 }
 
 /** True when cell `i` holds an overflow reference. */
 export function leafIsOverflow(p: Uint8Array, n: number, i: number): boolean {
-  return (p[PAGE_HEADER + KEY_SIZE * n + 2 * i + 1] & 0x80) !== 0;
+  return (p[PAGE_HEADER + KEY_BYTES * n + 2 * i + 1] & 0x80) !== 0;
 }
 
 /** The first 4 bytes at b[off..] as an unsigned big-endian number. */
@@ -65,15 +65,15 @@ export function leafLowerBound(p: Uint8Array, n: number, key: Uint8Array, from =
   // last keys, then gallop from the guess to a short bracket. A cold leaf costs a cache miss per
   // probe, and this probes ~3 lines of the key array where a plain binary search probes ~6.
   if (hi - lo > 8) {
-    const a = lead(p, PAGE_HEADER + KEY_SIZE * lo);
-    const b = lead(p, PAGE_HEADER + KEY_SIZE * (hi - 1));
+    const a = lead(p, PAGE_HEADER + KEY_BYTES * lo);
+    const b = lead(p, PAGE_HEADER + KEY_BYTES * (hi - 1));
     if (b > a) {
       const k = lead(key, 0);
       let g = k <= a ? lo : k >= b ? hi - 1 : lo + Math.floor(((k - a) / (b - a)) * (hi - 1 - lo));
       let s = 1;
-      if (compareKeyAt(key, p, PAGE_HEADER + KEY_SIZE * g) > 0) {
+      if (compareKeyAt(key, p, PAGE_HEADER + KEY_BYTES * g) > 0) {
         // key[g] < key: the answer is past g.
-        while (g + s < hi && compareKeyAt(key, p, PAGE_HEADER + KEY_SIZE * (g + s)) > 0) {
+        while (g + s < hi && compareKeyAt(key, p, PAGE_HEADER + KEY_BYTES * (g + s)) > 0) {
           g += s;
           s <<= 1;
         }
@@ -81,7 +81,7 @@ export function leafLowerBound(p: Uint8Array, n: number, key: Uint8Array, from =
         hi = Math.min(hi, g + s);
       } else {
         // key[g] >= key: the answer is g or before.
-        while (g - s >= lo && compareKeyAt(key, p, PAGE_HEADER + KEY_SIZE * (g - s)) <= 0) {
+        while (g - s >= lo && compareKeyAt(key, p, PAGE_HEADER + KEY_BYTES * (g - s)) <= 0) {
           g -= s;
           s <<= 1;
         }
@@ -92,7 +92,7 @@ export function leafLowerBound(p: Uint8Array, n: number, key: Uint8Array, from =
   }
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareKeyAt(key, p, PAGE_HEADER + KEY_SIZE * mid) > 0) lo = mid + 1;
+    if (compareKeyAt(key, p, PAGE_HEADER + KEY_BYTES * mid) > 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -101,12 +101,12 @@ export function leafLowerBound(p: Uint8Array, n: number, key: Uint8Array, from =
 /** Index of the cell holding `key`, or -1. */
 export function leafFind(p: Uint8Array, n: number, key: Uint8Array): number {
   const i = leafLowerBound(p, n, key);
-  return i < n && compareKeyAt(key, p, PAGE_HEADER + KEY_SIZE * i) === 0 ? i : -1;
+  return i < n && compareKeyAt(key, p, PAGE_HEADER + KEY_BYTES * i) === 0 ? i : -1;
 }
 
 /** Bytes used by a leaf, header included. */
 export function leafUsed(p: Uint8Array): number {
-  const n = leafCount(p);
+  const n = leafEntryCount(p);
   return n === 0 ? PAGE_HEADER : leafValueEnd(p, n, n - 1);
 }
 
@@ -180,7 +180,7 @@ export class LeafPacker {
   /** Adds cell `i` of leaf `p` (of `n` cells) unchanged. */
   addFromLeaf(p: Uint8Array, n: number, i: number): void {
     const s = leafValueStart(p, n, i);
-    this.add(p, PAGE_HEADER + KEY_SIZE * i, p, s, leafValueEnd(p, n, i) - s, leafIsOverflow(p, n, i));
+    this.add(p, PAGE_HEADER + KEY_BYTES * i, p, s, leafValueEnd(p, n, i) - s, leafIsOverflow(p, n, i));
   }
 
   /** Writes the collected cells into new leaves and appends them to `out`. */
@@ -219,7 +219,7 @@ export class LeafPacker {
     const b = this.#keyBufs[i];
     const bo = this.#keyOffs[i];
     let d = 0;
-    while (d < KEY_SIZE - 1 && a[ao + d] === b[bo + d]) d++;
+    while (d < KEY_BYTES - 1 && a[ao + d] === b[bo + d]) d++;
     return b.slice(bo, bo + d + 1);
   }
 
@@ -228,7 +228,7 @@ export class LeafPacker {
   #write(p: Uint8Array, a: number, b: number): Uint8Array {
     const c = b - a;
     writeU16(p, 6, c);
-    const ends = PAGE_HEADER + KEY_SIZE * c;
+    const ends = PAGE_HEADER + KEY_BYTES * c;
     const heap = ends + 2 * c;
     const keyBufs = this.#keyBufs;
     const keyOffs = this.#keyOffs;
@@ -244,14 +244,14 @@ export class LeafPacker {
       while (
         j < b &&
         keyBufs[j] === kb &&
-        keyOffs[j] === keyOffs[j - 1] + KEY_SIZE &&
+        keyOffs[j] === keyOffs[j - 1] + KEY_BYTES &&
         valBufs[j] === vb &&
         valOffs[j] === valOffs[j - 1] + valLens[j - 1]
       ) j++;
-      const kd = PAGE_HEADER + KEY_SIZE * (i - a);
+      const kd = PAGE_HEADER + KEY_BYTES * (i - a);
       const ko = keyOffs[i];
-      if (j - i === 1) for (let x = 0; x < KEY_SIZE; x++) p[kd + x] = kb[ko + x];
-      else p.set(kb.subarray(ko, ko + KEY_SIZE * (j - i)), kd);
+      if (j - i === 1) for (let x = 0; x < KEY_BYTES; x++) p[kd + x] = kb[ko + x];
+      else p.set(kb.subarray(ko, ko + KEY_BYTES * (j - i)), kd);
       const vo = valOffs[i];
       const vlen = valOffs[j - 1] + valLens[j - 1] - vo;
       const vd = heap + end;

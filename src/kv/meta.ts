@@ -8,8 +8,8 @@ import { readU32, writeU32 } from "./page.ts";
 /** Size of an encoded tree-meta record. */
 export const TREE_META_SIZE = 64;
 
-const MAGIC = 0x4b544d42; // "BMTK"
-const VERSION = 1;
+const TREE_META_MAGIC = 0x4b544d42; // "BMTK"
+const TREE_META_VERSION = 1;
 
 /** State of a tree as of one commit. */
 export interface TreeMeta {
@@ -36,8 +36,8 @@ function u53(v: number): [number, number] {
 /** Encodes a tree-meta record into TREE_META_SIZE bytes. */
 export function encodeTreeMeta(m: TreeMeta): Uint8Array {
   const b = new Uint8Array(TREE_META_SIZE);
-  writeU32(b, 0, MAGIC);
-  writeU32(b, 4, VERSION);
+  writeU32(b, 0, TREE_META_MAGIC);
+  writeU32(b, 4, TREE_META_VERSION);
   const [sl, sh] = u53(m.seq);
   writeU32(b, 8, sl);
   writeU32(b, 12, sh);
@@ -61,7 +61,7 @@ export function decodeTreeMeta(b: Uint8Array): TreeMeta {
   if (readU32(b, TREE_META_SIZE - 4) !== crc32(b.subarray(0, TREE_META_SIZE - 4))) {
     throw new KvError("BAD_META", "tree meta: checksum mismatch");
   }
-  if (readU32(b, 0) !== MAGIC || readU32(b, 4) !== VERSION) {
+  if (readU32(b, 0) !== TREE_META_MAGIC || readU32(b, 4) !== TREE_META_VERSION) {
     throw new KvError("BAD_META", "tree meta: unknown magic or version");
   }
   return {

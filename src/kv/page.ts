@@ -72,11 +72,11 @@ export function pageChecksum(p: Uint8Array, pageNo: number): number {
 }
 
 /** Stamps the checksum into a finished page, just before it is written. */
-export function sealPage(p: Uint8Array, pageNo: number): void {
+export function sealValuePage(p: Uint8Array, pageNo: number): void {
   writeU32(p, 0, pageChecksum(p, pageNo));
 }
 
-/** `sealPage` for a copy at data[at..] that `job` writes: its worker stamps the checksum. */
+/** `sealValuePage` for a copy at data[at..] that `job` writes: its worker stamps the checksum. */
 export function sealBehind(job: WriteJob, data: Uint8Array, at: number, pageNo: number): void {
   job.checksum(data, at + 4, PAGE_SIZE - 4, pageNo >>> 0, at);
 }

@@ -9,7 +9,7 @@
 // following epoch.
 import { KvCorruptionError } from "./errors.ts";
 import type { KvFile } from "./file.ts";
-import { PageCache } from "./cache.ts";
+import { ValuePageCache } from "./cache.ts";
 import { StagingBuffer } from "./staging.ts";
 import { WriteBehind, WriteJob } from "./write-behind.ts";
 import type { PageSink } from "./node-list.ts";
@@ -21,7 +21,7 @@ import {
   pageIsSound,
   readU32,
   sealBehind,
-  sealPage,
+  sealValuePage,
   writeU16,
   writeU32,
 } from "./page.ts";
@@ -63,7 +63,7 @@ export class Pager implements PageSink {
   readonly file: KvFile;
   /** Every page number is below this. */
   highWater: number;
-  #cache: PageCache;
+  #cache: ValuePageCache;
   #dirty = new Map<number, Uint8Array>();
   #fresh = new Set<number>();
   #reusable: number[] = []; // kept so that pop() tends to return low numbers
@@ -88,7 +88,7 @@ export class Pager implements PageSink {
   constructor(file: KvFile, highWater: number, cacheBytes: number, maxDirtyPages: number) {
     this.file = file;
     this.highWater = highWater;
-    this.#cache = new PageCache(cacheBytes);
+    this.#cache = new ValuePageCache(cacheBytes);
     this.#maxDirty = maxDirtyPages;
   }
 
@@ -320,7 +320,7 @@ export class Pager implements PageSink {
       let j = i;
       while (j < nos.length && j - i < WRITE_RUN && nos[j] === nos[i] + (j - i)) {
         const p = this.#dirty.get(nos[j])!;
-        sealPage(p, nos[j]);
+        sealValuePage(p, nos[j]);
         run.set(p, (j - i) * PAGE_SIZE);
         j++;
       }

@@ -1,6 +1,6 @@
 // Read operations shared by the live tree and its snapshots.
 import { KvError } from "./errors.ts";
-import { KEY_BITS, KEY_SIZE, checkKey, compareKeyAt, prefixFloor, sharesBitPrefix } from "./key.ts";
+import { KEY_BITS, KEY_BYTES, checkKey, kvBadKey, compareKeyAt, prefixFloor, sharesBitPrefix } from "./key.ts";
 import { type CellVisitor, Cursor, lookup } from "./cursor.ts";
 import type { Pager } from "./pager.ts";
 
@@ -29,7 +29,7 @@ export abstract class KvReader {
   /** @internal */ protected _root = 0;
   /** @internal */ protected _height = 0;
   #spare: Cursor | null = null;
-  #floor = new Uint8Array(KEY_SIZE);
+  #floor = new Uint8Array(KEY_BYTES);
 
   /** @internal */
   protected constructor(pager: Pager) {
@@ -53,14 +53,14 @@ export abstract class KvReader {
 
   /** The value stored under `key`, or undefined. */
   get(key: Uint8Array): Uint8Array | undefined {
-    checkKey(key, "key");
+    checkKey(key, "key", kvBadKey);
     this._ensure(this._token());
     return lookup(this._pager, this._root, this._height, key);
   }
 
   /** True when `key` is present. */
   has(key: Uint8Array): boolean {
-    checkKey(key, "key");
+    checkKey(key, "key", kvBadKey);
     this._ensure(this._token());
     const c = new Cursor(this._pager, this._root, this._height);
     return c.seekGE(key) && compareKeyAt(key, c.leaf(), c.keyOffset()) === 0;
@@ -68,7 +68,7 @@ export abstract class KvReader {
 
   /** The first entry whose key is >= `key`, or undefined. */
   seek(key: Uint8Array): KvEntry | undefined {
-    checkKey(key, "key");
+    checkKey(key, "key", kvBadKey);
     this._ensure(this._token());
     const c = new Cursor(this._pager, this._root, this._height);
     return c.seekGE(key) ? [c.key(), c.value()] : undefined;
@@ -76,7 +76,7 @@ export abstract class KvReader {
 
   /** The first key >= `key`, without reading its value, or undefined. */
   seekKey(key: Uint8Array): Uint8Array | undefined {
-    checkKey(key, "key");
+    checkKey(key, "key", kvBadKey);
     this._ensure(this._token());
     const c = new Cursor(this._pager, this._root, this._height);
     return c.seekGE(key) ? c.key() : undefined;
@@ -137,7 +137,7 @@ export abstract class KvReader {
    * same reader again meanwhile gets a cursor of its own.
    */
   #prefixCursor(key: Uint8Array, bits: number): Cursor | undefined {
-    checkKey(key, "key");
+    checkKey(key, "key", kvBadKey);
     checkBits(bits);
     this._ensure(this._token());
     let c = this.#spare;
@@ -193,8 +193,8 @@ export abstract class KvReader {
     if (options === null || typeof options !== "object") {
       throw new KvError("BAD_ARGUMENT", "options: expected an object");
     }
-    if (options.start !== undefined) checkKey(options.start, "options.start");
-    if (options.end !== undefined) checkKey(options.end, "options.end");
+    if (options.start !== undefined) checkKey(options.start, "options.start", kvBadKey);
+    if (options.end !== undefined) checkKey(options.end, "options.end", kvBadKey);
     this._ensure(this._token());
     return new Cursor(this._pager, this._root, this._height);
   }

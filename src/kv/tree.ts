@@ -11,8 +11,8 @@ import { DEFAULT_CACHE_BYTES } from "./cache.ts";
 import { KvCorruptionError, KvError } from "./errors.ts";
 import { type KvFile, type KvFileSystem, nodeFileSystem } from "./file.ts";
 import type { WriteBehind } from "./write-behind.ts";
-import { KEY_SIZE, checkKey, compareKeys, compareKeysAt } from "./key.ts";
-import { leafCount, leafIsOverflow, leafUsed, leafValueStart } from "./leaf.ts";
+import { KEY_BYTES, checkKey, kvBadKey, compareKeys, compareKeysAt } from "./key.ts";
+import { leafEntryCount, leafIsOverflow, leafUsed, leafValueStart } from "./leaf.ts";
 import { type TreeMeta, TREE_META_SIZE, decodeTreeMeta, encodeTreeMeta } from "./meta.ts";
 import { overflowRefLength, overflowRefPage, walkOverflow } from "./overflow.ts";
 import {
@@ -24,11 +24,11 @@ import {
   PAGE_SIZE,
   newPage,
   pageIsSound,
-  sealPage,
+  sealValuePage,
 } from "./page.ts";
 import { Pager, type PagerStats } from "./pager.ts";
 import { KvReader } from "./reader.ts";
-import { Updater } from "./update.ts";
+import { TreeUpdater } from "./update.ts";
 
 /** Longest value accepted: 128 MiB. */
 export const MAX_VALUE_SIZE = 128 * 1024 * 1024;
@@ -131,7 +131,7 @@ export class KvSnapshot extends KvReader {
 /** A persistent B+tree of 31-byte keys to values; see the module comment for commits. */
 export class KvTree extends KvReader {
   #file: KvFile;
-  #updater: Updater;
+  #updater: TreeUpdater;
   #entries: number;
   #durable: TreeMeta;
   #prepared: TreeMeta | null = null;
@@ -142,7 +142,7 @@ export class KvTree extends KvReader {
   private constructor(file: KvFile, pager: Pager, meta: TreeMeta) {
     super(pager);
     this.#file = file;
-    this.#updater = new Updater(pager);
+    this.#updater = new TreeUpdater(pager);
     this.#durable = meta;
     this._root = meta.root;
     this._height = meta.height;
@@ -362,7 +362,7 @@ export class KvTree extends KvReader {
       const rep = levels[level];
       if (level === 0) {
         const p = pager.readOnce(no, KIND_LEAF);
-        const n = leafCount(p);
+        const n = leafEntryCount(p);
         if (n === 0) fail(no, "empty leaf");
         const used = leafUsed(p);
         if (used > PAGE_SIZE) fail(no, "leaf overflows its page");
@@ -370,8 +370,8 @@ export class KvTree extends KvReader {
         rep.avgFill += used;
         if (!isRoot) rep.minFill = Math.min(rep.minFill, used);
         for (let i = 0; i < n; i++) {
-          const ko = PAGE_HEADER + KEY_SIZE * i;
-          const key = p.subarray(ko, ko + KEY_SIZE);
+          const ko = PAGE_HEADER + KEY_BYTES * i;
+          const key = p.subarray(ko, ko + KEY_BYTES);
           if (prevKey !== null && compareKeysAt(prevKey, 0, p, ko) >= 0) fail(no, `key ${i} out of order`);
           if (lo !== null && compareKeySep(key, lo) < 0) fail(no, `key ${i} below its separator`);
           if (hi !== null && compareKeySep(key, hi) >= 0) fail(no, `key ${i} above its separator`);
@@ -460,7 +460,7 @@ function writeMetaPage(file: KvFile, meta: TreeMeta): void {
   const no = meta.seq % 2;
   const p = newPage(KIND_META);
   p.set(encodeTreeMeta(meta), PAGE_HEADER);
-  sealPage(p, no);
+  sealValuePage(p, no);
   file.write(p, no * PAGE_SIZE);
   file.sync();
 }
@@ -499,7 +499,7 @@ function validateBatch(batch: Iterable<BatchEntry>): { keys: Uint8Array[]; vals:
     }
     const k = e[0];
     const v = e[1];
-    checkKey(k, `batch[${i}][0]`);
+    checkKey(k, `batch[${i}][0]`, kvBadKey);
     if (v !== null) {
       if (!(v instanceof Uint8Array)) throw new KvError("BAD_VALUE", `batch[${i}][1]: expected a Uint8Array or null`);
       if (v.length > MAX_VALUE_SIZE) {

@@ -16,7 +16,7 @@ import {
   packBranches,
   setBranchChild,
 } from "./branch.ts";
-import { KEY_SIZE, compareKeyAt } from "./key.ts";
+import { KEY_BYTES, compareKeyAt } from "./key.ts";
 import {
   LeafPacker,
   leafLowerBound,
@@ -24,7 +24,7 @@ import {
   MAX_INLINE_VALUE,
   MIN_FILL,
   OVERFLOW_REF_SIZE,
-  leafCount,
+  leafEntryCount,
   leafIsOverflow,
   leafUsed,
   leafValueStart,
@@ -50,7 +50,7 @@ export function freeOverflowChain(pager: Pager, first: number, len: number): voi
 }
 
 /** Applies sorted, validated batches to a tree, page by page. */
-export class Updater {
+export class TreeUpdater {
   #pager: Pager;
   #packer = new LeafPacker();
   #keys: Uint8Array[] = [];
@@ -122,7 +122,7 @@ export class Updater {
     let n = 0;
     if (page !== 0) {
       p = pager.read(page, KIND_LEAF);
-      n = leafCount(p);
+      n = leafEntryCount(p);
       pager.free(page);
     }
     let i = 0;
@@ -131,7 +131,7 @@ export class Updater {
       let c: number;
       if (i >= n) c = 1;
       else if (j >= hi) c = -1;
-      else c = -compareKeyAt(keys[j], p!, PAGE_HEADER + KEY_SIZE * i);
+      else c = -compareKeyAt(keys[j], p!, PAGE_HEADER + KEY_BYTES * i);
       if (c < 0) {
         packer.addFromLeaf(p!, n, i++);
         continue;
@@ -164,7 +164,7 @@ export class Updater {
     const keys = this.#keys;
     const vals = this.#vals;
     const p = pager.read(page, KIND_LEAF);
-    const n = leafCount(p);
+    const n = leafEntryCount(p);
     if (this.#cells.length < hi - lo) this.#cells = new Int32Array(2 * (hi - lo));
     const cells = this.#cells;
     let i = 0;
@@ -172,7 +172,7 @@ export class Updater {
       const v = vals[j];
       if (v === null) return null;
       i = leafLowerBound(p, n, keys[j], i);
-      if (i === n || compareKeyAt(keys[j], p, PAGE_HEADER + KEY_SIZE * i) !== 0) return null;
+      if (i === n || compareKeyAt(keys[j], p, PAGE_HEADER + KEY_BYTES * i) !== 0) return null;
       if (leafIsOverflow(p, n, i) || leafValueEnd(p, n, i) - leafValueStart(p, n, i) !== v.length) return null;
       cells[j - lo] = i;
     }
@@ -319,7 +319,7 @@ export class Updater {
     packer.reset();
     for (const no of [a, b]) {
       const p = pager.read(no, KIND_LEAF);
-      const n = leafCount(p);
+      const n = leafEntryCount(p);
       for (let i = 0; i < n; i++) packer.addFromLeaf(p, n, i);
       pager.free(no);
     }

@@ -9,7 +9,7 @@ import { MERKLE_PAGE_BYTES } from "./page.ts";
 export const DEFAULT_PAGE_CACHE_BYTES = 128 * 1024 * 1024;
 
 /** Page images by bucket, bounded by a byte budget; pinned pages do not count against it. */
-export class PageCache {
+export class MerklePageCache {
   // Map order is the clock; `used` marks pages touched since the hand last passed them.
   #pages = new Map<number, Uint8Array>();
   #used = new Set<number>();

@@ -18,8 +18,8 @@
 // one, and removes table generations other than the committed one.
 import { hashPageId, bucketHash, fingerprint } from "./bucket-hash.ts";
 import { BucketTable, META_EMPTY, META_OCCUPIED, META_TOMBSTONE, occupiedMeta } from "./bucket-table.ts";
-import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, sealPage, stampPage } from "./page.ts";
-import { DEFAULT_PAGE_CACHE_BYTES, PageCache } from "./page-cache.ts";
+import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, sealMerklePage, stampPage } from "./page.ts";
+import { DEFAULT_PAGE_CACHE_BYTES, MerklePageCache } from "./page-cache.ts";
 import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "./page-store-fs.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
@@ -181,7 +181,7 @@ export class PageStore {
   readonly #dir: string;
   readonly #fs: PageStoreFileSystem;
   readonly #wal: KvFile;
-  readonly #cache: PageCache;
+  readonly #cache: MerklePageCache;
   readonly #pinDepth: number;
   readonly #maxLoad: number;
   #table: TableFile;
@@ -214,7 +214,7 @@ export class PageStore {
     this.#table = table;
     this.#meta = meta;
     this.#lastSeq = lastSeq;
-    this.#cache = new PageCache(options.cacheBytes ?? DEFAULT_PAGE_CACHE_BYTES);
+    this.#cache = new MerklePageCache(options.cacheBytes ?? DEFAULT_PAGE_CACHE_BYTES);
     this.#pinDepth = options.pinDepth ?? DEFAULT_PIN_DEPTH;
     this.#maxLoad = options.maxLoad ?? DEFAULT_MAX_LOAD;
     this.#held = options.readOnly === true ? new Map() : null;
@@ -600,7 +600,7 @@ export class PageStore {
       for (let i = 0; i < pages.length; i++) {
         const page = pages[i];
         if (page === null) continue;
-        sealPage(page, ids[i]);
+        sealMerklePage(page, ids[i]);
         place(page, true);
       }
       table.writeMeta(next.meta.meta);

@@ -42,7 +42,7 @@ export const CHECKSUM_OFFSET = MERKLE_PAGE_BYTES - 4;
 export const ELISION_THRESHOLD = 16;
 
 /** Leaves in the subtrie under the page's prefix. */
-export function leafCount(page: Uint8Array): number {
+export function subtrieLeafCount(page: Uint8Array): number {
   return (page[LEAF_COUNT_OFFSET] | (page[LEAF_COUNT_OFFSET + 1] << 8) | (page[LEAF_COUNT_OFFSET + 2] << 16) | (page[LEAF_COUNT_OFFSET + 3] << 24)) >>> 0;
 }
 
@@ -110,7 +110,7 @@ export function childPageId(parent: Uint8Array, c: number, out: Uint8Array = new
   return out;
 }
 
-/** Stamps the page's id (and zeroes the reserved bytes); the checksum waits for `sealPage`. */
+/** Stamps the page's id (and zeroes the reserved bytes); the checksum waits for `sealMerklePage`. */
 export function stampPage(page: Uint8Array, id: Uint8Array): void {
   for (let i = 0; i < PAGE_ID_BYTES; i++) page[PAGE_ID_OFFSET + i] = id[i];
   for (let i = LEAF_COUNT_OFFSET + 4; i < CHECKSUM_OFFSET; i++) page[i] = 0;
@@ -134,7 +134,7 @@ export function pageIdKey(id: Uint8Array): number | string {
 }
 
 /** Stamps the page's id and checksum; call before writing it out. */
-export function sealPage(page: Uint8Array, id: Uint8Array): void {
+export function sealMerklePage(page: Uint8Array, id: Uint8Array): void {
   page.set(id.subarray(0, PAGE_ID_BYTES), PAGE_ID_OFFSET);
   page.fill(0, LEAF_COUNT_OFFSET + 4, CHECKSUM_OFFSET);
   sealStamped(page);

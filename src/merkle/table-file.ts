@@ -18,8 +18,8 @@ import type { KvFile } from "../kv/index.ts";
 import { MERKLE_PAGE_BYTES } from "./page.ts";
 import { PageStoreCorruptionError } from "./page-store-errors.ts";
 
-const MAGIC = 0x54544d42;
-const VERSION = 2;
+const TABLE_MAGIC = 0x54544d42;
+const TABLE_VERSION = 2;
 const UNIT = MERKLE_PAGE_BYTES;
 
 /** File name of table generation `gen`. */
@@ -74,12 +74,12 @@ export class TableFile {
 
   /** Turns `file` into an empty table (all buckets empty, format 2); the caller syncs. */
   static create(file: KvFile, gen: number, buckets: number): TableFile {
-    const t = new TableFile(file, gen, buckets, VERSION);
+    const t = new TableFile(file, gen, buckets, TABLE_VERSION);
     file.truncate(0);
     const head = new Uint8Array(UNIT);
     const dv = new DataView(head.buffer);
-    dv.setUint32(0, MAGIC, true);
-    dv.setUint32(4, VERSION, true);
+    dv.setUint32(0, TABLE_MAGIC, true);
+    dv.setUint32(4, TABLE_VERSION, true);
     dv.setUint32(8, gen, true);
     dv.setUint32(12, Math.log2(buckets), true);
     dv.setUint32(28, crc32(head.subarray(0, 28)), true);
@@ -96,7 +96,7 @@ export class TableFile {
     if (file.read(head, 0) < head.length) throw bad("table header missing");
     const dv = new DataView(head.buffer);
     const version = dv.getUint32(4, true);
-    if (dv.getUint32(0, true) !== MAGIC || (version !== 1 && version !== VERSION)) throw bad("not a page table");
+    if (dv.getUint32(0, true) !== TABLE_MAGIC || (version !== 1 && version !== TABLE_VERSION)) throw bad("not a page table");
     if (crc32(head.subarray(0, 28)) !== dv.getUint32(28, true)) throw bad("table header checksum mismatch");
     if (dv.getUint32(8, true) !== gen || 2 ** dv.getUint32(12, true) !== buckets) {
       throw bad(`table is generation ${dv.getUint32(8, true)} of ${2 ** dv.getUint32(12, true)} buckets, expected ${gen} of ${buckets}`);

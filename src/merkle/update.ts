@@ -39,7 +39,7 @@ import {
 import {
   ELISION_THRESHOLD,
   isEmptyPage,
-  leafCount,
+  subtrieLeafCount,
   setLeafCount,
   isLeafSlot,
   MERKLE_PAGE_BYTES,
@@ -144,18 +144,18 @@ export interface UpdateResult {
 // Page copies are carved from 64 KiB slabs: one ArrayBuffer per 16 pages instead of one each
 // makes a copy ~4x cheaper. A slab lives while any of its pages does; the pages an update
 // writes are kept together (until the next checkpoint, or with the session that made them).
-const SLAB_PAGES = 16;
-let slab = new Uint8Array(0);
-let slabAt = SLAB_PAGES;
+const COPY_SLAB_PAGES = 16;
+let copySlab = new Uint8Array(0);
+let copySlabAt = COPY_SLAB_PAGES;
 
 /** A zeroed page-sized buffer, word aligned. */
 function pageBuffer(): Uint8Array {
-  if (slabAt === SLAB_PAGES) {
-    slab = new Uint8Array(SLAB_PAGES * MERKLE_PAGE_BYTES);
-    slabAt = 0;
+  if (copySlabAt === COPY_SLAB_PAGES) {
+    copySlab = new Uint8Array(COPY_SLAB_PAGES * MERKLE_PAGE_BYTES);
+    copySlabAt = 0;
   }
-  const at = slabAt++ * MERKLE_PAGE_BYTES;
-  return slab.subarray(at, at + MERKLE_PAGE_BYTES);
+  const at = copySlabAt++ * MERKLE_PAGE_BYTES;
+  return copySlab.subarray(at, at + MERKLE_PAGE_BYTES);
 }
 
 /** A page in the update's working set; copied before the first write (sources are shared). */
@@ -210,7 +210,7 @@ function childSlot(depth: number, slot: number, bit: number): number {
   return depth % PAGE_LEVELS === 0 ? bit : 2 * slot + 2 + bit;
 }
 
-class Updater {
+class TrieUpdater {
   readonly kernel: HashKernel;
   readonly heap: Uint8Array;
   /** The kernel's memory as 32-bit words; every name slot is word aligned. */
@@ -350,7 +350,7 @@ class Updater {
     const delta0 = this.delta;
     const kind = this.visitBranch(lo, hi, depth, parent, slot, out);
     if (this.delta === delta0) return kind;
-    const count = leafCount(ref.page as Uint8Array) + this.delta - delta0;
+    const count = subtrieLeafCount(ref.page as Uint8Array) + this.delta - delta0;
     if (count < ELISION_THRESHOLD) {
       for (let i = start; i < this.refList.length; i++) this.refList[i].pruned = true;
     } else {
@@ -640,7 +640,7 @@ class Updater {
   }
 }
 
-let kernel: HashKernel | undefined;
+let updateKernel: HashKernel | undefined;
 // Name slots and node inputs are copied as 32-bit words.
 const WORD_ALIGNED = (o: number) => (o & 3) === 0;
 
@@ -659,11 +659,12 @@ export type OldValues = (Uint8Array | null | undefined)[];
  * land in.
  */
 export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, state: StateReader, oldValues?: OldValues): UpdateResult {
-  if (kernel === undefined) {
-    kernel = new HashKernel(1024);
-    if (!WORD_ALIGNED(kernel.scratchOffset) || !WORD_ALIGNED(kernel.outOffset) || !WORD_ALIGNED(kernel.heap.byteOffset)) throw new Error("hash kernel scratch is not word aligned");
+  if (updateKernel === undefined) {
+    updateKernel = new HashKernel(1024);
+    const k = updateKernel;
+    if (!WORD_ALIGNED(k.scratchOffset) || !WORD_ALIGNED(k.outOffset) || !WORD_ALIGNED(k.heap.byteOffset)) throw new Error("hash kernel scratch is not word aligned");
   }
-  const updater = new Updater(kernel, pages, state, top);
+  const updater = new TrieUpdater(updateKernel, pages, state, top);
   if (oldValues !== undefined) {
     oldValues.length = changes.length;
     updater.olds = oldValues;

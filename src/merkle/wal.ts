@@ -14,11 +14,11 @@ import { crc32 } from "node:zlib";
 import { CHAIN, type KvFile, type StagingBuffer, type WriteJob } from "../kv/index.ts";
 import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES, sealStamped, sealStampedBehind } from "./page.ts";
 
-const MAGIC = 0x4c574d42;
+const WAL_MAGIC = 0x4c574d42;
 // Version 1 checksummed every page body again; version 2 covers the pages through their own
 // checksums. Both are read.
-const VERSION = 2;
-const HEADER_BYTES = 64;
+const WAL_VERSION = 2;
+const WAL_HEADER_BYTES = 64;
 const TWO_32 = 0x1_0000_0000;
 // Replay reads page images in runs of this many, so a large commit costs few calls.
 const CHUNK_PAGES = 64;
@@ -76,7 +76,7 @@ function pageCrc(version: number, pages: Uint8Array, j: number, crc: number): nu
 }
 
 function indexBytes(pageCount: number, metaCount: number): number {
-  const raw = HEADER_BYTES + 4 * pageCount + 5 * metaCount;
+  const raw = WAL_HEADER_BYTES + 4 * pageCount + 5 * metaCount;
   return Math.ceil(raw / MERKLE_PAGE_BYTES) * MERKLE_PAGE_BYTES;
 }
 
@@ -109,7 +109,7 @@ export function buildWal(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob
   const length = walPageOffset(pageCount, metaCount, pageCount);
   const wal = staging ? staging.take(length) : new Uint8Array(new SharedArrayBuffer(length));
   const dv = new DataView(wal.buffer, wal.byteOffset, wal.byteLength);
-  let at = HEADER_BYTES;
+  let at = WAL_HEADER_BYTES;
   for (let i = 0; i < pageCount; i++, at += 4) dv.setUint32(at, rec.pageBuckets[i], true);
   for (let i = 0; i < metaCount; i++, at += 4) dv.setUint32(at, rec.metaBuckets[i], true);
   wal.set(rec.metaValues, at);
@@ -119,12 +119,12 @@ export function buildWal(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob
   wal.fill(0, at + metaCount, first);
   let crc = 0;
   if (job === undefined) {
-    crc = crc32(wal.subarray(HEADER_BYTES, first));
+    crc = crc32(wal.subarray(WAL_HEADER_BYTES, first));
     for (let i = 0; i < pageCount; i++) {
       const at = first + i * MERKLE_PAGE_BYTES;
       wal.set(rec.pages[i], at);
       sealStamped(wal.subarray(at, at + MERKLE_PAGE_BYTES));
-      crc = pageCrc(VERSION, wal, first / MERKLE_PAGE_BYTES + i, crc);
+      crc = pageCrc(WAL_VERSION, wal, first / MERKLE_PAGE_BYTES + i, crc);
     }
   } else {
     // The same sums, in the same order, taken by the worker (see pageCrc for the body CRC).
@@ -133,14 +133,14 @@ export function buildWal(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob
       wal.set(rec.pages[i], at);
       sealStampedBehind(job, wal, at);
     }
-    job.checksum(wal, HEADER_BYTES, first - HEADER_BYTES, 0, pageCount === 0 ? 36 : -1);
+    job.checksum(wal, WAL_HEADER_BYTES, first - WAL_HEADER_BYTES, 0, pageCount === 0 ? 36 : -1);
     for (let i = 0; i < pageCount; i++) {
       const at = first + i * MERKLE_PAGE_BYTES;
       job.checksum(wal, at + CHECKSUM_OFFSET, 4, CHAIN, i === pageCount - 1 ? 36 : -1);
     }
   }
-  dv.setUint32(0, MAGIC, true);
-  dv.setUint32(4, VERSION, true);
+  dv.setUint32(0, WAL_MAGIC, true);
+  dv.setUint32(4, WAL_VERSION, true);
   dv.setUint32(8, rec.seq % TWO_32, true);
   dv.setUint32(12, Math.floor(rec.seq / TWO_32), true);
   dv.setUint32(16, rec.gen, true);
@@ -158,11 +158,11 @@ export function buildWal(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob
 
 /** The WAL's header when it is intact and well formed, else undefined. */
 export function readWalHeader(file: KvFile): WalHeader | undefined {
-  const head = new Uint8Array(HEADER_BYTES);
-  if (file.read(head, 0) < HEADER_BYTES) return undefined;
+  const head = new Uint8Array(WAL_HEADER_BYTES);
+  if (file.read(head, 0) < WAL_HEADER_BYTES) return undefined;
   const dv = new DataView(head.buffer);
   const version = dv.getUint32(4, true);
-  if (dv.getUint32(0, true) !== MAGIC || (version !== 1 && version !== VERSION)) return undefined;
+  if (dv.getUint32(0, true) !== WAL_MAGIC || (version !== 1 && version !== WAL_VERSION)) return undefined;
   if (crc32(head.subarray(0, 60)) !== dv.getUint32(60, true)) return undefined;
   const log2 = dv.getUint32(20, true);
   if (log2 > 31) return undefined;
@@ -187,7 +187,7 @@ export function readWalBody(file: KvFile, header: WalHeader): WalRecord | undefi
   const { pageCount, metaCount } = header;
   const head = new Uint8Array(indexBytes(pageCount, metaCount));
   if (file.read(head, 0) < head.length) return undefined;
-  let crc = crc32(head.subarray(HEADER_BYTES));
+  let crc = crc32(head.subarray(WAL_HEADER_BYTES));
   const pages: Uint8Array[] = [];
   const chunk = new Uint8Array(Math.min(pageCount, CHUNK_PAGES) * MERKLE_PAGE_BYTES);
   let pos = head.length;
@@ -208,7 +208,7 @@ export function readWalBody(file: KvFile, header: WalHeader): WalRecord | undefi
   const dv = new DataView(head.buffer);
   const pageBuckets = new Uint32Array(pageCount);
   const metaBuckets = new Uint32Array(metaCount);
-  let at = HEADER_BYTES;
+  let at = WAL_HEADER_BYTES;
   for (let i = 0; i < pageCount; i++, at += 4) pageBuckets[i] = dv.getUint32(at, true);
   for (let i = 0; i < metaCount; i++, at += 4) metaBuckets[i] = dv.getUint32(at, true);
   const metaValues = head.slice(at, at + metaCount);

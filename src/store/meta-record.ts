@@ -11,9 +11,9 @@ import type { MerkleTop, NodeKind } from "../merkle/update.ts";
 import { StoreError } from "./errors.ts";
 
 const SLOT_BYTES = 4096;
-const MAGIC = 0x544d4231; // "1BMT" little-endian
+const META_MAGIC = 0x544d4231; // "1BMT" little-endian
 // 2: merkle pages carry a leaf count and small subtries are elided (pages of 1 are not valid).
-const VERSION = 2;
+const META_VERSION = 2;
 // magic u32, version u32, seq u64, root 32, kind u8, pad 3, kv meta, table info, crc u32
 const ROOT_AT = 16;
 const KIND_AT = 48;
@@ -33,8 +33,8 @@ export interface MetaRecord {
 function encode(rec: MetaRecord): Uint8Array {
   const slot = new Uint8Array(SLOT_BYTES);
   const dv = new DataView(slot.buffer);
-  dv.setUint32(0, MAGIC, true);
-  dv.setUint32(4, VERSION, true);
+  dv.setUint32(0, META_MAGIC, true);
+  dv.setUint32(4, META_VERSION, true);
   dv.setBigUint64(8, BigInt(rec.seq), true);
   slot.set(rec.top.root, ROOT_AT);
   slot[KIND_AT] = rec.top.kind;
@@ -46,12 +46,12 @@ function encode(rec: MetaRecord): Uint8Array {
 
 function decode(slot: Uint8Array): MetaRecord | null {
   const dv = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
-  if (dv.getUint32(0, true) !== MAGIC) return null;
+  if (dv.getUint32(0, true) !== META_MAGIC) return null;
   if (dv.getUint32(CRC_AT, true) !== crc32(slot.subarray(0, CRC_AT))) return null;
   const version = dv.getUint32(4, true);
-  if (version !== VERSION) {
+  if (version !== META_VERSION) {
     // A whole record of another format: refuse rather than take the database for empty.
-    throw new StoreError("VERSION", `database format ${version} is not supported (this build reads format ${VERSION})`);
+    throw new StoreError("VERSION", `database format ${version} is not supported (this build reads format ${META_VERSION})`);
   }
   const kind = slot[KIND_AT];
   if (kind > 2) return null;

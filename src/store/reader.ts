@@ -15,24 +15,23 @@
 // checkpoint rewrites pages in place; `checkCurrent` notices it.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { encodeTreeMeta, type KvFile, type KvTree, openKv, type RangeOptions } from "../kv/index.ts";
+import { encodeTreeMeta, type KvFile, type KvTree, keyString, openKv, type RangeOptions } from "../kv/index.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore } from "../merkle/page-store.ts";
 import { pageIdKey } from "../merkle/page.ts";
 import { type Change, type MerkleTop, updateTrie } from "../merkle/update.ts";
-import { checkKey, TrieError } from "../trie/index.ts";
+import { checkKey, lowerBound, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { readMetaRecord } from "./meta-record.ts";
 import { RedoLog } from "./redo-log.ts";
 import { valuesStateReader } from "./store.ts";
 
 /** Changes since the checkpoint: by key (latin1), and their keys in order. */
-interface Overlay {
+interface LoggedChanges {
   readonly byKey: Map<string, Uint8Array | null>;
   readonly keys: Uint8Array[];
 }
 
-const keyOf = (k: Uint8Array) => Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString("latin1");
 
 /** Options of `StoreReader.open`. */
 export interface StoreReaderOptions {
@@ -58,7 +57,7 @@ export class StoreReader {
     readonly seq: number,
     /** Sequence number of the checkpoint the meta record names. */
     private readonly checkpointSeq: number,
-    private readonly overlay: Overlay,
+    private readonly overlay: LoggedChanges,
     /** The redo log and where its next record would start, to notice later commits. */
     private readonly log: RedoLog | null,
     private readonly logTail: number,
@@ -96,7 +95,7 @@ export class StoreReader {
         log = new RedoLog(fs.open(join(path, "redo")));
         try {
           for (const r of log.replay(rec.seq)) {
-            for (const [k, v] of r.changes) byKey.set(keyOf(k), v);
+            for (const [k, v] of r.changes) byKey.set(keyString(k), v);
             top = r.top;
             seq = r.seq;
           }
@@ -182,7 +181,7 @@ export class StoreReader {
   get(key: Uint8Array): Uint8Array | undefined {
     this.#live();
     checkKey(key);
-    const o = this.overlay.byKey.get(keyOf(key));
+    const o = this.overlay.byKey.get(keyString(key));
     if (o !== undefined) return o ?? undefined;
     return this.values.get(key);
   }
@@ -196,17 +195,17 @@ export class StoreReader {
       return;
     }
     // Merge the overlay's keys in the range with the value tree's, the overlay winning.
-    let i = range.start === undefined ? 0 : lowerBound(keys, range.start);
+    let i = range.start === undefined ? 0 : lowerBound(keys, range.start, (k) => k);
     const inRange = (k: Uint8Array) => range.end === undefined || Buffer.compare(k, range.end) < 0;
     for (const [k, v] of this.values.entries(range)) {
       for (; i < keys.length && Buffer.compare(keys[i], k) <= 0 && inRange(keys[i]); i++) {
-        const ov = byKey.get(keyOf(keys[i])) as Uint8Array | null;
+        const ov = byKey.get(keyString(keys[i])) as Uint8Array | null;
         if (ov !== null) yield [keys[i], ov];
       }
-      if (!byKey.has(keyOf(k))) yield [k, v];
+      if (!byKey.has(keyString(k))) yield [k, v];
     }
     for (; i < keys.length && inRange(keys[i]); i++) {
-      const ov = byKey.get(keyOf(keys[i])) as Uint8Array | null;
+      const ov = byKey.get(keyString(keys[i])) as Uint8Array | null;
       if (ov !== null) yield [keys[i], ov];
     }
   }
@@ -254,7 +253,7 @@ function loggedPages(
   out: Map<number | string, Uint8Array | null>,
 ): void {
   // The keys are in byte order already (sorted as latin1 strings).
-  const changes: Change[] = keys.map((k) => [k, byKey.get(keyOf(k)) as Uint8Array | null]);
+  const changes: Change[] = keys.map((k) => [k, byKey.get(keyString(k)) as Uint8Array | null]);
   let result;
   try {
     result = updateTrie(base, changes, pages, valuesStateReader(path, values));
@@ -269,13 +268,3 @@ function loggedPages(
 }
 
 /** First index of `keys` (sorted) not below `key`. */
-function lowerBound(keys: Uint8Array[], key: Uint8Array): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(keys[mid], key) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

@@ -27,7 +27,7 @@ import type { KvFile } from "../kv/index.ts";
 import type { Change, MerkleTop, NodeKind } from "../merkle/update.ts";
 import { StoreError } from "./errors.ts";
 
-const MAGIC = 0x52544d42; // "BMTR"
+const REDO_MAGIC = 0x52544d42; // "BMTR"
 const HEADER = 56;
 const KEY = 31;
 
@@ -81,7 +81,7 @@ export class RedoLog {
     for (;;) {
       if (pos + HEADER + 4 > size || this.file.read(head, pos) < HEADER) break;
       const dv = new DataView(head.buffer);
-      if (dv.getUint32(0, true) !== MAGIC) break;
+      if (dv.getUint32(0, true) !== REDO_MAGIC) break;
       const len = dv.getUint32(4, true);
       if (len < HEADER + 4 || pos + len > size) break;
       const seq = Number(dv.getBigUint64(8, true));
@@ -113,7 +113,7 @@ export class RedoLog {
     if (at + HEADER + 4 > size || this.file.read(head, at) < 16) return -1;
     const dv = new DataView(head.buffer);
     const len = dv.getUint32(4, true);
-    if (dv.getUint32(0, true) !== MAGIC || len < HEADER + 4 || at + len > size) return -1;
+    if (dv.getUint32(0, true) !== REDO_MAGIC || len < HEADER + 4 || at + len > size) return -1;
     const rec = new Uint8Array(len);
     if (this.file.read(rec, at) < len) return -1;
     if (new DataView(rec.buffer).getUint32(len - 4, true) !== crc32(rec.subarray(0, len - 4))) return -1;
@@ -137,7 +137,7 @@ export class RedoLog {
     const head = new Uint8Array(16);
     if (this.file.read(head, at) < 16) return false;
     const dv = new DataView(head.buffer);
-    return dv.getUint32(0, true) === MAGIC && Number(dv.getBigUint64(8, true)) === seq;
+    return dv.getUint32(0, true) === REDO_MAGIC && Number(dv.getBigUint64(8, true)) === seq;
   }
 
   /** Appends one commit and syncs: when this returns, the commit is durable. */
@@ -145,7 +145,7 @@ export class RedoLog {
     const len = HEADER + changesBytes(changes) + 4;
     const rec = new Uint8Array(len);
     const dv = new DataView(rec.buffer);
-    dv.setUint32(0, MAGIC, true);
+    dv.setUint32(0, REDO_MAGIC, true);
     dv.setUint32(4, len, true);
     dv.setBigUint64(8, BigInt(seq), true);
     rec.set(top.root, 16);

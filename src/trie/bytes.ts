@@ -109,3 +109,15 @@ export class ByteReader {
     if (this.at !== this.buf.length) this.fail(`${this.buf.length - this.at} trailing bytes`);
   }
 }
+
+/** True when `x` is a Uint8Array (of `length` bytes, when given). */
+export function isBytes(x: unknown, length?: number): x is Uint8Array {
+  return x instanceof Uint8Array && (length === undefined || x.length === length);
+}
+
+/** True when two byte arrays hold the same bytes. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

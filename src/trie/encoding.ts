@@ -8,7 +8,7 @@
 // that bit as 0; it verifies exactly as the original.
 
 import { sharedKernel } from "../hash/kernel.ts";
-import { ByteReader, ByteWriter } from "./bytes.ts";
+import { ByteReader, ByteWriter, isBytes } from "./bytes.ts";
 import { TrieError } from "./errors.ts";
 import { commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
 import { EMBED_MAX, HASH_BYTES, isEmptyId } from "./node.ts";
@@ -25,7 +25,7 @@ import type { Write } from "./stateless.ts";
 import type { Read, Witness } from "./witness.ts";
 
 /** First two bytes of every encoding: "bm". */
-export const MAGIC = [0x62, 0x6d] as const;
+export const PROOF_MAGIC = [0x62, 0x6d] as const;
 /** The encoding version this code writes and reads. */
 export const FORMAT_VERSION = 1;
 /** Fourth byte (type) of a single-key proof. */
@@ -59,19 +59,16 @@ function notEncodable(what: string): never {
   throw new TrieError("BAD_ARGUMENT", `cannot encode: ${what}`);
 }
 
-function isBytes(x: unknown, length?: number): x is Uint8Array {
-  return x instanceof Uint8Array && (length === undefined || x.length === length);
-}
 
 function header(w: ByteWriter, type: number): void {
-  w.byte(MAGIC[0]);
-  w.byte(MAGIC[1]);
+  w.byte(PROOF_MAGIC[0]);
+  w.byte(PROOF_MAGIC[1]);
   w.byte(FORMAT_VERSION);
   w.byte(type);
 }
 
 function readHeader(r: ByteReader, type: number): void {
-  if (r.byte("magic") !== MAGIC[0] || r.byte("magic") !== MAGIC[1]) r.fail("not a bmt proof (bad magic)");
+  if (r.byte("magic") !== PROOF_MAGIC[0] || r.byte("magic") !== PROOF_MAGIC[1]) r.fail("not a bmt proof (bad magic)");
   const version = r.byte("version");
   if (version !== FORMAT_VERSION) r.fail(`unsupported version ${version}`);
   const t = r.byte("type");

@@ -71,10 +71,25 @@ export function sortByKey<T>(items: T[], keyOf: (item: T) => Uint8Array): T[] {
   return items;
 }
 
-/** Throws a typed error unless `key` is a 31-byte array; `name` is the argument's name. */
-export function checkKey(key: unknown, name = "key"): asserts key is Uint8Array {
-  if (!(key instanceof Uint8Array)) throw new TrieError("BAD_KEY", `${name} must be a Uint8Array`);
-  if (key.length !== KEY_BYTES) {
-    throw new TrieError("BAD_KEY", `${name} must be ${KEY_BYTES} bytes, got ${key.length}`);
+const trieBadKey = (message: string) => new TrieError("BAD_KEY", message);
+
+/**
+ * Throws unless `key` is a 31-byte array; `name` is the argument's name. The one key check of
+ * every layer: each passes `fail`, which makes its own typed error from the message.
+ */
+export function checkKey(key: unknown, name = "key", fail: (message: string) => Error = trieBadKey): asserts key is Uint8Array {
+  if (!(key instanceof Uint8Array)) throw fail(`${name} must be a Uint8Array of ${KEY_BYTES} bytes`);
+  if (key.length !== KEY_BYTES) throw fail(`${name} must be ${KEY_BYTES} bytes, got ${key.length}`);
+}
+
+/** The first index of `items` (sorted by `keyOf`) whose key is not below `key`. */
+export function lowerBound<T>(items: readonly T[], key: Uint8Array, keyOf: (item: T) => Uint8Array): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(keyOf(items[mid]), key) < 0) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
 }

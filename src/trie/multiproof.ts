@@ -25,6 +25,7 @@ import {
 } from "./partial-trie.ts";
 import { leafTerminal, type ProofTerminal, siblingPath } from "./proof.ts";
 import { ProvenValues } from "./proven.ts";
+import { equalBytes, isBytes } from "./bytes.ts";
 
 /**
  * The keys whose paths end at one terminal, at depth `depth`. `keys` are sorted and share
@@ -93,15 +94,7 @@ export function proveMany(source: TrieNodeSource, keys: readonly Uint8Array[]): 
   return { root: top.name.slice(), paths, siblings };
 }
 
-function isBytes(x: unknown, length?: number): x is Uint8Array {
-  return x instanceof Uint8Array && (length === undefined || x.length === length);
-}
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** A multiproof rebuilt: its partial trie, the root it names, and what it proves. */
 export interface OpenedMultiProof {

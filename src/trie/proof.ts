@@ -16,6 +16,7 @@ import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } 
 import { EMBED_MAX, encodeHashedLeaf, HASH_BYTES, NODE_BYTES } from "./node.ts";
 import { BRANCH_NODE, entriesNodeSource, LEAF_NODE, type TrieNodeSource } from "./node-source.ts";
 import type { Entry } from "./root.ts";
+import { equalBytes, isBytes } from "./bytes.ts";
 
 /** Where a key's path ends. */
 export type ProofTerminal =
@@ -87,15 +88,7 @@ export function proveKey(from: readonly Entry[] | TrieNodeSource, key: Uint8Arra
   return { root, key: key.slice(), value, siblings, terminal };
 }
 
-function isBytes(x: unknown, length?: number): x is Uint8Array {
-  return x instanceof Uint8Array && (length === undefined || x.length === length);
-}
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * Writes the terminal node's name to `out` after checking it against the claim; false when the

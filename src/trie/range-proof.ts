@@ -19,6 +19,7 @@ import { EMBED_MAX, HASH_BYTES } from "./node.ts";
 import { BRANCH_NODE, EMPTY_NODE, LEAF_NODE, type TrieNode, type TrieNodeSource } from "./node-source.ts";
 import { branchName, leafNode, nameOf } from "./partial-trie.ts";
 import { type Entry, subtrieRoot } from "./root.ts";
+import { equalBytes, isBytes } from "./bytes.ts";
 
 /**
  * What the proof says about one node it does not rebuild from entries, in pre-order:
@@ -137,15 +138,7 @@ export function proveRange(source: TrieNodeSource, start: Uint8Array, end: Uint8
   return { root: top.name.slice(), start: start.slice(), end: last.slice(), entries: listed, boundary };
 }
 
-function isBytes(x: unknown, length?: number): x is Uint8Array {
-  return x instanceof Uint8Array && (length === undefined || x.length === length);
-}
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** The root a range proof rebuilds, or null when it is malformed or incomplete in form. */
 function rangeProofRoot(proof: RangeProof): Uint8Array | null {

@@ -31,6 +31,7 @@ import {
   type PartialNode,
 } from "./partial-trie.ts";
 import { toHex } from "./hex.ts";
+import { equalBytes } from "./bytes.ts";
 
 /** One write: a key and its new value, or null to delete it. */
 export type Write = readonly [key: Uint8Array, value: Uint8Array | null];
@@ -146,11 +147,6 @@ function grow(items: readonly PartialLeaf[], lo: number, hi: number, depth: numb
   return branchNode(grow(items, lo, m, depth + 1), grow(items, m, hi, depth + 1));
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * The root after `writes` (key, value or null to delete; any order, distinct keys) to the

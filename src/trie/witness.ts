@@ -10,6 +10,7 @@ import { ProvenValues } from "./proven.ts";
 import { proveKey } from "./proof.ts";
 import { proveForUpdate, sortedWrites, updatePartialTrie, type Write } from "./stateless.ts";
 import { toHex } from "./hex.ts";
+import { equalBytes } from "./bytes.ts";
 
 /** A read as the session saw it in the state at `prevRoot`: the key and its value, or null. */
 export type Read = readonly [key: Uint8Array, value: Uint8Array | null];
@@ -50,11 +51,6 @@ export function buildWitness(source: TrieNodeSource, reads: readonly Uint8Array[
   return { prevRoot: proof.root.slice(), proof, reads: readList, writes: sorted };
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function checkedList<T extends Read>(list: readonly T[], name: string): void {
   if (!Array.isArray(list)) throw new TrieError("BAD_ARGUMENT", `witness.${name} must be an array`);

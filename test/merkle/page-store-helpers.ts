@@ -3,7 +3,7 @@
 // power loss, plus makers of page ids and sealed pages.
 import { openSync } from "node:fs";
 import type { KvFile } from "../../src/kv/index.ts";
-import { MERKLE_PAGE_BYTES, pageIdOf, sealPage } from "../../src/merkle/page.ts";
+import { MERKLE_PAGE_BYTES, pageIdOf, sealMerklePage } from "../../src/merkle/page.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
 import { Rng } from "../kv/helpers.ts";
 
@@ -218,7 +218,7 @@ export function makePage(id: Uint8Array, tag: number): Uint8Array {
   const dv = new DataView(page.buffer);
   for (let i = 0; i < 16; i++) dv.setUint32(i * 4, Math.imul(tag + i, 0x9e3779b1) >>> 0, true);
   dv.setUint32(2000, tag >>> 0, true);
-  sealPage(page, id);
+  sealMerklePage(page, id);
   return page;
 }
 
