@@ -16,6 +16,8 @@
  * - `BUSY`: `commitSync` while other commits are queued;
  * - `NO_WITNESS`: `witness()` of a session not opened with `{ witness: true }`;
  * - `LOCKED`, `NOT_FOUND`, `CORRUPT`, `VERSION`: from opening the store (see `StoreError`);
+ * - `NOT_EMPTY`: an import into a database that holds entries;
+ * - `ROOT_MISMATCH`: imported or synced entries do not give the expected root (nothing kept);
  * - `FAILED`: an I/O failure during a commit; the handle refuses further use, reopen it (the
  *   disk is at the state before or after that commit).
  */
@@ -37,6 +39,8 @@ export type DbErrorCode =
   | "NOT_FOUND"
   | "CORRUPT"
   | "VERSION"
+  | "NOT_EMPTY"
+  | "ROOT_MISMATCH"
   | "FAILED";
 
 /** Typed error of the database API; `code` says why, the message names the argument or path. */

@@ -4,3 +4,4 @@ export { Db, type DbMetrics, open, type PageMetrics } from "./db.ts";
 export { DbError, type DbErrorCode } from "./errors.ts";
 export { type KeyRange, Snapshot, StateReadable } from "./readers.ts";
 export { FinishedSession, Overlay, type SessionStats, type WitnessKeys, type WriteOptions, WriteSession } from "./session.ts";
+export { importEntries, type ImportOptions, type ImportResult } from "./import.ts";

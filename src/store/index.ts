@@ -1,2 +1,2 @@
 export { StoreError, type StoreErrorCode } from "./errors.ts";
-export { type CommitStats, type PreparedCommit, sortBatch, Store, type StoreOptions } from "./store.ts";
+export { type CommitStats, type PreparedCommit, sortBatch, Store, type StoreLoad, type StoreOptions } from "./store.ts";

@@ -173,6 +173,20 @@ export function sortBatch(batch: Iterable<BatchEntry>): Change[] {
   return out;
 }
 
+/** A bulk load in progress: see `Store.beginLoad`. */
+export interface StoreLoad {
+  /** Adds entries, keys strictly increasing (also from one chunk to the next). */
+  add(chunk: readonly (readonly [Uint8Array, Uint8Array])[]): void;
+  /** The root of everything added so far. */
+  root(): Uint8Array;
+  /** Entries added so far. */
+  count(): number;
+  /** Makes the load durable as one commit; returns the root. */
+  finish(): Uint8Array;
+  /** Gives up: nothing was made durable; close the store (it refuses other calls). */
+  abort(): void;
+}
+
 /** A durable GP state on disk with its root, updated incrementally per commit. */
 export class Store {
   #top: MerkleTop;
@@ -200,6 +214,8 @@ export class Store {
   readonly #behind: WriteBehind | null;
   readonly #every: number;
   readonly #maxBytes: number;
+  /** A bulk load is in progress (see `beginLoad`). */
+  #loading = false;
   /** Set while `commit` runs its own update: owned images may change in place. */
   #inPlace = false;
   /** An image changed in place since `#inPlace` was set (a failure then leaves memory damaged). */
@@ -381,6 +397,7 @@ export class Store {
    */
   commit(batch: Iterable<BatchEntry>): Uint8Array {
     this.#live();
+    this.#notLoading();
     const changes = sortBatch(batch);
     // Nothing else can see this update's result, so the pages it writes stay this store's own,
     // and owned pages change in place (a checkpoint in flight writes copies it took when it
@@ -428,6 +445,7 @@ export class Store {
    */
   commitPrepared(prepared: PreparedCommit): Uint8Array {
     this.#live();
+    this.#notLoading();
     return this.#commitPrepared(prepared, false, false);
   }
 
@@ -482,6 +500,83 @@ export class Store {
       settleMs: t1 - t0,
     };
     return this.#top.root.slice();
+  }
+
+  #notLoading(): void {
+    if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a bulk load is in progress`);
+  }
+
+  /**
+   * Begins a bulk load into this store, which must hold nothing (`NOT_EMPTY` otherwise, and
+   * nothing changes). Chunks of entries in strictly increasing key order, across chunks too, go
+   * to the value tree and the merkle pages directly: no redo log, no commit per chunk (each
+   * chunk's trie update builds its subtries from nothing and only meets the previous chunk on
+   * the trie's right edge). `finish()` makes the whole load durable as one checkpoint, whose
+   * meta record is its commit point; `abort()` (or a crash, or a failure) before that leaves
+   * the store empty, as it was: the store must then be closed.
+   */
+  beginLoad(): StoreLoad {
+    this.#live();
+    if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a load is already in progress`);
+    if (this.#top.kind !== EMPTY || this.values.stats().entries !== 0) {
+      throw new StoreError("NOT_EMPTY", `store ${this.path} is not empty (root 0x${Buffer.from(this.#top.root).toString("hex")}); a bulk load needs an empty store`);
+    }
+    if (this.#pending !== null) this.#guard(() => this.#finishCheckpoint());
+    this.#loading = true;
+    let last: Uint8Array | null = null;
+    let count = 0;
+    let done = false;
+    const live = (): void => {
+      this.#live();
+      if (done) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: the load is over`);
+    };
+    return {
+      add: (chunk: readonly (readonly [Uint8Array, Uint8Array])[]): void => {
+        live();
+        if (!Array.isArray(chunk)) throw new StoreError("BAD_ARGUMENT", "chunk must be an array of [key, value] pairs");
+        for (let i = 0; i < chunk.length; i++) {
+          const e = chunk[i];
+          if (!Array.isArray(e) || e.length !== 2) throw new StoreError("BAD_ARGUMENT", `entry ${count + i} must be a [key, value] pair`);
+          checkKey(e[0], `entry ${count + i} key`);
+          if (!(e[1] instanceof Uint8Array)) throw new StoreError("BAD_ARGUMENT", `entry ${count + i} value must be a Uint8Array`);
+          if (e[1].length > MAX_VALUE_SIZE) throw new StoreError("BAD_ARGUMENT", `entry ${count + i} value is ${e[1].length} bytes, more than the maximum of ${MAX_VALUE_SIZE}`);
+          const prev = i > 0 ? chunk[i - 1][0] : last;
+          if (prev !== null && compareKeys(prev, e[0]) >= 0) {
+            throw new StoreError("BAD_ARGUMENT", `entry ${count + i} key 0x${Buffer.from(e[0]).toString("hex")} is not after the previous key (a load takes sorted, distinct keys)`);
+          }
+        }
+        if (chunk.length === 0) return;
+        // Checked above, so only damage or I/O can fail from here: the load is then over.
+        this.#guard(() => {
+          const update = updateTrie(this.#top, chunk, this.#pageReader, valuesStateReader(this.path, this.values));
+          this.values.apply(chunk);
+          this.#stage(update.writes, true);
+          this.#top = update.top;
+        });
+        last = chunk[chunk.length - 1][0];
+        count += chunk.length;
+      },
+      root: (): Uint8Array => this.#top.root.slice(),
+      count: (): number => count,
+      finish: (): Uint8Array => {
+        live();
+        done = true;
+        this.#loading = false;
+        if (count === 0) return this.#top.root.slice();
+        this.#guard(() => {
+          this.#seq++;
+          this.#checkpoint(false);
+        });
+        return this.#top.root.slice();
+      },
+      abort: (): void => {
+        if (done) return;
+        done = true;
+        this.#loading = false;
+        // Memory now holds a state no commit point has: refuse everything until closed.
+        if (count > 0) this.#failed ??= new StoreError("BAD_ARGUMENT", `store ${this.path}: a bulk load was aborted`);
+      },
+    };
   }
 
   // Runs `f`; a failure marks the store failed (memory and disk may disagree: reopen).

@@ -1,0 +1,115 @@
+// Bulk import: a sorted stream of entries into a new or empty database as one durable commit,
+// through the store's bulk load (value tree and merkle pages built directly, no sessions, no
+// redo log). The database must not be open elsewhere: the import opens it itself.
+
+import { Store, StoreError, type StoreLoad } from "../store/index.ts";
+import { checkKey, compareKeys, type Entry, toHex } from "../trie/index.ts";
+import { DbError } from "./errors.ts";
+
+/** Options of `importEntries`. */
+export interface ImportOptions {
+  /** Refuse (`ROOT_MISMATCH`, database left empty) unless the entries give this root. */
+  readonly expectRoot?: Uint8Array;
+  /** Entries per chunk handed to the store (default 65536): bounds what is held at once. */
+  readonly chunk?: number;
+  /** Called after each chunk with the entries loaded so far. */
+  readonly onProgress?: (count: number) => void;
+  /** Value-tree and merkle page cache budgets, as for `open`. */
+  readonly valueCacheBytes?: number;
+  readonly merkleCacheBytes?: number;
+}
+
+/** What an import made. */
+export interface ImportResult {
+  readonly root: Uint8Array;
+  readonly count: number;
+}
+
+const DEFAULT_CHUNK = 1 << 16;
+
+function storeError(e: unknown): unknown {
+  if (e instanceof StoreError) return new DbError(e.code === "NOT_EMPTY" ? "NOT_EMPTY" : e.code, e.message, { cause: e });
+  return e;
+}
+
+/**
+ * Loads `entries` (sorted by key, distinct; any sync or async iterable of `{ key, value }` or
+ * `[key, value]`) into the database at `path`, which must be new or empty (`NOT_EMPTY`), as
+ * one durable commit. Until that commit nothing is durable: a bad entry (`BAD_ARGUMENT`
+ * naming it, `UNSORTED` order included), a root other than `expectRoot` (`ROOT_MISMATCH`), an
+ * error of the iterable, or a crash leaves the database as it was, empty.
+ */
+export async function importEntries(
+  path: string,
+  entries: Iterable<Entry | readonly [Uint8Array, Uint8Array]> | AsyncIterable<Entry | readonly [Uint8Array, Uint8Array]>,
+  options: ImportOptions = {},
+): Promise<ImportResult> {
+  if (typeof path !== "string" || path.length === 0) throw new DbError("BAD_ARGUMENT", "path must be a non-empty string");
+  if (entries === null || typeof entries !== "object" || (!(Symbol.iterator in entries) && !(Symbol.asyncIterator in entries))) {
+    throw new DbError("BAD_ARGUMENT", "entries must be an iterable or async iterable");
+  }
+  const chunkSize = options.chunk ?? DEFAULT_CHUNK;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new DbError("BAD_ARGUMENT", `options.chunk must be a positive integer, got ${String(options.chunk)}`);
+  if (options.expectRoot !== undefined && !(options.expectRoot instanceof Uint8Array && options.expectRoot.length === 32)) {
+    throw new DbError("BAD_ARGUMENT", "options.expectRoot must be 32 bytes");
+  }
+  let store: Store;
+  try {
+    store = Store.open(path, { valueCacheBytes: options.valueCacheBytes, merkleCacheBytes: options.merkleCacheBytes });
+  } catch (e) {
+    throw storeError(e);
+  }
+  let load: StoreLoad | null = null;
+  let committed = false;
+  try {
+    try {
+      load = store.beginLoad();
+    } catch (e) {
+      throw storeError(e);
+    }
+    let chunk: (readonly [Uint8Array, Uint8Array])[] = [];
+    let prev: Uint8Array | null = null;
+    let n = 0;
+    const flush = (): void => {
+      try {
+        (load as StoreLoad).add(chunk);
+      } catch (e) {
+        throw storeError(e);
+      }
+      chunk = [];
+      options.onProgress?.(n);
+    };
+    for await (const item of entries as AsyncIterable<Entry | readonly [Uint8Array, Uint8Array]>) {
+      const key = Array.isArray(item) ? item[0] : (item as Entry)?.key;
+      const value = Array.isArray(item) ? item[1] : (item as Entry)?.value;
+      try {
+        checkKey(key, `entry ${n} key`);
+      } catch (e) {
+        throw new DbError("BAD_ARGUMENT", (e as Error).message, { cause: e });
+      }
+      if (!(value instanceof Uint8Array)) throw new DbError("BAD_ARGUMENT", `entry ${n} value must be a Uint8Array`);
+      if (prev !== null && compareKeys(prev, key) >= 0) {
+        throw new DbError("BAD_ARGUMENT", `entry ${n} key ${toHex(key)} is not after the previous key (entries must be sorted and distinct)`);
+      }
+      chunk.push([key, value]);
+      prev = key;
+      n++;
+      if (chunk.length >= chunkSize) flush();
+    }
+    if (chunk.length > 0) flush();
+    const root = load.root();
+    if (options.expectRoot !== undefined && toHex(root) !== toHex(options.expectRoot)) {
+      throw new DbError("ROOT_MISMATCH", `${path}: the entries give root ${toHex(root)}, not the expected ${toHex(options.expectRoot)}; nothing was imported`);
+    }
+    try {
+      load.finish();
+    } catch (e) {
+      throw storeError(e);
+    }
+    committed = true;
+    return { root, count: n };
+  } finally {
+    if (!committed) load?.abort();
+    store.close();
+  }
+}

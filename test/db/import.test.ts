@@ -1,0 +1,132 @@
+// Bulk import: the pages and values it writes are those of an incremental build of the same
+// state, byte for byte; its root is trieRoot's; a bad entry, an unsorted stream, a root other
+// than the expected one, or a non-empty database leave the database as it was.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DbError, importEntries, open } from "../../src/db/index.ts";
+import { pageIdKey, pageIdOf } from "../../src/merkle/page.ts";
+import { Store } from "../../src/store/index.ts";
+import { compareKeys, type Entry, sortEntries, toHex, trieRoot, verifyStateResponse } from "../../src/trie/index.ts";
+import { keySharing, randomEntries } from "../support/keysets.ts";
+import { Rng, testSeed } from "../support/random.ts";
+import { tempDirs } from "./helpers.ts";
+
+const seed = testSeed();
+const newDir = tempDirs("bmt-db-import-");
+
+/** Every stored page on any key's path (every stored page lies on one), by id. */
+function pagesOf(store: Store, keys: readonly Uint8Array[]): Map<number | string, string> {
+  const out = new Map<number | string, string>();
+  for (const key of keys) {
+    for (let d = 0; d < 8; d++) {
+      const id = pageIdOf(key, d);
+      const page = store.page(id);
+      if (page === undefined) break;
+      out.set(pageIdKey(id), Buffer.from(page).toString("hex"));
+    }
+  }
+  return out;
+}
+
+const code = (c: string) => (e: unknown) => e instanceof DbError && e.code === c;
+
+describe(`db: bulk import (seed ${seed})`, () => {
+  it("writes the pages and values an incremental build writes, and the root trieRoot gives, across chunk sizes", async () => {
+    const rng = new Rng(seed);
+    for (const [n, chunk, clustered] of [
+      [3000, 100, true],
+      [12_000, 997, false],
+      [20_000, 65536, true],
+      [15, 4, false],
+      [1, 1, false],
+    ] as const) {
+      const entries = sortEntries(randomEntries(rng, n, clustered));
+      const a = newDir();
+      const result = await importEntries(a, entries, { chunk });
+      assert.equal(toHex(result.root), toHex(trieRoot(entries)), `n ${n}: root`);
+      assert.equal(result.count, n);
+      // The same state committed in random batches.
+      const b = newDir();
+      const inc = Store.open(b);
+      const shuffled = entries.slice().sort(() => rng.int(3) - 1);
+      for (let at = 0; at < shuffled.length; at += 2500) inc.commit(shuffled.slice(at, at + 2500).map((e) => [e.key, e.value]));
+      inc.close();
+      const sa = Store.open(a);
+      const sb = Store.open(b);
+      try {
+        assert.equal(toHex(sa.root), toHex(sb.root));
+        const keys = entries.map((e) => e.key);
+        const pa = pagesOf(sa, keys);
+        const pb = pagesOf(sb, keys);
+        assert.deepEqual([...pa.keys()].sort(), [...pb.keys()].sort(), `n ${n}: page ids`);
+        for (const [id, page] of pa) assert.ok(page === pb.get(id), `n ${n}: page ${id}`);
+        if (n >= 3000) assert.ok(pa.size > 10, `n ${n}: ${pa.size} pages compared`);
+        for (const e of entries) assert.equal(toHex(sa.get(e.key) as Uint8Array), toHex(e.value));
+        assert.equal(sa.size, n);
+      } finally {
+        sa.close();
+        sb.close();
+      }
+      // The imported database opens and serves as any other.
+      const db = open(a);
+      try {
+        const snap = db.beginRead();
+        const start = keySharing(rng, entries[0].key, 100);
+        const end = new Uint8Array(31).fill(0xff);
+        const v = verifyStateResponse(db.root, start, end, snap.stateRequest(start, end, 5000));
+        assert.ok(v.entries.length > 0 || n === 1);
+        snap.release();
+      } finally {
+        db.close();
+      }
+    }
+  });
+
+  it("takes an async stream; a root other than the expected one, a bad or unsorted entry, or a failing stream leave it empty", async () => {
+    const rng = new Rng(seed + 1);
+    const entries = sortEntries(randomEntries(rng, 5000, false));
+    const root = trieRoot(entries);
+    async function* stream(list: readonly Entry[], failAt = -1) {
+      for (let i = 0; i < list.length; i++) {
+        if (i === failAt) throw new Error("stream broke");
+        yield [list[i].key, list[i].value] as const;
+      }
+    }
+    const assertEmpty = (dir: string) => {
+      const db = open(dir);
+      try {
+        assert.equal(toHex(db.root), toHex(new Uint8Array(32)));
+        assert.equal([...db.beginRead().entriesSync()].length, 0);
+      } finally {
+        db.close();
+      }
+    };
+    const wrong = root.slice();
+    wrong[5] ^= 1;
+    const d1 = newDir();
+    await assert.rejects(importEntries(d1, stream(entries), { expectRoot: wrong, chunk: 700 }), code("ROOT_MISMATCH"));
+    assertEmpty(d1);
+    const unsorted = entries.slice();
+    [unsorted[4000], unsorted[4001]] = [unsorted[4001], unsorted[4000]];
+    await assert.rejects(importEntries(d1, stream(unsorted), { chunk: 700 }), (e: unknown) => code("BAD_ARGUMENT")(e) && /entry 4001/.test((e as Error).message));
+    assertEmpty(d1);
+    await assert.rejects(importEntries(d1, stream(entries, 3000), { chunk: 700 }), /stream broke/);
+    assertEmpty(d1);
+    const bad = entries.map((e, i) => (i === 2222 ? { key: e.key.subarray(0, 30), value: e.value } : e));
+    await assert.rejects(importEntries(d1, bad, { chunk: 700 }), (e: unknown) => code("BAD_ARGUMENT")(e) && /entry 2222/.test((e as Error).message));
+    assertEmpty(d1);
+    const ok = await importEntries(d1, stream(entries), { expectRoot: root, chunk: 700 });
+    assert.equal(toHex(ok.root), toHex(root));
+    // Not empty any more.
+    await assert.rejects(importEntries(d1, stream(entries.slice(0, 5))), code("NOT_EMPTY"));
+    const db = open(d1);
+    try {
+      assert.equal(toHex(db.root), toHex(root));
+      const all = [...db.beginRead().entriesSync()];
+      assert.equal(all.length, entries.length);
+      assert.ok(all.every(([k], i) => compareKeys(k, entries[i].key) === 0));
+    } finally {
+      db.close();
+    }
+  });
+});
