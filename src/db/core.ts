@@ -13,6 +13,7 @@
 //
 // The undo chain of the rollback log serves `rollback(n)` and `beginReadAt(root)`: its records
 // are the reverse deltas of the last commits that were not rolled back, oldest first.
+import { ioErrorOf } from "../kv/index.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { type Change, type MerkleTop, type UpdateResult, updateTrie } from "../merkle/update.ts";
 import { type CommitStats, Store, StoreError } from "../store/index.ts";
@@ -91,8 +92,6 @@ export interface DbCounters extends DeltaCounters {
   commits: number;
   rollbacks: number;
   refusedCommits: number;
-  /** Rollback log rewrites that failed (retried at the next commit). */
-  logSnapshotErrors: number;
   /** Proofs built (`prove`, `proveMany`, `proveRange`) and witnesses built. */
   proofs: number;
   witnesses: number;
@@ -146,10 +145,14 @@ export function composeReverse(deltas: Iterable<readonly Change[]>): Change[] {
 }
 
 function wrapStoreError(e: unknown): unknown {
+  if (e instanceof DbError) return e;
   if (e instanceof StoreError) {
     const code = e.code === "NOT_EMPTY" ? "BAD_ARGUMENT" : e.code;
-    return new DbError(code, e.message, { cause: e });
+    return new DbError(code, e.message, { cause: code === "FAILED" ? (ioErrorOf(e) ?? e) : e });
   }
+  // A failed file operation outside a commit (open, a read, a close): `IO`, the IoError as cause.
+  const io = ioErrorOf(e);
+  if (io !== undefined) return new DbError("IO", io.message, { cause: io });
   return e;
 }
 
@@ -165,7 +168,6 @@ export class DbCore {
     commits: 0,
     rollbacks: 0,
     refusedCommits: 0,
-    logSnapshotErrors: 0,
     proofs: 0,
     witnesses: 0,
     deltaPageBuilds: 0,
@@ -251,7 +253,8 @@ export class DbCore {
           log = RollbackLog.open(path, fs, fs === nodePageStoreFileSystem, store.seq, store.top, window);
         }
       } catch (e) {
-        store.close();
+        // Released without a checkpoint: `e` is what to report, and the redo log holds everything.
+        store.abandon();
         throw e;
       }
       return new DbCore(path, store, null, log, window);
@@ -478,15 +481,28 @@ export class DbCore {
     return seq;
   }
 
+  // The rollback log's rewrite, when due, comes first: it runs between commits, and a failure
+  // there fails this commit before anything of it is written.
+  #logStage(log: RollbackLog, event: LogEvent): void {
+    if (log.wantsSnapshot) log.snapshot(this.#version);
+    log.stage(event);
+  }
+
+  // A failed write or sync of the log (its rewrite included) fails the handle: after a failed
+  // fsync the kernel may have dropped the pages it held, so the sync is never tried again.
+  #logFailed(log: RollbackLog, e: unknown): DbError {
+    log.dropStaged();
+    return this.#fail(e, "writing the rollback log failed");
+  }
+
   #logSync(event: LogEvent): void {
     const log = this.#log;
     if (log === null) return;
     try {
-      log.stage(event);
+      this.#logStage(log, event);
       log.sync();
     } catch (e) {
-      log.dropStaged();
-      throw e;
+      throw this.#logFailed(log, e);
     }
   }
 
@@ -494,7 +510,7 @@ export class DbCore {
     const log = this.#log;
     if (log === null) return;
     try {
-      log.stage(event);
+      this.#logStage(log, event);
       const p = log.syncAsync();
       this.#inflight = p;
       try {
@@ -503,14 +519,14 @@ export class DbCore {
         this.#inflight = null;
       }
     } catch (e) {
-      log.dropStaged();
-      if (this.#closed) log.close();
-      throw e;
+      const err = this.#logFailed(log, e);
+      if (this.#closed) this.#closeLogQuietly(log);
+      throw err;
     }
     if (this.#closed) {
       // Closed while the log synced: the commit never happens; its event is cut at reopen.
       log.dropStaged();
-      log.close();
+      this.#closeLogQuietly(log);
       throw new DbError("CLOSED", `database ${this.path} was closed before the commit was written`);
     }
   }
@@ -522,10 +538,16 @@ export class DbCore {
       this.#log?.dropStaged();
       // A refused prepared commit changed nothing; anything else may have failed mid-write.
       if (e instanceof StoreError && e.code === "BAD_ARGUMENT") throw new DbError("CORRUPT", `database ${this.path}: ${e.message}`, { cause: e });
-      this.#failed = e;
-      throw new DbError("FAILED", `database ${this.path}: the commit failed (${(e as Error).message}); reopen it`, { cause: e });
+      throw this.#fail(e, "the commit failed");
     }
     this.#log?.commitStaged();
+  }
+
+  // Marks the handle failed by `e` and returns the `FAILED` error to throw; its cause is the
+  // failed file operation (an `IoError`, with the system error as its cause) when there is one.
+  #fail(e: unknown, what: string): DbError {
+    this.#failed ??= e;
+    return new DbError("FAILED", `database ${this.path}: ${what} (${(e as Error)?.message ?? String(e)}); reopen it`, { cause: ioErrorOf(e) ?? e });
   }
 
   #advance(seq: number, t: Transition): void {
@@ -533,15 +555,6 @@ export class DbCore {
     this.#version = seq;
     this.#past.clear();
     this.#prune();
-    const log = this.#log;
-    if (log !== null && log.wantsSnapshot) {
-      try {
-        log.snapshot(seq);
-      } catch {
-        // The live file is still valid; the next commit tries again.
-        this.counters.logSnapshotErrors++;
-      }
-    }
   }
 
   #finishMetrics(kind: CommitMetrics["kind"], seq: number, changes: number, queuedMs: number, t0: number, t1: number): void {
@@ -558,16 +571,34 @@ export class DbCore {
     };
   }
 
-  /** Closes the files (idempotent). Queued commits are refused; one syncing its log is abandoned. */
+  /**
+   * Closes the files (idempotent). Queued commits are refused; one syncing its log is abandoned.
+   * Everything is released whatever fails; then a checkpoint that failed is thrown as `FAILED`
+   * and a file that failed to close as `IO` (nothing acknowledged is lost either way).
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    let failure: unknown = null;
+    const release = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        failure ??= e;
+      }
+    };
+    release(() => this.#store?.close());
+    release(() => this.#reader?.close());
+    // A log file with a sync in flight is closed when that sync returns (see #logAsync).
+    if (this.#inflight === null) release(() => this.#log?.close());
+    if (failure !== null) throw wrapStoreError(failure);
+  }
+
+  #closeLogQuietly(log: RollbackLog): void {
     try {
-      this.#store?.close();
-      this.#reader?.close();
-    } finally {
-      // A log file with a sync in flight is closed when that sync returns (see #logEvent).
-      if (this.#inflight === null) this.#log?.close();
+      log.close();
+    } catch {
+      // Secondary to the failure being thrown.
     }
   }
 

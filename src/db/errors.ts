@@ -18,8 +18,16 @@
  * - `LOCKED`, `NOT_FOUND`, `CORRUPT`, `VERSION`: from opening the store (see `StoreError`);
  * - `NOT_EMPTY`: an import into a database that holds entries;
  * - `ROOT_MISMATCH`: imported or synced entries do not give the expected root (nothing kept);
- * - `FAILED`: an I/O failure during a commit; the handle refuses further use, reopen it (the
- *   disk is at the state before or after that commit).
+ * - `FAILED`: a failure while a commit, rollback or checkpoint was being written (an I/O error,
+ *   also of the rollback log's rewrite, or damage met midway); the handle refuses all further
+ *   use, and nothing is retried: reopen it (the disk is at the state before or after that
+ *   commit). From `close`, a last checkpoint that failed (the files are released; the next open
+ *   replays the redo log, so nothing acknowledged is lost). `cause` is the `IoError` when a file
+ *   operation failed;
+ * - `IO`: a file operation failed outside a commit (opening: `EACCES`, `EROFS`, `ENOSPC`,
+ *   `EEXIST`, `EISDIR`...; a read; a file's close). `cause` is the `IoError`: `op` (`open`,
+ *   `read`, `write`, `sync`, `truncate`, `size`, `close`, `remove`, `syncDir`, `mkdir`), `path`,
+ *   and the system error's `code`, `errno` and `syscall`, with that error as its own `cause`.
  */
 export type DbErrorCode =
   | "BAD_ARGUMENT"
@@ -41,7 +49,8 @@ export type DbErrorCode =
   | "VERSION"
   | "NOT_EMPTY"
   | "ROOT_MISMATCH"
-  | "FAILED";
+  | "FAILED"
+  | "IO";
 
 /** Typed error of the database API; `code` says why, the message names the argument or path. */
 export class DbError extends Error {

@@ -24,7 +24,7 @@
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import type { KvFile } from "../kv/index.ts";
+import { guardFile, guardFileSystem, IoError, type KvFile } from "../kv/index.ts";
 import type { PageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import type { Change, MerkleTop, NodeKind } from "../merkle/update.ts";
 import { KEY_BYTES } from "../trie/index.ts";
@@ -63,7 +63,7 @@ const ABSENT = 0xffffffff;
 
 /** The host file system's log file: positional I/O on a descriptor, with an async fdatasync. */
 class NodeLogFile implements LogFile {
-  readonly #fd: number;
+  #fd: number;
   constructor(readonly path: string) {
     this.#fd = nodeFs.openSync(path, nodeFs.constants.O_RDWR | nodeFs.constants.O_CREAT, 0o644);
   }
@@ -92,8 +92,12 @@ class NodeLogFile implements LogFile {
   size(): number {
     return nodeFs.fstatSync(this.#fd).size;
   }
+  /** Closes the descriptor; again does nothing (its number may belong to another file by then). */
   close(): void {
-    nodeFs.closeSync(this.#fd);
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    nodeFs.closeSync(fd);
   }
 }
 
@@ -237,6 +241,7 @@ export class RollbackLog {
   #events = 0;
   #chain: UndoRecord[];
   #staged: { event: LogEvent; bytes: Uint8Array } | null = null;
+  #closed = false;
   /** Set when open discarded the chain on disk, and why. */
   readonly resetReason: LogResetReason | null;
   /** Snapshots written (at open and as the log grows). */
@@ -261,7 +266,17 @@ export class RollbackLog {
    * was committed without it), or is damaged, is replaced by an empty chain (`resetReason`).
    */
   static open(dir: string, fs: PageStoreFileSystem, hostFs: boolean, storeSeq: number, storeTop: MerkleTop, window: number): RollbackLog {
-    const open = (i: number): LogFile => (hostFs ? new NodeLogFile(join(dir, `rollback.${i}`)) : fs.open(join(dir, `rollback.${i}`)));
+    // Every failure of these files and of `fs` leaves as an `IoError` (see kv/io-error.ts).
+    const guarded = guardFileSystem(fs);
+    const open = (i: number): LogFile => {
+      const path = join(dir, `rollback.${i}`);
+      if (!hostFs) return guarded.open(path);
+      try {
+        return guardFile(new NodeLogFile(path));
+      } catch (e) {
+        throw new IoError("open", path, e);
+      }
+    };
     const files: LogFile[] = [];
     try {
       files.push(open(0));
@@ -288,7 +303,7 @@ export class RollbackLog {
           else ({ chain, end, events } = r);
         }
       }
-      const log = new RollbackLog(dir, fs, pair, window, cur === -1 ? 1 : cur, cur === -1 ? maxGen : (headers[cur] as Header).gen, end, events, chain, reason);
+      const log = new RollbackLog(dir, guarded, pair, window, cur === -1 ? 1 : cur, cur === -1 ? maxGen : (headers[cur] as Header).gen, end, events, chain, reason);
       if (reason !== null) log.#writeSnapshot(storeSeq);
       else if (pair[log.#cur].size() > end) {
         // Cut what a commit that never reached its commit point left after the last event.
@@ -297,7 +312,13 @@ export class RollbackLog {
       }
       return log;
     } catch (e) {
-      for (const f of files) f.close();
+      for (const f of files) {
+        try {
+          f.close();
+        } catch {
+          // Secondary to `e`.
+        }
+      }
       throw e;
     }
   }
@@ -387,9 +408,19 @@ export class RollbackLog {
     this.snapshots++;
   }
 
-  /** Closes the files. */
+  /** Closes the files, each once, whatever fails (the first failure is thrown after). */
   close(): void {
-    for (const f of this.#files) f.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    let failure: unknown = null;
+    for (const f of this.#files) {
+      try {
+        f.close();
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    if (failure !== null) throw failure;
   }
 }
 

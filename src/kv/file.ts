@@ -2,6 +2,7 @@
 // `KvFile`, so tests can substitute an in-memory file or wrap one to inject failures, torn
 // writes and crashes at any call.
 import * as fs from "node:fs";
+import { guardFileSystem } from "./io-error.ts";
 
 /** A file addressed by byte position. All calls are synchronous. */
 export interface KvFile {
@@ -84,16 +85,22 @@ export class NodeFile implements KvFile {
     return fs.fstatSync(this.#fd).size;
   }
 
-  /** See `KvFile.close`. */
+  /**
+   * See `KvFile.close`. Closing again does nothing: the descriptor number may already belong to
+   * another file by then.
+   */
   close(): void {
-    fs.closeSync(this.#fd);
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    fs.closeSync(fd);
   }
 }
 
-/** The file system of the host, through `NodeFile`. */
-export const nodeFileSystem: KvFileSystem = {
+/** The file system of the host, through `NodeFile` (failures raised as `IoError`s). */
+export const nodeFileSystem: KvFileSystem = guardFileSystem({
   open: (path: string) => new NodeFile(path),
-};
+});
 
 /** Bytes of one in-memory file; survive close and reopen within a `MemFileSystem`. */
 class MemData {

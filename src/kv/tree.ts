@@ -10,6 +10,7 @@ import { branchChild, branchCount, branchSep, branchUsed, compareKeySep } from "
 import { DEFAULT_CACHE_BYTES } from "./cache.ts";
 import { KvCorruptionError, KvError } from "./errors.ts";
 import { type KvFile, type KvFileSystem, nodeFileSystem } from "./file.ts";
+import { guardFileSystem } from "./io-error.ts";
 import type { WriteBehind } from "./write-behind.ts";
 import { KEY_BYTES, checkKey, kvBadKey, compareKeys, compareKeysAt } from "./key.ts";
 import { leafEntryCount, leafIsOverflow, leafUsed, leafValueStart } from "./leaf.ts";
@@ -432,7 +433,7 @@ export class KvTree extends KvReader {
 
 /** Opens (creating if needed) the tree stored at `path`. */
 export function openKv(path: string, options: OpenKvOptions = {}): KvTree {
-  const fs = options.fs ?? nodeFileSystem;
+  const fs = guardFileSystem(options.fs ?? nodeFileSystem);
   const file = fs.open(path);
   try {
     return KvTree.open(file, options);

@@ -10,6 +10,7 @@
 // Atomics.wait. One worker serves the whole process, jobs in submission order; it is unref'd,
 // so it never keeps a process alive.
 import { Worker } from "node:worker_threads";
+import { IoError } from "./io-error.ts";
 
 // The worker, as a CommonJS script (eval workers need no file on disk, so the same code runs
 // from the TypeScript sources and from the compiled package).
@@ -19,6 +20,7 @@ const fs = require("node:fs");
 const { crc32 } = require("node:zlib");
 parentPort.on("message", ({ fd, parts, state, error }) => {
   let failure = "";
+  let op = "write";
   try {
     for (const { data, runs, sums } of parts) {
       let last = 0;
@@ -38,9 +40,11 @@ parentPort.on("message", ({ fd, parts, state, error }) => {
         }
       }
     }
+    op = "sync";
     fs.fdatasyncSync(fd);
   } catch (e) {
-    failure = String((e && e.message) || e);
+    // What the caller needs to type the failure: the operation and the system error's fields.
+    failure = JSON.stringify({ op, message: String((e && e.message) || e), code: e && e.code, errno: e && e.errno, syscall: e && e.syscall });
   }
   const bytes = Buffer.from(failure).subarray(0, error.length);
   error.set(bytes);
@@ -144,21 +148,31 @@ export class WriteBehind {
     return !this.#busy || Atomics.load(this.#state, 0) === DONE;
   }
 
-  /** Blocks until the job in flight, if any, is written and synced; throws if it failed. */
+  /**
+   * Blocks until the job in flight, if any, is written and synced; throws an `IoError` (the
+   * worker's system error as its cause) if it failed.
+   */
   wait(): void {
     if (!this.#busy) return;
     while (Atomics.load(this.#state, 0) === RUNNING) {
       // The worker was lost (it died, or never started): nothing will signal.
       if (worker === null) {
         this.#busy = false;
-        throw new Error(`${this.#path}: write-behind worker exited before finishing its write`);
+        throw new IoError("write", this.#path, new Error("the write-behind worker exited before finishing its write"));
       }
       Atomics.wait(this.#state, 0, RUNNING, 1000);
     }
     this.#busy = false;
     if (Atomics.load(this.#state, 0) === FAILED) {
-      const message = Buffer.from(this.#error.subarray(0, Atomics.load(this.#state, 1))).toString();
-      throw new Error(`${this.#path}: in-place write failed: ${message}`);
+      const text = Buffer.from(this.#error.subarray(0, Atomics.load(this.#state, 1))).toString();
+      let failure: { op?: string; message?: string; code?: string; errno?: number; syscall?: string } = { message: text };
+      try {
+        failure = JSON.parse(text);
+      } catch {
+        // Cut at the error buffer's length: keep the text as the message.
+      }
+      const cause = Object.assign(new Error(failure.message ?? text), { code: failure.code, errno: failure.errno, syscall: failure.syscall });
+      throw new IoError(failure.op === "sync" ? "sync" : "write", this.#path, cause);
     }
   }
 }

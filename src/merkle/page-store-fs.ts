@@ -1,8 +1,8 @@
 // The directory operations the page store needs beyond `KvFileSystem`: removing a table file
 // that a grow replaced, and making a newly created file's directory entry durable.
 import * as fs from "node:fs";
-import { join } from "node:path";
-import { type KvFileSystem, type MemFileSystem, nodeFileSystem } from "../kv/index.ts";
+import { dirname, join, resolve } from "node:path";
+import { guardFileSystem, type KvFileSystem, type MemFileSystem, nodeFileSystem } from "../kv/index.ts";
 
 /** `KvFileSystem` plus removal and a directory barrier. */
 export interface PageStoreFileSystem extends KvFileSystem {
@@ -10,24 +10,35 @@ export interface PageStoreFileSystem extends KvFileSystem {
   remove(path: string): void;
   /** Makes creations and removals in directory `dir` durable. */
   syncDir(dir: string): void;
-  /** Creates directory `dir` (and parents) when missing. */
+  /** Creates directory `dir` (and parents) when missing; what it creates is durable on return. */
   mkdir(dir: string): void;
 }
 
-/** The host file system. */
-export const nodePageStoreFileSystem: PageStoreFileSystem = {
-  open: (path) => nodeFileSystem.open(path),
-  remove: (path) => fs.rmSync(path, { force: true }),
-  syncDir: (dir) => {
-    const fd = fs.openSync(dir, fs.constants.O_RDONLY);
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY);
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The host file system; failures are raised as `IoError`s (see `guardFileSystem`). */
+export const nodePageStoreFileSystem: PageStoreFileSystem = guardFileSystem({
+  open: (path: string) => nodeFileSystem.open(path),
+  remove: (path: string) => fs.rmSync(path, { force: true }),
+  syncDir: syncDirectory,
+  mkdir: (dir: string) => {
+    // A new directory's entry is durable only once its parent is synced: without that, a power
+    // loss after the first commit could take the whole database directory with it.
+    const first = fs.mkdirSync(dir, { recursive: true });
+    if (first === undefined) return;
+    for (let d = resolve(dir); ; d = dirname(d)) {
+      syncDirectory(dirname(d));
+      if (d === resolve(first) || d === dirname(d)) break;
     }
   },
-  mkdir: (dir) => fs.mkdirSync(dir, { recursive: true }),
-};
+});
 
 /**
  * A `PageStoreFileSystem` over a `MemFileSystem`, which cannot delete: a removed file is

@@ -22,9 +22,9 @@ import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, sealMerkle
 import { DEFAULT_PAGE_CACHE_BYTES, MerklePageCache } from "./page-cache.ts";
 import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "./page-store-fs.ts";
-import { TableFile, tableFileName } from "./table-file.ts";
+import { closeQuietly, TableFile, tableFileName } from "./table-file.ts";
 import { buildWal, readWalBody, readWalHeader, walPageOffset, type WalRecord, writeWal } from "./wal.ts";
-import { type KvFile, StagingBuffer, WriteBehind, WriteJob } from "../kv/index.ts";
+import { guardFileSystem, type KvFile, StagingBuffer, WriteBehind, WriteJob } from "../kv/index.ts";
 
 /** File name of the WAL inside the store directory. */
 export const WAL_FILE_NAME = "merkle.wal";
@@ -232,7 +232,7 @@ export class PageStore {
    * a valid WAL tagged `committedSeq` is replayed, a newer one discarded.
    */
   static open(dir: string, options: PageStoreOptions = {}): PageStore {
-    const fs = options.fs ?? nodePageStoreFileSystem;
+    const fs = guardFileSystem(options.fs ?? nodePageStoreFileSystem);
     const maxLoad = options.maxLoad ?? DEFAULT_MAX_LOAD;
     if (!(maxLoad >= 0.1 && maxLoad <= 0.95)) throw new PageStoreError("BAD_ARGUMENT", `maxLoad ${maxLoad} not in 0.1 .. 0.95`);
     const cacheBytes = options.cacheBytes ?? DEFAULT_PAGE_CACHE_BYTES;
@@ -241,12 +241,15 @@ export class PageStore {
     if (!Number.isInteger(pinDepth) || pinDepth < -1) throw new PageStoreError("BAD_ARGUMENT", `pinDepth ${pinDepth}`);
     if (options.readOnly === true && options.table === undefined) throw new PageStoreError("BAD_ARGUMENT", "readOnly: a table description is required");
     if (options.readOnly !== true) fs.mkdir(dir);
+    // `open` owns the WAL until a store is returned; `#create` and `#restore` close only the
+    // table files they opened when they fail (a second close of the WAL once replaced a CORRUPT
+    // error by EBADF, and could close a reused descriptor number under another file).
     const wal = fs.open(pathIn(dir, WAL_FILE_NAME));
     try {
       if (options.table === undefined) return PageStore.#create(dir, fs, wal, options);
       return PageStore.#restore(dir, fs, wal, options.table, options);
     } catch (e) {
-      wal.close();
+      closeQuietly(wal);
       throw e;
     }
   }
@@ -259,8 +262,13 @@ export class PageStore {
     // A crash before the first commit point may have left a grown generation 1 behind.
     fs.remove(pathIn(dir, tableFileName(1)));
     const table = TableFile.create(fs.open(pathIn(dir, tableFileName(0))), 0, buckets);
-    table.file.sync();
-    fs.syncDir(dir);
+    try {
+      table.file.sync();
+      fs.syncDir(dir);
+    } catch (e) {
+      closeQuietly(table.file);
+      throw e;
+    }
     const store = new PageStore(dir, fs, wal, table, new BucketTable(new Uint8Array(buckets)), options, -1);
     store.#fsyncs += 2;
     return store;
@@ -277,10 +285,16 @@ export class PageStore {
     try {
       table = TableFile.open(file, info.gen, info.buckets);
     } catch (e) {
-      file.close();
+      closeQuietly(file);
       throw e;
     }
-    const store = new PageStore(dir, fs, wal, table, new BucketTable(table.readMeta()), options, seq);
+    let store: PageStore;
+    try {
+      store = new PageStore(dir, fs, wal, table, new BucketTable(table.readMeta()), options, seq);
+    } catch (e) {
+      closeQuietly(file);
+      throw e;
+    }
     try {
       const head = readWalHeader(wal);
       if (head !== undefined && head.seq === seq) {
@@ -318,7 +332,8 @@ export class PageStore {
       fs.remove(pathIn(dir, tableFileName(info.gen + 1)));
       fs.syncDir(dir);
     } catch (e) {
-      store.close();
+      // The table file only: the WAL is `open`'s to close. Nothing is in flight at open.
+      closeQuietly(file);
       throw e;
     }
     return store;
@@ -806,23 +821,37 @@ export class PageStore {
     this.#cache.clear();
   }
 
-  /** Closes the files; a prepared, unapplied commit is dropped. No call is valid afterwards. */
+  /**
+   * Closes the files, each once; a prepared, unapplied commit is dropped. No call is valid
+   * afterwards. An in-place write behind the caller that failed, or a failed close, is thrown
+   * once everything is released (a lost in-place write is repaired from the WAL at the next
+   * open, so nothing committed is lost); a failure reported before is not thrown again.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    const reported = this.#failed !== null;
+    let failure: unknown = null;
     try {
       // The worker must be done with the table's descriptor before it is closed.
       this.#settle();
-    } catch {
-      // A lost in-place write is repaired from the WAL at the next open.
+    } catch (e) {
+      if (!reported) failure = e;
     }
     const p = this.#prepared;
     this.#prepared = null;
-    if (p !== null && p.next !== null) p.next.table.file.close();
-    this.#table.file.close();
-    this.#wal.close();
+    const files = [this.#table.file, this.#wal];
+    if (p !== null && p.next !== null) files.unshift(p.next.table.file);
+    for (const f of files) {
+      try {
+        f.close();
+      } catch (e) {
+        failure ??= e;
+      }
+    }
     this.#cache.clear();
     this.#staging.release();
+    if (failure !== null) throw failure;
   }
 
   #live(): void {

@@ -75,17 +75,23 @@ export class TableFile {
   /** Turns `file` into an empty table (all buckets empty, format 2); the caller syncs. */
   static create(file: KvFile, gen: number, buckets: number): TableFile {
     const t = new TableFile(file, gen, buckets, TABLE_VERSION);
-    file.truncate(0);
-    const head = new Uint8Array(UNIT);
-    const dv = new DataView(head.buffer);
-    dv.setUint32(0, TABLE_MAGIC, true);
-    dv.setUint32(4, TABLE_VERSION, true);
-    dv.setUint32(8, gen, true);
-    dv.setUint32(12, Math.log2(buckets), true);
-    dv.setUint32(28, crc32(head.subarray(0, 28)), true);
-    file.write(head, 0);
-    file.truncate(t.byteLength);
-    t.writeMeta(new Uint8Array(buckets));
+    try {
+      file.truncate(0);
+      const head = new Uint8Array(UNIT);
+      const dv = new DataView(head.buffer);
+      dv.setUint32(0, TABLE_MAGIC, true);
+      dv.setUint32(4, TABLE_VERSION, true);
+      dv.setUint32(8, gen, true);
+      dv.setUint32(12, Math.log2(buckets), true);
+      dv.setUint32(28, crc32(head.subarray(0, 28)), true);
+      file.write(head, 0);
+      file.truncate(t.byteLength);
+      t.writeMeta(new Uint8Array(buckets));
+    } catch (e) {
+      // The table owns `file` from the call on: a failed create closes it.
+      closeQuietly(file);
+      throw e;
+    }
     return t;
   }
 
@@ -179,4 +185,13 @@ export class TableFile {
 /** CRC-32 of meta unit `u`'s bytes (the last unit without its padding). */
 function unitSum(meta: Uint8Array, u: number): number {
   return crc32(meta.subarray(u * UNIT, Math.min((u + 1) * UNIT, meta.length)));
+}
+
+/** Closes `file` on an error path, where the error already on its way is the one to report. */
+export function closeQuietly(file: { close(): void }): void {
+  try {
+    file.close();
+  } catch {
+    // Secondary to the failure being thrown.
+  }
 }

@@ -15,7 +15,7 @@
 // checkpoint rewrites pages in place; `checkCurrent` notices it.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { encodeTreeMeta, type KvFile, type KvTree, keyString, openKv, type RangeOptions } from "../kv/index.ts";
+import { encodeTreeMeta, guardFileSystem, type KvFile, type KvTree, keyString, openKv, type RangeOptions } from "../kv/index.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore } from "../merkle/page-store.ts";
 import { pageIdKey } from "../merkle/page.ts";
@@ -72,8 +72,8 @@ export class StoreReader {
   /** Opens the store at `path` read-only; `NOT_FOUND` when it holds no committed state. */
   static open(path: string, options: StoreReaderOptions = {}): StoreReader {
     if (typeof path !== "string" || path.length === 0) throw new StoreError("BAD_ARGUMENT", "path must be a non-empty string");
-    const fs = options.fs ?? nodePageStoreFileSystem;
-    if (fs === nodePageStoreFileSystem && !existsSync(join(path, "meta"))) throw new StoreError("NOT_FOUND", `no database at ${path}`);
+    if ((options.fs ?? nodePageStoreFileSystem) === nodePageStoreFileSystem && !existsSync(join(path, "meta"))) throw new StoreError("NOT_FOUND", `no database at ${path}`);
+    const fs = guardFileSystem(options.fs ?? nodePageStoreFileSystem);
     const metaFile = fs.open(join(path, "meta"));
     try {
       const rec = readMetaRecord(metaFile);

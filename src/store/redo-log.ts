@@ -51,6 +51,7 @@ export class RedoLog {
   #records = 0;
   #fsyncs = 0;
   #bytesWritten = 0;
+  #closed = false;
 
   constructor(private readonly file: KvFile) {}
 
@@ -183,7 +184,10 @@ export class RedoLog {
     this.#records = 0;
   }
 
+  /** Closes the file; idempotent. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.file.close();
   }
 }

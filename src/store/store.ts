@@ -27,7 +27,7 @@
 // (page table and WAL), `LOCK` (one writer process).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type BatchEntry, encodeTreeMeta, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions, WriteBehind } from "../kv/index.ts";
+import { type BatchEntry, encodeTreeMeta, guardFileSystem, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions, WriteBehind } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
 import { MERKLE_PAGE_BYTES, pageIdKey } from "../merkle/page.ts";
@@ -253,7 +253,7 @@ export class Store {
   /** Opens the store in directory `path`, creating it when it holds no committed state. */
   static open(path: string, options: StoreOptions = {}): Store {
     if (typeof path !== "string" || path.length === 0) throw new StoreError("BAD_ARGUMENT", "path must be a non-empty string");
-    const fs = options.fs ?? nodePageStoreFileSystem;
+    const fs = guardFileSystem(options.fs ?? nodePageStoreFileSystem);
     if (options.create === false && !existsSync(join(path, "meta"))) {
       throw new StoreError("NOT_FOUND", `no database at ${path}`);
     }
@@ -282,11 +282,15 @@ export class Store {
       opened.push(redo);
       if (rec === null) {
         // Never committed (new, or a crash before the first record): start from nothing.
-        for (const f of [fs.open(valuesPath), redoFile]) {
-          f.truncate(0);
-          f.sync();
-          if (f !== redoFile) f.close();
+        const valuesFile = fs.open(valuesPath);
+        try {
+          valuesFile.truncate(0);
+          valuesFile.sync();
+        } finally {
+          valuesFile.close();
         }
+        redoFile.truncate(0);
+        redoFile.sync();
         values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes, maxDirtyBytes: valueDirtyBytes });
         opened.push(values);
         pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, initialBuckets: options.merkleInitialBuckets, writeBehind: options.writeBehind });
@@ -311,8 +315,8 @@ export class Store {
       store.#replay(logged);
       return store;
     } catch (e) {
-      for (const f of opened.reverse()) f.close();
-      lock?.release();
+      // Each file once, by its owner, and all of them whatever fails: the error to report is `e`.
+      releaseQuietly([...opened.reverse(), { close: () => lock?.release() }]);
       throw e;
     }
   }
@@ -692,28 +696,51 @@ export class Store {
 
   /**
    * Checkpoints (unless a commit failed), closes the files and releases the lock; idempotent.
-   * A checkpoint that fails here is not reported: every commit is already durable in the redo
-   * log, and the next open replays it (and meets the I/O error, if it persists).
+   * Everything is released whatever fails. A checkpoint that fails here is then thrown as
+   * `FAILED` (nothing is lost: every commit is durable in the redo log, and the next open
+   * replays it); a file that fails to close, as its `IoError`.
    */
   close(): void {
     if (this.#closed) return;
-    try {
-      if (this.#failed === null) {
+    let checkpointFailure: unknown = null;
+    if (this.#failed === null) {
+      try {
         if (this.#pending !== null) this.#finishCheckpoint();
         this.#checkpoint(false);
+      } catch (e) {
+        checkpointFailure = e;
       }
-    } catch {
-      // See above: nothing is lost.
     }
     this.#closed = true;
-    try {
-      this.pages.close();
-      this.values.close();
-      this.redo.close();
-      this.metaFile.close();
-    } finally {
-      this.lock?.release();
+    let closeFailure: unknown = null;
+    for (const f of [this.pages, this.values, this.redo, this.metaFile, { close: () => this.lock?.release() }]) {
+      try {
+        f.close();
+      } catch (e) {
+        closeFailure ??= e;
+      }
     }
+    if (checkpointFailure !== null) {
+      throw new StoreError("FAILED", `store ${this.path} closed, but its last checkpoint failed (${(checkpointFailure as Error).message}); every commit is in the redo log, and the next open replays it`, { cause: checkpointFailure });
+    }
+    if (closeFailure !== null) throw closeFailure;
+  }
+
+  /** Releases the files and the lock without a checkpoint, for error paths; never throws. */
+  abandon(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    releaseQuietly([this.pages, this.values, this.redo, this.metaFile, { close: () => this.lock?.release() }]);
   }
 }
 
+/** Closes each of `owned` once, whatever fails, on an error path (the error being thrown wins). */
+function releaseQuietly(owned: readonly { close(): void }[]): void {
+  for (const f of owned) {
+    try {
+      f.close();
+    } catch {
+      // Secondary to the failure being thrown.
+    }
+  }
+}

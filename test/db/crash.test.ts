@@ -90,7 +90,12 @@ async function run(fs: CrashFs, ops: Op[]): Promise<number> {
   } catch (e) {
     if (!fs.crashed) throw e;
   } finally {
-    if (!fs.crashed) db?.close();
+    try {
+      if (!fs.crashed) db?.close();
+    } catch (e) {
+      // The crash may come in the last close's checkpoint, which close now reports.
+      if (!fs.crashed) throw e;
+    }
   }
   return done;
 }

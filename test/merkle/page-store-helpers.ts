@@ -2,7 +2,7 @@
 // (optionally tearing the write in flight) and recovers to a state a real disk could show after
 // power loss, plus makers of page ids and sealed pages.
 import { openSync } from "node:fs";
-import type { KvFile } from "../../src/kv/index.ts";
+import { IoError, type KvFile } from "../../src/kv/index.ts";
 import { MERKLE_PAGE_BYTES, pageIdOf, sealMerklePage } from "../../src/merkle/page.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
 import { Rng } from "../kv/helpers.ts";
@@ -13,6 +13,11 @@ export class CrashError extends Error {
     super("injected crash");
     this.name = "CrashError";
   }
+}
+
+/** True for the crash of a `CrashFs`, as thrown or as the cause of the `IoError` the seam made of it. */
+export function isCrash(e: unknown): boolean {
+  return e instanceof CrashError || (e instanceof IoError && e.cause instanceof CrashError);
 }
 
 type Op = { write: Uint8Array; pos: number } | { truncate: number };

@@ -12,7 +12,7 @@ import { PageStoreCorruptionError, PageStoreError } from "../../src/merkle/page-
 import { memPageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
 import { checksumRegionBytes, metaRegionBytes, tableFileName } from "../../src/merkle/table-file.ts";
 import { Rng, hex, same, tempDir } from "../kv/helpers.ts";
-import { CrashError, CrashFs, makePage, randomPageId } from "./page-store-helpers.ts";
+import { CrashFs, isCrash, makePage, randomPageId } from "./page-store-helpers.ts";
 
 const DIR = "/db";
 
@@ -509,7 +509,7 @@ describe("page store", () => {
               try {
                 h.commit(step.changes);
               } catch (e) {
-                if (!(e instanceof CrashError)) throw e;
+                if (!isCrash(e)) throw e;
               }
               const expect = (h.committed?.seq ?? 0) > baseSeq ? step.after : old;
               let disk = h.fs.recover(rng);
@@ -519,7 +519,7 @@ describe("page store", () => {
                 try {
                   PageStore.open(DIR, { fs: disk, initialBuckets: 16, committedSeq: h.committed?.seq, table: h.committed?.table }).close();
                 } catch (e) {
-                  if (!(e instanceof CrashError)) throw e;
+                  if (!isCrash(e)) throw e;
                 }
                 disk = disk.recover(rng);
               }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MemFileSystem } from "../../src/kv/index.ts";
+import { IoError, MemFileSystem } from "../../src/kv/index.ts";
 import { memPageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
 import { MERKLE_PAGE_BYTES, pageIdOf } from "../../src/merkle/page.ts";
 import { StoreReader } from "../../src/store/reader.ts";
@@ -148,7 +148,7 @@ describe(`store: redo log and checkpoints (seed ${seed})`, () => {
             store.commit(batch);
             model = inFlight;
           } catch (e) {
-            assert.equal((e as Error).message, "crash");
+            assert.ok(e instanceof IoError && e.op === "write" && (e.cause as Error).message === "crash", String(e));
             crashed = true;
           }
         }
