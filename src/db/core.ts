@@ -587,7 +587,10 @@ export class DbCore {
         failure ??= e;
       }
     };
-    release(() => this.#store?.close());
+    // A failed handle writes nothing more, not even the checkpoint a close would write (the
+    // failure may have been the rollback log's, beside a store that does not know of it).
+    if (this.#failed !== null) this.#store?.abandon();
+    else release(() => this.#store?.close());
     release(() => this.#reader?.close());
     // A log file with a sync in flight is closed when that sync returns (see #logAsync).
     if (this.#inflight === null) release(() => this.#log?.close());

@@ -1,0 +1,220 @@
+// An in-memory file system that fails one chosen file operation the way the host's would: a
+// Node system error with `code`, `errno`, `syscall` (and `path` where Node gives one). Every
+// operation counts (open, read, write, sync, truncate, size, close, remove, syncDir, mkdir), so
+// a loop over N = 1, 2, ... reaches every failure point of a piece of work, SQLite style. A torn
+// mode fails the N-th write instead, after writing a prefix of it.
+//
+// It also audits descriptors: a file closed twice (which on the host could close a reused
+// descriptor number under another file) and files left open are counted, and every mutating
+// operation after the injected failure is recorded (a failed handle must write and sync nothing
+// more: no retried fsync).
+import type { KvFile } from "../../src/kv/index.ts";
+import type { PageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
+
+/** The system errors injected. */
+export type FaultCode = "EIO" | "ENOSPC" | "EROFS";
+
+const ERRNO: Record<string, number> = { EIO: -5, EBADF: -9, ENOSPC: -28, EROFS: -30 };
+const TEXT: Record<string, string> = {
+  EIO: "i/o error",
+  EBADF: "bad file descriptor",
+  ENOSPC: "no space left on device",
+  EROFS: "read-only file system",
+};
+const SYSCALL = {
+  open: "open",
+  read: "read",
+  write: "write",
+  sync: "fdatasync",
+  truncate: "ftruncate",
+  size: "fstat",
+  close: "close",
+  remove: "unlink",
+  syncDir: "fsync",
+  mkdir: "mkdir",
+} as const;
+
+type Op = keyof typeof SYSCALL;
+const MUTATING: ReadonlySet<Op> = new Set(["write", "sync", "truncate", "remove", "syncDir"]);
+
+/** An error shaped as Node's for a failed system call. */
+export function systemError(code: string, syscall: string, path?: string): NodeJS.ErrnoException {
+  const e: NodeJS.ErrnoException = new Error(`${code}: ${TEXT[code] ?? code}, ${syscall}${path === undefined ? "" : ` '${path}'`}`);
+  e.errno = ERRNO[code];
+  e.code = code;
+  e.syscall = syscall;
+  if (path !== undefined) e.path = path;
+  return e;
+}
+
+class Data {
+  bytes = new Uint8Array(0);
+  length = 0;
+  write(buf: Uint8Array, pos: number): void {
+    const end = pos + buf.length;
+    if (end > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(end, this.bytes.length * 2, 4096));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    if (pos > this.length) this.bytes.fill(0, this.length, pos);
+    this.bytes.set(buf, pos);
+    if (end > this.length) this.length = end;
+  }
+  truncate(size: number): void {
+    if (size > this.length) this.write(new Uint8Array(size - this.length), this.length);
+    else this.length = size;
+  }
+  copy(): Data {
+    const d = new Data();
+    d.bytes = this.bytes.slice(0, this.length);
+    d.length = this.length;
+    return d;
+  }
+}
+
+/** See the module comment. */
+export class FaultFs implements PageStoreFileSystem {
+  #files = new Map<string, Data>();
+  #open = new Set<object>();
+  /** Operations so far (every kind counts). */
+  ops = 0;
+  /** Writes so far. */
+  writes = 0;
+  /** Fail operation number `at` (1-based, counted from arming) with `code`; or tear write number `at`. */
+  #armed: { at: number; code: FaultCode; tear: boolean; base: number } | null = null;
+  /** The error injected, once it was. */
+  fault: NodeJS.ErrnoException | null = null;
+  /** What failed. */
+  faultOp: Op | null = null;
+  /** Mutating operations after the fault, as `op path`. */
+  afterFault: string[] = [];
+  /** Files closed a second time. */
+  doubleCloses: string[] = [];
+
+  /** Arms the fault: operation `at` from now (or write `at`, when tearing) fails with `code`. */
+  arm(at: number, code: FaultCode, tear = false): void {
+    this.#armed = { at, code, tear, base: tear ? this.writes : this.ops };
+    this.fault = null;
+    this.faultOp = null;
+    this.afterFault = [];
+  }
+
+  /** Stops injecting (the fs is healthy from now on). */
+  disarm(): void {
+    this.#armed = null;
+  }
+
+  /** True when the armed fault has fired. */
+  get fired(): boolean {
+    return this.fault !== null;
+  }
+
+  /** Files open now, by path. */
+  openFiles(): string[] {
+    return [...this.#open].map((f) => (f as KvFile).path);
+  }
+
+  /** A healthy copy of the bytes (no open files, no fault). */
+  clone(): FaultFs {
+    const c = new FaultFs();
+    for (const [p, d] of this.#files) c.#files.set(p, d.copy());
+    return c;
+  }
+
+  // Counts `op`; throws the injected error when it is the armed one. `tear` writes a prefix first.
+  #step(op: Op, path: string, tear?: (keep: number) => void, len = 0): void {
+    this.ops++;
+    if (op === "write") this.writes++;
+    if (this.fault !== null && MUTATING.has(op)) this.afterFault.push(`${op} ${path}`);
+    const a = this.#armed;
+    if (a === null || this.fault !== null) return;
+    const n = a.tear ? (op === "write" ? this.writes - a.base : -1) : this.ops - a.base;
+    if (n !== a.at) return;
+    if (a.tear && tear) tear(Math.floor(len / 2));
+    // Node names the path only for calls that take one (open, unlink, mkdir), not for descriptors.
+    const named = op === "open" || op === "remove" || op === "mkdir";
+    this.fault = systemError(a.tear ? "EIO" : a.code, SYSCALL[op], named ? path : undefined);
+    this.faultOp = op;
+    throw this.fault;
+  }
+
+  #data(path: string): Data {
+    let d = this.#files.get(path);
+    if (d === undefined) {
+      d = new Data();
+      this.#files.set(path, d);
+    }
+    return d;
+  }
+
+  open(path: string): KvFile {
+    this.#step("open", path);
+    const fs = this;
+    const data = this.#data(path);
+    let closed = false;
+    const live = (op: Op) => {
+      if (closed) throw systemError("EBADF", SYSCALL[op]);
+      if (fs.#files.get(path) !== data) throw new Error(`${path}: used after removal`);
+    };
+    const file: KvFile = {
+      path,
+      read(buf, position) {
+        live("read");
+        fs.#step("read", path);
+        const n = Math.max(0, Math.min(buf.length, data.length - position));
+        if (n > 0) buf.set(data.bytes.subarray(position, position + n));
+        return n;
+      },
+      write(buf, position) {
+        live("write");
+        fs.#step("write", path, (keep) => data.write(buf.subarray(0, keep), position), buf.length);
+        data.write(buf, position);
+      },
+      sync() {
+        live("sync");
+        fs.#step("sync", path);
+      },
+      truncate(size) {
+        live("truncate");
+        fs.#step("truncate", path);
+        data.truncate(size);
+      },
+      size() {
+        live("size");
+        fs.#step("size", path);
+        return data.length;
+      },
+      close() {
+        if (closed) {
+          fs.doubleCloses.push(path);
+          throw systemError("EBADF", "close");
+        }
+        // A failed close still releases the descriptor, as on the host.
+        closed = true;
+        fs.#open.delete(file);
+        fs.#step("close", path);
+      },
+    };
+    this.#open.add(file);
+    return file;
+  }
+
+  remove(path: string): void {
+    this.#step("remove", path);
+    this.#files.delete(path);
+  }
+
+  syncDir(dir: string): void {
+    this.#step("syncDir", dir);
+  }
+
+  mkdir(dir: string): void {
+    this.#step("mkdir", dir);
+  }
+
+  /** Paths of the files present. */
+  names(): string[] {
+    return [...this.#files.keys()];
+  }
+}
