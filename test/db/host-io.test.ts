@@ -1,0 +1,132 @@
+// I/O failures on the host's file system, as a node meets them: the typed error (a DbError whose
+// cause is the IoError naming the operation and the path, whose cause is Node's own error with
+// its code, errno and syscall), and nothing left behind or changed by a refused open.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { DbError, IoError, open } from "../../src/db/index.ts";
+import { toHex } from "../../src/trie/index.ts";
+import { tempDirs } from "./helpers.ts";
+
+const newDir = tempDirs("bmt-host-io-");
+const key = (n: number) => new Uint8Array(31).fill(n);
+
+/** Asserts `f` throws a DbError of `code` caused by an IoError of `op` with system code `sys`. */
+function assertIo(f: () => unknown, code: string, op: string, sys: string, pathEnd: string): void {
+  assert.throws(f, (e: unknown) => {
+    assert.ok(e instanceof DbError, `a DbError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    const io = e.cause;
+    assert.ok(io instanceof IoError, `cause ${String(io)}`);
+    assert.equal(io.op, op, io.message);
+    assert.equal(io.code, sys, io.message);
+    assert.ok(io.path.endsWith(pathEnd), `path ${io.path}`);
+    const raw = io.cause as NodeJS.ErrnoException;
+    assert.equal(raw.code, sys, "Node's own error is the IoError's cause");
+    assert.equal(typeof raw.errno, "number");
+    assert.equal(typeof raw.syscall, "string");
+    return true;
+  });
+}
+
+function listing(dir: string): string {
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .sort()
+    .map((name) => {
+      const s = statSync(join(dir, name));
+      return `${name}:${s.isDirectory() ? "dir" : s.size}`;
+    })
+    .join(" ");
+}
+
+function makeDb(): { dir: string; root: string } {
+  const dir = newDir();
+  const db = open(dir);
+  const s = db.beginWrite();
+  for (let n = 1; n <= 40; n++) s.set(key(n), Uint8Array.of(n, n));
+  s.finish().commitSync();
+  const root = toHex(db.root);
+  db.close();
+  return { dir, root };
+}
+
+describe("db: I/O failures on the host file system", () => {
+  it("a path that is a regular file: IO (mkdir EEXIST), the file untouched", () => {
+    const path = newDir();
+    writeFileSync(path, "not a database");
+    assertIo(() => open(path), "IO", "mkdir", "EEXIST", path);
+    assert.equal(readFileSync(path, "utf8"), "not a database");
+  });
+
+  it("a path under a regular file: IO (ENOTDIR), nothing created", () => {
+    const file = newDir();
+    writeFileSync(file, "x");
+    assertIo(() => open(join(file, "db")), "IO", "mkdir", "ENOTDIR", join(file, "db"));
+    assert.equal(readFileSync(file, "utf8"), "x");
+  });
+
+  for (const name of ["redo", "values", "rollback.1", join("merkle", "merkle.wal")]) {
+    it(`a database whose ${name} is a directory: IO (EISDIR), the lock released, nothing else changed; it opens again once repaired`, () => {
+      const { dir, root } = makeDb();
+      const saved = readFileSync(join(dir, name));
+      rmSync(join(dir, name));
+      mkdirSync(join(dir, name));
+      const before = listing(dir);
+      assertIo(() => open(dir), "IO", "open", "EISDIR", name);
+      assert.equal(listing(dir), before, "the directory is as it was");
+      assert.ok(!existsSync(join(dir, "LOCK")), "the lock is released");
+      rmSync(join(dir, name), { recursive: true });
+      writeFileSync(join(dir, name), saved);
+      const db = open(dir);
+      assert.equal(toHex(db.root), root);
+      db.close();
+    });
+  }
+
+  it("a redo log on a full device: the commit fails with FAILED (ENOSPC), the handle stays failed, the reopen is at the last acknowledged commit", (t) => {
+    if (!existsSync("/dev/full")) {
+      t.skip("no /dev/full on this machine");
+      return;
+    }
+    const { dir, root } = makeDb();
+    rmSync(join(dir, "redo"));
+    symlinkSync("/dev/full", join(dir, "redo"));
+    const db = open(dir);
+    const s = db.beginWrite();
+    s.set(key(1), Uint8Array.of(9));
+    assertIo(() => s.finish().commitSync(), "FAILED", "write", "ENOSPC", "redo");
+    assert.throws(() => db.beginWrite(), (e: unknown) => e instanceof DbError && e.code === "FAILED");
+    db.close();
+    rmSync(join(dir, "redo"));
+    writeFileSync(join(dir, "redo"), "");
+    const again = open(dir);
+    assert.equal(toHex(again.root), root);
+    assert.deepEqual(again.beginRead().get(key(1)), Uint8Array.of(1, 1));
+    again.close();
+  });
+
+  it("damaged bucket meta bytes are CORRUPT, not a second close's EBADF", () => {
+    // Four meta units; damage one with no page in it, which the last checkpoint's WAL (replayed
+    // at open) does not rewrite, so open meets it.
+    const dir = newDir();
+    const db = open(dir, { merkleInitialBuckets: 16384 });
+    const s = db.beginWrite();
+    for (let n = 1; n <= 40; n++) s.set(key(n), Uint8Array.of(n));
+    s.finish().commitSync();
+    db.close();
+    const table = join(dir, "merkle", "merkle-table.0");
+    const bytes = readFileSync(table);
+    let unit = 0;
+    while (bytes.subarray(4096 * (1 + unit), 4096 * (2 + unit)).some((b) => b !== 0)) unit++;
+    assert.ok(unit < 4, "a unit with no page");
+    bytes[4096 * (1 + unit) + 7] ^= 0x5a;
+    writeFileSync(table, bytes);
+    assert.throws(
+      () => open(dir),
+      (e: unknown) => (e as { code?: string }).code === "CORRUPT" && !/EBADF/.test(String(e)),
+    );
+    assert.ok(!existsSync(join(dir, "LOCK")), "the lock is released");
+  });
+});
