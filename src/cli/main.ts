@@ -1,94 +1,154 @@
 #!/usr/bin/env node
-// The `bmt` command.
-
-import { realpathSync } from "node:fs";
+// The `bmt` command: finds the command in the registry (commands/index.ts), parses its options,
+// runs it, and turns every failure into one line on stderr and an exit code:
+//   0 ok; 1 a failed check, a key or database not found, unreadable input, a database error;
+//   2 a usage error (unknown command or option, missing or malformed argument).
+// Output into a closed pipe (`bmt scan … | head -1`) ends the program quietly.
+import { readFileSync, realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DbError, TrieError } from "../index.ts";
 import { StoreError } from "../store/errors.ts";
-import { dbRootCommand, getCommand, importCommand, replayCommand } from "./db-commands.ts";
-import { PROOF_USAGE, proveCommand, verifyCommand } from "./proof-commands.ts";
-import { type Io, rootCommand } from "./root-command.ts";
+import { KvError } from "../kv/index.ts";
+import { PageStoreError } from "../merkle/page-store-errors.ts";
+import { type Command, CommandFailure, EXIT_FAILED, EXIT_USAGE, type Io, type Parsed, UsageError } from "./command.ts";
+import { COMMANDS } from "./commands/index.ts";
 import { StateFileError } from "./state-files.ts";
 
-const USAGE = `usage: bmt <command> [options]
+export type { Io } from "./command.ts";
 
-commands:
-  root [--check] FILE...        print the state root of each state in JAM vector files
-                                (trace block files, genesis.json, trie.json); with --check,
-                                compare with the roots the files give; last line "N passed, N failed"
-  root --db PATH                print the database's root
-  import FILE --db PATH         load a genesis state or a block's post_state into a new database
-  replay DIR --db PATH          import DIR/genesis.json, then apply each numbered block file as one
-                                commit and check its roots; last line "N passed, N failed"
-  get --db PATH KEY             print KEY's value (0x hex); exit 1 when absent
-${PROOF_USAGE}
-
-options:
-  -h, --help                    show this help`;
-
-const OPTIONS = {
-  check: { type: "boolean", default: false },
-  db: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-/** Runs `bmt` with `argv` (without node and script); returns the exit code. */
-export function main(argv: string[], io: Io): number {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-    io.out(USAGE);
-    return command === undefined ? 2 : 0;
-  }
-  const usage = (msg: string) => {
-    io.err(`bmt ${command}: ${msg}`);
-    return 2;
-  };
+/** The package's version (package.json two folders up, from src/cli and from dist/cli). */
+export function version(): string {
   try {
-    // prove and verify parse their own options.
-    if (command === "prove") return proveCommand(rest, io);
-    if (command === "verify") return verifyCommand(rest, io);
-    const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
-    if (values.help) {
-      io.out(USAGE);
-      return 0;
-    }
-    const db = values.db;
-    switch (command) {
-      case "root":
-        if (db !== undefined) return positionals.length === 0 ? dbRootCommand(db, io) : usage("give either --db PATH or FILEs, not both");
-        if (positionals.length === 0) return usage("give at least one FILE (or --db PATH)");
-        return rootCommand(positionals, values.check, io);
-      case "import":
-        if (db === undefined || positionals.length !== 1) return usage("usage: bmt import FILE --db PATH");
-        return importCommand(positionals[0], db, io);
-      case "replay":
-        if (db === undefined || positionals.length !== 1) return usage("usage: bmt replay DIR --db PATH");
-        return replayCommand(positionals[0], db, io);
-      case "get":
-        if (db === undefined || positionals.length !== 1) return usage("usage: bmt get --db PATH KEY");
-        return getCommand(db, positionals[0], io);
-      default:
-        io.err(`bmt: unknown command '${command}'\n${USAGE}`);
-        return 2;
-    }
-  } catch (e) {
-    // parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes.
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) return usage((e as Error).message);
-    if (e instanceof TrieError) return usage(e.message);
-    if (e instanceof DbError || e instanceof StoreError || e instanceof StateFileError) {
-      io.err(`bmt ${command}: ${e.message}`);
-      return 1;
-    }
-    throw e;
+    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
   }
 }
 
-const stdio: Io = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
+/** `bmt --help`: every command's summary, then the common rules. */
+export function globalUsage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return `usage: bmt <command> [options]
+
+commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
+
+bmt help COMMAND (or bmt COMMAND --help) shows a command's usage and options.
+FILE arguments take - for standard input. --json (where offered) prints one JSON document.
+Long work shows progress on a terminal (--quiet: none; --progress: lines, also when piped).
+Exit codes: 0 ok, 1 a failed check or not found (or any other failure), 2 usage.
+Errors are one line on stderr, "bmt COMMAND: what"; BMT_DEBUG=1 adds the stack of unexpected ones.
+options: -h, --help  this help    -V, --version  the version`;
+}
+
+function find(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+/** Errors the engine and the commands raise on bad data or I/O: exit 1, message only. */
+function isKnownFailure(e: unknown): e is Error {
+  return (
+    e instanceof CommandFailure ||
+    e instanceof StateFileError ||
+    e instanceof DbError ||
+    e instanceof StoreError ||
+    e instanceof KvError ||
+    e instanceof PageStoreError ||
+    e instanceof TrieError
+  );
+}
+
+/** Runs `bmt` with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.err("bmt: give a command; see 'bmt --help'");
+    return EXIT_USAGE;
+  }
+  if (name === "-h" || name === "--help") {
+    io.out(globalUsage());
+    return 0;
+  }
+  if (name === "-V" || name === "--version" || name === "version") {
+    io.out(`bmt ${version()}`);
+    return 0;
+  }
+  if (name === "help") {
+    if (rest.length === 0) {
+      io.out(globalUsage());
+      return 0;
+    }
+    const c = find(rest[0]);
+    if (c === undefined || rest.length > 1) {
+      io.err(rest.length > 1 ? "bmt help: give one command" : `bmt help: unknown command '${rest[0]}'; see 'bmt --help'`);
+      return EXIT_USAGE;
+    }
+    io.out(c.usage);
+    return 0;
+  }
+  const command = find(name);
+  if (command === undefined) {
+    io.err(`bmt: unknown command '${name}'; see 'bmt --help'`);
+    return EXIT_USAGE;
+  }
+  try {
+    const parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    const args = parsed as unknown as Parsed;
+    if (args.values.help === true) {
+      io.out(command.usage);
+      return 0;
+    }
+    return await command.run(args, io);
+  } catch (e) {
+    if (e instanceof BrokenPipe) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) {
+      io.err(`bmt ${name}: ${oneLine((e as Error).message)}; see 'bmt help ${name}'`);
+      return EXIT_USAGE;
+    }
+    if (isKnownFailure(e)) {
+      io.err(`bmt ${name}: ${oneLine(e.message)}`);
+      return EXIT_FAILED;
+    }
+    if (process.env.BMT_DEBUG === "1") io.err(e instanceof Error && e.stack ? e.stack : String(e));
+    io.err(`bmt ${name}: unexpected error: ${oneLine(e instanceof Error ? e.message : String(e))}`);
+    return EXIT_FAILED;
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ");
+}
+
+/** Thrown by a write to a closed stdout: the reader went away, so the command stops quietly. */
+export class BrokenPipe extends Error {
+  override name = "BrokenPipe";
+}
+
+/** The process's streams as an Io. */
+export function processIo(): Io {
+  const broken = (e: unknown) => (e as NodeJS.ErrnoException).code === "EPIPE" || (e as NodeJS.ErrnoException).code === "ERR_STREAM_DESTROYED";
+  // A reader that went away (EPIPE) ends the program quietly; the error reaches us as an event.
+  process.stdout.on("error", (e) => {
+    if (broken(e)) process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  process.stderr.on("error", () => {});
+  return {
+    out(line) {
+      if (process.stdout.destroyed) throw new BrokenPipe("stdout closed");
+      process.stdout.write(`${line}\n`);
+    },
+    err(line) {
+      if (!process.stderr.destroyed) process.stderr.write(`${line}\n`);
+    },
+    errRaw(text) {
+      if (!process.stderr.destroyed) process.stderr.write(text);
+    },
+    errIsTTY: process.stderr.isTTY === true,
+  };
+}
 
 /** True when this file is the program node was started with (also through a bin symlink). */
 function isEntryPoint(): boolean {
@@ -101,4 +161,14 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) process.exitCode = main(process.argv.slice(2), stdio);
+if (isEntryPoint()) {
+  main(process.argv.slice(2), processIo()).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      if (e instanceof BrokenPipe) process.exit(process.exitCode ?? 0);
+      throw e;
+    },
+  );
+}

@@ -78,6 +78,17 @@ export function statesOfJson(file: string, json: JsonValue): NamedState[] {
   throw new StateFileError(file, "not a trace (pre_state/post_state), genesis (state) or trie.json (array) file");
 }
 
+/** Parses the text of a state file (`file` names it in errors). */
+export function statesOfText(file: string, text: string): NamedState[] {
+  let json: JsonValue;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new StateFileError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  return statesOfJson(file, json);
+}
+
 /** Reads and parses a state file. */
 export function readStateFile(file: string): NamedState[] {
   let text: string;
@@ -86,13 +97,7 @@ export function readStateFile(file: string): NamedState[] {
   } catch (e) {
     throw new StateFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  let json: JsonValue;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new StateFileError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  return statesOfJson(file, json);
+  return statesOfText(file, text);
 }
 
 /** A state as key hex -> value, for differences between states. */

@@ -15,10 +15,10 @@ interface JsonState {
   keyvals: { key: string; value: string }[];
 }
 
-function run(args: string[]) {
+async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out, err };
 }
 
@@ -42,8 +42,8 @@ describe("cli: bmt replay / root --db / get / import", () => {
   const lightDb = newDb();
   const lastPost = postState(join(light, blockFiles(light).at(-1) as string));
 
-  it("replays storage_light: genesis, 100 blocks, summary", () => {
-    const r = run(["replay", light, "--db", lightDb]);
+  it("replays storage_light: genesis, 100 blocks, summary", async () => {
+    const r = await run(["replay", light, "--db", lightDb]);
     assert.equal(r.code, 0, r.err.join("\n"));
     assert.equal(r.out.length, 1 + 100 + 1);
     assert.equal(r.out.at(-1), "100 passed, 0 failed");
@@ -61,45 +61,45 @@ describe("cli: bmt replay / root --db / get / import", () => {
     assert.deepEqual(r.err, []);
   });
 
-  it("root --db prints the last post_state root", () => {
-    const r = run(["root", "--db", lightDb]);
+  it("root --db prints the last post_state root", async () => {
+    const r = await run(["root", "--db", lightDb]);
     assert.equal(r.code, 0, r.err.join("\n"));
     assert.deepEqual(r.out, [lastPost.state_root]);
   });
 
-  it("get prints values of the last post_state; absent key: exit 1, no output; malformed key: exit 2", () => {
+  it("get prints values of the last post_state; absent key: exit 1, no output; malformed key: exit 2", async () => {
     const kvs = lastPost.keyvals;
     for (const kv of [kvs[0], kvs[kvs.length >> 1], kvs.at(-1) as JsonState["keyvals"][0]]) {
-      const r = run(["get", "--db", lightDb, kv.key]);
+      const r = await run(["get", "--db", lightDb, kv.key]);
       assert.equal(r.code, 0, r.err.join("\n"));
       assert.deepEqual(r.out, [kv.value.toLowerCase()]);
     }
     // Without the 0x prefix and in upper case too.
-    const up = run(["get", "--db", lightDb, kvs[0].key.slice(2).toUpperCase()]);
+    const up = await run(["get", "--db", lightDb, kvs[0].key.slice(2).toUpperCase()]);
     assert.deepEqual([up.code, up.out], [0, [kvs[0].value.toLowerCase()]]);
     // A key one bit away from a present one.
     const present = new Set(kvs.map((kv) => kv.key));
     const absentKey = `${kvs[0].key.slice(0, -1)}${(Number.parseInt(kvs[0].key.at(-1) as string, 16) ^ 1).toString(16)}`;
     assert.ok(!present.has(absentKey));
-    const absent = run(["get", "--db", lightDb, absentKey]);
+    const absent = await run(["get", "--db", lightDb, absentKey]);
     assert.equal(absent.code, 1);
     assert.deepEqual(absent.out, []);
     for (const bad of ["0x1234", `0x${"zz".repeat(31)}`, `${kvs[0].key}00`, `${kvs[0].key.slice(0, -1)}`]) {
-      const r = run(["get", "--db", lightDb, bad]);
+      const r = await run(["get", "--db", lightDb, bad]);
       assert.equal(r.code, 2, `key ${bad}`);
       assert.deepEqual(r.out, []);
       assert.match(r.err.join("\n"), /KEY/);
     }
   });
 
-  it("root --db and get read without the writer lock, while a writer holds the database", () => {
+  it("root --db and get read without the writer lock, while a writer holds the database", async () => {
     const writer = open(lightDb);
     try {
-      assert.deepEqual(run(["root", "--db", lightDb]).out, [lastPost.state_root]);
+      assert.deepEqual((await run(["root", "--db", lightDb])).out, [lastPost.state_root]);
       const kv = lastPost.keyvals[0];
-      assert.deepEqual(run(["get", "--db", lightDb, kv.key]).out, [kv.value.toLowerCase()]);
+      assert.deepEqual((await run(["get", "--db", lightDb, kv.key])).out, [kv.value.toLowerCase()]);
       // A write command is refused: the lock names this process.
-      const r = run(["replay", light, "--db", lightDb]);
+      const r = await run(["replay", light, "--db", lightDb]);
       assert.equal(r.code, 1);
       assert.match(r.err.join("\n"), /held by this process/);
     } finally {
@@ -108,11 +108,11 @@ describe("cli: bmt replay / root --db / get / import", () => {
   });
 
   for (const name of ["fallback", "safrole", "storage"]) {
-    it(`replays the sampled ${name} trace, syncing over its gaps`, () => {
+    it(`replays the sampled ${name} trace, syncing over its gaps`, async () => {
       const dir = join(traces, name);
       const names = blockFiles(dir);
       const db = newDb();
-      const r = run(["replay", dir, "--db", db]);
+      const r = await run(["replay", dir, "--db", db]);
       assert.equal(r.code, 0, r.err.join("\n"));
       assert.equal(r.out.length, names.length + 2);
       assert.equal(r.out.at(-1), `${names.length} passed, 0 failed`);
@@ -130,35 +130,35 @@ describe("cli: bmt replay / root --db / get / import", () => {
         }
       }
       assert.ok(synced > 0, "the sampled traces have gaps");
-      const root = run(["root", "--db", db]);
+      const root = await run(["root", "--db", db]);
       assert.deepEqual(root.out, [postState(join(dir, names.at(-1) as string)).state_root]);
       // Replaying again into the same database starts over from genesis and passes again.
-      const again = run(["replay", dir, "--db", db]);
+      const again = await run(["replay", dir, "--db", db]);
       assert.equal(again.code, 0, again.err.join("\n"));
       assert.equal(again.out.at(-1), `${names.length} passed, 0 failed`);
     });
   }
 
-  it("import: genesis into a new database prints its root; a non-empty database is refused", () => {
+  it("import: genesis into a new database prints its root; a non-empty database is refused", async () => {
     const genesis = join(traces, "storage", "genesis.json");
     const db = newDb();
-    const r = run(["import", genesis, "--db", db]);
+    const r = await run(["import", genesis, "--db", db]);
     assert.equal(r.code, 0, r.err.join("\n"));
     assert.deepEqual(r.out, [readJson(genesis).state.state_root]);
-    assert.deepEqual(run(["root", "--db", db]).out, r.out);
-    const again = run(["import", genesis, "--db", db]);
+    assert.deepEqual((await run(["root", "--db", db])).out, r.out);
+    const again = await run(["import", genesis, "--db", db]);
     assert.equal(again.code, 1);
     assert.deepEqual(again.out, []);
     assert.match(again.err.join("\n"), /is not empty/);
-    assert.deepEqual(run(["root", "--db", db]).out, r.out, "a refused import changes nothing");
+    assert.deepEqual((await run(["root", "--db", db])).out, r.out, "a refused import changes nothing");
     // A block file: its post_state.
     const block = join(traces, "storage", "00000051.json");
-    const b = run(["import", block, "--db", newDb()]);
+    const b = await run(["import", block, "--db", newDb()]);
     assert.equal(b.code, 0, b.err.join("\n"));
     assert.deepEqual(b.out, [postState(block).state_root]);
   });
 
-  it("replay reports a tampered post_state root as FAIL and exits 1", () => {
+  it("replay reports a tampered post_state root as FAIL and exits 1", async () => {
     const dir = join(tmp, "tampered");
     cpSync(join(traces, "storage"), dir, { recursive: true });
     const names = blockFiles(dir);
@@ -167,7 +167,7 @@ describe("cli: bmt replay / root --db / get / import", () => {
     const bogus = `0x${"11".repeat(32)}`;
     json.post_state.state_root = bogus;
     writeFileSync(join(dir, victim), JSON.stringify(json));
-    const r = run(["replay", dir, "--db", newDb()]);
+    const r = await run(["replay", dir, "--db", newDb()]);
     assert.equal(r.code, 1);
     assert.equal(r.out.at(-1), `${names.length - 1} passed, 1 failed`);
     const fails = r.out.filter((l) => / FAIL /.test(l));
@@ -179,18 +179,18 @@ describe("cli: bmt replay / root --db / get / import", () => {
     assert.match(fails[0], new RegExp(` expected ${bogus}$`));
   });
 
-  it("replay of a directory that cannot be read exits 1 naming it", () => {
-    const r = run(["replay", join(tmp, "no-such-dir"), "--db", newDb()]);
+  it("replay of a directory that cannot be read exits 1 naming it", async () => {
+    const r = await run(["replay", join(tmp, "no-such-dir"), "--db", newDb()]);
     assert.equal(r.code, 1);
     assert.match(r.err.join("\n"), /no-such-dir: cannot read \(ENOENT\)/);
   });
 
   it(
     "root --db and get on a path that holds no database refuse it without creating one",
-    () => {
+    async () => {
       for (const args of [["root", "--db"], ["get", "--db"]]) {
         const db = join(tmp, "never-created");
-        const r = run([...args, db, ...(args[0] === "get" ? [`0x${"00".repeat(31)}`] : [])]);
+        const r = await run([...args, db, ...(args[0] === "get" ? [`0x${"00".repeat(31)}`] : [])]);
         assert.equal(r.code, 1, `${args[0]}: exit ${r.code}, out ${r.out.join(" ")}`);
         assert.deepEqual(r.out, []);
         assert.equal(existsSync(db), false, `${args[0]} created ${db}`);
@@ -198,7 +198,7 @@ describe("cli: bmt replay / root --db / get / import", () => {
     },
   );
 
-  it("works as a program: replay's last line and exit status, get's exit status", () => {
+  it("works as a program: replay's last line and exit status, get's exit status", async () => {
     const cli = join(projectRoot, "src", "cli", "main.ts");
     const db = newDb();
     const ok = spawnSync(process.execPath, ["--import", "tsx", cli, "replay", join(traces, "fallback"), "--db", db], { cwd: projectRoot, encoding: "utf8" });

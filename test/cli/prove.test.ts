@@ -25,10 +25,10 @@ function bmt(args: string[], input?: string) {
 }
 
 /** Runs the CLI in this process (for many quick runs). */
-function run(args: string[]) {
+async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out, err };
 }
 
@@ -53,7 +53,7 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
   const present = [genesis.entries[0], extra[0], extra[1]];
   const absent = [hexKey(0xab), toHex(rng.bytes(31))];
 
-  it("--json: a JSON array of single proofs in the shared shape; verify prints values and absence, exit 0", () => {
+  it("--json: a JSON array of single proofs in the shared shape; verify prints values and absence, exit 0", async () => {
     const keys = [...present.map((e) => toHex(e.key)), ...absent];
     const r = bmt(["prove", "--db", db, "--json", ...keys]);
     assert.equal(r.code, 0, r.err);
@@ -86,7 +86,7 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
     assert.match(other.out, /INVALID \(is against 0x[0-9a-f]{64}, not the given root\)/);
   });
 
-  it("--bin: hex lines on stdout, raw bytes with --out; verify reads both (and stdin)", () => {
+  it("--bin: hex lines on stdout, raw bytes with --out; verify reads both (and stdin)", async () => {
     const keys = [toHex(present[1].key), absent[0]];
     const r = bmt(["prove", "--db", db, "--bin", ...keys]);
     assert.equal(r.code, 0, r.err);
@@ -110,7 +110,7 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
     assert.equal(vb.out, `key proof, root ${root}: valid\n  ${keys[0]} ${toHex(present[1].value)}\n`);
   });
 
-  it("--multi and --range: one proof each, JSON and binary, verified", () => {
+  it("--multi and --range: one proof each, JSON and binary, verified", async () => {
     const keys = [...present.map((e) => toHex(e.key)), ...absent];
     for (const format of ["--json", "--bin"]) {
       const out = file(`multi${format}`);
@@ -144,7 +144,7 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
     }
   });
 
-  it("verify checks witnesses (binary and JSON): the new root, reads and writes", () => {
+  it("verify checks witnesses (binary and JSON): the new root, reads and writes", async () => {
     const handle = open(db);
     const s = handle.beginWrite({ witness: true });
     s.get(present[0].key);
@@ -179,8 +179,8 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
     assert.match(bad.out, /^witness, prevRoot 0x[0-9a-f]{64}: INVALID \(.+\)\n$/);
   });
 
-  it("tampered files exit 1: every changed byte of a binary proof of a present key, a changed JSON sibling or root, garbage", () => {
-    const r = run(["prove", "--db", db, "--bin", toHex(present[0].key)]);
+  it("tampered files exit 1: every changed byte of a binary proof of a present key, a changed JSON sibling or root, garbage", async () => {
+    const r = await run(["prove", "--db", db, "--bin", toHex(present[0].key)]);
     assert.equal(r.code, 0, r.err.join("\n"));
     const bytes = Buffer.from(r.out[0].slice(2), "hex");
     const path = file("tampered.bin");
@@ -189,7 +189,7 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
       const bad = Buffer.from(bytes);
       bad[i] ^= 1 + rng.int(255);
       writeFileSync(path, bad);
-      const v = run(["verify", path]);
+      const v = await run(["verify", path]);
       assert.equal(v.code, 1, `byte ${i} of ${bytes.length} changed: ${v.out.join("\n")}`);
       assert.match(v.out.join("\n"), /INVALID/);
       refused++;
@@ -208,13 +208,13 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
     assert.equal(bmt(["verify", path]).code, 1);
     for (const garbage of ["not a proof", "{}", "[]", "{\"root\": 1", "0x626d01", ""]) {
       writeFileSync(path, garbage);
-      const v = run(["verify", path]);
+      const v = await run(["verify", path]);
       assert.equal(v.code, 1, `${JSON.stringify(garbage)}: ${v.out.join("\n")}`);
       assert.match(v.out.join("\n"), /^unreadable: INVALID \(.+\)$/);
     }
   });
 
-  it("absent keys: non-inclusion proofs that verify (and say so); works while a writer holds the database", () => {
+  it("absent keys: non-inclusion proofs that verify (and say so); works while a writer holds the database", async () => {
     const holder = open(db); // the writer lock, held by this process
     try {
       const keys = Array.from({ length: 5 }, () => toHex(rng.bytes(31)));
@@ -230,7 +230,7 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
     }
   });
 
-  it("usage errors exit 2", () => {
+  it("usage errors exit 2", async () => {
     const k = hexKey(1);
     for (const args of [
       ["prove", k],
@@ -247,14 +247,16 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
       ["verify"],
       ["verify", "a", "b"],
       ["verify", "--root", "0x12", file("single.json")],
-      ["verify", file("no-such-file")],
     ]) {
-      const r = run(args);
+      const r = await run(args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.out.join("\n")}`);
       assert.match(r.err.join("\n"), /^bmt (prove|verify): /);
     }
-    assert.equal(run(["prove", "--db", file("no-db"), k]).code, 1, "no database: exit 1");
-    assert.equal(run(["prove", "--help"]).code, 0);
-    assert.ok(run(["--help"]).out.join("\n").includes("verify [--root ROOT] FILE"));
+    assert.equal((await run(["prove", "--db", file("no-db"), k])).code, 1, "no database: exit 1");
+    const missing = await run(["verify", file("no-such-file")]);
+    assert.equal(missing.code, 1, "a missing FILE is exit 1, as in every command");
+    assert.match(missing.err.join("\n"), /^bmt verify: .*no-such-file: cannot read \(ENOENT\)$/);
+    assert.equal((await run(["prove", "--help"])).code, 0);
+    assert.ok((await run(["help", "verify"])).out.join("\n").includes("bmt verify [--root ROOT] [--json] FILE"));
   });
 });

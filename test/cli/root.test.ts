@@ -8,10 +8,10 @@ import { main } from "../../src/cli/main.ts";
 import { traceFiles, trieCases } from "../support/vector-states.ts";
 import { projectRoot, requireVectors } from "../support/vectors.ts";
 
-function run(args: string[]) {
+async function run(args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out, err };
 }
 
@@ -23,15 +23,15 @@ describe("cli: bmt root", () => {
   const files = [trieJson, ...traceFiles()];
   const stateCount = 11 + traceFiles().reduce((n, f) => n + (f.endsWith("genesis.json") ? 1 : 2), 0);
 
-  it("--check passes every vector file and ends with the summary line", () => {
-    const r = run(["root", "--check", ...files]);
+  it("--check passes every vector file and ends with the summary line", async () => {
+    const r = await run(["root", "--check", ...files]);
     assert.equal(r.code, 0, r.err.join("\n"));
     assert.equal(r.out.at(-1), `${stateCount} passed, 0 failed`);
     assert.equal(r.out.length, stateCount + 1);
   });
 
-  it("prints one 0x line per state, in file order", () => {
-    const r = run(["root", trieJson]);
+  it("prints one 0x line per state, in file order", async () => {
+    const r = await run(["root", trieJson]);
     assert.equal(r.code, 0);
     assert.deepEqual(
       r.out,
@@ -39,19 +39,19 @@ describe("cli: bmt root", () => {
     );
   });
 
-  it("reports a wrong expected root as failed and exits non-zero", () => {
+  it("reports a wrong expected root as failed and exits non-zero", async () => {
     const src = traceFiles().find((f) => !f.endsWith("genesis.json")) as string;
     const json = JSON.parse(readFileSync(src, "utf8"));
     json.post_state.state_root = `0x${"11".repeat(32)}`;
     const bad = join(tmp, "bad-root.json");
     writeFileSync(bad, JSON.stringify(json));
-    const r = run(["root", "--check", bad]);
+    const r = await run(["root", "--check", bad]);
     assert.equal(r.code, 1);
     assert.equal(r.out.at(-1), "1 passed, 1 failed");
     assert.match(r.out[1], /FAIL .*bad-root\.json post_state/);
   });
 
-  it("names the file for unreadable and malformed input, and counts it as failed", () => {
+  it("names the file for unreadable and malformed input, and counts it as failed", async () => {
     const notJson = join(tmp, "broken.json");
     writeFileSync(notJson, "{ not json");
     const wrongShape = join(tmp, "shape.json");
@@ -59,7 +59,7 @@ describe("cli: bmt root", () => {
     const badKey = join(tmp, "key.json");
     writeFileSync(badKey, JSON.stringify({ state: { state_root: `0x${"00".repeat(32)}`, keyvals: [{ key: "0x1234", value: "0x" }] } }));
     const missing = join(tmp, "missing.json");
-    const r = run(["root", "--check", notJson, wrongShape, badKey, missing, trieJson]);
+    const r = await run(["root", "--check", notJson, wrongShape, badKey, missing, trieJson]);
     assert.equal(r.code, 1);
     assert.equal(r.out.at(-1), "11 passed, 4 failed");
     assert.match(r.err[0], /broken\.json: not valid JSON/);
@@ -68,13 +68,13 @@ describe("cli: bmt root", () => {
     assert.match(r.err[3], /missing\.json: cannot read \(ENOENT\)/);
   });
 
-  it("refuses a call without files or with unknown options (exit 2)", () => {
-    assert.equal(run(["root"]).code, 2);
-    assert.equal(run(["root", "--bogus", trieJson]).code, 2);
-    assert.equal(run(["frobnicate"]).code, 2);
+  it("refuses a call without files or with unknown options (exit 2)", async () => {
+    assert.equal((await run(["root"])).code, 2);
+    assert.equal((await run(["root", "--bogus", trieJson])).code, 2);
+    assert.equal((await run(["frobnicate"])).code, 2);
   });
 
-  it("works as a program: stdout, exit status", () => {
+  it("works as a program: stdout, exit status", async () => {
     const cli = join(projectRoot, "src", "cli", "main.ts");
     const out = execFileSync(process.execPath, ["--import", "tsx", cli, "root", "--check", trieJson], { cwd: projectRoot, encoding: "utf8" });
     assert.equal(out.trim().split("\n").at(-1), "11 passed, 0 failed");
