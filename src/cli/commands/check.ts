@@ -39,7 +39,8 @@ export interface Problem {
 
 /** A problem from an engine error: corruption errors carry file and offset. */
 function problemOf(e: unknown, file: string): Problem {
-  if (e instanceof KvCorruptionError || e instanceof PageStoreCorruptionError) return { file: e.file, offset: e.offset, problem: e.message };
+  // Their messages repeat the file and offset: keep what follows.
+  if (e instanceof KvCorruptionError || e instanceof PageStoreCorruptionError) return { file: e.file, offset: e.offset, problem: e.message.replace(/^.* at offset \d+: /, "") };
   if (e instanceof KvError || e instanceof PageStoreError || e instanceof StoreError) return { file, offset: null, problem: e.message };
   throw e;
 }
