@@ -4,7 +4,7 @@
 //   0 ok; 1 a failed check, a key or database not found, unreadable input, a database error;
 //   2 a usage error (unknown command or option, missing or malformed argument).
 // Output into a closed pipe (`bmt scan … | head -1`) ends the program quietly.
-import { readFileSync, realpathSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DbError, TrieError } from "../index.ts";
@@ -14,17 +14,9 @@ import { PageStoreError } from "../merkle/page-store-errors.ts";
 import { type Command, CommandFailure, EXIT_FAILED, EXIT_USAGE, type Io, type Parsed, UsageError } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { StateFileError } from "./state-files.ts";
+import { VERSION } from "./version.ts";
 
 export type { Io } from "./command.ts";
-
-/** The package's version (package.json two folders up, from src/cli and from dist/cli). */
-export function version(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
-  } catch {
-    return "unknown";
-  }
-}
 
 /** `bmt --help`: every command's summary, then the common rules. */
 export function globalUsage(): string {
@@ -71,7 +63,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   if (name === "-V" || name === "--version" || name === "version") {
-    io.out(`bmt ${version()}`);
+    io.out(`bmt ${VERSION}`);
     return 0;
   }
   if (name === "help") {

@@ -11,9 +11,9 @@ import type { MerkleTop, NodeKind } from "../merkle/update.ts";
 import { StoreError } from "./errors.ts";
 
 const SLOT_BYTES = 4096;
-const META_MAGIC = 0x544d4231; // "1BMT" little-endian
+export const META_MAGIC = 0x544d4231; // "1BMT" little-endian
 // 2: merkle pages carry a leaf count and small subtries are elided (pages of 1 are not valid).
-const META_VERSION = 2;
+export const META_VERSION = 2;
 // magic u32, version u32, seq u64, root 32, kind u8, pad 3, kv meta, table info, crc u32
 const ROOT_AT = 16;
 const KIND_AT = 48;

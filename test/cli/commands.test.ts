@@ -12,6 +12,7 @@ import { crc32 } from "node:zlib";
 import { after, describe, it } from "node:test";
 import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { progress, statusText } from "../../src/cli/progress.ts";
+import { VERSION } from "../../src/cli/version.ts";
 import { open } from "../../src/db/index.ts";
 import { type Entry, toHex, trieRootUnsorted } from "../../src/trie/index.ts";
 import { bmt, bmtHead } from "../support/built-cli.ts";
@@ -54,6 +55,7 @@ describe(`cli: every command through the built bmt (seed ${seed})`, () => {
   const traceDb = file("trace-db");
 
   it("--version, help, COMMAND --help and bmt help COMMAND print each command's own usage", () => {
+    assert.equal(VERSION, pkg.version, "src/cli/version.ts follows package.json");
     for (const v of ["--version", "-V"]) assert.deepEqual(bmt([v]), { code: 0, out: `bmt ${pkg.version}\n`, err: "" });
     const help = bmt(["--help"]);
     assert.equal(help.code, 0);

@@ -18,7 +18,7 @@ function* guarded<T>(it: Iterable<T>, started: () => boolean): Generator<T> {
 }
 
 /** Lines per write. */
-const CHUNK = 1024;
+const LINES_PER_WRITE = 1024;
 
 /** Text sink: stdout through `io`, or a file. */
 function sink(io: Io, out: string | undefined): { write(text: string): void; close(): void } {
@@ -71,7 +71,7 @@ Exit: 0, 1 no database or FILE cannot be written, 2 usage.`,
         for (const [k, v] of guarded(snapshot.entriesSync(), () => n > 0)) {
           lines.push(json ? `${n === 0 ? "" : ","}{"key":"${toHex(k)}","value":"${toHex(v)}"}` : `${toHex(k)} ${toHex(v)}`);
           n++;
-          if (lines.length === CHUNK) {
+          if (lines.length === LINES_PER_WRITE) {
             to.write(lines.join("\n"));
             lines = [];
             bar.update(n);

@@ -2,6 +2,7 @@
 import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { open, toHex } from "../../index.ts";
+import { META_MAGIC } from "../../store/meta-record.ts";
 import { Store } from "../../store/store.ts";
 import { type Command, dbPath, flag, JSON_OPTION, positionals, printJson } from "../command.ts";
 import { requireDb } from "../db-access.ts";
@@ -21,8 +22,7 @@ function files(dir: string): { file: string; bytes: number }[] {
   return out;
 }
 
-// The meta file: two 4 KiB slots, each starting magic u32 ("1BMT"), format version u32 (LE).
-const META_MAGIC = 0x544d4231;
+// The meta file: two 4 KiB slots, each starting with the magic and the format version (u32 LE).
 const META_SLOT = 4096;
 
 /** The format versions of the meta file's slots that carry the magic. */
