@@ -15,9 +15,10 @@
 // breaks the sequence and ends the replay there.
 //
 // Files `rollback.0` and `rollback.1` alternate: when the live one holds `window` events past its
-// snapshot, the chain is written to the other as a snapshot (records, then a sync, then a header
-// naming a higher generation, then a sync), and events continue there. At open the valid header
-// of the higher generation wins, so a crash while writing a snapshot keeps the old file in force.
+// snapshot (at least 16), the next commit first writes the chain to the other as a snapshot
+// (records, then a sync, then a header naming a higher generation, then a sync), and events
+// continue there. At open the valid header of the higher generation wins, so a crash while
+// writing a snapshot keeps the old file in force.
 //
 // Header (64 bytes): magic, version, gen, snapSeq (store seq of the snapshot), snapCount,
 // snapBytes, crc32. Event: u32 body length, u32 crc32(body), body (see encodeEvent).

@@ -228,13 +228,16 @@ export class StoreReader {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.values.close();
-      this.pages.close();
-      this.log?.close();
-    } finally {
-      this.metaFile.close();
+    // Every file once, whatever fails; the first failure is thrown after.
+    let failure: unknown = null;
+    for (const f of [this.values, this.pages, this.log, this.metaFile]) {
+      try {
+        f?.close();
+      } catch (e) {
+        failure ??= e;
+      }
     }
+    if (failure !== null) throw failure;
   }
 }
 
