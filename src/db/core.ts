@@ -46,7 +46,7 @@ export interface DbOptions {
   merkleCacheBytes?: number;
   /** File system seam for tests that inject faults (default: the host's). */
   fs?: PageStoreFileSystem;
-  /** Take the LOCK file (default true; in-memory test file systems turn it off). */
+  /** Take the writer lock (default true; in-memory test file systems turn it off). */
   lock?: boolean;
   /** Buckets of a new database's merkle page table (default 4096; it grows as needed). */
   merkleInitialBuckets?: number;

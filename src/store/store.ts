@@ -24,7 +24,7 @@
 // change dirties; that is why commits are logged and pages checkpointed.
 //
 // Directory layout: `meta` (the record), `values` (the B+tree), `redo` (the log), `merkle/`
-// (page table and WAL), `LOCK` (one writer process).
+// (page table and WAL), `lock.<n>` and `lock-*.fifo` (the writer lock, see lock.ts).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type BatchEntry, encodeTreeMeta, guardFileSystem, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions, WriteBehind } from "../kv/index.ts";
@@ -51,7 +51,7 @@ export interface StoreOptions {
   merkleCacheBytes?: number;
   /** File system seam, for tests that inject faults (default: the host's). */
   fs?: PageStoreFileSystem;
-  /** Take the LOCK file (default true; in-memory test file systems turn it off). */
+  /** Take the writer lock (default true; in-memory test file systems turn it off). */
   lock?: boolean;
   /**
    * Buckets of a new database's merkle page table (a power of two >= 4; default the page
@@ -267,7 +267,7 @@ export class Store {
     // and a commit dirties about as many value pages as merkle pages, so 4x leaves room.
     const valueDirtyBytes = Math.max(DEFAULT_CHECKPOINT_BYTES, 4 * (options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES));
     fs.mkdir(path);
-    const lock = options.lock === false ? null : DirLock.acquire(join(path, "LOCK"));
+    const lock = options.lock === false ? null : DirLock.acquire(path);
     const opened: { close(): void }[] = [];
     try {
       const metaFile = fs.open(join(path, "meta"));
