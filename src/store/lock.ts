@@ -181,6 +181,12 @@ function unlinkQuietly(path: string): void {
   }
 }
 
+/** Where a paused acquisition stands: its FIFO's read descriptor (-1 before), what it does next. */
+export interface LockStep {
+  fd: number;
+  next: "fifo" | "list" | "check" | "link" | "relist" | "verify" | "back-off" | "clean";
+}
+
 /** An acquired lock; `release` ends it. */
 export class DirLock {
   #fd: number;
@@ -207,22 +213,22 @@ export class DirLock {
   }
 
   /**
-   * The acquisition, paused (yielding the FIFO's read descriptor, or -1 before there is one)
-   * between its file-system operations, so that tests can interleave acquirers in one process.
-   * A caller that stops driving it should close the last descriptor yielded, as death would.
+   * The acquisition, paused between its file-system operations so that tests can interleave
+   * acquirers in one process. A caller that stops driving it should close the last descriptor
+   * yielded, as death would.
    */
-  static *steps(dir: string): Generator<number, DirLock, void> {
+  static *steps(dir: string): Generator<LockStep, DirLock, void> {
     clearLegacy(dir);
-    yield -1;
+    yield { fd: -1, next: "fifo" };
     let [fifo, fd] = makeFifo(dir);
     let held = false;
     try {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        yield fd;
+        yield { fd, next: "list" };
         const gens = generations(dir);
         const m = gens.length === 0 ? 0 : gens[gens.length - 1];
         if (m > 0) {
-          yield fd;
+          yield { fd, next: "check" };
           const live = openLive(join(dir, `lock.${m}`));
           if (live === "gone") continue; // replaced under us by a higher generation
           if (live !== null) {
@@ -237,7 +243,7 @@ export class DirLock {
         }
         const n = m + 1;
         const mine = join(dir, `lock.${n}`);
-        yield fd;
+        yield { fd, next: "link" };
         try {
           fs.linkSync(fifo, mine);
         } catch (e) {
@@ -252,9 +258,9 @@ export class DirLock {
           }
           throw io(`cannot link the lock file ${mine}`, e);
         }
-        yield fd;
+        yield { fd, next: "relist" };
         const after = generations(dir);
-        yield fd;
+        yield { fd, next: "verify" };
         let ours = false;
         try {
           ours = inodeKey(fs.lstatSync(mine)) === inodeKey(fs.fstatSync(fd));
@@ -264,17 +270,17 @@ export class DirLock {
         if (after[after.length - 1] > n || !ours) {
           // Lost to a higher generation. Unlinking by name is safe even if the file is no longer
           // ours: a name below M is no one's lock.
-          yield fd;
+          yield { fd, next: "back-off" };
           if (ours) unlinkQuietly(mine);
           continue;
         }
         // Held. Older generations first (see 2 above), then FIFOs without a reader.
         for (const g of after) {
           if (g >= n) break;
-          yield fd;
+          yield { fd, next: "clean" };
           unlinkQuietly(join(dir, `lock.${g}`));
         }
-        yield fd;
+        yield { fd, next: "clean" };
         DirLock.#removeDeadFifos(dir, fifo);
         held = true;
         return new DirLock(dir, n, fifo, fd);
@@ -317,8 +323,14 @@ export class DirLock {
 
   /** Ends the lock: closes the FIFO (from then on it is dead) and unlinks its name. */
   release(): void {
+    for (const _ of this.releaseSteps());
+  }
+
+  /** `release`, paused between its file-system operations (for tests, as `steps`). */
+  *releaseSteps(): Generator<void, void, void> {
     if (this.#fd < 0) return;
     this.abandon();
+    yield;
     unlinkQuietly(this.fifoPath);
   }
 

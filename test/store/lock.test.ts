@@ -9,7 +9,7 @@ import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, read
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { DirLock, isLockFileName } from "../../src/store/lock.ts";
+import { DirLock, isLockFileName, type LockStep } from "../../src/store/lock.ts";
 import { Store, StoreError } from "../../src/store/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
 import { projectRoot } from "../support/vectors.ts";
@@ -234,8 +234,7 @@ describe("writer lock", () => {
     writeFileSync(join(db, "lock.4"), "garbage");
     execFileSync("mkfifo", [join(db, "lock-78@h-fedcba9876543210.fifo")]);
     const other = DirLock.steps(db);
-    let otherFd = -1;
-    while (otherFd < 0) otherFd = other.next().value as number; // its FIFO is open, not linked yet
+    while ((other.next().value as LockStep).next !== "list"); // its FIFO is open, not linked yet
     const b = DirLock.acquire(db);
     assert.equal(b.generation, 6);
     const names = readdirSync(db).sort();
@@ -284,22 +283,63 @@ describe("writer lock", () => {
     assert.equal(existsSync(join(tmp, "missing")), false);
   });
 
+  it("a release leaves its generation: an acquirer that found it dead cannot take the next one beside a new lock.1", () => {
+    const db = join(tmp, "release-order");
+    mkdirSync(db);
+    const until = (g: Generator<LockStep, DirLock, void>, step: LockStep["next"]) => {
+      for (;;) {
+        const r = g.next();
+        assert.ok(!r.done, `finished before ${step}`);
+        if (r.value.next === step) return;
+      }
+    };
+    const o = DirLock.acquire(db);
+    const y = DirLock.steps(db);
+    until(y, "check"); // y listed: lock.1 is the highest
+    const release = o.releaseSteps();
+    release.next(); // o's FIFO is closed: lock.1 is dead
+    until(y, "link"); // y found it dead and will link lock.2
+    for (const _ of release);
+    const x = DirLock.acquire(db); // lock.1 is still there (dead), so x takes lock.2
+    assert.equal(x.generation, 2);
+    assert.throws(() => {
+      for (;;) if (y.next().done) break;
+    }, locked(/this process/));
+    x.release();
+  });
+
   it(`random interleavings of acquirers, releases and deaths in one process: never two holders (${STEPS} acquisitions, seed ${seed})`, () => {
     const rng = new Rng(seed ^ 0x5eed);
     const db = join(tmp, "interleave");
     mkdirSync(db);
-    type Actor = { state: "idle" } | { state: "acquiring"; steps: Generator<number, DirLock, void>; fd: number } | { state: "holding"; lock: DirLock };
+    type Actor =
+      | { state: "idle" }
+      | { state: "acquiring"; steps: Generator<LockStep, DirLock, void>; fd: number }
+      | { state: "holding"; lock: DirLock }
+      | { state: "releasing"; lock: DirLock; steps: Generator<void, void, void> };
     const actors: Actor[] = Array.from({ length: 4 }, () => ({ state: "idle" }));
+    // Speeds, drawn again now and then: a slow actor sits between two steps while the others
+    // acquire, release and die, as a descheduled process would.
+    const speed = actors.map(() => 1);
+    const pickActor = () => {
+      let x = rng.int(speed.reduce((a, b) => a + b, 0));
+      for (let i = 0; ; i++) if ((x -= speed[i]) < 0) return i;
+    };
     const tally = { acquired: 0, locked: 0, released: 0, diedHolding: 0, diedAcquiring: 0, started: 0 };
-    const alive = (except: number) => actors.some((a, i) => i !== except && (a.state === "holding" || (a.state === "acquiring" && a.fd >= 0)));
-    while (tally.started < STEPS || actors.some((a) => a.state === "acquiring")) {
-      const i = rng.int(actors.length);
+    // A releasing actor holds until its first step closes the FIFO.
+    const holds = (a: Actor) => a.state === "holding" || (a.state === "releasing" && a.lock.held);
+    const alive = (except: number) => actors.some((a, i) => i !== except && (holds(a) || (a.state === "acquiring" && a.fd >= 0)));
+    while (tally.started < STEPS || actors.some((a) => a.state === "acquiring" || a.state === "releasing")) {
+      const i = pickActor();
+      if (rng.int(8) === 0) speed[i] = rng.pick([1, 8, 64]);
       const a = actors[i];
       if (a.state === "idle") {
         if (tally.started < STEPS) {
           actors[i] = { state: "acquiring", steps: DirLock.steps(db), fd: -1 };
           tally.started++;
         }
+      } else if (a.state === "releasing") {
+        if (a.steps.next().done) actors[i] = { state: "idle" };
       } else if (a.state === "acquiring") {
         if (rng.int(40) === 0) {
           // Dies mid-acquisition: the kernel closes its FIFO; nothing else happens.
@@ -313,27 +353,28 @@ describe("writer lock", () => {
           if (r.done) {
             actors[i] = { state: "holding", lock: r.value };
             tally.acquired++;
-          } else a.fd = r.value;
+          } else a.fd = r.value.fd;
         } catch (e) {
           assert.ok(e instanceof StoreError && e.code === "LOCKED", `unexpected ${String(e)}`);
           assert.ok(alive(i), "LOCKED while no other holder or acquirer was alive");
           actors[i] = { state: "idle" };
           tally.locked++;
         }
-      } else if (rng.int(3) === 0) {
+      } else if (rng.int(8) === 0) {
         if (rng.int(2) === 0) {
-          a.lock.release();
+          actors[i] = { state: "releasing", lock: a.lock, steps: a.lock.releaseSteps() };
           tally.released++;
         } else {
           a.lock.abandon();
+          actors[i] = { state: "idle" };
           tally.diedHolding++;
         }
-        actors[i] = { state: "idle" };
       }
-      const holders = actors.filter((x) => x.state === "holding").length;
+      const holders = actors.filter(holds).length;
       assert.ok(holders <= 1, `${holders} holders at once after ${tally.started} acquisitions`);
     }
     for (const a of actors) if (a.state === "holding") a.lock.release();
+    assert.ok(readdirSync(db).every(isLockFileName));
     assert.ok(tally.acquired > 0 && tally.locked > 0);
     console.log(`# lock interleavings: ${JSON.stringify(tally)}`);
   });
