@@ -155,14 +155,23 @@ function makeFifo(dir: string): [string, number] {
   for (let attempt = 0; ; attempt++) {
     const path = join(dir, fifoName());
     try {
-      execFileSync("mkfifo", ["-m", "600", path], { stdio: ["ignore", "ignore", "pipe"] });
+      // No `-m`: mkfifo would chmod by name after making it, and a cleanup may remove the name
+      // in between (see below); fchmod on the open descriptor cannot miss.
+      execFileSync("mkfifo", [path], { stdio: ["ignore", "ignore", "pipe"] });
     } catch (e) {
       const stderr = String((e as { stderr?: unknown }).stderr ?? "").trim();
       const why = errno(e) === "ENOENT" ? "the mkfifo command (coreutils) was not found" : stderr || (e as Error).message;
       throw new StoreError("IO", `cannot make the lock FIFO ${path}: ${why}`, { cause: e });
     }
     try {
-      return [path, fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)];
+      const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      try {
+        fs.fchmodSync(fd, 0o600); // only its owner may read it (a reader keeps a lock alive)
+      } catch (e) {
+        fs.closeSync(fd);
+        throw e;
+      }
+      return [path, fd];
     } catch (e) {
       // ENOENT: a holder's cleanup found it without a reader and took it for a dead one's.
       if (errno(e) === "ENOENT" && attempt < MAX_ATTEMPTS) continue;
