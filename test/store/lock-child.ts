@@ -100,6 +100,7 @@ function hold(handle: Handle, work: string, id: string, round: number, won: bool
     return round + 1;
   }
   if (end === "hold") return hold(handle, work, id, round + 1, false);
+  if (end !== "kill") throw new Error(`end.${round}: unknown ${JSON.stringify(end)}`);
   while (Date.now() < deadline) sleep(1000); // to be killed
   process.exit(3);
 }

@@ -5,7 +5,7 @@
 // otherwise).
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, constants } from "node:fs";
+import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, constants } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -55,6 +55,12 @@ function child(args: string[], wrap: string[] = []): ChildProcess & { stderrText
   return Object.assign(c, { stderrText: () => err, exited });
 }
 
+/** Writes whole or not at all (a child may read the file the moment it appears). */
+function put(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
 /** Waits for a file a child writes; fails (not by timing: a hang guard) if the child exits first. */
 async function waitFile(path: string, who: () => string = () => ""): Promise<string> {
   const limit = Date.now() + 300_000;
@@ -90,7 +96,7 @@ describe("writer lock", () => {
       const mode = r === 0 ? "db" : r === 1 ? "store" : rng.pick(["lock", "store", "db"]);
       tally.modes[mode]++;
       const ids = [...racers.keys()].filter((id) => id !== holder);
-      writeFileSync(join(work, `mode.${r}`), `${mode} ${ids.length}`);
+      put(join(work, `mode.${r}`), `${mode} ${ids.length}`);
       const go = join(work, `go.${r}`);
       execFileSync("mkfifo", [go]);
       for (const id of ids) await waitFile(join(work, `ready.${r}.${id}`), stderrs);
@@ -127,7 +133,7 @@ describe("writer lock", () => {
       // The owner's handle (a DirLock, a Store or a Db) committed key r unless it is a DirLock.
       if ((await waitFile(join(work, `acked.${r}`), stderrs)) !== "lock") committed.add(r);
       const end: string = r === ROUNDS - 1 ? "close" : r === 0 ? "kill" : r === 1 ? "hold" : holder !== null ? rng.pick(["kill", "close"]) : rng.pick(["kill", "kill", "close", "hold"]);
-      writeFileSync(join(work, `end.${r}`), end);
+      put(join(work, `end.${r}`), end);
       if (end === "kill") {
         const c = racers.get(owner) as ReturnType<typeof child>;
         c.kill("SIGKILL");
@@ -145,7 +151,7 @@ describe("writer lock", () => {
         tally.legacy++;
       }
     }
-    writeFileSync(join(work, "stop"), "");
+    put(join(work, "stop"), "");
     for (const c of racers.values()) await c.exited;
     assert.equal(stderrs(), "");
 
