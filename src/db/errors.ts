@@ -26,7 +26,8 @@
  *   operation failed;
  * - `IO`: a file operation failed outside a commit (opening: `EACCES`, `EROFS`, `ENOSPC`,
  *   `EEXIST`, `EISDIR`...; a read; a file's close). `cause` is the `IoError`: `op` (`open`,
- *   `read`, `write`, `sync`, `truncate`, `size`, `close`, `remove`, `syncDir`, `mkdir`), `path`,
+ *   `read`, `write`, `sync`, `truncate`, `size`, `close`, `remove`, `syncDir`, `mkdir`; `list`,
+ *   `link` and `mkfifo` while taking the writer lock), `path`,
  *   and the system error's `code`, `errno` and `syscall`, with that error as its own `cause`.
  */
 export type DbErrorCode =

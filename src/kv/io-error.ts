@@ -7,7 +7,7 @@
 import type { KvFile, KvFileSystem } from "./file.ts";
 
 /** The file operation that failed. */
-export type IoOp = "open" | "read" | "write" | "sync" | "truncate" | "size" | "close" | "remove" | "syncDir" | "mkdir";
+export type IoOp = "open" | "read" | "write" | "sync" | "truncate" | "size" | "close" | "remove" | "syncDir" | "mkdir" | "list" | "link" | "mkfifo";
 
 /** A failed file operation: `op` on `path`, with the system error as `cause`. */
 export class IoError extends Error {

@@ -1,5 +1,5 @@
-/** Why the store refused or failed an operation (`IO`: a file operation failed outside a commit, e.g. taking the lock; `cause` holds it). */
-export type StoreErrorCode = "LOCKED" | "CLOSED" | "FAILED" | "BAD_ARGUMENT" | "CORRUPT" | "NOT_EMPTY" | "NOT_FOUND" | "VERSION" | "IO";
+/** Why the store refused or failed an operation. */
+export type StoreErrorCode = "LOCKED" | "CLOSED" | "FAILED" | "BAD_ARGUMENT" | "CORRUPT" | "NOT_EMPTY" | "NOT_FOUND" | "VERSION";
 
 /** Typed error of the store layer; the message names the path or the argument at fault. */
 export class StoreError extends Error {

@@ -1,6 +1,7 @@
 // One writer process per database directory. Node has no flock and bmt takes no native addon,
 // so the lock is built from two things the kernel guarantees: an exclusive link(2), and a FIFO's
-// reader count, which dies with the process.
+// reader count, which dies with the process. A failed file operation is an `IoError` (op, path,
+// system error), and leaves nothing behind.
 //
 // Liveness. Each acquirer makes its own FIFO, `lock-<pid>@<host>-<random>.fifo`, and holds it
 // open for reading (O_NONBLOCK) for the lock's life. A checker opens it for writing with
@@ -37,6 +38,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { IoError } from "../kv/index.ts";
 import { StoreError } from "./errors.ts";
 
 const GENERATION = /^lock\.(0|[1-9][0-9]{0,14})$/;
@@ -56,10 +58,6 @@ const heldHere = new Set<string>();
 
 const inodeKey = (st: fs.Stats): string => `${st.dev}:${st.ino}`;
 
-function io(what: string, e: unknown): StoreError {
-  const code = (e as NodeJS.ErrnoException).code;
-  return new StoreError("IO", `${what}: ${code ?? (e as Error).message}`, { cause: e });
-}
 
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException).code;
@@ -70,7 +68,7 @@ function generations(dir: string): number[] {
   try {
     names = fs.readdirSync(dir);
   } catch (e) {
-    throw io(`cannot list the database directory ${dir}`, e);
+    throw new IoError("list", dir, e);
   }
   const out: number[] = [];
   for (const name of names) {
@@ -90,7 +88,7 @@ function openLive(path: string): number | null | "gone" {
     if (c === "ENXIO") return null; // a FIFO without a reader
     if (c === "ENOENT") return "gone";
     if (c === "ELOOP" || c === "EISDIR") return null; // not a FIFO: not a lock of ours
-    throw io(`cannot check the lock file ${path}`, e);
+    throw new IoError("open", path, e);
   }
   if (!fs.fstatSync(fd).isFIFO()) {
     fs.closeSync(fd);
@@ -131,7 +129,7 @@ function clearLegacy(dir: string): void {
     text = fs.readFileSync(path, "utf8");
   } catch (e) {
     if (errno(e) === "ENOENT") return;
-    throw io(`cannot read the lock file ${path}`, e);
+    throw new IoError("read", path, e);
   }
   const pid = Number.parseInt(text, 10);
   if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
@@ -141,13 +139,36 @@ function clearLegacy(dir: string): void {
   try {
     fs.rmSync(path, { force: true });
   } catch (e) {
-    throw io(`cannot remove the stale lock file ${path}`, e);
+    throw new IoError("remove", path, e);
   }
 }
 
 function fifoName(): string {
   const host = hostname().replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64);
   return `lock-${process.pid}@${host}-${randomBytes(8).toString("hex")}.fifo`;
+}
+
+/** The system errors mkfifo reports in words (C locale), by code. */
+const STRERROR: Record<string, string> = {
+  "Permission denied": "EACCES",
+  "Read-only file system": "EROFS",
+  "No space left on device": "ENOSPC",
+  "Disk quota exceeded": "EDQUOT",
+  "No such file or directory": "ENOENT",
+  "Not a directory": "ENOTDIR",
+  "File exists": "EEXIST",
+  "Input/output error": "EIO",
+  "Operation not permitted": "EPERM",
+};
+
+/** A failed mkfifo as a system error with a `code`, the spawn's error as its cause. */
+function mkfifoFailure(e: unknown): Error {
+  if (errno(e) === "ENOENT" && (e as { syscall?: string }).syscall?.startsWith("spawn")) {
+    return Object.assign(new Error("the mkfifo command (coreutils) was not found", { cause: e }), { code: "ENOENT" });
+  }
+  const stderr = String((e as { stderr?: unknown }).stderr ?? "").trim();
+  const words = stderr.slice(stderr.lastIndexOf(": ") + 2);
+  return Object.assign(new Error(stderr || (e as Error).message, { cause: e }), { code: STRERROR[words] ?? "EUNKNOWN" });
 }
 
 /** Makes and opens for reading a new FIFO in `dir`: [path, fd]. Leaves nothing on failure. */
@@ -157,11 +178,9 @@ function makeFifo(dir: string): [string, number] {
     try {
       // No `-m`: mkfifo would chmod by name after making it, and a cleanup may remove the name
       // in between (see below); fchmod on the open descriptor cannot miss.
-      execFileSync("mkfifo", [path], { stdio: ["ignore", "ignore", "pipe"] });
+      execFileSync("mkfifo", [path], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_ALL: "C" } });
     } catch (e) {
-      const stderr = String((e as { stderr?: unknown }).stderr ?? "").trim();
-      const why = errno(e) === "ENOENT" ? "the mkfifo command (coreutils) was not found" : stderr || (e as Error).message;
-      throw new StoreError("IO", `cannot make the lock FIFO ${path}: ${why}`, { cause: e });
+      throw new IoError("mkfifo", path, mkfifoFailure(e));
     }
     try {
       const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
@@ -176,7 +195,7 @@ function makeFifo(dir: string): [string, number] {
       // ENOENT: a holder's cleanup found it without a reader and took it for a dead one's.
       if (errno(e) === "ENOENT" && attempt < MAX_ATTEMPTS) continue;
       unlinkQuietly(path);
-      throw io(`cannot open the lock FIFO ${path}`, e);
+      throw new IoError("open", path, e);
     }
   }
 }
@@ -265,7 +284,7 @@ export class DirLock {
             [fifo, fd] = makeFifo(dir);
             continue;
           }
-          throw io(`cannot link the lock file ${mine}`, e);
+          throw new IoError("link", mine, e);
         }
         yield { fd, next: "relist" };
         const after = generations(dir);
@@ -274,7 +293,7 @@ export class DirLock {
         try {
           ours = inodeKey(fs.lstatSync(mine)) === inodeKey(fs.fstatSync(fd));
         } catch (e) {
-          if (errno(e) !== "ENOENT") throw io(`cannot check the lock file ${mine}`, e);
+          if (errno(e) !== "ENOENT") throw new IoError("open", mine, e);
         }
         if (after[after.length - 1] > n || !ours) {
           // Lost to a higher generation. Unlinking by name is safe even if the file is no longer

@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { DirLock, isLockFileName, type LockStep } from "../../src/store/lock.ts";
+import { DbError, open } from "../../src/db/index.ts";
+import { IoError } from "../../src/kv/index.ts";
 import { Store, StoreError } from "../../src/store/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
 import { projectRoot } from "../support/vectors.ts";
@@ -271,22 +273,27 @@ describe("writer lock", () => {
     d.release();
   });
 
-  it("an I/O failure while locking is a typed error and leaves nothing behind", () => {
+  it("an I/O failure while locking is a typed IoError (a DbError IO from open) and leaves nothing behind", () => {
     const db = join(tmp, "io");
     mkdirSync(db);
+    const ioError = (op: string, code: string, message?: RegExp) => (e: unknown) =>
+      e instanceof IoError && e.op === op && e.code === code && (message === undefined || message.test(e.message)) && e.cause instanceof Error;
     const path = process.env.PATH;
     process.env.PATH = join(tmp, "no-such-dir");
     try {
-      assert.throws(
-        () => DirLock.acquire(db),
-        (e: unknown) => e instanceof StoreError && e.code === "IO" && /mkfifo command \(coreutils\) was not found/.test(e.message) && (e.cause as NodeJS.ErrnoException).code === "ENOENT",
-      );
+      assert.throws(() => DirLock.acquire(db), ioError("mkfifo", "ENOENT", /mkfifo command \(coreutils\) was not found/));
+      assert.throws(() => open(db), (e: unknown) => e instanceof DbError && e.code === "IO" && ioError("mkfifo", "ENOENT")(e.cause));
     } finally {
       process.env.PATH = path;
     }
     assert.deepEqual(readdirSync(db), []);
-    assert.throws(() => DirLock.acquire(join(tmp, "missing", "db")), (e: unknown) => e instanceof StoreError && e.code === "IO" && e.cause !== undefined);
+    // mkfifo's own failure, typed from its message.
+    assert.throws(() => DirLock.acquire(join(tmp, "missing", "db")), ioError("mkfifo", "ENOENT", /No such file or directory/));
     assert.equal(existsSync(join(tmp, "missing")), false);
+    // A file where the directory should be.
+    writeFileSync(join(tmp, "a-file"), "x");
+    assert.throws(() => DirLock.acquire(join(tmp, "a-file")), ioError("read", "ENOTDIR"));
+    assert.equal(readFileSync(join(tmp, "a-file"), "utf8"), "x");
   });
 
   it("a release leaves its generation: an acquirer that found it dead cannot take the next one beside a new lock.1", () => {
