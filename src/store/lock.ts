@@ -36,7 +36,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import { hostname } from "node:os";
+import { hostname, constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { IoError } from "../kv/index.ts";
 import { StoreError } from "./errors.ts";
@@ -161,14 +161,14 @@ const STRERROR: Record<string, string> = {
   "Operation not permitted": "EPERM",
 };
 
-/** A failed mkfifo as a system error with a `code`, the spawn's error as its cause. */
+/** A failed mkfifo as a system error (code, errno, syscall), the spawn's error as its cause. */
 function mkfifoFailure(e: unknown): Error {
-  if (errno(e) === "ENOENT" && (e as { syscall?: string }).syscall?.startsWith("spawn")) {
-    return Object.assign(new Error("the mkfifo command (coreutils) was not found", { cause: e }), { code: "ENOENT" });
-  }
+  const notFound = errno(e) === "ENOENT" && (e as { syscall?: string }).syscall?.startsWith("spawn") === true;
   const stderr = String((e as { stderr?: unknown }).stderr ?? "").trim();
-  const words = stderr.slice(stderr.lastIndexOf(": ") + 2);
-  return Object.assign(new Error(stderr || (e as Error).message, { cause: e }), { code: STRERROR[words] ?? "EUNKNOWN" });
+  const code = notFound ? "ENOENT" : (STRERROR[stderr.slice(stderr.lastIndexOf(": ") + 2)] ?? "EUNKNOWN");
+  const message = notFound ? "the mkfifo command (coreutils) was not found" : stderr || (e as Error).message;
+  const n = (osConstants.errno as Record<string, number>)[code];
+  return Object.assign(new Error(message, { cause: e }), { code, errno: n === undefined ? undefined : -n, syscall: notFound ? "spawn" : "mkfifo" });
 }
 
 /** Makes and opens for reading a new FIFO in `dir`: [path, fd]. Leaves nothing on failure. */
