@@ -2,6 +2,7 @@
 //
 //   node --import tsx test/store/lock-child.ts race DB WORK ID FIRST_ROUND
 //   node --import tsx test/store/lock-child.ts hold DB READY_FILE [spawn]
+//   node --import tsx test/store/lock-child.ts try DB
 //
 // race: a racer that takes part in rounds from FIRST_ROUND on, told what to do by files in WORK:
 //   mode.<r>      "<lock|store|db> <racers>": how to take the lock, and how many race for it;
@@ -15,6 +16,9 @@
 // (closes and races again from r+1), "kill" (waits to be killed) or "hold" (keeps the lock
 // through round r+1, where the others race against it, and checks that all of them report
 // LOCKED naming it, then commits key r+1 and waits for end.<r+1>).
+//
+// try: opens DB with open() (db layer) and prints the outcome as JSON: the error's code, its
+// IoError cause's op and code, and the directory's names afterwards.
 //
 // hold: takes the lock (DirLock), writes {pid, outerPid, spawned} to READY_FILE, and waits to be
 // killed. `outerPid` is its pid seen from the test (through /proc/self, which names the pid in
@@ -130,6 +134,18 @@ function race(db: string, work: string, id: string, first: number): void {
   }
 }
 
+function tryOpen(db: string): void {
+  let out: Record<string, unknown>;
+  try {
+    open(db).close();
+    out = { opened: true };
+  } catch (e) {
+    const cause = (e as { cause?: { op?: string; code?: string } }).cause;
+    out = { name: (e as Error).name, code: (e as { code?: string }).code, op: cause?.op, sys: cause?.code };
+  }
+  process.stdout.write(`${JSON.stringify({ ...out, names: readdirSync(db).sort() })}\n`);
+}
+
 function holdForever(db: string, readyFile: string, spawnChild: boolean): void {
   const lock = DirLock.acquire(db);
   let spawned = 0;
@@ -148,8 +164,9 @@ if (process.argv[1]?.endsWith("lock-child.ts")) {
   const [cmd, ...args] = process.argv.slice(2);
   if (cmd === "race" && args.length === 4) race(args[0], args[1], args[2], Number(args[3]));
   else if (cmd === "hold" && args.length >= 2) holdForever(args[0], args[1], args[2] === "spawn");
+  else if (cmd === "try" && args.length === 1) tryOpen(args[0]);
   else {
-    process.stderr.write("usage: lock-child.ts race DB WORK ID FIRST_ROUND | hold DB READY_FILE [spawn]\n");
+    process.stderr.write("usage: lock-child.ts race DB WORK ID FIRST_ROUND | hold DB READY_FILE [spawn] | try DB\n");
     process.exit(2);
   }
 }

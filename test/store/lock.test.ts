@@ -296,6 +296,37 @@ describe("writer lock", () => {
     assert.equal(readFileSync(join(tmp, "a-file"), "utf8"), "x");
   });
 
+  it("EROFS and ENOSPC while locking, on real mounts: IO naming mkfifo and the system error, the directory unchanged", (t) => {
+    const mnt = join(tmp, "probe-mount");
+    mkdirSync(mnt);
+    const probe = spawnSync("unshare", ["--mount", "sh", "-c", `mount -t tmpfs tmpfs ${JSON.stringify(mnt)} 2>&1 || exit 9`], { encoding: "utf8" });
+    if (probe.status !== 0) {
+      t.skip(`mounting in a new mount namespace is not permitted here (unshare --mount: ${probe.error?.message ?? (probe.stdout + probe.stderr).trim()})`);
+      return;
+    }
+    // A database, then the same directory mounted read-only (a bind mount), and an empty tmpfs
+    // with no inode left, each in a mount namespace of its own.
+    const db = join(tmp, "mounts-db");
+    open(db).close();
+    const before = readdirSync(db).sort();
+    const run = (script: string, dir: string) => {
+      const node = [process.execPath, "--import", "tsx", childPath, "try", dir].map((a) => JSON.stringify(a)).join(" ");
+      const r = spawnSync("unshare", ["--mount", "sh", "-c", `${script} && exec ${node}`], { encoding: "utf8", cwd: projectRoot });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { code?: string; op?: string; sys?: string; names: string[] };
+    };
+    const q = JSON.stringify(db);
+    const ro = run(`mount --bind ${q} ${q} && mount -o remount,bind,ro ${q}`, db);
+    assert.deepEqual({ code: ro.code, op: ro.op, sys: ro.sys }, { code: "IO", op: "mkfifo", sys: "EROFS" });
+    assert.deepEqual(ro.names, before);
+    const full = join(tmp, "mounts-full");
+    mkdirSync(full);
+    const f = JSON.stringify(full);
+    const nospc = run(`mount -t tmpfs -o nr_inodes=1 tmpfs ${f}`, full);
+    assert.deepEqual({ code: nospc.code, op: nospc.op, sys: nospc.sys }, { code: "IO", op: "mkfifo", sys: "ENOSPC" });
+    assert.deepEqual(nospc.names, []);
+  });
+
   it("a release leaves its generation: an acquirer that found it dead cannot take the next one beside a new lock.1", () => {
     const db = join(tmp, "release-order");
     mkdirSync(db);
