@@ -104,7 +104,7 @@ export const nodeFileSystem: KvFileSystem = guardFileSystem({
 
 /** Bytes of one in-memory file; survive close and reopen within a `MemFileSystem`. */
 class MemData {
-  bytes = new Uint8Array(0);
+  bytes: Uint8Array = new Uint8Array(0);
   length = 0;
 }
 
