@@ -461,7 +461,7 @@ export class WriteSession {
   }
 }
 
-/** Checks `overlays` of `beginWrite` and returns the parent layer (or null). */
+/** @internal Checks `overlays` of `beginWrite` and returns the parent layer (or null). */
 export function parentOf(core: DbCore, overlays: unknown): Layer | null {
   if (overlays === undefined) return null;
   if (!Array.isArray(overlays)) throw new DbError("BAD_ARGUMENT", "options.overlays must be an array of overlays, newest first");
