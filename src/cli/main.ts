@@ -7,7 +7,7 @@
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { DbError, TrieError } from "../index.ts";
+import { DbError, IoError, TrieError } from "../index.ts";
 import { StoreError } from "../store/errors.ts";
 import { KvError } from "../kv/index.ts";
 import { PageStoreError } from "../merkle/page-store-errors.ts";
@@ -44,6 +44,7 @@ function isKnownFailure(e: unknown): e is Error {
     e instanceof CommandFailure ||
     e instanceof StateFileError ||
     e instanceof DbError ||
+    e instanceof IoError ||
     e instanceof StoreError ||
     e instanceof KvError ||
     e instanceof PageStoreError ||

@@ -8,7 +8,7 @@ import { reason } from "../input.ts";
 import { progress } from "../progress.ts";
 
 /** Entries of `it`; a STALE read after output began is a CommandFailure instead of a retry. */
-function* guarded<T>(it: Iterable<T>, started: () => boolean): Generator<T> {
+function* failIfStaleMidway<T>(it: Iterable<T>, started: () => boolean): Generator<T> {
   try {
     yield* it;
   } catch (e) {
@@ -68,7 +68,7 @@ Exit: 0, 1 no database or FILE cannot be written, 2 usage.`,
         let n = 0;
         // A writer process committing meanwhile fails the read (STALE); once output is written
         // it cannot be retried.
-        for (const [k, v] of guarded(snapshot.entriesSync(), () => n > 0)) {
+        for (const [k, v] of failIfStaleMidway(snapshot.entriesSync(), () => n > 0)) {
           lines.push(json ? `${n === 0 ? "" : ","}{"key":"${toHex(k)}","value":"${toHex(v)}"}` : `${toHex(k)} ${toHex(v)}`);
           n++;
           if (lines.length === LINES_PER_WRITE) {
