@@ -13,7 +13,7 @@
 //
 // The undo chain of the rollback log serves `rollback(n)` and `beginReadAt(root)`: its records
 // are the reverse deltas of the last commits that were not rolled back, oldest first.
-import { ioErrorOf } from "../kv/index.ts";
+import { closeQuietly, ioErrorOf } from "../kv/index.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { type Change, type MerkleTop, type UpdateResult, updateTrie } from "../merkle/update.ts";
 import { type CommitStats, Store, StoreError } from "../store/index.ts";
@@ -520,13 +520,13 @@ export class DbCore {
       }
     } catch (e) {
       const err = this.#logFailed(log, e);
-      if (this.#closed) this.#closeLogQuietly(log);
+      if (this.#closed) closeQuietly(log);
       throw err;
     }
     if (this.#closed) {
       // Closed while the log synced: the commit never happens; its event is cut at reopen.
       log.dropStaged();
-      this.#closeLogQuietly(log);
+      closeQuietly(log);
       throw new DbError("CLOSED", `database ${this.path} was closed before the commit was written`);
     }
   }
@@ -595,14 +595,6 @@ export class DbCore {
     // A log file with a sync in flight is closed when that sync returns (see #logAsync).
     if (this.#inflight === null) release(() => this.#log?.close());
     if (failure !== null) throw wrapStoreError(failure);
-  }
-
-  #closeLogQuietly(log: RollbackLog): void {
-    try {
-      log.close();
-    } catch {
-      // Secondary to the failure being thrown.
-    }
   }
 
 }

@@ -25,7 +25,7 @@
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { guardFile, guardFileSystem, IoError, type KvFile } from "../kv/index.ts";
+import { closeQuietly, guardFile, guardFileSystem, IoError, type KvFile } from "../kv/index.ts";
 import type { PageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import type { Change, MerkleTop, NodeKind } from "../merkle/update.ts";
 import { KEY_BYTES } from "../trie/index.ts";
@@ -313,13 +313,7 @@ export class RollbackLog {
       }
       return log;
     } catch (e) {
-      for (const f of files) {
-        try {
-          f.close();
-        } catch {
-          // Secondary to `e`.
-        }
-      }
+      for (const f of files) closeQuietly(f);
       throw e;
     }
   }

@@ -22,4 +22,4 @@ export {
 } from "./tree.ts";
 export { CHAIN, WriteBehind, WriteJob } from "./write-behind.ts";
 export { StagingBuffer } from "./staging.ts";
-export { findIoError, guardFile, guardFileSystem, IoError, ioErrorOf, type IoOp } from "./io-error.ts";
+export { closeQuietly, findIoError, guardFile, guardFileSystem, IoError, ioErrorOf, type IoOp } from "./io-error.ts";

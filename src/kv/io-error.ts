@@ -86,7 +86,7 @@ function typed(op: IoOp, path: string, e: unknown): IoError {
 
 /** `file` with every call's failure raised as an `IoError` (an async `syncAsync` included). */
 export function guardFile<F extends KvFile & { syncAsync?(): Promise<void> }>(file: F): F {
-  if (guarded.has(file)) return file;
+  if (seamWrapped.has(file)) return file;
   const path = file.path;
   // Plain try/catch per method: reads and writes are on the hot path.
   const out: KvFile & { syncAsync?(): Promise<void> } = {
@@ -124,11 +124,12 @@ export function guardFile<F extends KvFile & { syncAsync?(): Promise<void> }>(fi
       }
     };
   }
-  guarded.add(out);
+  seamWrapped.add(out);
   return out as F;
 }
 
-const guarded = new WeakSet<object>();
+// What the seam already wraps (guarding twice returns the object itself).
+const seamWrapped = new WeakSet<object>();
 
 /**
  * `fs` with every call's failure raised as an `IoError`: `open`, the files it opens, and the
@@ -136,13 +137,25 @@ const guarded = new WeakSet<object>();
  * has them. Guarding twice returns the same object.
  */
 export function guardFileSystem<S extends KvFileSystem>(fs: S): S {
-  if (guarded.has(fs)) return fs;
+  if (seamWrapped.has(fs)) return fs;
   const out: Record<string, unknown> = { open: (path: string) => guardFile(wrap("open", path, () => fs.open(path))) };
   const dirOps = fs as unknown as Record<string, ((path: string) => void) | undefined>;
   for (const op of ["remove", "syncDir", "mkdir"] as const) {
     const f = dirOps[op];
     if (typeof f === "function") out[op] = (path: string) => wrap(op, path, () => f.call(fs, path));
   }
-  guarded.add(out);
+  seamWrapped.add(out);
   return out as unknown as S;
+}
+
+/**
+ * Closes `file` on an error path, where the error already on its way is the one to report (a
+ * second failure, of the close, must not replace it).
+ */
+export function closeQuietly(file: { close(): void } | null | undefined): void {
+  try {
+    file?.close();
+  } catch {
+    // Secondary to the failure being thrown.
+  }
 }

@@ -10,7 +10,7 @@ import { branchChild, branchCount, branchSep, branchUsed, compareKeySep } from "
 import { DEFAULT_CACHE_BYTES } from "./cache.ts";
 import { KvCorruptionError, KvError } from "./errors.ts";
 import { type KvFile, type KvFileSystem, nodeFileSystem } from "./file.ts";
-import { guardFileSystem } from "./io-error.ts";
+import { closeQuietly, guardFileSystem } from "./io-error.ts";
 import type { WriteBehind } from "./write-behind.ts";
 import { KEY_BYTES, checkKey, kvBadKey, compareKeys, compareKeysAt } from "./key.ts";
 import { leafEntryCount, leafIsOverflow, leafUsed, leafValueStart } from "./leaf.ts";
@@ -438,7 +438,7 @@ export function openKv(path: string, options: OpenKvOptions = {}): KvTree {
   try {
     return KvTree.open(file, options);
   } catch (e) {
-    file.close();
+    closeQuietly(file);
     throw e;
   }
 }

@@ -22,9 +22,9 @@ import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, sealMerkle
 import { DEFAULT_PAGE_CACHE_BYTES, MerklePageCache } from "./page-cache.ts";
 import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "./page-store-fs.ts";
-import { closeQuietly, TableFile, tableFileName } from "./table-file.ts";
+import { TableFile, tableFileName } from "./table-file.ts";
 import { buildWal, readWalBody, readWalHeader, walPageOffset, type WalRecord, writeWal } from "./wal.ts";
-import { guardFileSystem, type KvFile, StagingBuffer, WriteBehind, WriteJob } from "../kv/index.ts";
+import { closeQuietly, guardFileSystem, type KvFile, StagingBuffer, WriteBehind, WriteJob } from "../kv/index.ts";
 
 /** File name of the WAL inside the store directory. */
 export const WAL_FILE_NAME = "merkle.wal";
@@ -499,7 +499,7 @@ export class PageStore {
       this.#walBytes += prepared.wal.length;
       this.#fsyncs++;
     } catch (e) {
-      this.#discardNext(prepared.next);
+      this.#discardNext(prepared.next, false);
       throw e;
     }
     this.#prepared = prepared;
@@ -623,7 +623,7 @@ export class PageStore {
       this.#fs.syncDir(this.#dir);
       this.#fsyncs += 2;
     } catch (e) {
-      this.#discardNext(next);
+      this.#discardNext(next, false);
       throw e;
     }
     this.#rebuilds++;
@@ -631,13 +631,15 @@ export class PageStore {
     return { rec: { seq, gen, buckets, rebuilt: true, pageBuckets: none, pages: [], metaBuckets: none, metaValues: new Uint8Array(0) }, next };
   }
 
-  #discardNext(next: NextTable | null): void {
+  // Drops a next table never published. After a failed write it is only closed: nothing more
+  // goes to a device that just failed, and the next open (or grow) removes the file anyway.
+  #discardNext(next: NextTable | null, remove = true): void {
     if (next === null) return;
     try {
       next.table.file.close();
-      this.#fs.remove(pathIn(this.#dir, tableFileName(next.table.gen)));
+      if (remove) this.#fs.remove(pathIn(this.#dir, tableFileName(next.table.gen)));
     } catch {
-      // The next open removes it anyway.
+      // As above: the next open removes it.
     }
   }
 

@@ -14,7 +14,7 @@
 // is reported with its offset instead of being believed. Format 1 (no checksum region) still
 // opens, unchecked; a table rebuilt by growth is written in format 2.
 import { crc32 } from "node:zlib";
-import type { KvFile } from "../kv/index.ts";
+import { closeQuietly, type KvFile } from "../kv/index.ts";
 import { MERKLE_PAGE_BYTES } from "./page.ts";
 import { PageStoreCorruptionError } from "./page-store-errors.ts";
 
@@ -185,13 +185,4 @@ export class TableFile {
 /** CRC-32 of meta unit `u`'s bytes (the last unit without its padding). */
 function unitSum(meta: Uint8Array, u: number): number {
   return crc32(meta.subarray(u * UNIT, Math.min((u + 1) * UNIT, meta.length)));
-}
-
-/** Closes `file` on an error path, where the error already on its way is the one to report. */
-export function closeQuietly(file: { close(): void }): void {
-  try {
-    file.close();
-  } catch {
-    // Secondary to the failure being thrown.
-  }
 }

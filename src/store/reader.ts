@@ -15,7 +15,7 @@
 // checkpoint rewrites pages in place; `checkCurrent` notices it.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { encodeTreeMeta, guardFileSystem, type KvFile, type KvTree, keyString, openKv, type RangeOptions } from "../kv/index.ts";
+import { closeQuietly, encodeTreeMeta, guardFileSystem, type KvFile, type KvTree, keyString, openKv, type RangeOptions } from "../kv/index.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore } from "../merkle/page-store.ts";
 import { pageIdKey } from "../merkle/page.ts";
@@ -100,7 +100,7 @@ export class StoreReader {
             seq = r.seq;
           }
         } catch (e) {
-          log.close();
+          closeQuietly(log);
           throw moved(e);
         }
       }
@@ -109,20 +109,20 @@ export class StoreReader {
       try {
         values = openKv(join(path, "values"), { fs, cacheBytes: options.valueCacheBytes, meta: encodeTreeMeta(rec.kv) });
       } catch (e) {
-        log?.close();
+        closeQuietly(log);
         throw moved(e);
       }
       let pages: PageStore;
       try {
         pages = PageStore.open(join(path, "merkle"), { fs, committedSeq: rec.seq, table: rec.table, readOnly: true, cacheBytes: options.merkleCacheBytes });
       } catch (e) {
-        values.close();
-        log?.close();
+        closeQuietly(values);
+        closeQuietly(log);
         throw moved(e);
       }
       return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log?.bytes ?? 0, pages, rec.top);
     } catch (e) {
-      metaFile.close();
+      closeQuietly(metaFile);
       throw e;
     }
   }

@@ -27,7 +27,7 @@
 // (page table and WAL), `lock.<n>` and `lock-*.fifo` (the writer lock, see lock.ts).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type BatchEntry, encodeTreeMeta, guardFileSystem, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions, WriteBehind } from "../kv/index.ts";
+import { type BatchEntry, closeQuietly, encodeTreeMeta, guardFileSystem, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions, WriteBehind } from "../kv/index.ts";
 import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
 import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
 import { MERKLE_PAGE_BYTES, pageIdKey } from "../merkle/page.ts";
@@ -286,9 +286,11 @@ export class Store {
         try {
           valuesFile.truncate(0);
           valuesFile.sync();
-        } finally {
-          valuesFile.close();
+        } catch (e) {
+          closeQuietly(valuesFile);
+          throw e;
         }
+        valuesFile.close();
         redoFile.truncate(0);
         redoFile.sync();
         values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes, maxDirtyBytes: valueDirtyBytes });
@@ -316,7 +318,7 @@ export class Store {
       return store;
     } catch (e) {
       // Each file once, by its owner, and all of them whatever fails: the error to report is `e`.
-      releaseQuietly([...opened.reverse(), { close: () => lock?.release() }]);
+      for (const f of [...opened.reverse(), { close: () => lock?.release() }]) closeQuietly(f);
       throw e;
     }
   }
@@ -730,17 +732,6 @@ export class Store {
   abandon(): void {
     if (this.#closed) return;
     this.#closed = true;
-    releaseQuietly([this.pages, this.values, this.redo, this.metaFile, { close: () => this.lock?.release() }]);
-  }
-}
-
-/** Closes each of `owned` once, whatever fails, on an error path (the error being thrown wins). */
-function releaseQuietly(owned: readonly { close(): void }[]): void {
-  for (const f of owned) {
-    try {
-      f.close();
-    } catch {
-      // Secondary to the failure being thrown.
-    }
+    for (const f of [this.pages, this.values, this.redo, this.metaFile, { close: () => this.lock?.release() }]) closeQuietly(f);
   }
 }

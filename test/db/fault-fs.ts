@@ -82,7 +82,7 @@ export class FaultFs implements PageStoreFileSystem {
   /** Writes so far. */
   writes = 0;
   /** Fail operation number `at` (1-based, counted from arming) with `code`; or tear write number `at`. */
-  #armed: { at: number; code: FaultCode; tear: boolean; base: number } | null = null;
+  #armed: { at: number; code: FaultCode; tear: boolean; persist: boolean; base: number } | null = null;
   /** The error injected, once it was. */
   fault: NodeJS.ErrnoException | null = null;
   /** What failed. */
@@ -92,9 +92,12 @@ export class FaultFs implements PageStoreFileSystem {
   /** Files closed a second time. */
   doubleCloses: string[] = [];
 
-  /** Arms the fault: operation `at` from now (or write `at`, when tearing) fails with `code`. */
-  arm(at: number, code: FaultCode, tear = false): void {
-    this.#armed = { at, code, tear, base: tear ? this.writes : this.ops };
+  /**
+   * Arms the fault: operation `at` from now (or write `at`, when tearing) fails with `code`;
+   * with `persist`, so does every operation after it (a device that is gone) until `disarm`.
+   */
+  arm(at: number, code: FaultCode, tear = false, persist = false): void {
+    this.#armed = { at, code, tear, persist, base: tear ? this.writes : this.ops };
     this.fault = null;
     this.faultOp = null;
     this.afterFault = [];
@@ -128,7 +131,11 @@ export class FaultFs implements PageStoreFileSystem {
     if (op === "write") this.writes++;
     if (this.fault !== null && MUTATING.has(op)) this.afterFault.push(`${op} ${path}`);
     const a = this.#armed;
-    if (a === null || this.fault !== null) return;
+    if (a === null) return;
+    if (this.fault !== null) {
+      if (a.persist) throw systemError(a.code, SYSCALL[op], op === "open" || op === "remove" || op === "mkdir" ? path : undefined);
+      return;
+    }
     const n = a.tear ? (op === "write" ? this.writes - a.base : -1) : this.ops - a.base;
     if (n !== a.at) return;
     if (a.tear && tear) tear(Math.floor(len / 2));

@@ -14,7 +14,7 @@
 // Short and seeded in `npm test` (EIO at every point, the other codes and tears at a seeded
 // sample); BMT_LONG=1 tries every point with every code.
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { type Db, DbError, IoError, open } from "../../src/db/index.ts";
 import { toHex } from "../../src/trie/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
@@ -34,6 +34,13 @@ interface Scenario {
   /** Commits made (and acknowledged) before the work. */
   prefix: number;
   action: Action;
+  /** Keys in play and the first commit's size (default 120 and 60). */
+  keys?: number;
+  first?: number;
+  /** Buckets of the new page table (default 16). */
+  buckets?: number;
+  /** A file the work must have made when it ran through (shows it reached that path). */
+  makes?: string;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -43,6 +50,8 @@ const SCENARIOS: Scenario[] = [
   { name: "commit rewriting the rollback log", prefix: 16, action: "commit" },
   // The 32nd commit since the last checkpoint writes one.
   { name: "commit with a checkpoint", prefix: 31, action: "commitSync" },
+  // The same, with more pages than a 4-bucket table holds: the checkpoint builds the next one.
+  { name: "commit with a checkpoint that grows the page table", prefix: 31, action: "commitSync", keys: 1500, first: 1200, buckets: 4, makes: "/db/merkle/merkle-table.1" },
   { name: "rollback", prefix: 5, action: "rollback" },
   { name: "open replaying the redo log", prefix: 5, action: "open" },
   { name: "create", prefix: 0, action: "create" },
@@ -50,6 +59,24 @@ const SCENARIOS: Scenario[] = [
 ];
 
 const ROLLBACK_N = 2;
+
+interface Mode {
+  name: string;
+  code: FaultCode;
+  tear: boolean;
+  /** Every operation after the first failure fails too (a device that is gone). */
+  persist: boolean;
+}
+
+const MODES: Mode[] = [
+  { name: "EIO", code: "EIO", tear: false, persist: false },
+  { name: "ENOSPC", code: "ENOSPC", tear: false, persist: false },
+  { name: "EROFS", code: "EROFS", tear: false, persist: false },
+  { name: "torn write", code: "EIO", tear: true, persist: false },
+  { name: "EIO from then on", code: "EIO", tear: false, persist: true },
+];
+
+let totalPoints = 0;
 
 /** The states a scenario goes through: the chain a rollback returns along, newest last. */
 interface Plan {
@@ -61,9 +88,13 @@ interface Plan {
   after: Model[];
 }
 
+function optionsOf(s: Scenario) {
+  return { ...OPTIONS, merkleInitialBuckets: s.buckets ?? OPTIONS.merkleInitialBuckets };
+}
+
 function plan(s: Scenario, rng: Rng): Plan {
-  const keys = universe(rng, 120);
-  const commits = Array.from({ length: s.prefix }, (_, i) => randomChanges(rng, keys, i === 0 ? 60 : 1 + rng.int(12)));
+  const keys = universe(rng, s.keys ?? 120);
+  const commits = Array.from({ length: s.prefix }, (_, i) => randomChanges(rng, keys, i === 0 ? (s.first ?? 60) : 1 + rng.int(12)));
   const action = randomChanges(rng, keys, 1 + rng.int(12));
   const before = [new Model()];
   for (const c of commits) before.push(Model.of(before[before.length - 1]).apply(c));
@@ -75,7 +106,7 @@ function plan(s: Scenario, rng: Rng): Plan {
     // The prefix runs once; every trial starts from a copy of its bytes (the handle is left
     // unclosed, as by a process that exits: the next open replays the redo log).
     const fs = new FaultFs();
-    const db = open(DIR, { ...OPTIONS, fs });
+    const db = open(DIR, { ...optionsOf(s), fs });
     for (const c of commits) write(db.beginWrite(), c).finish().commitSync();
     image = fs.clone();
   }
@@ -102,7 +133,7 @@ function sameState(db: Db, chain: Model[], depth: number): string | null {
 /** Runs the work on a fresh copy; returns the handle (if any) and what it threw. */
 async function attempt(s: Scenario, p: Plan, fs: FaultFs, arm: () => void): Promise<{ db: Db | null; error: unknown }> {
   let db: Db | null = null;
-  if (s.action !== "open" && s.action !== "create") db = open(DIR, { ...OPTIONS, fs });
+  if (s.action !== "open" && s.action !== "create") db = open(DIR, { ...optionsOf(s), fs });
   arm();
   try {
     switch (s.action) {
@@ -117,7 +148,7 @@ async function attempt(s: Scenario, p: Plan, fs: FaultFs, arm: () => void): Prom
         break;
       case "open":
       case "create":
-        db = open(DIR, { ...OPTIONS, fs });
+        db = open(DIR, { ...optionsOf(s), fs });
         break;
       case "close":
         (db as Db).close();
@@ -138,13 +169,14 @@ interface Tally {
 }
 
 /** One trial: the fault armed, then every check; returns true once the work ran with no fault left. */
-async function trial(s: Scenario, p: Plan, code: FaultCode, tear: boolean, n: number, tally: Tally): Promise<boolean> {
+async function trial(s: Scenario, p: Plan, mode: Mode, n: number, tally: Tally): Promise<boolean> {
   const fs = p.image === null ? new FaultFs() : p.image.clone();
-  const what = `${s.name}: ${tear ? "torn write" : code} at ${tear ? "write" : "operation"} ${n} (seed ${seed})`;
-  const { db, error } = await attempt(s, p, fs, () => fs.arm(n, code, tear));
+  const what = `${s.name}: ${mode.name} at ${mode.tear ? "write" : "operation"} ${n} (seed ${seed})`;
+  const { db, error } = await attempt(s, p, fs, () => fs.arm(n, mode.code, mode.tear, mode.persist));
   const inFlightWork = s.action === "commit" || s.action === "commitSync" || s.action === "rollback";
   if (!fs.fired) {
     assert.equal(error, null, `${what}: no fault fired, yet it failed: ${error}`);
+    if (s.makes !== undefined) assert.ok(fs.names().includes(s.makes), `${what}: the work made ${s.makes}`);
     if (s.action !== "close") db?.close();
   } else {
     tally.points++;
@@ -174,7 +206,7 @@ async function trial(s: Scenario, p: Plan, code: FaultCode, tear: boolean, n: nu
   assert.deepEqual(fs.openFiles(), [], `${what}: files left open`);
   assert.deepEqual(fs.doubleCloses, [], `${what}: files closed twice`);
   // Reopen on the healthy file system.
-  const again = open(DIR, { ...OPTIONS, fs });
+  const again = open(DIR, { ...optionsOf(s), fs });
   try {
     const done = !fs.fired;
     const candidates = done ? [p.after] : inFlightWork ? [p.before, p.after] : [p.before];
@@ -200,30 +232,32 @@ describe(`db: fault injection at every file operation (seed ${seed}${LONG ? ", l
       const rng = new Rng(seed ^ (s.prefix * 7919 + s.action.length));
       const p = plan(s, rng);
       const counts: string[] = [];
-      for (const [code, tear] of [["EIO", false], ["ENOSPC", false], ["EROFS", false], ["EIO", true]] as [FaultCode, boolean][]) {
+      for (const mode of MODES) {
         const tally: Tally = { points: 0, acknowledged: 0, inFlight: 0 };
-        // Short runs: EIO at every point; the other codes and tears at about one point in three.
-        const every = LONG || (code === "EIO" && !tear);
-        const sample = new Rng(seed + code.length + (tear ? 1 : 0));
+        // Short runs: EIO at every point; the other modes at about one point in three.
+        const every = LONG || mode === MODES[0];
+        const sample = new Rng(seed + mode.name.length);
         let n = 1;
         for (; ; n++) {
           if (!every && n > 1 && sample.int(3) !== 0) {
             // Skipped points still end the loop when the work no longer meets a failure.
             const probe = p.image === null ? new FaultFs() : p.image.clone();
-            const { db } = await attempt(s, p, probe, () => probe.arm(n, code, tear));
-            if (s.action !== "close") db?.close();
+            const { db } = await attempt(s, p, probe, () => probe.arm(n, mode.code, mode.tear, mode.persist));
+            if (s.action !== "close" && !probe.fired) db?.close();
             if (!probe.fired) break;
             continue;
           }
-          if (await trial(s, p, code, tear, n, tally)) break;
+          if (await trial(s, p, mode, n, tally)) break;
         }
         // (An open that replays writes nothing, so there is no write to tear.)
-        if (!tear) assert.ok(tally.points > 0, `${s.name}: ${code} failed nothing`);
-        counts.push(`${tear ? "torn" : code} ${tally.points}/${n - 1} points (${tally.acknowledged} at the acknowledged state, ${tally.inFlight} with the work done)`);
+        if (!mode.tear) assert.ok(tally.points > 0, `${s.name}: ${mode.name} failed nothing`);
+        totalPoints += tally.points;
+        counts.push(`${mode.name} ${tally.points}/${n - 1} points (${tally.acknowledged} at the acknowledged state, ${tally.inFlight} with the work done)`);
       }
       const line = `${s.name}: ${counts.join(", ")}`;
       totals.push(line);
       t.diagnostic(line);
     });
   }
+  after(() => console.log(`# fault points tried: ${totalPoints} over ${SCENARIOS.length} scenarios and ${MODES.length} modes`));
 });
