@@ -90,7 +90,8 @@ function results(work: string, round: number, count: number): Map<string, string
 
 /** Holds through round `round` (won or held over); returns the next round to race in. */
 function hold(handle: Handle, work: string, id: string, round: number, won: boolean): number {
-  const racers = Number(readFileSync(join(work, `mode.${round}`), "utf8").split(" ")[1]);
+  // A held-over holder gets here before the test has written the next round's mode.
+  const racers = Number(waitFor(join(work, `mode.${round}`)).split(" ")[1]);
   const res = results(work, round, racers);
   const others = [...res].filter(([who]) => who !== id);
   const bad = others.filter(([, r]) => !(r.startsWith("LOCKED ") && (won || r.includes(`process ${process.pid} `))));

@@ -121,7 +121,8 @@ describe("writer lock", () => {
       tally.locked += res.size - winners.length;
       let owner: string;
       if (holder !== null) {
-        assert.deepEqual(winners, [], `round ${r} (${mode}): the live holder ${holder} was displaced`);
+        const h = racers.get(holder);
+        assert.deepEqual(winners, [], `round ${r} (${mode}): the live holder ${holder} (pid ${h?.pid}, exit ${h?.exitCode}, stderr ${h?.stderrText()}) was displaced: ${JSON.stringify([...res])}; ${readdirSync(db).join(" ")}`);
         const pid = racers.get(holder)?.pid;
         for (const [id, v] of res) assert.match(v, new RegExp(`process ${pid} on `), `round ${r}: racer ${id} did not name the holder`);
         owner = holder;
