@@ -8,6 +8,7 @@ export { type CommitMetrics, type DbOptions } from "./db/core.ts";
 export { Db, type DbMetrics, open, type PageMetrics } from "./db/db.ts";
 export { DbError, type DbErrorCode } from "./db/errors.ts";
 export { importEntries, type ImportOptions, type ImportResult } from "./db/import.ts";
+export { type StateRequest, WarpSync, type WarpSyncOptions, warpSync } from "./db/warp-sync.ts";
 export { IoError, type IoOp } from "./kv/io-error.ts";
 export { type KeyRange, Snapshot, type StateReadable } from "./db/readers.ts";
 export { FinishedSession, Overlay, type SessionStats, type WitnessKeys, type WriteOptions, WriteSession } from "./db/session.ts";

@@ -18,6 +18,7 @@
  * - `LOCKED`, `NOT_FOUND`, `CORRUPT`, `VERSION`: from opening the store (see `StoreError`);
  * - `NOT_EMPTY`: an import into a database that holds entries;
  * - `ROOT_MISMATCH`: imported or synced entries do not give the expected root (nothing kept);
+ * - `BAD_RESPONSE`: a warp sync refused a peer's state response (it does not verify);
  * - `FAILED`: a failure while a commit, rollback or checkpoint was being written (an I/O error,
  *   also of the rollback log's rewrite, or damage met midway); the handle refuses all further
  *   use, and nothing is retried: reopen it (the disk is at the state before or after that
@@ -50,6 +51,7 @@ export type DbErrorCode =
   | "VERSION"
   | "NOT_EMPTY"
   | "ROOT_MISMATCH"
+  | "BAD_RESPONSE"
   | "FAILED"
   | "IO";
 

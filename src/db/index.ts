@@ -6,3 +6,4 @@ export { IoError, type IoOp } from "../kv/index.ts";
 export { type KeyRange, Snapshot, StateReadable } from "./readers.ts";
 export { FinishedSession, Overlay, type SessionStats, type WitnessKeys, type WriteOptions, WriteSession } from "./session.ts";
 export { importEntries, type ImportOptions, type ImportResult } from "./import.ts";
+export { type StateRequest, WarpSync, type WarpSyncOptions, warpSync } from "./warp-sync.ts";

@@ -181,9 +181,11 @@ export interface StoreLoad {
   root(): Uint8Array;
   /** Entries added so far. */
   count(): number;
-  /** Makes the load durable as one commit; returns the root. */
+  /** Makes everything added so far durable as one commit (a checkpoint); returns the root. */
+  commit(): Uint8Array;
+  /** Makes the rest durable as one commit and ends the load; returns the root. */
   finish(): Uint8Array;
-  /** Gives up: nothing was made durable; close the store (it refuses other calls). */
+  /** Gives up: what was added since the last `commit` is dropped; close the store (it refuses other calls). */
   abort(): void;
 }
 
@@ -508,6 +510,18 @@ export class Store {
     return this.#top.root.slice();
   }
 
+  /** The greatest key in the store, or undefined when it is empty (one prefix probe per bit). */
+  lastKey(): Uint8Array | undefined {
+    this.#live();
+    if (this.values.stats().entries === 0) return undefined;
+    const key = new Uint8Array(31);
+    for (let d = 0; d < 248; d++) {
+      key[d >> 3] |= 0x80 >> (d & 7);
+      if (this.values.seekPrefixKey(key, d + 1) === undefined) key[d >> 3] &= ~(0x80 >> (d & 7));
+    }
+    return key;
+  }
+
   #notLoading(): void {
     if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a bulk load is in progress`);
   }
@@ -519,19 +533,32 @@ export class Store {
    * chunk's trie update builds its subtries from nothing and only meets the previous chunk on
    * the trie's right edge). `finish()` makes the whole load durable as one checkpoint, whose
    * meta record is its commit point; `abort()` (or a crash, or a failure) before that leaves
-   * the store empty, as it was: the store must then be closed.
+   * the store empty, as it was: the store must then be closed. With `append`, the store may
+   * hold entries already, all before the first key added, and `commit()` makes what was added
+   * so far durable mid-load (warp sync resumes from there).
    */
-  beginLoad(): StoreLoad {
+  beginLoad(options: { append?: boolean } = {}): StoreLoad {
     this.#live();
     if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a load is already in progress`);
-    if (this.#top.kind !== EMPTY || this.values.stats().entries !== 0) {
+    if (options.append !== true && (this.#top.kind !== EMPTY || this.values.stats().entries !== 0)) {
       throw new StoreError("NOT_EMPTY", `store ${this.path} is not empty (root 0x${Buffer.from(this.#top.root).toString("hex")}); a bulk load needs an empty store`);
     }
     if (this.#pending !== null) this.#guard(() => this.#finishCheckpoint());
+    // Durable first: the load's commit points are checkpoints, which take all before them.
+    if (this.#seq !== this.#checkpointSeq) this.#guard(() => this.#checkpoint(false));
     this.#loading = true;
-    let last: Uint8Array | null = null;
+    let last: Uint8Array | null = options.append === true ? (this.lastKey() ?? null) : null;
     let count = 0;
+    let unsaved = 0;
     let done = false;
+    const save = (): void => {
+      if (unsaved === 0) return;
+      this.#guard(() => {
+        this.#seq++;
+        this.#checkpoint(false);
+      });
+      unsaved = 0;
+    };
     const live = (): void => {
       this.#live();
       if (done) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: the load is over`);
@@ -561,18 +588,20 @@ export class Store {
         });
         last = chunk[chunk.length - 1][0];
         count += chunk.length;
+        unsaved += chunk.length;
+      },
+      commit: (): Uint8Array => {
+        live();
+        save();
+        return this.#top.root.slice();
       },
       root: (): Uint8Array => this.#top.root.slice(),
       count: (): number => count,
       finish: (): Uint8Array => {
         live();
+        save();
         done = true;
         this.#loading = false;
-        if (count === 0) return this.#top.root.slice();
-        this.#guard(() => {
-          this.#seq++;
-          this.#checkpoint(false);
-        });
         return this.#top.root.slice();
       },
       abort: (): void => {
@@ -580,7 +609,7 @@ export class Store {
         done = true;
         this.#loading = false;
         // Memory now holds a state no commit point has: refuse everything until closed.
-        if (count > 0) this.#failed ??= new StoreError("BAD_ARGUMENT", `store ${this.path}: a bulk load was aborted`);
+        if (unsaved > 0) this.#failed ??= new StoreError("BAD_ARGUMENT", `store ${this.path}: a bulk load was aborted`);
       },
     };
   }
