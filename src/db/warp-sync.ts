@@ -47,7 +47,7 @@ function keyAfter(key: Uint8Array): Uint8Array | null {
   return null;
 }
 
-function wrap(e: unknown): unknown {
+function asDbError(e: unknown): unknown {
   if (e instanceof StoreError) return new DbError(e.code === "NOT_EMPTY" ? "NOT_EMPTY" : e.code, e.message, { cause: e });
   return e;
 }
@@ -92,7 +92,7 @@ export class WarpSync {
     try {
       store = Store.open(path, { valueCacheBytes: options.valueCacheBytes, merkleCacheBytes: options.merkleCacheBytes });
     } catch (e) {
-      throw wrap(e);
+      throw asDbError(e);
     }
     try {
       const had = store.size;
@@ -103,7 +103,7 @@ export class WarpSync {
       return new WarpSync(store, load, root.slice(), next, maxSize, commitEvery, had);
     } catch (e) {
       store.close();
-      throw wrap(e);
+      throw asDbError(e);
     }
   }
 
@@ -140,7 +140,7 @@ export class WarpSync {
       this.#load.add(verified.entries.map((e) => [e.key, e.value] as const));
     } catch (e) {
       this.#failed = e;
-      throw wrap(e);
+      throw asDbError(e);
     }
     this.#responses++;
     this.#pairs += verified.entries.length;
@@ -155,7 +155,7 @@ export class WarpSync {
       this.#load.commit();
     } catch (e) {
       this.#failed = e;
-      throw wrap(e);
+      throw asDbError(e);
     }
     this.#sinceCommit = 0;
   }
@@ -177,7 +177,7 @@ export class WarpSync {
       this.#load.finish();
     } catch (e) {
       this.#failed = e;
-      throw wrap(e);
+      throw asDbError(e);
     } finally {
       this.close();
     }
