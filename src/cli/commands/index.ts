@@ -12,6 +12,8 @@ import { replayCommand } from "./replay.ts";
 import { rollbackCommand } from "./rollback.ts";
 import { rootCommand } from "./root.ts";
 import { scanCommand } from "./scan.ts";
+import { stateRequestCommand } from "./state-request.ts";
+import { syncCommand } from "./sync.ts";
 import { verifyCommand } from "./verify.ts";
 
 export const COMMANDS: readonly Command[] = [
@@ -27,4 +29,6 @@ export const COMMANDS: readonly Command[] = [
   checkCommand,
   historyCommand,
   rollbackCommand,
+  stateRequestCommand,
+  syncCommand,
 ];
