@@ -23,6 +23,7 @@ import { DbError } from "./errors.ts";
 import { keyString, equalBytes } from "./keys.ts";
 import { toHex } from "../trie/index.ts";
 import { type LogEvent, RollbackLog, type UndoRecord } from "./rollback-log.ts";
+import { typedReads } from "./typed-reads.ts";
 import { type DeltaCounters, DeltaState, type StateView, stateReader, StoreState, type StoreSource } from "./state.ts";
 
 /** Options of `open`. */
@@ -208,7 +209,7 @@ export class DbCore {
       seekPrefixKey: (key, bits) => (reader as StoreReader).seekPrefixKey(key, bits),
       page: (id) => (reader as StoreReader).page(id),
     };
-    this.#storeState = new StoreState(source);
+    this.#storeState = new StoreState(typedReads(path, source));
     this.#version = store ? store.seq : (reader as StoreReader).seq;
   }
 

@@ -27,7 +27,7 @@ const DIR = "/db";
 const W = 4;
 const OPTIONS = { lock: false, rollbackWindow: W, merkleInitialBuckets: 16 };
 
-type Action = "commit" | "commitSync" | "rollback" | "open" | "create" | "close";
+type Action = "commit" | "commitSync" | "rollback" | "open" | "create" | "close" | "read";
 
 interface Scenario {
   name: string;
@@ -41,6 +41,10 @@ interface Scenario {
   buckets?: number;
   /** A file the work must have made when it ran through (shows it reached that path). */
   makes?: string;
+  /** Page caches of 1 byte: every read goes to the file. */
+  uncached?: boolean;
+  /** The prefix ends with a close (its pages checkpointed to the files), not a left handle. */
+  closed?: boolean;
 }
 
 const SCENARIOS: Scenario[] = [
@@ -56,6 +60,8 @@ const SCENARIOS: Scenario[] = [
   { name: "open replaying the redo log", prefix: 5, action: "open" },
   { name: "create", prefix: 0, action: "create" },
   { name: "close with its checkpoint", prefix: 5, action: "close" },
+  // Gets, a full scan and proofs of a snapshot, every page read from the file.
+  { name: "reads", prefix: 5, action: "read", uncached: true, closed: true },
 ];
 
 const ROLLBACK_N = 2;
@@ -89,7 +95,8 @@ interface Plan {
 }
 
 function optionsOf(s: Scenario) {
-  return { ...OPTIONS, merkleInitialBuckets: s.buckets ?? OPTIONS.merkleInitialBuckets };
+  const caches = s.uncached ? { valueCacheBytes: 1, merkleCacheBytes: 1 } : {};
+  return { ...OPTIONS, ...caches, merkleInitialBuckets: s.buckets ?? OPTIONS.merkleInitialBuckets };
 }
 
 function plan(s: Scenario, rng: Rng): Plan {
@@ -108,6 +115,7 @@ function plan(s: Scenario, rng: Rng): Plan {
     const fs = new FaultFs();
     const db = open(DIR, { ...optionsOf(s), fs });
     for (const c of commits) write(db.beginWrite(), c).finish().commitSync();
+    if (s.closed) db.close();
     image = fs.clone();
   }
   return { image, commits, action, before, after };
@@ -153,6 +161,17 @@ async function attempt(s: Scenario, p: Plan, fs: FaultFs, arm: () => void): Prom
       case "close":
         (db as Db).close();
         break;
+      case "read": {
+        const snap = (db as Db).beginRead();
+        const model = p.before[p.before.length - 1];
+        for (const [k] of model.sorted()) snap.get(k);
+        for (const _ of snap.entriesSync()) {
+          // Every value page once more, through the scan.
+        }
+        for (const [k] of model.sorted().slice(0, 8)) snap.prove(k);
+        snap.release();
+        break;
+      }
     }
     return { db, error: null };
   } catch (e) {
@@ -198,8 +217,13 @@ async function trial(s: Scenario, p: Plan, mode: Mode, n: number, tally: Tally):
         assert.throws(() => db.root, (e: unknown) => e instanceof DbError && e.code === "FAILED", what);
         await assert.rejects(db.rollback(0), (e: unknown) => e instanceof DbError && e.code === "FAILED", what);
       }
+      if (s.action === "read") {
+        // A failed read changes nothing: the same handle reads everything right once the disk does.
+        const found = sameState(db, p.before, depthOf(s, p.before));
+        assert.equal(found, null, `${what}: the handle after a failed read: ${found}`);
+      }
       db.close();
-      assert.deepEqual(fs.afterFault, [], `${what}: written or synced after the failure`);
+      if (inFlightWork) assert.deepEqual(fs.afterFault, [], `${what}: written or synced after the failure`);
     }
   }
   if (s.action === "close") assert.deepEqual(fs.afterFault, [], `${what}: written or synced after the failure`);
