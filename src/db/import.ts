@@ -2,6 +2,7 @@
 // through the store's bulk load (value tree and merkle pages built directly, no sessions, no
 // redo log). The database must not be open elsewhere: the import opens it itself.
 
+import { ioErrorOf } from "../kv/index.ts";
 import { Store, StoreError, type StoreLoad } from "../store/index.ts";
 import { checkKey, compareKeys, type Entry, toHex } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
@@ -28,7 +29,10 @@ export interface ImportResult {
 const DEFAULT_CHUNK = 1 << 16;
 
 function storeError(e: unknown): unknown {
-  if (e instanceof StoreError) return new DbError(e.code === "NOT_EMPTY" ? "NOT_EMPTY" : e.code, e.message, { cause: e });
+  if (e instanceof StoreError) return new DbError(e.code === "NOT_EMPTY" ? "NOT_EMPTY" : e.code, e.message, { cause: e.code === "FAILED" ? (ioErrorOf(e) ?? e) : e });
+  // A failed file operation: nothing of the import is durable until its one commit.
+  const io = ioErrorOf(e);
+  if (io !== undefined) return new DbError("IO", io.message, { cause: io });
   return e;
 }
 
@@ -61,6 +65,7 @@ export async function importEntries(
   }
   let load: StoreLoad | null = null;
   let committed = false;
+  let result: ImportResult;
   try {
     try {
       load = store.beginLoad();
@@ -107,9 +112,18 @@ export async function importEntries(
       throw storeError(e);
     }
     committed = true;
-    return { root, count: n };
+    result = { root, count: n };
   } finally {
-    if (!committed) load?.abort();
-    store.close();
+    if (!committed) {
+      // The error on its way is the one to report; the store is released without a checkpoint.
+      load?.abort();
+      store.abandon();
+    }
   }
+  try {
+    store.close();
+  } catch (e) {
+    throw storeError(e);
+  }
+  return result;
 }

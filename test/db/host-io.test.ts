@@ -2,12 +2,13 @@
 // cause is the IoError naming the operation and the path, whose cause is Node's own error with
 // its code, errno and syscall), and nothing left behind or changed by a refused open.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DbError, IoError, open } from "../../src/db/index.ts";
 import { DirLock, isLockFileName } from "../../src/store/lock.ts";
 import { toHex } from "../../src/trie/index.ts";
+import { failingWorkerFs } from "../merkle/page-store-helpers.ts";
 import { tempDirs } from "./helpers.ts";
 
 const newDir = tempDirs("bmt-host-io-");
@@ -137,5 +138,39 @@ describe("db: I/O failures on the host file system", () => {
       (e: unknown) => (e as { code?: string }).code === "CORRUPT" && !/EBADF/.test(String(e)),
     );
     assert.ok(lockReleased(dir), "the lock is released");
+  });
+});
+
+describe("db: a failed write of the write-behind worker", () => {
+  it("fails the commit that waits for it (FAILED, the worker's EBADF as an IoError), and the reopen is at the last acknowledged commit", async () => {
+    const dir = newDir();
+    const fds: number[] = [];
+    try {
+      // The page WAL hands the worker a read-only descriptor: its checkpoint write fails.
+      const fs = failingWorkerFs((path) => path.endsWith("merkle.wal"), fds);
+      const db = open(dir, { fs, lock: false });
+      let last = "";
+      let failure: unknown = null;
+      for (let n = 1; n <= 40 && failure === null; n++) {
+        const s = db.beginWrite();
+        s.set(key(n), Uint8Array.of(n));
+        try {
+          await s.finish().commit();
+          last = toHex(db.root);
+        } catch (e) {
+          failure = e;
+        }
+      }
+      assert.ok(failure instanceof DbError && failure.code === "FAILED", `a commit failed: ${String(failure)}`);
+      const io = failure.cause;
+      assert.ok(io instanceof IoError && io.op === "write" && io.code === "EBADF" && io.syscall === "write" && io.path.endsWith("merkle.wal"), `cause ${String(io)}`);
+      assert.throws(() => db.beginWrite(), (e: unknown) => e instanceof DbError && e.code === "FAILED");
+      db.close();
+      const again = open(dir);
+      assert.equal(toHex(again.root), last);
+      again.close();
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
   });
 });
