@@ -2,12 +2,12 @@
 // against the database's root; a sync ends at the source root and resumes; bad arguments are
 // one-line usage errors.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { importEntries, open } from "../../src/db/index.ts";
-import { sortEntries, toHex, unframeStateResponse, verifyStateResponse } from "../../src/trie/index.ts";
+import { sortEntries, toHex, trieRoot as trieRootOf, unframeStateResponse, verifyStateResponse } from "../../src/trie/index.ts";
 import { bmt } from "../support/built-cli.ts";
 import { randomEntries } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
@@ -47,6 +47,29 @@ describe(`cli: state-request and sync (seed ${seed})`, () => {
     const wrong = bmt(["sync", "--from", src, "--db", file("dst2"), "--root", `0x${"11".repeat(32)}`]);
     assert.equal(wrong.code, 1);
     assert.match(wrong.err, /^bmt sync: response 1 \(start 0x0+\) refused: /);
+  });
+
+  it("import: sorted lines streamed by the bulk load, --expect-root refusing a mismatch with the database left empty, export round trip", async () => {
+    const rng = new Rng(seed + 1);
+    const entries = sortEntries(randomEntries(rng, 3000, false));
+    const root = toHex(trieRootOf(entries));
+    writeFileSync(file("sorted.txt"), entries.map((e) => `${toHex(e.key)} ${toHex(e.value)}`).join("\n") + "\n");
+    const wrongRoot = `0x${"22".repeat(32)}`;
+    const bad = bmt(["import", file("sorted.txt"), "--db", file("imp"), "--expect-root", wrongRoot]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /nothing was imported/);
+    let db = open(file("imp"));
+    assert.equal(toHex(db.root), toHex(new Uint8Array(32)));
+    db.close();
+    const ok = bmt(["import", file("sorted.txt"), "--db", file("imp"), "--expect-root", root, "--json"]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.deepEqual(JSON.parse(ok.out), { root, entries: 3000, expected: root });
+    db = open(file("imp"));
+    assert.equal(toHex(db.root), root);
+    db.close();
+    const exp = bmt(["export", "--db", file("imp"), "--out", file("again.txt")]);
+    assert.equal(exp.code, 0, exp.err);
+    assert.equal(readFileSync(file("again.txt"), "utf8"), readFileSync(file("sorted.txt"), "utf8"));
   });
 
   it("bad arguments are usage errors", () => {

@@ -1,54 +1,106 @@
-// `bmt import`: a state (JSON state file or entry lines) into a new or empty database.
-import { open, toHex } from "../../index.ts";
-import { type Command, flag, JSON_OPTION, PROGRESS_OPTIONS, positionals, printJson, str, UsageError } from "../command.ts";
-import { commitChanges, EMPTY_ROOT } from "../db-access.ts";
+// `bmt import`: a state (JSON state file or entry lines) into a new or empty database, by the
+// bulk load (one durable commit, nothing kept when anything is wrong).
+import { DbError, type Entry, fromHex, importEntries, toHex } from "../../index.ts";
+import { sortByKey } from "../../trie/key.ts";
+import { type Command, CommandFailure, flag, JSON_OPTION, PROGRESS_OPTIONS, positionals, printJson, str, UsageError } from "../command.ts";
 import { readImportSource } from "../import-source.ts";
-import { readInput } from "../input.ts";
-import { progress } from "../progress.ts";
+import { firstChar, streamEntryLines } from "../import-stream.ts";
+import { readInput, reason } from "../input.ts";
+import { type Progress, progress } from "../progress.ts";
+
+/** Sorted by key, a repeated key's last entry kept (lines: the last line wins). */
+function sortedLastWins(entries: Entry[]): Entry[] {
+  const sorted = sortByKey(entries.slice(), (e) => e.key);
+  const out: Entry[] = [];
+  for (const e of sorted) {
+    if (out.length > 0 && Buffer.compare(out[out.length - 1].key, e.key) === 0) out[out.length - 1] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+const UNSORTED = /is not after the previous key/;
 
 export const importCommand: Command = {
   name: "import",
   summary: "load a state (genesis, a block's post_state, or export lines) into a new database",
-  usage: `usage: bmt import FILE --db PATH [--json] [--quiet|--progress]
+  usage: `usage: bmt import FILE --db PATH [--expect-root ROOT] [--json] [--quiet|--progress]
 
 Loads a state into a new or empty database as one commit and prints its root. FILE (- for
 standard input) is a JSON state file (genesis.json's state, or a trace block file's
-post_state; its state_root is checked) or entry lines "0xKEY 0xVALUE" as bmt export writes
-them (blank lines and # comments skipped; a repeated key: the last line wins).
-  --json        {"root","entries","expected"} (expected: null for entry lines)
+post_state) or entry lines "0xKEY 0xVALUE" as bmt export writes them (blank lines and #
+comments skipped; a repeated key: the last line wins). Lines in key order (as bmt export
+writes them) are read as a stream, whatever the file's size.
+  --expect-root ROOT  refuse unless the state's root is ROOT (default: the JSON file's
+                state_root, when it has one); on a mismatch nothing is imported
+  --json        {"root","entries","expected"} (expected: null when none)
   --quiet, -q   no progress      --progress   progress lines on stderr even when not a terminal
-Exit: 0 imported, 1 the root differs from the file's, the database is not empty or is held by
-another process, or FILE cannot be read or parsed; 2 usage.`,
-  options: { db: { type: "string" }, ...JSON_OPTION, ...PROGRESS_OPTIONS },
-  run(args, io) {
+Exit: 0 imported, 1 the root differs from the expected one (the database stays empty), the
+database is not empty or is held by another process, or FILE cannot be read or parsed; 2 usage.`,
+  options: { db: { type: "string" }, "expect-root": { type: "string" }, ...JSON_OPTION, ...PROGRESS_OPTIONS },
+  async run(args, io) {
     const [file] = positionals(args, ["FILE"]);
     const db = str(args, "db");
     if (db === undefined || db === "") throw new UsageError("--db PATH is required");
-    const name = file === "-" ? "stdin" : file;
-    const source = readImportSource(name, Buffer.from(readInput(file, io)).toString("utf8"));
-    const handle = open(db);
-    try {
-      if (toHex(handle.root) !== EMPTY_ROOT) {
-        io.err(`bmt import: ${db} is not empty (root ${toHex(handle.root)}); import needs a new or empty database`);
-        return 1;
+    const expectText = str(args, "expect-root");
+    let expectArg: Uint8Array | undefined;
+    if (expectText !== undefined) {
+      try {
+        expectArg = fromHex(expectText, "--expect-root", 32);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
       }
-      const bar = progress(io, args, "bmt import", source.entries.length);
-      const root = commitChanges(
-        handle,
-        source.entries.map((e) => [e.key, e.value] as const),
-        bar,
-      );
-      bar.finish();
-      const expected = source.expectedRoot === null ? null : toHex(source.expectedRoot);
-      if (flag(args, "json")) printJson(io, { root, entries: source.entries.length, expected });
-      else io.out(root);
-      if (expected !== null && root !== expected) {
-        io.err(`bmt import: ${name}: root ${root} differs from the file's ${source.label}.state_root ${expected}`);
-        return 1;
-      }
-      return 0;
-    } finally {
-      handle.close();
     }
+    const name = file === "-" ? "stdin" : file;
+    let bar: Progress | null = null;
+    const run = async (entries: Iterable<Entry> | AsyncIterable<Entry>, total: number | null, expected: Uint8Array | undefined) => {
+      bar = progress(io, args, "bmt import", total);
+      const b = bar;
+      try {
+        return await importEntries(db, entries, { expectRoot: expected, onProgress: (n) => b.update(n) });
+      } finally {
+        b.finish();
+      }
+    };
+    let result: { root: Uint8Array; count: number } | undefined;
+    let expected: Uint8Array | undefined = expectArg;
+    try {
+      let streamed = false;
+      let first: string | undefined;
+      if (file !== "-") {
+        try {
+          first = await firstChar(file);
+        } catch (e) {
+          throw new CommandFailure(`${name}: cannot read (${reason(e)})`);
+        }
+      }
+      if (file !== "-" && first !== "{" && first !== "[") {
+        // Entry lines from a file: streamed while they come in key order.
+        try {
+          result = await run(streamEntryLines(file, name), null, expected);
+          streamed = true;
+        } catch (e) {
+          if (!(e instanceof DbError && e.code === "BAD_ARGUMENT" && UNSORTED.test(e.message))) throw e;
+          result = undefined;
+        }
+      }
+      if (!streamed) {
+        // JSON, standard input, or lines out of order: read whole, sorted here.
+        const source = readImportSource(name, Buffer.from(readInput(file, io)).toString("utf8"));
+        expected ??= source.expectedRoot ?? undefined;
+        const entries = sortedLastWins(source.entries);
+        result = await run(entries, entries.length, expected);
+      }
+    } catch (e) {
+      if (e instanceof DbError && e.code === "ROOT_MISMATCH") throw new CommandFailure(`${name}: ${e.message}`);
+      if (e instanceof DbError && e.code === "NOT_EMPTY") throw new CommandFailure(`${db} is not empty; import needs a new or empty database (${e.message})`);
+      throw e;
+    }
+    if (result === undefined) throw new CommandFailure(`${name}: nothing read`);
+    const root = toHex(result.root);
+    const exp = expected === undefined ? null : toHex(expected);
+    if (flag(args, "json")) printJson(io, { root, entries: result.count, expected: exp });
+    else io.out(root);
+    return 0;
   },
 };
