@@ -154,7 +154,10 @@ describe(`cli: every command through the built bmt (seed ${seed})`, () => {
     assert.match(j.err.trimEnd().split("\n").at(-1) as string, /^bmt export 3\.00k entries [\d.]+k? entries\/s$/);
     const genesis = JSON.parse(readFileSync(jsonFile, "utf8"));
     assert.equal(genesis.state.state_root, root);
-    assert.deepEqual(genesis.state.keyvals.map((kv: { key: string; value: string }) => `${kv.key} ${kv.value}`), sortedLines(entries));
+    assert.deepEqual(
+      genesis.state.keyvals.map((kv: { key: string; value: string }) => `${kv.key} ${kv.value}`),
+      sortedLines(entries),
+    );
     const back2 = bmt(["import", jsonFile, "--db", file("round-json"), "--json"]);
     assert.equal(back2.code, 0, back2.err);
     assert.deepEqual(JSON.parse(back2.out), { root, entries: entries.length, expected: root });
@@ -179,7 +182,12 @@ describe(`cli: every command through the built bmt (seed ${seed})`, () => {
     const absentJson = bmt(["get", "--db", db, absentKey, "--json"]);
     assert.equal(absentJson.code, 1);
     assert.deepEqual(JSON.parse(absentJson.out), { key: absentKey, value: null });
-    for (const args of [["get", "--db", db, "0x12"], ["get", "--db", db], ["get", toHex(e.key)], ["get", "--db", db, "xyz"]]) {
+    for (const args of [
+      ["get", "--db", db, "0x12"],
+      ["get", "--db", db],
+      ["get", toHex(e.key)],
+      ["get", "--db", db, "xyz"],
+    ]) {
       const r = bmt(args);
       assert.equal(r.code, 2, args.join(" "));
       oneLineError(r.err, "get");
@@ -208,7 +216,9 @@ describe(`cli: every command through the built bmt (seed ${seed})`, () => {
     const plain = JSON.parse(bmt(["root", "--json", genesis]).out);
     assert.deepEqual(plain, { states: [{ file: genesis, label: "state", root: expected }], failed: 0 });
     const traces = join(requireVectors(), "traces");
-    const all = spawnSync("bash", ["-c", `ls ${traces}/*/*.json`], { encoding: "utf8" }).stdout.trim().split("\n");
+    const all = spawnSync("bash", ["-c", `ls ${traces}/*/*.json`], { encoding: "utf8" })
+      .stdout.trim()
+      .split("\n");
     const head = bmtHead(["root", "--check", ...all, ...all, ...all]);
     assert.equal(head.err, "");
     assert.equal(head.status, 0);
@@ -237,7 +247,10 @@ describe(`cli: every command through the built bmt (seed ${seed})`, () => {
     assert.equal(history.seq, 101);
     assert.equal(history.roots[0], lastPost);
     const text = bmt(["history", "--db", traceDb]).out.trimEnd().split("\n");
-    assert.deepEqual(text, history.roots.map((root: string, i: number) => `${i} ${root}`));
+    assert.deepEqual(
+      text,
+      history.roots.map((root: string, i: number) => `${i} ${root}`),
+    );
 
     const tooFar = bmt(["rollback", "--db", traceDb, "101"]);
     assert.equal(tooFar.code, 1);
@@ -271,7 +284,12 @@ describe(`cli: every command through the built bmt (seed ${seed})`, () => {
     assert.equal(exact.entries.length, 11);
     assert.equal(exact.more, false);
     assert.deepEqual(bmtHead(["scan", "--db", db]), { first: sortedLines(entries)[0], err: "", status: 0 });
-    for (const args of [["scan", "--db", db, "0x02", "0x01"], ["scan", "--db", db, `0x${"00".repeat(32)}`], ["scan", "--db", db, "--limit", "0"], ["scan", "--db", db, "a", "b", "c"]]) {
+    for (const args of [
+      ["scan", "--db", db, "0x02", "0x01"],
+      ["scan", "--db", db, `0x${"00".repeat(32)}`],
+      ["scan", "--db", db, "--limit", "0"],
+      ["scan", "--db", db, "a", "b", "c"],
+    ]) {
       const r = bmt(args);
       assert.equal(r.code, 2, args.join(" "));
       oneLineError(r.err, "scan");
@@ -310,7 +328,10 @@ describe(`cli: every command through the built bmt (seed ${seed})`, () => {
     assert.equal(info.seq, 1);
     const names = info.files.map((f: { file: string }) => f.file);
     for (const f of ["meta", "values", "redo", join("merkle", "merkle-table.0")]) assert.ok(names.includes(f), `files list ${f}`);
-    assert.equal(info.totalBytes, info.files.reduce((n: number, f: { bytes: number }) => n + f.bytes, 0));
+    assert.equal(
+      info.totalBytes,
+      info.files.reduce((n: number, f: { bytes: number }) => n + f.bytes, 0),
+    );
     assert.ok(info.merkle.pages > 0 && info.merkle.pages <= info.merkle.buckets);
     assert.equal(info.merkle.occupancy, Number((info.merkle.pages / info.merkle.buckets).toFixed(4)));
     assert.ok(info.values.height >= 2);
@@ -419,7 +440,11 @@ process.exit(0);
       assert.equal(unknown.code, 2, c);
       oneLineError(unknown.err, c);
     }
-    for (const args of [["rollback", "--db", db], ["rollback", "--db", db, "1", "2"], ["history", "--db", db, "x"]]) {
+    for (const args of [
+      ["rollback", "--db", db],
+      ["rollback", "--db", db, "1", "2"],
+      ["history", "--db", db, "x"],
+    ]) {
       const r = bmt(args);
       assert.equal(r.code, 2, args.join(" "));
       oneLineError(r.err, args[0]);

@@ -185,18 +185,18 @@ describe("cli: bmt replay / root --db / get / import", () => {
     assert.match(r.err.join("\n"), /no-such-dir: cannot read \(ENOENT\)/);
   });
 
-  it(
-    "root --db and get on a path that holds no database refuse it without creating one",
-    async () => {
-      for (const args of [["root", "--db"], ["get", "--db"]]) {
-        const db = join(tmp, "never-created");
-        const r = await run([...args, db, ...(args[0] === "get" ? [`0x${"00".repeat(31)}`] : [])]);
-        assert.equal(r.code, 1, `${args[0]}: exit ${r.code}, out ${r.out.join(" ")}`);
-        assert.deepEqual(r.out, []);
-        assert.equal(existsSync(db), false, `${args[0]} created ${db}`);
-      }
-    },
-  );
+  it("root --db and get on a path that holds no database refuse it without creating one", async () => {
+    for (const args of [
+      ["root", "--db"],
+      ["get", "--db"],
+    ]) {
+      const db = join(tmp, "never-created");
+      const r = await run([...args, db, ...(args[0] === "get" ? [`0x${"00".repeat(31)}`] : [])]);
+      assert.equal(r.code, 1, `${args[0]}: exit ${r.code}, out ${r.out.join(" ")}`);
+      assert.deepEqual(r.out, []);
+      assert.equal(existsSync(db), false, `${args[0]} created ${db}`);
+    }
+  });
 
   it("works as a program: replay's last line and exit status, get's exit status", async () => {
     const cli = join(projectRoot, "src", "cli", "main.ts");

@@ -162,11 +162,10 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
       assert.equal(v.code, 0, v.err + v.out);
       const want = [
         `witness, prevRoot ${root}, new root ${toHex(f.root)}, 2 reads, 2 writes: valid`,
-        ...[
-          `  read ${toHex(present[0].key)} ${toHex(present[0].value)}`,
-          `  read ${absent[0]} absent`,
-        ].sort(),
-        ...[`  set ${toHex(present[1].key)} 0x010203`, `  delete ${toHex(present[2].key)}`].sort((a, b) => a.slice(a.indexOf("0x")).localeCompare(b.slice(b.indexOf("0x")))),
+        ...[`  read ${toHex(present[0].key)} ${toHex(present[0].value)}`, `  read ${absent[0]} absent`].sort(),
+        ...[`  set ${toHex(present[1].key)} 0x010203`, `  delete ${toHex(present[2].key)}`].sort((a, b) =>
+          a.slice(a.indexOf("0x")).localeCompare(b.slice(b.indexOf("0x"))),
+        ),
       ];
       assert.deepEqual(v.out.trim().split("\n"), want);
     }
@@ -206,7 +205,7 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
     assert.match(v1.out, /^key proof, root 0x[0-9a-f]{64}: INVALID \(/);
     writeFileSync(path, JSON.stringify({ ...proof, root: `0x${"22".repeat(32)}` }));
     assert.equal(bmt(["verify", path]).code, 1);
-    for (const garbage of ["not a proof", "{}", "[]", "{\"root\": 1", "0x626d01", ""]) {
+    for (const garbage of ["not a proof", "{}", "[]", '{"root": 1', "0x626d01", ""]) {
       writeFileSync(path, garbage);
       const v = await run(["verify", path]);
       assert.equal(v.code, 1, `${JSON.stringify(garbage)}: ${v.out.join("\n")}`);

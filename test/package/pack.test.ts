@@ -43,7 +43,9 @@ describe("package: npm pack, unpacked into an empty project", { skip: enabled ? 
   before(() => {
     tmp = mkdtempSync(join(tmpdir(), "bmt-pack-"));
     // npm pack runs `prepare` (the build) and prints what it packed.
-    const packed = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: projectRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
+    const packed = JSON.parse(
+      execFileSync("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: projectRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+    );
     files = packed[0].files.map((f: { path: string }) => f.path);
     app = join(tmp, "app");
     const installed = join(app, "node_modules", "bmt");
@@ -60,10 +62,23 @@ describe("package: npm pack, unpacked into an empty project", { skip: enabled ? 
   });
 
   it("ships the build, the sources, LICENSE and the docs README links to; no tests or benchmarks", () => {
-    for (const f of ["LICENSE", "README.md", "package.json", "docs/design.md", "docs/proof-format.md", "dist/index.js", "dist/index.d.ts", "dist/verify.js", "dist/cli/main.js"]) {
+    for (const f of [
+      "LICENSE",
+      "README.md",
+      "package.json",
+      "docs/design.md",
+      "docs/proof-format.md",
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/verify.js",
+      "dist/cli/main.js",
+    ]) {
       assert.ok(files.includes(f), `the tarball has ${f}`);
     }
-    assert.deepEqual(files.filter((f) => /^(test|bench|tools|scripts|api-reference)\//.test(f)), []);
+    assert.deepEqual(
+      files.filter((f) => /^(test|bench|tools|scripts|api-reference)\//.test(f)),
+      [],
+    );
     const readme = readFileSync(join(app, "node_modules", "bmt", "README.md"), "utf8");
     const links = [...readme.matchAll(/\]\(([^)#]+)(#[^)]*)?\)/g)].map((m) => m[1]).filter((l) => !/^[a-z]+:/.test(l));
     assert.ok(links.length >= 3, `links: ${links.join(", ")}`);
@@ -92,10 +107,16 @@ describe("package: npm pack, unpacked into an empty project", { skip: enabled ? 
     const bin = spawnSync(process.execPath, [join(app, "node_modules", "bmt", "dist", "cli", "main.js"), "--version"], { cwd: app, encoding: "utf8" });
     assert.equal(bin.stdout, `bmt ${pkg.version}\n`, bin.stderr);
     const abc = "0xbddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319";
-    writeFileSync(join(app, "esm.mjs"), `import { blake2b256, toHex } from "bmt";\nimport { verifyKeyProof } from "bmt/verify";\nconsole.log(toHex(blake2b256(new TextEncoder().encode("abc"))), typeof verifyKeyProof);\n`);
+    writeFileSync(
+      join(app, "esm.mjs"),
+      `import { blake2b256, toHex } from "bmt";\nimport { verifyKeyProof } from "bmt/verify";\nconsole.log(toHex(blake2b256(new TextEncoder().encode("abc"))), typeof verifyKeyProof);\n`,
+    );
     const esm = spawnSync(process.execPath, ["esm.mjs"], { cwd: app, encoding: "utf8" });
     assert.equal(esm.stdout, `${abc} function\n`, esm.stderr);
-    writeFileSync(join(app, "cjs.cjs"), `const { blake2b256, toHex, open } = require("bmt");\nconsole.log(toHex(blake2b256(new TextEncoder().encode("abc"))), typeof open);\n`);
+    writeFileSync(
+      join(app, "cjs.cjs"),
+      `const { blake2b256, toHex, open } = require("bmt");\nconsole.log(toHex(blake2b256(new TextEncoder().encode("abc"))), typeof open);\n`,
+    );
     const cjs = spawnSync(process.execPath, ["cjs.cjs"], { cwd: app, encoding: "utf8" });
     assert.equal(cjs.stdout, `${abc} function\n`, cjs.stderr);
   });
@@ -110,8 +131,14 @@ describe("package: npm pack, unpacked into an empty project", { skip: enabled ? 
       return `examples/example${i + 1}.mts`;
     });
     const common = { strict: true, target: "ES2022", lib: ["ES2022", "ESNext.Disposable"], types: ["node"], skipLibCheck: false, noEmit: true };
-    writeFileSync(join(app, "tsconfig.node16.json"), JSON.stringify({ compilerOptions: { ...common, module: "node16", moduleResolution: "node16" }, files: names }));
-    writeFileSync(join(app, "tsconfig.bundler.json"), JSON.stringify({ compilerOptions: { ...common, module: "esnext", moduleResolution: "bundler" }, files: names }));
+    writeFileSync(
+      join(app, "tsconfig.node16.json"),
+      JSON.stringify({ compilerOptions: { ...common, module: "node16", moduleResolution: "node16" }, files: names }),
+    );
+    writeFileSync(
+      join(app, "tsconfig.bundler.json"),
+      JSON.stringify({ compilerOptions: { ...common, module: "esnext", moduleResolution: "bundler" }, files: names }),
+    );
     for (const [version, tsc] of compilers) {
       assert.ok(existsSync(tsc), `TypeScript ${version} is missing: run npm run tools:install`);
       for (const config of ["tsconfig.node16.json", "tsconfig.bundler.json"]) {
@@ -125,7 +152,18 @@ describe("package: npm pack, unpacked into an empty project", { skip: enabled ? 
     const tsc = compilers[1][1];
     writeFileSync(
       join(app, "tsconfig.emit.json"),
-      JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", lib: ["ES2022", "ESNext.Disposable"], types: ["node"], module: "node16", moduleResolution: "node16", outDir: "out" }, include: ["examples/*.mts"] }),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          target: "ES2022",
+          lib: ["ES2022", "ESNext.Disposable"],
+          types: ["node"],
+          module: "node16",
+          moduleResolution: "node16",
+          outDir: "out",
+        },
+        include: ["examples/*.mts"],
+      }),
     );
     const r = spawnSync(process.execPath, [tsc, "-p", "tsconfig.emit.json"], { cwd: app, encoding: "utf8" });
     assert.equal(r.status, 0, r.stdout + r.stderr);

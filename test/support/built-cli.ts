@@ -13,7 +13,10 @@ export function builtBmt(): string {
   if (built) return built.main;
   const dir = mkdtempSync(join(tmpdir(), "bmt-built-"));
   const tsc = join(projectRoot, "node_modules", "typescript", "bin", "tsc");
-  const r = spawnSync(process.execPath, [tsc, "-p", join(projectRoot, "tsconfig.build.json"), "--outDir", join(dir, "dist")], { cwd: projectRoot, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [tsc, "-p", join(projectRoot, "tsconfig.build.json"), "--outDir", join(dir, "dist")], {
+    cwd: projectRoot,
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
   copyFileSync(join(projectRoot, "package.json"), join(dir, "package.json"));
   built = { dir, main: join(dir, "dist", "cli", "main.js") };

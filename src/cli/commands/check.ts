@@ -24,7 +24,7 @@ import { META_OCCUPIED } from "../../merkle/bucket-table.ts";
 import { TableFile, tableFileName } from "../../merkle/table-file.ts";
 import { type Change, EMPTY_TOP, updateTrie } from "../../merkle/update.ts";
 import { StoreError } from "../../store/errors.ts";
-import { readMetaRecord } from "../../store/meta-record.ts";
+import { type MetaRecord, readMetaRecord } from "../../store/meta-record.ts";
 import { RedoLog } from "../../store/redo-log.ts";
 import { type Command, dbPath, flag, JSON_OPTION, PROGRESS_OPTIONS, positionals, printJson } from "../command.ts";
 import { requireDb } from "../db-access.ts";
@@ -40,7 +40,8 @@ export interface Problem {
 /** A problem from an engine error: corruption errors carry file and offset. */
 function problemOf(e: unknown, file: string): Problem {
   // Their messages repeat the file and offset: keep what follows.
-  if (e instanceof KvCorruptionError || e instanceof PageStoreCorruptionError) return { file: e.file, offset: e.offset, problem: e.message.replace(/^.* at offset \d+: /, "") };
+  if (e instanceof KvCorruptionError || e instanceof PageStoreCorruptionError)
+    return { file: e.file, offset: e.offset, problem: e.message.replace(/^.* at offset \d+: /, "") };
   if (e instanceof KvError || e instanceof PageStoreError || e instanceof StoreError) return { file, offset: null, problem: e.message };
   throw e;
 }
@@ -93,7 +94,7 @@ Exit: 0 no problem, 1 problems found or no database, 2 usage.`,
     let merklePages = 0;
     let redoRecords = 0;
     try {
-      let rec;
+      let rec: MetaRecord | null;
       try {
         rec = readMetaRecord(metaFile);
       } catch (e) {
@@ -148,7 +149,8 @@ Exit: 0 no problem, 1 problems found or no database, 2 usage.`,
                 continue;
               }
               if (stored === undefined) report({ file: merkleDir, offset: null, problem: `page ${toHex(w.id)} is missing` });
-              else if (Buffer.compare(stored, sealed(w.page, w.id)) !== 0) report({ file: merkleDir, offset: null, problem: `page ${toHex(w.id)} differs from the page its values give` });
+              else if (Buffer.compare(stored, sealed(w.page, w.id)) !== 0)
+                report({ file: merkleDir, offset: null, problem: `page ${toHex(w.id)} differs from the page its values give` });
             }
             bar.update(n);
             bar.finish();
@@ -192,13 +194,15 @@ Exit: 0 no problem, 1 problems found or no database, 2 usage.`,
           if (last !== undefined && problems.length === 0) {
             const state = new Map<string, Entry>();
             for (const e of entries) state.set(toHex(e.key), e);
-            for (const r of records) for (const [k, v] of r.changes) {
-              if (v === null) state.delete(toHex(k));
-              else state.set(toHex(k), { key: k, value: v });
-            }
+            for (const r of records)
+              for (const [k, v] of r.changes) {
+                if (v === null) state.delete(toHex(k));
+                else state.set(toHex(k), { key: k, value: v });
+              }
             const now = [...state.values()].sort((a, b) => compareKeys(a.key, b.key));
             const got = toHex(trieRoot(now));
-            if (got !== toHex(last.top.root)) report({ file: redoPath, offset: null, problem: `record ${last.seq} names root ${toHex(last.top.root)}, its changes give ${got}` });
+            if (got !== toHex(last.top.root))
+              report({ file: redoPath, offset: null, problem: `record ${last.seq} names root ${toHex(last.top.root)}, its changes give ${got}` });
             entriesCount = now.length;
             root = toHex(last.top.root);
           }

@@ -12,7 +12,8 @@ function* failIfStaleMidway<T>(it: Iterable<T>, started: () => boolean): Generat
   try {
     yield* it;
   } catch (e) {
-    if (e instanceof DbError && e.code === "STALE" && started()) throw new CommandFailure("another process committed to the database during the export; run it again");
+    if (e instanceof DbError && e.code === "STALE" && started())
+      throw new CommandFailure("another process committed to the database during the export; run it again");
     throw e;
   }
 }

@@ -19,7 +19,7 @@ Exit: 0, 1 no database or it is held by another process, 2 usage.`,
     positionals(args, []);
     const { roots, seq, depth } = await writer(db, (d) => ({ roots: d.history().map(toHex), seq: d.seq, depth: d.rollbackDepth }));
     if (flag(args, "json")) printJson(io, { seq, rollbackDepth: depth, roots });
-    else roots.forEach((r, i) => io.out(`${i} ${r}`));
+    else for (const [i, r] of roots.entries()) io.out(`${i} ${r}`);
     return 0;
   },
 };

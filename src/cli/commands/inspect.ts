@@ -41,6 +41,39 @@ function formatVersions(path: string): number[] {
   }
 }
 
+/** What the store reports about itself, with the files and format read beside it. */
+function figures(path: string, store: Store, versions: number[], fileList: { file: string; bytes: number }[]) {
+  const s = store.stats();
+  return {
+    path,
+    formatVersion: versions.length === 1 ? versions[0] : versions,
+    root: toHex(store.root),
+    seq: store.seq,
+    entries: store.size,
+    files: fileList,
+    totalBytes: fileList.reduce((n, f) => n + f.bytes, 0),
+    values: {
+      height: s.values.height,
+      pages: s.values.highWater,
+      reusablePages: s.values.reusablePages,
+      pendingPages: s.values.pendingPages,
+      cachedPages: s.values.cachedPages,
+      cacheCapacityPages: s.values.cacheCapacity,
+    },
+    merkle: {
+      pages: s.merkle.pages,
+      buckets: s.merkle.buckets,
+      occupancy: s.merkle.buckets > 0 ? Number((s.merkle.pages / s.merkle.buckets).toFixed(4)) : 0,
+      tombstones: s.merkle.tombstones,
+      tableGeneration: s.merkle.gen,
+      cachedPages: s.merkle.cachedPages + s.merkle.pinnedPages,
+      replayedWals: s.merkle.replays,
+    },
+    redo: { records: s.redo.records, bytes: s.redo.bytes },
+    rollback: { depth: 0, logSnapshots: 0 },
+  };
+}
+
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 export const inspectCommand: Command = {
@@ -63,37 +96,9 @@ Exit: 0, 1 no database or it is held by another process, 2 usage.`,
     const versions = formatVersions(path);
     const fileList = files(path);
     const store = Store.open(path, { create: false });
-    let info;
+    let info: ReturnType<typeof figures>;
     try {
-      const s = store.stats();
-      info = {
-        path,
-        formatVersion: versions.length === 1 ? versions[0] : versions,
-        root: toHex(store.root),
-        seq: store.seq,
-        entries: store.size,
-        files: fileList,
-        totalBytes: fileList.reduce((n, f) => n + f.bytes, 0),
-        values: {
-          height: s.values.height,
-          pages: s.values.highWater,
-          reusablePages: s.values.reusablePages,
-          pendingPages: s.values.pendingPages,
-          cachedPages: s.values.cachedPages,
-          cacheCapacityPages: s.values.cacheCapacity,
-        },
-        merkle: {
-          pages: s.merkle.pages,
-          buckets: s.merkle.buckets,
-          occupancy: s.merkle.buckets > 0 ? Number((s.merkle.pages / s.merkle.buckets).toFixed(4)) : 0,
-          tombstones: s.merkle.tombstones,
-          tableGeneration: s.merkle.gen,
-          cachedPages: s.merkle.cachedPages + s.merkle.pinnedPages,
-          replayedWals: s.merkle.replays,
-        },
-        redo: { records: s.redo.records, bytes: s.redo.bytes },
-        rollback: { depth: 0, logSnapshots: 0 },
-      };
+      info = figures(path, store, versions, fileList);
     } finally {
       store.close();
     }
@@ -118,8 +123,12 @@ Exit: 0, 1 no database or it is held by another process, 2 usage.`,
     io.out(`entries        ${i.entries} (${compact(i.entries)})`);
     io.out(`files          ${mib(i.totalBytes)} in ${i.files.length} files`);
     for (const f of i.files) io.out(`  ${f.file.padEnd(24)} ${String(f.bytes).padStart(14)} bytes`);
-    io.out(`values         B+tree height ${i.values.height}, ${i.values.pages} pages (4 KiB), ${i.values.reusablePages} free, ${i.values.pendingPages} pending reuse`);
-    io.out(`merkle pages   ${i.merkle.pages} in ${i.merkle.buckets} buckets (occupancy ${(i.merkle.occupancy * 100).toFixed(1)} %), ${i.merkle.tombstones} tombstones, table generation ${i.merkle.tableGeneration}`);
+    io.out(
+      `values         B+tree height ${i.values.height}, ${i.values.pages} pages (4 KiB), ${i.values.reusablePages} free, ${i.values.pendingPages} pending reuse`,
+    );
+    io.out(
+      `merkle pages   ${i.merkle.pages} in ${i.merkle.buckets} buckets (occupancy ${(i.merkle.occupancy * 100).toFixed(1)} %), ${i.merkle.tombstones} tombstones, table generation ${i.merkle.tableGeneration}`,
+    );
     io.out(`caches         values ${i.values.cachedPages}/${i.values.cacheCapacityPages} pages, merkle ${i.merkle.cachedPages} pages`);
     io.out(`redo log       ${i.redo.records} commits since the last checkpoint (${i.redo.bytes} bytes)`);
     io.out(`rollback log   ${i.rollback.depth} commits can be rolled back`);

@@ -1,15 +1,7 @@
 // `bmt prove`: proofs of a database's keys (single, multi) or of a key range.
 //
 // prove opens the database read-only (no lock; it works while a writer process holds it).
-import {
-  encodeKeyProof,
-  encodeMultiProof,
-  encodeRangeProof,
-  keyProofToJson,
-  multiProofToJson,
-  rangeProofToJson,
-  toHex,
-} from "../../index.ts";
+import { encodeKeyProof, encodeMultiProof, encodeRangeProof, keyProofToJson, multiProofToJson, rangeProofToJson, toHex } from "../../index.ts";
 import { type Command, dbPath, flag, positiveInt, str, UsageError } from "../command.ts";
 import { readOnly } from "../db-access.ts";
 import { writeOutput } from "../input.ts";

@@ -105,7 +105,8 @@ Exit: 0 every root matched, 1 any did not or DIR cannot be read, 2 usage.`,
         else failed++;
         const ms = performance.now() - t0;
         rows.push({ block, ok, root, expected, changes: changes.length, ms: Number(ms.toFixed(1)), synced });
-        if (!json) io.out(`${block} ${ok ? "ok" : "FAIL"} ${root} ${changes.length} changes (${ms.toFixed(1)} ms)${note}${postOk ? "" : ` expected ${expected}`}`);
+        if (!json)
+          io.out(`${block} ${ok ? "ok" : "FAIL"} ${root} ${changes.length} changes (${ms.toFixed(1)} ms)${note}${postOk ? "" : ` expected ${expected}`}`);
       }
       bar.update(files.length);
       bar.finish();

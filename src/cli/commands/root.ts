@@ -3,7 +3,7 @@ import { toHex, trieRootUnsorted } from "../../index.ts";
 import { type Command, CommandFailure, flag, type Io, JSON_OPTION, printJson, str, UsageError } from "../command.ts";
 import { readOnly } from "../db-access.ts";
 import { readInput } from "../input.ts";
-import { StateFileError, statesOfText } from "../state-files.ts";
+import { type NamedState, StateFileError, statesOfText } from "../state-files.ts";
 
 interface StateRow {
   file: string;
@@ -19,7 +19,7 @@ function filesRoot(files: string[], check: boolean, json: boolean, io: Io): numb
   let passed = 0;
   let failed = 0;
   for (const file of files) {
-    let states;
+    let states: NamedState[];
     try {
       const text = Buffer.from(readInput(file, io)).toString("utf8");
       states = statesOfText(file === "-" ? "stdin" : file, text);

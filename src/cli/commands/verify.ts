@@ -69,9 +69,14 @@ interface Verdict {
 
 /** Checks one item against `trusted` (if given). */
 function checkItem(item: Item, trusted: Uint8Array | undefined): Verdict {
-  if (item.type === "unreadable") return { ok: false, lines: [`unreadable: INVALID (${item.reason})`], json: { type: "unreadable", valid: false, reason: item.reason } };
+  if (item.type === "unreadable")
+    return { ok: false, lines: [`unreadable: INVALID (${item.reason})`], json: { type: "unreadable", valid: false, reason: item.reason } };
   const rootOf = (r: Uint8Array) => (trusted !== undefined && Buffer.compare(r, trusted) !== 0 ? `is against ${toHex(r)}, not the given root` : null);
-  const invalid = (head: string, why: string, json: Record<string, unknown>): Verdict => ({ ok: false, lines: [`${head}: INVALID (${why})`], json: { ...json, valid: false, reason: why } });
+  const invalid = (head: string, why: string, json: Record<string, unknown>): Verdict => ({
+    ok: false,
+    lines: [`${head}: INVALID (${why})`],
+    json: { ...json, valid: false, reason: why },
+  });
   switch (item.type) {
     case "key": {
       const p: KeyProof = item.proof;
@@ -80,7 +85,11 @@ function checkItem(item: Item, trusted: Uint8Array | undefined): Verdict {
       const wrongRoot = rootOf(p.root);
       if (wrongRoot) return invalid(head, wrongRoot, base);
       if (!verifyKeyProof(p, p.root)) return invalid(head, "the siblings and terminal do not give the root", base);
-      return { ok: true, lines: [`${head}: valid`, `  ${toHex(p.key)} ${valueText(p.value)}`], json: { ...base, valid: true, entries: [{ key: toHex(p.key), value: valueJson(p.value) }] } };
+      return {
+        ok: true,
+        lines: [`${head}: valid`, `  ${toHex(p.key)} ${valueText(p.value)}`],
+        json: { ...base, valid: true, entries: [{ key: toHex(p.key), value: valueJson(p.value) }] },
+      };
     }
     case "multi": {
       const p: MultiProof = item.proof;
