@@ -25,7 +25,8 @@ Exit: 0, 1 no database or FILE cannot be written, 2 usage.`,
     const start = keyArg(startHex, "START");
     const end = keyArg(endHex, "END");
     if (Buffer.compare(start, end) > 0) throw new UsageError("START must not be after END");
-    if (!/^[0-9]+$/.test(sizeText) || Number(sizeText) > 0xffffffff) throw new UsageError(`MAX_SIZE must be an integer in 0..4294967295 (a u32), got '${sizeText}'`);
+    if (!/^[0-9]+$/.test(sizeText) || Number(sizeText) > 0xffffffff)
+      throw new UsageError(`MAX_SIZE must be an integer in 0..4294967295 (a u32), got '${sizeText}'`);
     const bytes = readOnly(db, (d) => {
       using snapshot = d.beginRead();
       return frameStateResponse(snapshot.stateRequest(start, end, Number(sizeText)));
