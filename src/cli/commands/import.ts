@@ -5,6 +5,7 @@ import { sortByKey } from "../../trie/key.ts";
 import { type Command, CommandFailure, flag, JSON_OPTION, PROGRESS_OPTIONS, positionals, printJson, str, UsageError } from "../command.ts";
 import { readImportSource } from "../import-source.ts";
 import { firstChar, streamEntryLines } from "../import-stream.ts";
+import { streamStateFile } from "../json-stream.ts";
 import { readInput, reason } from "../input.ts";
 import { type Progress, progress } from "../progress.ts";
 
@@ -29,8 +30,9 @@ export const importCommand: Command = {
 Loads a state into a new or empty database as one commit and prints its root. FILE (- for
 standard input) is a JSON state file (genesis.json's state, or a trace block file's
 post_state) or entry lines "0xKEY 0xVALUE" as bmt export writes them (blank lines and #
-comments skipped; a repeated key: the last line wins). Lines in key order (as bmt export
-writes them) are read as a stream, whatever the file's size.
+comments skipped; a repeated key: the last line wins). Files are read as a stream (JSON
+tokenized in pieces, never one string), whatever their size; lines in key order (as bmt export
+writes them) are loaded as they come, other entries are sorted in memory first.
   --expect-root ROOT  refuse unless the state's root is ROOT (default: the JSON file's
                 state_root, when it has one); on a mismatch nothing is imported
   --json        {"root","entries","expected"} (expected: null when none)
@@ -84,8 +86,16 @@ database is not empty or is held by another process, or FILE cannot be read or p
           result = undefined;
         }
       }
+      if (!streamed && file !== "-" && first === "{") {
+        // A JSON state file, tokenized as a stream; its entries sorted here.
+        const state = await streamStateFile(file, name);
+        expected ??= state.expectedRoot ?? undefined;
+        const entries = sortedLastWins(state.entries);
+        result = await run(entries, entries.length, expected);
+        streamed = true;
+      }
       if (!streamed) {
-        // JSON, standard input, or lines out of order: read whole, sorted here.
+        // Standard input, or lines out of order: read whole, sorted here.
         const source = readImportSource(name, Buffer.from(readInput(file, io)).toString("utf8"));
         expected ??= source.expectedRoot ?? undefined;
         const entries = sortedLastWins(source.entries);
