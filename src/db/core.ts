@@ -465,7 +465,7 @@ export class DbCore {
     const changes = composeReverse(records.map((r) => r.reverse));
     const prevTop = store.top;
     // The values now, for the transition that lets older snapshots read past the rollback.
-    const forward: Change[] = changes.map(([k]) => [k, store.get(k) ?? null]);
+    const forward: Change[] = changes.map(([k]) => [k, this.#storeState.value(k) ?? null]);
     const u0 = performance.now();
     const update = updateTrie(prevTop, changes, this.#storeState.pages, stateReader(this.#storeState));
     const updateMs = performance.now() - u0;
