@@ -45,7 +45,7 @@ export function readImportSource(name: string, text: string): ImportSource {
     const states = statesOfText(name, text);
     const state = states.find((s) => s.label === "state") ?? states.find((s) => s.label === "post_state");
     if (!state) throw new StateFileError(name, "has no state or post_state to import");
-    return { entries: state.entries, expectedRoot: state.expectedRoot, label: state.label };
+    return { entries: state.entries, expectedRoot: state.givesRoot === false ? null : state.expectedRoot, label: state.label };
   }
   return { entries: parseEntryLines(name, text), expectedRoot: null, label: "lines" };
 }

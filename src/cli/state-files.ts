@@ -13,6 +13,8 @@ export interface NamedState {
   readonly label: string;
   readonly entries: Entry[];
   readonly expectedRoot: Uint8Array;
+  /** False for a state that gives no `state_root` (then `expectedRoot` is 32 zero bytes). */
+  readonly givesRoot?: boolean;
 }
 
 /** A file that cannot be read or is not one of the known formats. */
@@ -43,6 +45,7 @@ function traceState(file: string, label: string, state: JsonValue): NamedState {
       value: field(file, () => fromHex(kv.value, `${label}.keyvals[${i}].value`)),
     };
   });
+  if (state.state_root === undefined) return { label, entries, expectedRoot: new Uint8Array(32), givesRoot: false };
   const expectedRoot = field(file, () => fromHex(state.state_root, `${label}.state_root`, 32));
   return { label, entries, expectedRoot };
 }

@@ -72,6 +72,21 @@ describe(`cli: state-request and sync (seed ${seed})`, () => {
     assert.equal(readFileSync(file("again.txt"), "utf8"), readFileSync(file("sorted.txt"), "utf8"));
   });
 
+  it("a state file with no state_root: root prints its root (--check fails it), import takes it", () => {
+    const rng = new Rng(seed + 2);
+    const entries = randomEntries(rng, 50, false);
+    const root = toHex(trieRootOf(sortEntries(entries)));
+    const json = JSON.stringify({ state: { keyvals: entries.map((e) => ({ key: toHex(e.key), value: toHex(e.value) })) } });
+    writeFileSync(file("noroot.json"), json);
+    assert.deepEqual(bmt(["root", file("noroot.json")]), { code: 0, out: `${root}\n`, err: "" });
+    const check = bmt(["root", "--check", file("noroot.json")]);
+    assert.equal(check.code, 1);
+    assert.match(check.out, /gives no state_root/);
+    const imp = bmt(["import", file("noroot.json"), "--db", file("noroot-db"), "--json"]);
+    assert.equal(imp.code, 0, imp.err);
+    assert.deepEqual(JSON.parse(imp.out), { root, entries: 50, expected: null });
+  });
+
   it("bad arguments are usage errors", () => {
     for (const args of [
       ["state-request", "--db", file("src"), ZERO, MAX],

@@ -40,6 +40,15 @@ function filesRoot(files: string[], check: boolean, json: boolean, io: Io): numb
         failed++;
         continue;
       }
+      if (state.givesRoot === false) {
+        // Nothing to compare with: the root is printed; --check counts it as failed.
+        if (check) failed++;
+        rows.push(check ? { file, label: state.label, root, ok: false, error: "gives no state_root" } : { file, label: state.label, root });
+        if (json) continue;
+        if (!check) io.out(root);
+        else io.out(`${root} FAIL ${file} ${state.label} (gives no state_root)`);
+        continue;
+      }
       const expected = toHex(state.expectedRoot);
       const ok = root === expected;
       if (check) {
