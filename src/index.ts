@@ -35,7 +35,7 @@ export { type KeyProof, type ProofTerminal, proveKey, verifyKeyProof } from "./t
 export { type MultiProof, type MultiProofPath, multiProofValues, proveMany, verifyMultiProof } from "./trie/multiproof.ts";
 export { type ProvenValues } from "./trie/proven.ts";
 export { type BoundaryNode, proveRange, type RangeProof, verifyRangeProof } from "./trie/range-proof.ts";
-export { proveForUpdate, statelessUpdate, type Write } from "./trie/stateless.ts";
+export { proveForUpdate, statelessUpdate, type Change } from "./trie/stateless.ts";
 // JAMNP-S CE 129 state requests: the responder over any node source, and the verifier.
 export { frameStateResponse, respondStateRequest, type StateResponse, unframeStateResponse } from "./trie/state-request.ts";
 export { type VerifiedStateResponse, verifyStateResponse } from "./trie/state-response.ts";

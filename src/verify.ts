@@ -32,7 +32,7 @@ export { type MultiProof, type MultiProofPath, multiProofValues, verifyMultiProo
 export { type KeyProof, type ProofTerminal, verifyKeyProof } from "./trie/proof.ts";
 export { type ProvenValues } from "./trie/proven.ts";
 export { type BoundaryNode, type RangeProof, verifyRangeProof } from "./trie/range-proof.ts";
-export { statelessUpdate, type Write } from "./trie/stateless.ts";
+export { statelessUpdate, type Change } from "./trie/stateless.ts";
 export { isValidWitness, type Read, type VerifiedWitness, type Witness, verifyWitness } from "./trie/witness.ts";
 export { frameStateResponse, type StateResponse, unframeStateResponse } from "./trie/state-request.ts";
 export { type VerifiedStateResponse, verifyStateResponse } from "./trie/state-response.ts";

@@ -4,10 +4,7 @@
 //
 // A source is built for one view and used synchronously, so it reads exactly one state: no
 // commit can run between two of its reads.
-import type { LeafSource } from "../merkle/node-source.ts";
-import { pagesNodeSource } from "../merkle/node-source.ts";
-import { MAX_PAGE_DEPTH, PAGE_ID_BYTES } from "../merkle/page.ts";
-import type { EntryVisitor, PageReader } from "../merkle/update.ts";
+import { type EntryVisitor, type LeafSource, MAX_PAGE_DEPTH, PAGE_ID_BYTES, type PageReader, pagesNodeSource } from "../merkle/index.ts";
 import { type Entry, TrieError, type TrieNodeSource } from "../trie/index.ts";
 import type { DbCore } from "./core.ts";
 import { DbError } from "./errors.ts";

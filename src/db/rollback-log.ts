@@ -26,9 +26,8 @@ import * as nodeFs from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { closeQuietly, guardFile, guardFileSystem, IoError, type KvFile } from "../kv/index.ts";
-import type { PageStoreFileSystem } from "../merkle/page-store-fs.ts";
-import type { Change, MerkleTop, NodeKind } from "../merkle/update.ts";
-import { KEY_BYTES } from "../trie/index.ts";
+import type { Change, MerkleTop, PageStoreFileSystem } from "../merkle/index.ts";
+import { KEY_BYTES, type TrieNodeKind } from "../trie/index.ts";
 import { equalBytes } from "./keys.ts";
 
 /** One commit in the undo chain. */
@@ -186,8 +185,8 @@ export function decodeEvent(bytes: Uint8Array, at: number): { event: LogEvent; l
   if (p !== len) return null;
   const record: UndoRecord = {
     seq,
-    prevTop: { root: body.slice(12, 44), kind: body[1] as NodeKind },
-    top: { root: body.slice(44, 76), kind: body[2] as NodeKind },
+    prevTop: { root: body.slice(12, 44), kind: body[1] as TrieNodeKind },
+    top: { root: body.slice(44, 76), kind: body[2] as TrieNodeKind },
     reverse,
   };
   return { event: { kind: "forward", record }, length: 8 + len };

@@ -8,8 +8,7 @@
 // forks and chains of speculative blocks live side by side in memory. Committing a layer writes
 // exactly its changes and page writes; it is allowed only when its base is the database's current
 // state, which a forward commit of its parent, or of nothing, makes so.
-import { MAX_PAGE_DEPTH, pageIdOf } from "../merkle/page.ts";
-import { type Change, type MerkleTop, type OldValues, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
+import { type Change, MAX_PAGE_DEPTH, type MerkleTop, type OldValues, pageIdOf, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/index.ts";
 import { MAX_VALUE_SIZE } from "../kv/index.ts";
 import { buildWitness, toHex, type Witness } from "../trie/index.ts";
 import type { DbCore, Pin } from "./core.ts";

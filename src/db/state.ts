@@ -11,8 +11,7 @@
 // Views are read synchronously and not kept across commits: a base that is "the state at
 // version v" is resolved again at every use (`DeltaState` takes a function for its base).
 import type { KvEntry } from "../kv/index.ts";
-import { pageIdKey } from "../merkle/page.ts";
-import { type Change, type EntryVisitor, type MerkleTop, type PageReader, type PageWrite, type StateReader, updateTrie } from "../merkle/update.ts";
+import { type Change, type EntryVisitor, type MerkleTop, pageIdKey, type PageReader, type PageWrite, type StateReader, updateTrie } from "../merkle/index.ts";
 import { compareKeys, lowerBound, sortByKey, toHex } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
 import { keyString, prefixRange, equalBytes } from "./keys.ts";

@@ -20,7 +20,7 @@ import {
   TrieError,
 } from "../trie/index.ts";
 import { ELISION_THRESHOLD, isLeafSlot, PAGE_LEVELS, pageIdOf, slotOf, slotOffset } from "./page.ts";
-import type { MerkleTop, PageReader } from "./update.ts";
+import type { MerkleTop, PageReader } from "./types.ts";
 
 /** The value store's side of a stored trie, as proofs need it. */
 export interface LeafSource {

@@ -46,7 +46,7 @@ export function subtrieLeafCount(page: Uint8Array): number {
   return (page[LEAF_COUNT_OFFSET] | (page[LEAF_COUNT_OFFSET + 1] << 8) | (page[LEAF_COUNT_OFFSET + 2] << 16) | (page[LEAF_COUNT_OFFSET + 3] << 24)) >>> 0;
 }
 
-export function setLeafCount(page: Uint8Array, n: number): void {
+export function setSubtrieLeafCount(page: Uint8Array, n: number): void {
   page[LEAF_COUNT_OFFSET] = n & 0xff;
   page[LEAF_COUNT_OFFSET + 1] = (n >>> 8) & 0xff;
   page[LEAF_COUNT_OFFSET + 2] = (n >>> 16) & 0xff;

@@ -23,6 +23,7 @@
 // place without copies.
 
 import { HashKernel } from "../hash/index.ts";
+import type { Change, EntryVisitor, MerkleTop, PageReader, PageWrite, StateReader, UpdateResult, UpdateStats } from "./types.ts";
 import {
   BRANCH_NODE,
   checkKey,
@@ -40,7 +41,7 @@ import {
   ELISION_THRESHOLD,
   isEmptyPage,
   subtrieLeafCount,
-  setLeafCount,
+  setSubtrieLeafCount,
   isLeafSlot,
   MERKLE_PAGE_BYTES,
   PAGE_LEVELS,
@@ -57,88 +58,6 @@ function compareKeyTo(a: Uint8Array, b: Uint8Array, bOff: number): number {
     if (d !== 0) return d;
   }
   return 0;
-}
-
-/** Kind of a trie node, which GP names do not carry (the trie layer's kinds, short names). */
-export const EMPTY = EMPTY_NODE;
-export const LEAF = LEAF_NODE;
-export const BRANCH = BRANCH_NODE;
-export type NodeKind = TrieNodeKind;
-
-/** The trie's root node: its name and kind (the root has no page slot of its own). */
-export interface MerkleTop {
-  readonly root: Uint8Array;
-  readonly kind: NodeKind;
-}
-
-/** The empty trie. */
-export const EMPTY_TOP: MerkleTop = { root: new Uint8Array(32), kind: EMPTY };
-
-/** Where pages come from: returns the sealed image, or undefined for an absent page. */
-export interface PageReader {
-  get(id: Uint8Array): Uint8Array | undefined;
-  /**
-   * Optional: true when the update may change `page`, the image `get(id)` returned, in place
-   * rather than in a copy. A reader grants this only for images that nobody else holds, and
-   * must count them as damaged if the update throws.
-   */
-  inPlace?(id: Uint8Array, page: Uint8Array): boolean;
-}
-
-/** The old state's keys and values, as the update needs them from the value store. */
-export interface StateReader {
-  /** The one key whose first `depth` bits equal those of `path` (a leaf's key). */
-  leafKeyAt(path: Uint8Array, depth: number): Uint8Array;
-  /**
-   * Passes every entry whose key shares the first `depth` bits of `path` to `visit`, in key
-   * order, as views valid during the call (key at key[keyOff..+31], value at
-   * value[valOff..+valLen]). Called only for elided subtries, which hold fewer than
-   * ELISION_THRESHOLD entries.
-   */
-  scanUnder(path: Uint8Array, depth: number, visit: EntryVisitor): void;
-}
-
-/** Receives one entry of a `StateReader.scanUnder` as views valid during the call. */
-export type EntryVisitor = (key: Uint8Array, keyOff: number, value: Uint8Array, valOff: number, valLen: number) => void;
-
-/** Former name of `StateReader`. */
-export type LeafKeyReader = StateReader;
-
-/** One change: a key and its new value, or null to delete it. */
-export type Change = readonly [key: Uint8Array, value: Uint8Array | null];
-
-/**
- * A page the update wrote: its new image (id stamped; the page store seals a copy before it goes to
- * disk), or null when it became empty.
- */
-export interface PageWrite {
-  readonly id: Uint8Array;
-  readonly page: Uint8Array | null;
-}
-
-/** Work one update did. */
-export interface UpdateStats {
-  /** Node hashes: changed leaves plus branches. */
-  hashes: number;
-  /** Distinct pages looked up (present or not). */
-  pagesRead: number;
-  /** Pages written or deleted. */
-  pagesWritten: number;
-  /** Pages given a new buffer (a copy, or a new page); the others written were changed in place. */
-  pagesCopied: number;
-  /** Old leaves whose key was fetched from the value store. */
-  leafLookups: number;
-  /** Elided subtries rebuilt, and the old entries scanned for them. */
-  elidedRebuilds: number;
-  elidedEntries: number;
-  /** Milliseconds spent reading the old state (leaf keys and prefix scans of the value store). */
-  seekMs: number;
-}
-
-export interface UpdateResult {
-  readonly top: MerkleTop;
-  readonly writes: PageWrite[];
-  readonly stats: UpdateStats;
 }
 
 // Page copies are carved from 64 KiB slabs: one ArrayBuffer per 16 pages instead of one each
@@ -275,7 +194,7 @@ class TrieUpdater {
   }
 
   /** Kind of the old node at (depth, ref, slot); its name is copied to heap[out]. */
-  readOld(depth: number, ref: PageRef | null, slot: number, out: number): NodeKind {
+  readOld(depth: number, ref: PageRef | null, slot: number, out: number): TrieNodeKind {
     const heap = this.heap;
     if (depth === 0) {
       heap.set(this.top.root, out);
@@ -286,7 +205,7 @@ class TrieUpdater {
     const ho = out >> 2;
     if (words === undefined) {
       for (let i = 0; i < 8; i++) h[ho + i] = 0;
-      return EMPTY;
+      return EMPTY_NODE;
     }
     const at = slot << 3;
     let any = 0;
@@ -295,23 +214,23 @@ class TrieUpdater {
       h[ho + i] = w;
       any |= w;
     }
-    if (any === 0) return EMPTY;
-    return isLeafSlot((ref as PageRef).page as Uint8Array, slot) ? LEAF : BRANCH;
+    if (any === 0) return EMPTY_NODE;
+    return isLeafSlot((ref as PageRef).page as Uint8Array, slot) ? LEAF_NODE : BRANCH_NODE;
   }
 
   /** Writes the node named at heap[from] with `kind` to `slot` of page `ref`. */
-  write(ref: PageRef, slot: number, from: number, kind: NodeKind): void {
-    if (kind === EMPTY && !ref.page) return;
+  write(ref: PageRef, slot: number, from: number, kind: TrieNodeKind): void {
+    if (kind === EMPTY_NODE && !ref.page) return;
     const page = ref.writable(this.stats);
     const words = ref.words as Int32Array;
     const at = slot << 3;
-    if (kind === EMPTY) for (let i = 0; i < 8; i++) words[at + i] = 0;
+    if (kind === EMPTY_NODE) for (let i = 0; i < 8; i++) words[at + i] = 0;
     else {
       const h = this.heap32;
       const ho = from >> 2;
       for (let i = 0; i < 8; i++) words[at + i] = h[ho + i];
     }
-    setLeafSlot(page, slot, kind === LEAF);
+    setLeafSlot(page, slot, kind === LEAF_NODE);
   }
 
   clear(ref: PageRef, slot: number): void {
@@ -334,16 +253,16 @@ class TrieUpdater {
   }
 
   /** Applies changes[lo..hi) under the node at (depth, ref, slot); its new name goes to heap[out]. */
-  visit(lo: number, hi: number, depth: number, ref: PageRef | null, slot: number, out: number): NodeKind {
+  visit(lo: number, hi: number, depth: number, ref: PageRef | null, slot: number, out: number): TrieNodeKind {
     const old = this.readOld(depth, ref, slot, out);
     if (lo === hi) return old;
-    if (old !== BRANCH) return this.rebuildTerminal(lo, hi, depth, ref, slot, old, out);
+    if (old !== BRANCH_NODE) return this.rebuildTerminal(lo, hi, depth, ref, slot, old, out);
     if (depth % PAGE_LEVELS === 0) return this.visitPage(lo, hi, depth, ref, slot, out);
     return this.visitBranch(lo, hi, depth, ref, slot, out);
   }
 
   /** A branch at a page root: its page is stored (count kept, maybe elided now) or elided. */
-  visitPage(lo: number, hi: number, depth: number, parent: PageRef | null, slot: number, out: number): NodeKind {
+  visitPage(lo: number, hi: number, depth: number, parent: PageRef | null, slot: number, out: number): TrieNodeKind {
     const start = this.refList.length;
     const ref = this.ref(this.keys[lo], depth / PAGE_LEVELS);
     if (!ref.existed) return this.rebuildElided(lo, hi, depth, parent, slot, out);
@@ -354,12 +273,12 @@ class TrieUpdater {
     if (count < ELISION_THRESHOLD) {
       for (let i = start; i < this.refList.length; i++) this.refList[i].pruned = true;
     } else {
-      setLeafCount(ref.writable(this.stats), count);
+      setSubtrieLeafCount(ref.writable(this.stats), count);
     }
     return kind;
   }
 
-  visitBranch(lo: number, hi: number, d: number, ref: PageRef | null, slot: number, out: number): NodeKind {
+  visitBranch(lo: number, hi: number, d: number, ref: PageRef | null, slot: number, out: number): TrieNodeKind {
     const mid = this.split(this.keys, lo, hi, d);
     // Both children of a node lie in one page, named by bits above the node: any key under
     // the node locates either child.
@@ -369,27 +288,27 @@ class TrieUpdater {
     const r1 = this.res(d + 1, 1);
     const k0 = this.visit(lo, mid, d + 1, cref, s0, r0);
     const k1 = this.visit(mid, hi, d + 1, cref, s0 + 1, r1);
-    if ((k0 === EMPTY && k1 !== BRANCH) || (k1 === EMPTY && k0 !== BRANCH)) {
+    if ((k0 === EMPTY_NODE && k1 !== BRANCH_NODE) || (k1 === EMPTY_NODE && k0 !== BRANCH_NODE)) {
       // Collapse: the surviving leaf (if any) moves up to this position.
       this.clear(cref, s0);
       this.clear(cref, s0 + 1);
-      const from = k0 === EMPTY ? r1 : r0;
+      const from = k0 === EMPTY_NODE ? r1 : r0;
       this.heap.copyWithin(out, from, from + 32);
-      return k0 === EMPTY ? k1 : k0;
+      return k0 === EMPTY_NODE ? k1 : k0;
     }
     if (lo < mid) this.write(cref, s0, r0, k0);
     if (mid < hi) this.write(cref, s0 + 1, r1, k1);
     this.kernel.hashBranch(r0, r1, out);
     this.stats.hashes++;
-    return BRANCH;
+    return BRANCH_NODE;
   }
 
   /** A leaf or H0 meets changes: rebuild from the surviving old leaf and the new leaves. */
-  rebuildTerminal(lo: number, hi: number, depth: number, ref: PageRef | null, slot: number, old: NodeKind, out: number): NodeKind {
+  rebuildTerminal(lo: number, hi: number, depth: number, ref: PageRef | null, slot: number, old: TrieNodeKind, out: number): TrieNodeKind {
     const keys: Uint8Array[] = [];
     const ids: number[] = [];
     let oldKey: Uint8Array | null = null;
-    if (old === LEAF) {
+    if (old === LEAF_NODE) {
       const t = performance.now();
       oldKey = this.state.leafKeyAt(this.keys[lo], depth);
       this.stats.seekMs += performance.now() - t;
@@ -422,12 +341,12 @@ class TrieUpdater {
       keys.push(oldKey as Uint8Array);
       ids.push(-1);
     }
-    this.delta += keys.length - (old === LEAF ? 1 : 0);
+    this.delta += keys.length - (old === LEAF_NODE ? 1 : 0);
     return this.build(keys, ids, 0, keys.length, depth, ref, slot, out);
   }
 
   /** A branch whose page is elided: rebuild its subtrie from the old entries and the changes. */
-  rebuildElided(lo: number, hi: number, depth: number, ref: PageRef | null, slot: number, out: number): NodeKind {
+  rebuildElided(lo: number, hi: number, depth: number, ref: PageRef | null, slot: number, out: number): TrieNodeKind {
     const { kernel, keys: changed, sets } = this;
     const keys: Uint8Array[] = [];
     const ids: number[] = [];
@@ -526,21 +445,21 @@ class TrieUpdater {
   }
 
   /** A subtrie of `n` (0 or 1) leaves: H0, or the leaf ids[lo] itself. */
-  emptyOrLeaf(ids: number[], lo: number, n: number, out: number): NodeKind {
+  emptyOrLeaf(ids: number[], lo: number, n: number, out: number): TrieNodeKind {
     if (n === 0) {
       const h = this.heap32;
       for (let i = out >> 2, end = i + 8; i < end; i++) h[i] = 0;
-      return EMPTY;
+      return EMPTY_NODE;
     }
     this.leafName(ids[lo], out);
-    return LEAF;
+    return LEAF_NODE;
   }
 
   /**
    * Builds the subtrie of keys[lo..hi) at (d, ref, slot), where nothing stored was below; name
    * to heap[out]. Pages are created only for subtries of at least ELISION_THRESHOLD leaves.
    */
-  build(keys: Uint8Array[], ids: number[], lo: number, hi: number, d: number, ref: PageRef | null, slot: number, out: number): NodeKind {
+  build(keys: Uint8Array[], ids: number[], lo: number, hi: number, d: number, ref: PageRef | null, slot: number, out: number): TrieNodeKind {
     const n = hi - lo;
     if (n < 2) return this.emptyOrLeaf(ids, lo, n, out);
     const pageRoot = d % PAGE_LEVELS === 0;
@@ -551,17 +470,17 @@ class TrieUpdater {
     const r0 = this.res(d + 1, 0);
     const r1 = this.res(d + 1, 1);
     const k0 = this.build(keys, ids, lo, mid, d + 1, cref, s0, r0);
-    if (k0 !== EMPTY) this.write(cref, s0, r0, k0);
+    if (k0 !== EMPTY_NODE) this.write(cref, s0, r0, k0);
     const k1 = this.build(keys, ids, mid, hi, d + 1, cref, s0 + 1, r1);
-    if (k1 !== EMPTY) this.write(cref, s0 + 1, r1, k1);
-    if (pageRoot) setLeafCount(cref.writable(this.stats), n);
+    if (k1 !== EMPTY_NODE) this.write(cref, s0 + 1, r1, k1);
+    if (pageRoot) setSubtrieLeafCount(cref.writable(this.stats), n);
     this.kernel.hashBranch(r0, r1, out);
     this.stats.hashes++;
-    return BRANCH;
+    return BRANCH_NODE;
   }
 
   /** The name of the subtrie of keys[lo..hi) at `depth`, with no pages (an elided subtrie). */
-  nameOnly(keys: Uint8Array[], ids: number[], lo: number, hi: number, depth: number, out: number): NodeKind {
+  nameOnly(keys: Uint8Array[], ids: number[], lo: number, hi: number, depth: number, out: number): TrieNodeKind {
     const n = hi - lo;
     if (n < 2) return this.emptyOrLeaf(ids, lo, n, out);
     const mid = this.split(keys, lo, hi, depth);
@@ -571,7 +490,7 @@ class TrieUpdater {
     this.nameOnly(keys, ids, mid, hi, depth + 1, r1);
     this.kernel.hashBranch(r0, r1, out);
     this.stats.hashes++;
-    return BRANCH;
+    return BRANCH_NODE;
   }
 
   /** Names of the new leaves, hashed in kernel-sized batches. */

@@ -6,8 +6,8 @@
 // all land in one slot and a torn write would leave no record at all.)
 import { crc32 } from "node:zlib";
 import { decodeTreeMeta, encodeTreeMeta, type KvFile, TREE_META_SIZE, type TreeMeta } from "../kv/index.ts";
-import { decodeTableInfo, encodeTableInfo, TABLE_INFO_BYTES, type TableInfo } from "../merkle/page-store.ts";
-import type { MerkleTop, NodeKind } from "../merkle/update.ts";
+import { decodeTableInfo, encodeTableInfo, type MerkleTop, TABLE_INFO_BYTES, type TableInfo } from "../merkle/index.ts";
+import { type TrieNodeKind } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 
 const SLOT_BYTES = 4096;
@@ -58,7 +58,7 @@ function decode(slot: Uint8Array): MetaRecord | null {
   try {
     return {
       seq: Number(dv.getBigUint64(8, true)),
-      top: { root: slot.slice(ROOT_AT, ROOT_AT + 32), kind: kind as NodeKind },
+      top: { root: slot.slice(ROOT_AT, ROOT_AT + 32), kind: kind as TrieNodeKind },
       kv: decodeTreeMeta(slot.subarray(KV_AT, KV_AT + TREE_META_SIZE)),
       table: decodeTableInfo(slot.subarray(TABLE_AT, TABLE_AT + TABLE_INFO_BYTES)),
     };

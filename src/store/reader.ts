@@ -16,10 +16,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { closeQuietly, encodeTreeMeta, guardFileSystem, type KvFile, type KvTree, keyString, openKv, type RangeOptions } from "../kv/index.ts";
-import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../merkle/page-store-fs.ts";
-import { PageStore } from "../merkle/page-store.ts";
-import { pageIdKey } from "../merkle/page.ts";
-import { type Change, type MerkleTop, updateTrie } from "../merkle/update.ts";
+import { type Change, type MerkleTop, nodePageStoreFileSystem, pageIdKey, PageStore, type PageStoreFileSystem, updateTrie } from "../merkle/index.ts";
 import { checkKey, lowerBound, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { readMetaRecord } from "./meta-record.ts";

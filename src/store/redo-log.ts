@@ -24,7 +24,8 @@
 // looks like a torn end.)
 import { crc32 } from "node:zlib";
 import type { KvFile } from "../kv/index.ts";
-import type { Change, MerkleTop, NodeKind } from "../merkle/update.ts";
+import type { Change, MerkleTop } from "../merkle/index.ts";
+import { type TrieNodeKind } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 
 const REDO_MAGIC = 0x52544d42; // "BMTR"
@@ -218,5 +219,5 @@ function decodeRecord(rec: Uint8Array, dv: DataView, seq: number): RedoRecord | 
     }
   }
   if (at !== end) return null;
-  return { seq, top: { root: rec.slice(16, 48), kind: kind as NodeKind }, changes };
+  return { seq, top: { root: rec.slice(16, 48), kind: kind as TrieNodeKind }, changes };
 }

@@ -28,11 +28,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type BatchEntry, closeQuietly, encodeTreeMeta, guardFileSystem, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions, WriteBehind } from "../kv/index.ts";
-import { type PageStoreFileSystem, nodePageStoreFileSystem } from "../merkle/page-store-fs.ts";
-import { PageStore, type PageStoreStats } from "../merkle/page-store.ts";
-import { MERKLE_PAGE_BYTES, pageIdKey } from "../merkle/page.ts";
-import { type Change, EMPTY, EMPTY_TOP, type EntryVisitor, type MerkleTop, type PageWrite, type StateReader, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/update.ts";
-import { checkKey, compareKeys, sortByKey, TrieError } from "../trie/index.ts";
+import { type Change, EMPTY_TOP, type EntryVisitor, MERKLE_PAGE_BYTES, type MerkleTop, nodePageStoreFileSystem, pageIdKey, PageStore, type PageStoreFileSystem, type PageStoreStats, type PageWrite, type StateReader, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/index.ts";
+import { checkKey, compareKeys, EMPTY_NODE, sortByKey, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
 import { type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
@@ -540,7 +537,7 @@ export class Store {
   beginLoad(options: { append?: boolean } = {}): StoreLoad {
     this.#live();
     if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a load is already in progress`);
-    if (options.append !== true && (this.#top.kind !== EMPTY || this.values.stats().entries !== 0)) {
+    if (options.append !== true && (this.#top.kind !== EMPTY_NODE || this.values.stats().entries !== 0)) {
       throw new StoreError("NOT_EMPTY", `store ${this.path} is not empty (root 0x${Buffer.from(this.#top.root).toString("hex")}); a bulk load needs an empty store`);
     }
     if (this.#pending !== null) this.#guard(() => this.#finishCheckpoint());
@@ -722,7 +719,7 @@ export class Store {
 
   /** True when the store holds no entries. */
   get empty(): boolean {
-    return this.#top.kind === EMPTY;
+    return this.#top.kind === EMPTY_NODE;
   }
 
   /**

@@ -21,7 +21,7 @@ import {
 } from "./multiproof.ts";
 import type { KeyProof, ProofTerminal } from "./proof.ts";
 import { type BoundaryNode, classify, type RangeProof } from "./range-proof.ts";
-import type { Write } from "./stateless.ts";
+import type { Change } from "./stateless.ts";
 import type { Read, Witness } from "./witness.ts";
 
 /** First two bytes of every encoding: "bm". */
@@ -483,7 +483,7 @@ export function encodeWitness(witness: Witness): Uint8Array {
     if (!same || flags[at] & F_READ) notEncodable(`reads[${i}] differs from the proof or repeats a key`);
     flags[at] |= F_READ;
   });
-  witness.writes.forEach((write: Write, i) => {
+  witness.writes.forEach((write: Change, i) => {
     const at = find(write?.[0], `writes[${i}]`);
     if (flags[at] & (F_SET | F_DELETE)) notEncodable(`writes[${i}] repeats a key`);
     if (write[1] === null) {
@@ -527,7 +527,7 @@ export function decodeWitness(bytes: Uint8Array): Witness {
     }
     const flags = r.bytes(keys.length, "flags");
     const reads: Read[] = [];
-    const writes: Write[] = [];
+    const writes: Change[] = [];
     keys.forEach((key, i) => {
       const f = flags[i];
       if (f > (F_READ | F_DELETE) || (f & F_SET && f & F_DELETE)) r.fail(`flags[${i}] = ${f} is not a valid flag set`);

@@ -17,7 +17,7 @@ export {
 } from "./node-source.ts";
 export { type MultiProof, type MultiProofPath, multiProofValues, proveMany, verifyMultiProof } from "./multiproof.ts";
 export { ProvenValues } from "./proven.ts";
-export { proveForUpdate, statelessUpdate, type Write } from "./stateless.ts";
+export { proveForUpdate, statelessUpdate, type Change } from "./stateless.ts";
 export { buildWitness, isValidWitness, type Read, type VerifiedWitness, type Witness, verifyWitness } from "./witness.ts";
 export { type BoundaryNode, proveRange, type RangeProof, verifyRangeProof } from "./range-proof.ts";
 export {

@@ -12,7 +12,7 @@ import { KEY_BYTES } from "./key.ts";
 import type { MultiProof, MultiProofPath } from "./multiproof.ts";
 import type { KeyProof, ProofTerminal } from "./proof.ts";
 import type { BoundaryNode, RangeProof } from "./range-proof.ts";
-import type { Write } from "./stateless.ts";
+import type { Change } from "./stateless.ts";
 import type { Read, Witness } from "./witness.ts";
 
 /** A JSON value as `JSON.parse` returns it. */
@@ -160,7 +160,7 @@ export function rangeProofFromJson(json: unknown): RangeProof {
   };
 }
 
-function pairsToJson(list: readonly (Read | Write)[]): Json {
+function pairsToJson(list: readonly (Read | Change)[]): Json {
   return list.map(([k, v]) => [toHex(k), v === null ? null : toHex(v)]);
 }
 

@@ -34,7 +34,8 @@ import { toHex } from "./hex.ts";
 import { equalBytes } from "./bytes.ts";
 
 /** One write: a key and its new value, or null to delete it. */
-export type Write = readonly [key: Uint8Array, value: Uint8Array | null];
+/** One change: a key and its new value, or null to delete it. */
+export type Change = readonly [key: Uint8Array, value: Uint8Array | null];
 
 /**
  * Opens an unopened non-empty subtrie at `depth` on `path` (its first `depth` bits): a leaf, or
@@ -43,9 +44,9 @@ export type Write = readonly [key: Uint8Array, value: Uint8Array | null];
 export type OpenNode = (path: Uint8Array, depth: number) => PartialNode;
 
 /** Copies and sorts writes by key, checking each (`BAD_KEY`, `BAD_VALUE`, `DUPLICATE_KEY`). */
-export function sortedWrites(writes: readonly Write[], name = "writes"): Write[] {
+export function sortedWrites(writes: readonly Change[], name = "writes"): Change[] {
   if (!Array.isArray(writes)) throw new TrieError("BAD_ARGUMENT", `${name} must be an array`);
-  const out: Write[] = writes.map((w, i) => {
+  const out: Change[] = writes.map((w, i) => {
     if (!Array.isArray(w) || w.length !== 2) throw new TrieError("BAD_ARGUMENT", `${name}[${i}] must be [key, value | null]`);
     checkKey(w[0], `${name}[${i}][0]`);
     if (w[1] !== null && !(w[1] instanceof Uint8Array)) throw new TrieError("BAD_VALUE", `${name}[${i}][1] must be a Uint8Array or null`);
@@ -58,14 +59,14 @@ export function sortedWrites(writes: readonly Write[], name = "writes"): Write[]
   return out;
 }
 
-const writeKeys = (writes: readonly Write[]): Uint8Array[] => writes.map((w) => w[0]);
+const writeKeys = (writes: readonly Change[]): Uint8Array[] => writes.map((w) => w[0]);
 
 /**
  * Applies sorted, distinct writes to a partial trie rooted at depth 0 and returns the new one
  * (unchanged subtries are shared). Throws `NOT_COVERED` when a write falls in an unopened
  * subtrie, or a collapse needs the kind of an unopened sibling and `open` is not given.
  */
-export function updatePartialTrie(trie: PartialNode, writes: readonly Write[], open?: OpenNode): PartialNode {
+export function updatePartialTrie(trie: PartialNode, writes: readonly Change[], open?: OpenNode): PartialNode {
   const keys = writeKeys(writes);
   const path = new Uint8Array(KEY_BYTES);
 
@@ -155,7 +156,7 @@ function grow(items: readonly PartialLeaf[], lo: number, hi: number, depth: numb
  * the proof's keys, or a delete collapses next to a sibling the proof does not open (a proof
  * from `proveForUpdate` always has them); `BAD_KEY`/`BAD_VALUE`/`DUPLICATE_KEY` for bad writes.
  */
-export function statelessUpdate(prevRoot: Uint8Array, proof: MultiProof, writes: readonly Write[]): Uint8Array {
+export function statelessUpdate(prevRoot: Uint8Array, proof: MultiProof, writes: readonly Change[]): Uint8Array {
   const sorted = sortedWrites(writes);
   if (!(prevRoot instanceof Uint8Array) || prevRoot.length !== 32) throw new TrieError("BAD_ARGUMENT", "prevRoot must be 32 bytes");
   const opened = openMultiProof(proof);
@@ -193,7 +194,7 @@ function leafKeyUnder(source: TrieNodeSource, path: Uint8Array, depth: number): 
  * subtrie's leftmost leaf (a present key, so its leaf and value are in the proof, and the key
  * cannot be altered without breaking the proof).
  */
-export function proveForUpdate(source: TrieNodeSource, keys: readonly Uint8Array[], writes: readonly Write[]): MultiProof {
+export function proveForUpdate(source: TrieNodeSource, keys: readonly Uint8Array[], writes: readonly Change[]): MultiProof {
   const sorted = sortedWrites(writes);
   const wanted = [...sortedKeys(keys), ...writeKeys(sorted)];
   const first = proveMany(source, wanted);

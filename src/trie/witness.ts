@@ -8,7 +8,7 @@ import type { TrieNodeSource } from "./node-source.ts";
 import { nameOf } from "./partial-trie.ts";
 import { ProvenValues } from "./proven.ts";
 import { proveKey } from "./proof.ts";
-import { proveForUpdate, sortedWrites, updatePartialTrie, type Write } from "./stateless.ts";
+import { proveForUpdate, sortedWrites, updatePartialTrie, type Change } from "./stateless.ts";
 import { toHex } from "./hex.ts";
 import { equalBytes } from "./bytes.ts";
 
@@ -24,7 +24,7 @@ export interface Witness {
   readonly prevRoot: Uint8Array;
   readonly proof: MultiProof;
   readonly reads: readonly Read[];
-  readonly writes: readonly Write[];
+  readonly writes: readonly Change[];
 }
 
 /** What a valid witness establishes: the values read (verified) and the root after the writes. */
@@ -39,7 +39,7 @@ export interface VerifiedWitness {
  * reads a key after writing it reads its own write, which needs no proof and is not listed.
  * Deletes of absent keys are dropped (they change nothing).
  */
-export function buildWitness(source: TrieNodeSource, reads: readonly Uint8Array[], writes: readonly Write[]): Witness {
+export function buildWitness(source: TrieNodeSource, reads: readonly Uint8Array[], writes: readonly Change[]): Witness {
   const readKeys = sortedKeys(reads, "reads");
   // A delete of a key the state does not have changes nothing: it is left out, so that every
   // write in a witness changes the state and none of its bytes is free.

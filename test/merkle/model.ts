@@ -1,5 +1,5 @@
 // In-memory stand-ins for the page store and the value store, to drive the merkle update alone.
-import type { EntryVisitor, PageReader, PageWrite, StateReader } from "../../src/merkle/update.ts";
+import type { EntryVisitor, PageReader, PageWrite, StateReader } from "../../src/merkle/index.ts";
 import { compareKeys, type Entry } from "../../src/trie/index.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pagesNodeSource } from "../../src/merkle/node-source.ts";
 import { ELISION_THRESHOLD } from "../../src/merkle/page.ts";
-import { type Change, EMPTY_TOP, type MerkleTop, updateTrie } from "../../src/merkle/update.ts";
+import { type Change, EMPTY_TOP, type MerkleTop, updateTrie } from "../../src/merkle/index.ts";
 import { compareKeys, type Entry, entriesNodeSource, proveKey, proveMany, toHex, TrieError, verifyKeyProof, verifyMultiProof } from "../../src/trie/index.ts";
 import { keySharing, randomValue } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";

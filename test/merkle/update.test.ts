@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ELISION_THRESHOLD } from "../../src/merkle/page.ts";
-import { type Change, EMPTY_TOP, type MerkleTop, type OldValues, updateTrie } from "../../src/merkle/update.ts";
+import { type Change, EMPTY_TOP, type MerkleTop, type OldValues, updateTrie } from "../../src/merkle/index.ts";
 import { compareKeys, type Entry, TrieError, toHex, trieRoot } from "../../src/trie/index.ts";
 import { keySharing, randomValue } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";

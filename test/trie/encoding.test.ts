@@ -30,7 +30,7 @@ import {
   verifyMultiProof,
   verifyRangeProof,
   verifyWitness,
-  type Write,
+  type Change,
 } from "../../src/trie/index.ts";
 import { keySharing, randomEntries, randomValue } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
@@ -147,7 +147,7 @@ function corpus(rng: Rng) {
   const keys = Array.from({ length: 1 + rng.int(5) }, key);
   let [start, end] = [key(), key()];
   if (compareKeys(start, end) > 0) [start, end] = [end, start];
-  const writes = new Map<string, Write>();
+  const writes = new Map<string, Change>();
   for (let i = rng.int(5); i >= 0; i--) {
     const k = key();
     writes.set(toHex(k), [k, rng.int(3) ? randomValue(rng) : null]);

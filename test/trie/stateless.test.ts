@@ -10,7 +10,7 @@ import {
   toHex,
   TrieError,
   trieRoot,
-  type Write,
+  type Change,
 } from "../../src/trie/index.ts";
 import { keySharing, randomEntries, randomValue } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
@@ -19,7 +19,7 @@ import { refRoot } from "../support/reference.ts";
 const seed = testSeed();
 
 /** The state after `writes`, as a sorted entry list. */
-function applied(entries: readonly Entry[], writes: readonly Write[]): Entry[] {
+function applied(entries: readonly Entry[], writes: readonly Change[]): Entry[] {
   const map = new Map(entries.map((e) => [toHex(e.key), e]));
   for (const [key, value] of writes) {
     if (value === null) map.delete(toHex(key));
@@ -29,8 +29,8 @@ function applied(entries: readonly Entry[], writes: readonly Write[]): Entry[] {
 }
 
 /** Random writes: updates, deletes, inserts (some next to existing keys, down to depth 248). */
-function randomWrites(rng: Rng, entries: readonly Entry[], n: number): Write[] {
-  const byKey = new Map<string, Write>();
+function randomWrites(rng: Rng, entries: readonly Entry[], n: number): Change[] {
+  const byKey = new Map<string, Change>();
   for (let i = 0; i < n; i++) {
     const r = rng.int(4);
     let key: Uint8Array;
@@ -76,7 +76,7 @@ describe(`trie: stateless update (seed ${seed})`, () => {
     const b = keySharing(rng, a, 247); // differs from a in the last bit only
     const c = keySharing(rng, a, 3);
     const values = [0, 1, 32, 33, 1000].map((n) => rng.bytes(n));
-    const cases: [Entry[], Write[]][] = [
+    const cases: [Entry[], Change[]][] = [
       [[], [[a, values[0]]]], // insert into empty
       [[], [[a, null]]], // delete from empty
       [[{ key: a, value: values[1] }], [[a, null]]], // delete to empty
@@ -131,7 +131,7 @@ describe(`trie: stateless update (seed ${seed})`, () => {
     }
     for (const v of values) {
       const entries = sortEntries(randomEntries(rng, 40, true));
-      const writes: Write[] = entries.slice(0, 10).map((e) => [e.key, v]);
+      const writes: Change[] = entries.slice(0, 10).map((e) => [e.key, v]);
       const proof = proveForUpdate(entriesNodeSource(entries), [], writes);
       assert.equal(toHex(statelessUpdate(trieRoot(entries), proof, writes)), toHex(refRoot(applied(entries, writes))));
     }

@@ -15,7 +15,7 @@ import {
   type Witness,
   witnessFromJson,
   witnessToJson,
-  type Write,
+  type Change,
 } from "../../src/trie/index.ts";
 import { keySharing, randomEntries, randomValue } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
@@ -23,7 +23,7 @@ import { refRoot } from "../support/reference.ts";
 
 const seed = testSeed();
 
-function applied(entries: readonly Entry[], writes: readonly Write[]): Entry[] {
+function applied(entries: readonly Entry[], writes: readonly Change[]): Entry[] {
   const map = new Map(entries.map((e) => [toHex(e.key), e]));
   for (const [key, value] of writes) {
     if (value === null) map.delete(toHex(key));
@@ -35,7 +35,7 @@ function applied(entries: readonly Entry[], writes: readonly Write[]): Entry[] {
 export interface Session {
   entries: Entry[];
   reads: Uint8Array[];
-  writes: Write[];
+  writes: Change[];
   witness: Witness;
   postRoot: Uint8Array;
 }
@@ -50,7 +50,7 @@ export function randomSession(rng: Rng, maxEntries: number, maxOps: number): Ses
     return rng.bytes(31);
   };
   const reads = Array.from({ length: rng.int(maxOps) }, pick);
-  const byKey = new Map<string, Write>();
+  const byKey = new Map<string, Change>();
   if (entries.length > 0 && rng.int(10) === 0) {
     for (const e of entries) byKey.set(toHex(e.key), [e.key, null]); // delete to empty
   } else {
@@ -106,7 +106,7 @@ describe(`trie: session witnesses (seed ${seed})`, () => {
       for (let at = 0; at < bytes.length; at++) {
         const changed = bytes.slice();
         changed[at] ^= 1 + rng.int(255);
-        let outcome: { reads: [Uint8Array, Uint8Array | null][]; root: Uint8Array; writes: readonly Write[] } | null = null;
+        let outcome: { reads: [Uint8Array, Uint8Array | null][]; root: Uint8Array; writes: readonly Change[] } | null = null;
         try {
           const w = decodeWitness(changed);
           const v = verifyWitness(w);
@@ -153,6 +153,6 @@ describe(`trie: session witnesses (seed ${seed})`, () => {
   });
 });
 
-function sortedWrites(writes: Write[]): Write[] {
+function sortedWrites(writes: Change[]): Change[] {
   return writes.sort((a, b) => Buffer.compare(a[0], b[0]));
 }

@@ -22,7 +22,7 @@ import { PageStore } from "../../merkle/page-store.ts";
 import { checkPage, MERKLE_PAGE_BYTES, sealMerklePage } from "../../merkle/page.ts";
 import { META_OCCUPIED } from "../../merkle/bucket-table.ts";
 import { TableFile, tableFileName } from "../../merkle/table-file.ts";
-import { type Change, EMPTY_TOP, updateTrie } from "../../merkle/update.ts";
+import { type Change, EMPTY_TOP, updateTrie } from "../../merkle/index.ts";
 import { StoreError } from "../../store/errors.ts";
 import { type MetaRecord, readMetaRecord } from "../../store/meta-record.ts";
 import { RedoLog } from "../../store/redo-log.ts";
