@@ -7,7 +7,7 @@
 // pages itself, and a failure there fails the handle.)
 import type { KvEntry } from "../kv/index.ts";
 import { ioErrorOf } from "../kv/index.ts";
-import type { EntryVisitor } from "../merkle/update.ts";
+import type { EntryVisitor } from "../merkle/index.ts";
 import { DbError } from "./errors.ts";
 import type { StoreSource } from "./state.ts";
 
