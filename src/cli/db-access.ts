@@ -14,7 +14,11 @@ export function requireDb(path: string): void {
   if (!existsSync(join(path, "meta"))) throw new CommandFailure(`no database at ${path}`);
 }
 
-/** Runs `read` on a read-only handle, reopening when a writer process committed meanwhile. */
+/**
+ * Runs `read` on a read-only handle. A handle keeps its state while a writer process commits,
+ * up to the writer's second checkpoint after it opened (the reader table); a read that outlives
+ * that bound fails `STALE` and runs again on a fresh handle.
+ */
 export function readOnly<T>(path: string, read: (db: Db) => T): T {
   requireDb(path);
   for (let attempt = 1; ; attempt++) {

@@ -68,8 +68,10 @@ export class Pager implements PageSink {
   #fresh = new Set<number>();
   #reusable: number[] = []; // kept so that pop() tends to return low numbers
   #pending: number[] = [];
+  /** Pages freed before the last durable commit and kept from reuse for readers of the one before (`markDurable(true)`). */
+  #held: number[] = [];
   #maxDirty: number;
-  #prepared: { list: number[]; chain: number[] } | null = null;
+  #prepared: { list: number[]; chain: number[]; reusable: number } | null = null;
   #spare: Uint8Array[] = []; // buffers nobody can still read, recycled for new and loaded pages
   #pinned = 0; // while > 0, evicted buffers may still be in use: they wait in #deferred
   #deferred: Uint8Array[] = [];
@@ -106,12 +108,12 @@ export class Pager implements PageSink {
 
   /** Number of pages free for reuse now, and pending reuse after the next commit. */
   freeCounts(): { reusable: number; pending: number } {
-    return { reusable: this.#reusable.length, pending: this.#pending.length };
+    return { reusable: this.#reusable.length, pending: this.#pending.length + this.#held.length };
   }
 
   /** Every free page number, reusable now or after the next commit (for checks). */
   freePages(): number[] {
-    return this.#reusable.concat(this.#pending);
+    return this.#reusable.concat(this.#pending, this.#held);
   }
 
   /**
@@ -343,6 +345,8 @@ export class Pager implements PageSink {
     const k = Math.ceil((this.#reusable.length + this.#pending.length) / FREE_PER_PAGE);
     const chain: number[] = [];
     for (let i = 0; i < k; i++) chain.push(this.allocate());
+    if (this.#held.length > 0) throw new Error("pager: prepare while freed pages are held (releaseHeld first)");
+    const reusable = this.#reusable.length;
     const list = this.#reusable.concat(this.#pending);
     for (let i = 0; i < k; i++) {
       const p = this.page(KIND_FREELIST);
@@ -359,7 +363,7 @@ export class Pager implements PageSink {
       this.writeDirty();
       this.file.sync();
     }
-    this.#prepared = { list, chain };
+    this.#prepared = { list, chain, reusable };
     return { head: k > 0 ? chain[0] : 0, count: list.length };
   }
 
@@ -402,15 +406,31 @@ export class Pager implements PageSink {
     this.#dirty.clear();
   }
 
-  /** Second step of a commit, once the commit point is durable: freed pages become reusable. */
-  markDurable(): void {
+  /**
+   * Second step of a commit, once the commit point is durable: freed pages become reusable.
+   * With `hold`, the pages the previous durable tree used (freed since it) are held back until
+   * `releaseHeld`, so a reader of that tree in another process still finds them intact.
+   */
+  markDurable(hold = false): void {
     const prepared = this.#prepared;
     if (prepared === null) return;
     if (this.#behind !== null) throw new Error("pager: markDurable before the prepared pages were settled");
     this.#prepared = null;
-    this.#reusable = prepared.list.sort((a, b) => b - a);
+    if (hold) {
+      this.#reusable = prepared.list.slice(0, prepared.reusable).sort((a, b) => b - a);
+      this.#held = prepared.list.slice(prepared.reusable);
+    } else {
+      this.#reusable = prepared.list.sort((a, b) => b - a);
+    }
     this.#pending = prepared.chain;
     this.#fresh.clear();
+  }
+
+  /** Held pages (see `markDurable`) become reusable. */
+  releaseHeld(): void {
+    if (this.#held.length === 0) return;
+    this.#reusable = this.#reusable.concat(this.#held).sort((a, b) => b - a);
+    this.#held = [];
   }
 
   /** Loads the free list of a durable commit (at open). */

@@ -283,15 +283,25 @@ export class KvTree extends KvReader {
     this._pager.settle();
   }
 
-  /** Commit step 2 (outer commit record): `meta`, from `prepareCommit`, is now durable. */
-  markDurable(meta: TreeMeta): void {
+  /**
+   * Commit step 2 (outer commit record): `meta`, from `prepareCommit`, is now durable. With
+   * `hold`, the pages of the previous durable tree stay unused until `releaseHeld` (a reader in
+   * another process may still read that tree).
+   */
+  markDurable(meta: TreeMeta, hold = false): void {
     this.#live();
     if (this.#prepared === null || meta.seq !== this.#prepared.seq) {
       throw new KvError("BAD_ARGUMENT", "meta: not the prepared commit");
     }
-    this._pager.markDurable();
+    this._pager.markDurable(hold);
     this.#durable = this.#prepared;
     this.#prepared = null;
+  }
+
+  /** The pages held by `markDurable(meta, true)` become reusable. */
+  releaseHeld(): void {
+    this.#live();
+    this._pager.releaseHeld();
   }
 
   /** Commit step 2 (standalone): writes `meta` to its meta page, syncs, then `markDurable`. */

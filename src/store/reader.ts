@@ -3,16 +3,17 @@
 // The last commit is the checkpoint the meta record names plus the redo log's records after it,
 // which the reader holds in memory as an overlay of the value tree.
 //
-// Another process may hold the store open and commit meanwhile. Its value tree reuses the pages
-// a commit frees once the next commit is durable, so pages of the state this reader opened at
-// stay intact as long as the writer's durable seq has not moved: `checkCurrent` tells, and a
-// read followed by a successful `checkCurrent` read that state.
+// Another process may hold the store open and commit meanwhile. Its commits only append to the
+// redo log (read at open), and its next checkpoint, which rewrites merkle pages in place and
+// lets the value tree reuse this checkpoint's pages, waits for registered readers up to a bound
+// (readers.ts): the reader registers in the reader table at open, and `checkCurrent` tells
+// whether the writer has gone past the bound since. A read followed by a successful
+// `checkCurrent` read this reader's state, however many commits the writer made meanwhile.
 //
 // Merkle pages are those of the checkpoint (the page store opened read-only: a committed WAL not
 // yet applied is held in memory) plus the pages of the logged commits, computed at the first
 // page read by one trie update of all their changes over the checkpoint's values and checked
-// against the log's last root (reads of values alone never pay for it). The writer's next
-// checkpoint rewrites pages in place; `checkCurrent` notices it.
+// against the log's last root (reads of values alone never pay for it).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { closeQuietly, encodeTreeMeta, guardFileSystem, type KvFile, type KvTree, keyString, openKv, type RangeOptions } from "../kv/index.ts";
@@ -20,6 +21,7 @@ import { type Change, type MerkleTop, nodePageStoreFileSystem, pageIdKey, PageSt
 import { checkKey, lowerBound, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { readMetaRecord } from "./meta-record.ts";
+import { ReaderSlot } from "./readers.ts";
 import { RedoLog } from "./redo-log.ts";
 import { valuesStateReader } from "./store.ts";
 
@@ -61,26 +63,51 @@ export class StoreReader {
     private readonly pages: PageStore,
     /** The checkpoint's root, which the logged commits start from. */
     private readonly checkpointTop: MerkleTop,
+    /** Our registration in the writer's reader table (null: another file system). */
+    private readonly slot: ReaderSlot | null,
   ) {}
 
   /** Pages the logged commits changed, by `pageIdKey` (null: deleted); computed when first needed. */
   #logged: Map<number | string, Uint8Array | null> | null = null;
 
-  /** Opens the store at `path` read-only; `NOT_FOUND` when it holds no committed state. */
+  /**
+   * Opens the store at `path` read-only; `NOT_FOUND` when it holds no committed state. A
+   * checkpoint of the writer during the open makes it start over (a few times at most: a
+   * checkpoint comes once per `checkpointEvery` commits).
+   */
   static open(path: string, options: StoreReaderOptions = {}): StoreReader {
     if (typeof path !== "string" || path.length === 0) throw new StoreError("BAD_ARGUMENT", "path must be a non-empty string");
     if ((options.fs ?? nodePageStoreFileSystem) === nodePageStoreFileSystem && !existsSync(join(path, "meta"))) throw new StoreError("NOT_FOUND", `no database at ${path}`);
     const fs = guardFileSystem(options.fs ?? nodePageStoreFileSystem);
+    for (let attempt = 1; ; attempt++) {
+      const r = StoreReader.#tryOpen(path, fs, options);
+      if (r !== null) return r;
+      if (attempt === 8) throw new StoreError("FAILED", `${path}: the writer checkpointed during each of ${attempt} attempts to open a read-only view`);
+    }
+  }
+
+  // One attempt; null when a checkpoint of the writer overtook it.
+  static #tryOpen(path: string, fs: PageStoreFileSystem, options: StoreReaderOptions): StoreReader | null {
     const metaFile = fs.open(join(path, "meta"));
+    let slot: ReaderSlot | null = null;
     try {
       const rec = readMetaRecord(metaFile);
       if (rec === null) throw new StoreError("NOT_FOUND", `no committed database at ${path}`);
+      if (fs === nodePageStoreFileSystem) {
+        // Registered before the writer announces a later checkpoint, or we see its announcement.
+        slot = ReaderSlot.register(path, rec.seq);
+        if (slot.marks().intent > rec.seq) {
+          slot.release();
+          metaFile.close();
+          return null;
+        }
+      }
       // A writer's checkpoint meanwhile may show up as damage (the log rewritten under the
       // replay, pages rewritten in place): report it as what it is.
       const moved = (e: unknown): unknown => {
         const now = readMetaRecord(metaFile);
         if (now !== null && now.seq !== rec.seq) {
-          return new StoreError("FAILED", `${path} was checkpointed by another process while a read-only view opened; reopen it`, { cause: e });
+          return new StoreError("FAILED", `${path} was checkpointed by another process while a read-only view opened`, { cause: e });
         }
         return e;
       };
@@ -117,8 +144,18 @@ export class StoreReader {
         closeQuietly(log);
         throw moved(e);
       }
-      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log?.bytes ?? 0, pages, rec.top);
+      // A checkpoint during the open may have reset the log under the replay: start over.
+      if (slot !== null && slot.marks().intent > rec.seq) {
+        pages.close();
+        values.close();
+        log?.close();
+        slot.release();
+        metaFile.close();
+        return null;
+      }
+      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log?.bytes ?? 0, pages, rec.top, slot);
     } catch (e) {
+      slot?.release();
       closeQuietly(metaFile);
       throw e;
     }
@@ -134,14 +171,23 @@ export class StoreReader {
   }
 
   /**
-   * Throws `FAILED` when a writer has committed since this reader opened (its reads may then
-   * have seen recycled pages); reads done before a call that returns are of this reader's state.
+   * Throws `FAILED` when the writer has gone past the bound it keeps this reader's state for
+   * (its reads may then have seen rewritten pages); reads done before a call that returns are of
+   * this reader's state. Registered readers keep their state until the writer begins its second
+   * checkpoint after the one they read; others (another file system, no reader table) only
+   * until the writer commits again.
    */
   checkCurrent(): void {
     this.#live();
+    if (this.slot !== null && this.slot.registered) {
+      if (this.slot.marks().applied > this.checkpointSeq) {
+        throw new StoreError("FAILED", `${this.path}: the writer has applied a later checkpoint over the state this read-only view opened at (checkpoint ${this.checkpointSeq}): it keeps a view's state only until its second checkpoint after that one`);
+      }
+      return;
+    }
     const rec = readMetaRecord(this.metaFile);
     if (rec === null || rec.seq !== this.checkpointSeq || this.log?.recordAt(this.logTail, this.seq + 1)) {
-      throw new StoreError("FAILED", `${this.path} was committed by another process since this read-only view opened (at seq ${this.seq}); reopen it`);
+      throw new StoreError("FAILED", `${this.path} was committed by another process since this read-only view opened (at seq ${this.seq}) and it has no reader table to keep its state`);
     }
   }
 
@@ -234,6 +280,7 @@ export class StoreReader {
         failure ??= e;
       }
     }
+    this.slot?.release();
     if (failure !== null) throw failure;
   }
 }

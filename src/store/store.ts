@@ -33,6 +33,7 @@ import { checkKey, compareKeys, EMPTY_NODE, sortByKey, TrieError } from "../trie
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
 import { type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
+import { ReaderTable } from "./readers.ts";
 import { RedoLog } from "./redo-log.ts";
 
 /** Default commits between checkpoints. */
@@ -211,6 +212,13 @@ export class Store {
   #pending: PendingCheckpoint | null = null;
   /** Writes the value tree's checkpoint pages behind (null: inline). */
   readonly #behind: WriteBehind | null;
+  /** Readers of older checkpoints in other processes (null: an in-memory file system). */
+  #readers: ReaderTable | null = null;
+  /**
+   * A checkpoint whose meta record is written but whose page WAL is not applied yet (a live
+   * reader reads the checkpoint before it): its merkle pages, served from here meanwhile.
+   */
+  #unapplied: { seq: number; pages: Map<number | string, { id: Uint8Array; page: Uint8Array | null; owned: boolean }> } | null = null;
   readonly #every: number;
   readonly #maxBytes: number;
   /** A bulk load is in progress (see `beginLoad`). */
@@ -272,6 +280,10 @@ export class Store {
       const metaFile = fs.open(join(path, "meta"));
       opened.push(metaFile);
       let rec = readMetaRecord(metaFile);
+      // Before the WAL replay and the free list's reuse: readers of older checkpoints are past
+      // their bound (a reopen applies whatever a reader held back).
+      const readers = fs === nodePageStoreFileSystem ? ReaderTable.create(path, rec?.seq ?? 0) : null;
+      if (readers !== null) opened.push(readers);
       const valuesPath = join(path, "values");
       const merkleDir = join(path, "merkle");
       let values: KvTree;
@@ -306,6 +318,7 @@ export class Store {
         opened.push(pages);
       }
       const store = new Store(path, metaFile, values, pages, redo, lock, rec, options);
+      store.#readers = readers;
       const logged = redo.replay(rec.seq);
       // A log that starts after the record in force belongs to a newer commit point, which the
       // meta file no longer holds (damaged after it was written): refuse rather than go back.
@@ -391,6 +404,15 @@ export class Store {
   #page(id: Uint8Array): Uint8Array | undefined {
     if (this.#dirty.size > 0) {
       const d = this.#dirty.get(pageIdKey(id));
+      if (d !== undefined) return d.page ?? undefined;
+    }
+    return this.#stored(id);
+  }
+
+  // The page as of the last checkpoint: its unapplied WAL's, else the table's.
+  #stored(id: Uint8Array): Uint8Array | undefined {
+    if (this.#unapplied !== null) {
+      const d = this.#unapplied.pages.get(pageIdKey(id));
       if (d !== undefined) return d.page ?? undefined;
     }
     return this.pages.get(id);
@@ -481,6 +503,8 @@ export class Store {
       this.#top = update.top;
       this.#seq = seq;
       t3 = performance.now();
+      // A checkpoint held back for a reader: applied once no reader of the one before is left.
+      if (this.#unapplied !== null && !(this.#readers?.liveBelow(this.#unapplied.seq) ?? false)) this.#applyDeferred();
       // The commit is durable: its checkpoint's writes may finish with the next commit.
       if (this.#due()) cp = this.#checkpoint(this.#behind !== null);
     } catch (e) {
@@ -626,7 +650,7 @@ export class Store {
     for (const w of writes) {
       const key = pageIdKey(w.id);
       // A page created since the checkpoint and deleted again is simply forgotten.
-      if (w.page === null && this.pages.get(w.id) === undefined) this.#dirty.delete(key);
+      if (w.page === null && this.#stored(w.id) === undefined) this.#dirty.delete(key);
       else this.#dirty.set(key, { id: w.id, page: w.page, owned });
     }
   }
@@ -653,6 +677,8 @@ export class Store {
   // flight, and the next commit (or `checkpoint`, or `close`) finishes it; else it finishes now.
   #checkpoint(defer: boolean): CheckpointStats {
     if (this.#seq === this.#checkpointSeq) return NO_CHECKPOINT;
+    // The bound of a reader of the checkpoint before last: its state goes now.
+    this.#applyDeferred();
     const seq = this.#seq;
     const t0 = performance.now();
     const kv = this.values.prepareCommit(this.#behind ?? undefined);
@@ -673,10 +699,20 @@ export class Store {
     const t1 = performance.now();
     writeMetaRecord(this.metaFile, { seq: p.seq, top: p.top, kv: p.kv, table: p.table });
     const t2 = performance.now();
-    this.pages.apply();
-    this.values.markDurable(p.kv);
+    // The in-place apply and the reuse of the old tree's pages destroy the checkpoint before
+    // this one: held back while a reader in another process reads it (see readers.ts).
+    this.#readers?.intend(p.seq);
+    if (this.#readers?.liveBelow(p.seq)) {
+      this.values.markDurable(p.kv, true);
+      this.#unapplied = { seq: p.seq, pages: this.#dirty };
+      this.#dirty = new Map();
+    } else {
+      this.#readers?.applying(p.seq);
+      this.pages.apply();
+      this.values.markDurable(p.kv);
+      this.#dirty.clear();
+    }
     this.#pending = null;
-    this.#dirty.clear();
     this.redo.reset();
     this.#checkpointSeq = p.seq;
     this.#checkpoints++;
@@ -684,6 +720,16 @@ export class Store {
     p.stats.metaMs = t2 - t1;
     p.stats.applyMs = performance.now() - t2;
     return p.stats;
+  }
+
+  // Applies a checkpoint held back for readers, and lets the value tree reuse its freed pages.
+  #applyDeferred(): void {
+    const u = this.#unapplied;
+    if (u === null) return;
+    this.#readers?.applying(u.seq);
+    this.pages.apply();
+    this.values.releaseHeld();
+    this.#unapplied = null;
   }
 
   /** Re-applies the redo records after the checkpoint, checking each root against the log. */
@@ -735,13 +781,14 @@ export class Store {
       try {
         if (this.#pending !== null) this.#finishCheckpoint();
         this.#checkpoint(false);
+        this.#applyDeferred();
       } catch (e) {
         checkpointFailure = e;
       }
     }
     this.#closed = true;
     let closeFailure: unknown = null;
-    for (const f of [this.pages, this.values, this.redo, this.metaFile, { close: () => this.lock?.release() }]) {
+    for (const f of [{ close: () => this.#readers?.close() }, this.pages, this.values, this.redo, this.metaFile, { close: () => this.lock?.release() }]) {
       try {
         f.close();
       } catch (e) {
@@ -758,6 +805,6 @@ export class Store {
   abandon(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const f of [this.pages, this.values, this.redo, this.metaFile, { close: () => this.lock?.release() }]) closeQuietly(f);
+    for (const f of [{ close: () => this.#readers?.close() }, this.pages, this.values, this.redo, this.metaFile, { close: () => this.lock?.release() }]) closeQuietly(f);
   }
 }

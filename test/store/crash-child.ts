@@ -15,11 +15,26 @@ import { Store } from "../../src/store/index.ts";
 import { toHex } from "../../src/trie/index.ts";
 import { batchFor, universe } from "./crash-batches.ts";
 
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+// A line to stdout, whole (lines are under PIPE_BUF, so a pipe takes each in one write). The
+// pipe may be full while the test runs synchronous reads: wait for room rather than fail.
+function say(line: string): void {
+  for (;;) {
+    try {
+      writeSync(1, line);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      Atomics.wait(nap, 0, 0, 1);
+    }
+  }
+}
+
 function run(dir: string, seed: number, pauseMs: number): void {
-  const nap = new Int32Array(new SharedArrayBuffer(4));
   const keys = universe(seed);
   const store = Store.open(dir);
-  writeSync(1, `open ${store.seq}\n`);
+  say(`open ${store.seq}\n`);
   // Safety nets in case the test dies without killing us: a time limit, and the parent's pid.
   const ppid = process.ppid;
   const deadline = Date.now() + 600_000;
@@ -27,10 +42,10 @@ function run(dir: string, seed: number, pauseMs: number): void {
     const s = store.seq + 1;
     const root = store.commit(batchFor(seed, keys, s));
     if (process.env.BMT_CRASH_HOLD === "1") {
-      writeSync(1, `held ${s}\n`);
+      say(`held ${s}\n`);
       for (;;) Atomics.wait(nap, 0, 0, 1000);
     }
-    writeSync(1, `ack ${s} ${toHex(root)}\n`);
+    say(`ack ${s} ${toHex(root)}\n`);
     if (pauseMs > 0) Atomics.wait(nap, 0, 0, pauseMs);
   }
   store.close();
