@@ -13,6 +13,7 @@ export { Db, type DbMetrics, open, type PageMetrics } from "./db/db.ts";
 export { DbError, type DbErrorCode } from "./db/errors.ts";
 export { importEntries, type ImportOptions, type ImportResult } from "./db/import.ts";
 export { type KeyRange, Snapshot, type StateReadable } from "./db/readers.ts";
+export { type ForkLimits, type ForkStateInfo, ForkStates, type ForkStats } from "./db/forks.ts";
 export { FinishedSession, Overlay, type SessionStats, type WitnessKeys, type WriteOptions, WriteSession } from "./db/session.ts";
 export { type StateRequest, WarpSync, type WarpSyncOptions, warpSync } from "./db/warp-sync.ts";
 export { IoError, type IoOp } from "./kv/io-error.ts";

@@ -7,3 +7,4 @@ export { type KeyRange, Snapshot, StateReadable } from "./readers.ts";
 export { FinishedSession, Overlay, type SessionStats, type WitnessKeys, type WriteOptions, WriteSession } from "./session.ts";
 export { importEntries, type ImportOptions, type ImportResult } from "./import.ts";
 export { type StateRequest, WarpSync, type WarpSyncOptions, warpSync } from "./warp-sync.ts";
+export { type ForkLimits, type ForkStateInfo, ForkStates, type ForkStats } from "./forks.ts";
