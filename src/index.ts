@@ -16,7 +16,7 @@ export { type KeyRange, Snapshot, type StateReadable } from "./db/readers.ts";
 export { type ForkLimits, type ForkStateInfo, ForkStates, type ForkStats } from "./db/forks.ts";
 export { FinishedSession, Overlay, type SessionStats, type WitnessKeys, type WriteOptions, WriteSession } from "./db/session.ts";
 export { type StateRequest, WarpSync, type WarpSyncOptions, warpSync } from "./db/warp-sync.ts";
-export { IoError, type IoOp } from "./kv/io-error.ts";
+export { IoError, type IoOp } from "./io/io-error.ts";
 
 // Roots, proofs and witnesses, built from sorted entries or any node source (a database
 // reader, or `entriesNodeSource`).

@@ -13,8 +13,9 @@
 //
 // The undo chain of the rollback log serves `rollback(n)` and `beginReadAt(root)`: its records
 // are the reverse deltas of the last commits that were not rolled back, oldest first.
-import { closeQuietly, ioErrorOf } from "../kv/index.ts";
-import { type Change, type MerkleTop, nodePageStoreFileSystem, type PageStoreFileSystem, type UpdateResult, updateTrie } from "../merkle/index.ts";
+import { closeQuietly, ioErrorOf } from "../io/index.ts";
+import { type Change, type MerkleTop, type UpdateResult, updateTrie } from "../merkle/index.ts";
+import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.ts";
 import { type CommitStats, Store, StoreError } from "../store/index.ts";
 import { StoreReader } from "../store/reader.ts";
 import { sortByKey } from "../trie/index.ts";

@@ -2,7 +2,7 @@
 // through the store's bulk load (value tree and merkle pages built directly, no sessions, no
 // redo log). The database must not be open elsewhere: the import opens it itself.
 
-import { ioErrorOf } from "../kv/index.ts";
+import { ioErrorOf } from "../io/index.ts";
 import { Store, StoreError, type StoreLoad } from "../store/index.ts";
 import { checkKey, compareKeys, type Entry, toHex } from "../trie/index.ts";
 import { DbError } from "./errors.ts";

@@ -2,7 +2,7 @@
 export { type CommitMetrics, DEFAULT_ROLLBACK_WINDOW, type DbOptions } from "./core.ts";
 export { Db, type DbMetrics, open, type PageMetrics } from "./db.ts";
 export { DbError, type DbErrorCode } from "./errors.ts";
-export { IoError, type IoOp } from "../kv/index.ts";
+export { IoError, type IoOp } from "../io/index.ts";
 export { type KeyRange, Snapshot, StateReadable } from "./readers.ts";
 export { FinishedSession, Overlay, type SessionStats, type WitnessKeys, type WriteOptions, WriteSession } from "./session.ts";
 export { importEntries, type ImportOptions, type ImportResult } from "./import.ts";

@@ -25,8 +25,9 @@
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { closeQuietly, guardFile, guardFileSystem, IoError, type KvFile } from "../kv/index.ts";
-import type { Change, MerkleTop, PageStoreFileSystem } from "../merkle/index.ts";
+import { closeQuietly, guardFile, guardFileSystem, IoError, type KvFile } from "../io/index.ts";
+import type { Change, MerkleTop } from "../merkle/index.ts";
+import type { PageStoreFileSystem } from "../io/index.ts";
 import { KEY_BYTES, type TrieNodeKind } from "../trie/index.ts";
 import { equalBytes } from "./keys.ts";
 
@@ -266,7 +267,7 @@ export class RollbackLog {
    * was committed without it), or is damaged, is replaced by an empty chain (`resetReason`).
    */
   static open(dir: string, fs: PageStoreFileSystem, hostFs: boolean, storeSeq: number, storeTop: MerkleTop, window: number): RollbackLog {
-    // Every failure of these files and of `fs` leaves as an `IoError` (see kv/io-error.ts).
+    // Every failure of these files and of `fs` leaves as an `IoError` (see io/io-error.ts).
     const guarded = guardFileSystem(fs);
     const open = (i: number): LogFile => {
       const path = join(dir, `rollback.${i}`);

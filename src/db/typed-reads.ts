@@ -6,7 +6,7 @@
 // tries the disk again. (A read inside a commit's own write is not here: the store reads its
 // pages itself, and a failure there fails the handle.)
 import type { KvEntry } from "../kv/index.ts";
-import { ioErrorOf } from "../kv/index.ts";
+import { ioErrorOf } from "../io/index.ts";
 import type { EntryVisitor } from "../merkle/index.ts";
 import { DbError } from "./errors.ts";
 import type { StoreSource } from "./state.ts";

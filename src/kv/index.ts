@@ -1,7 +1,5 @@
-// Public surface of the kv layer: the tree, its commit protocol, and the I/O seam layers above
-// share.
+// Public surface of the kv layer: the value tree and its commit protocol.
 export { KvCorruptionError, KvError, type KvErrorCode } from "./errors.ts";
-export { type KvFile, type KvFileSystem, MemFile, MemFileSystem, NodeFile, nodeFileSystem } from "./file.ts";
 export { KEY_BITS, KEY_BYTES, compareKeys, keyBit, keyString } from "./key.ts";
 export { MAX_INLINE_VALUE } from "./leaf.ts";
 export { TREE_META_SIZE, type TreeMeta, decodeTreeMeta, encodeTreeMeta } from "./meta.ts";
@@ -20,6 +18,3 @@ export {
   type OpenKvOptions,
   openKv,
 } from "./tree.ts";
-export { CHAIN, WriteBehind, WriteJob } from "./write-behind.ts";
-export { StagingBuffer } from "./staging.ts";
-export { closeQuietly, findIoError, guardFile, guardFileSystem, IoError, ioErrorOf, type IoOp } from "./io-error.ts";

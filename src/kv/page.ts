@@ -4,7 +4,7 @@
 // number, then the page kind (u8), a spare byte and a u16 count whose meaning depends on the
 // kind. Seeding with the page number makes a page written to the wrong place fail its check.
 import { crc32 } from "node:zlib";
-import type { WriteJob } from "./write-behind.ts";
+import type { WriteJob } from "../io/write-behind.ts";
 
 /** Bytes per page. */
 export const PAGE_SIZE = 4096;

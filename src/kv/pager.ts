@@ -8,10 +8,10 @@
 // free-list pages taken from the reusable pages, and that chain is in turn pending in the
 // following epoch.
 import { KvCorruptionError } from "./errors.ts";
-import type { KvFile } from "./file.ts";
+import type { KvFile } from "../io/file.ts";
 import { ValuePageCache } from "./cache.ts";
-import { StagingBuffer } from "./staging.ts";
-import { WriteBehind, WriteJob } from "./write-behind.ts";
+import { StagingBuffer } from "../io/staging.ts";
+import { WriteBehind, WriteJob } from "../io/write-behind.ts";
 import type { PageSink } from "./node-list.ts";
 import {
   FIRST_DATA_PAGE,

@@ -9,9 +9,9 @@
 import { branchChild, branchCount, branchSep, branchUsed, compareKeySep } from "./branch.ts";
 import { DEFAULT_CACHE_BYTES } from "./cache.ts";
 import { KvCorruptionError, KvError } from "./errors.ts";
-import { type KvFile, type KvFileSystem, nodeFileSystem } from "./file.ts";
-import { closeQuietly, guardFileSystem } from "./io-error.ts";
-import type { WriteBehind } from "./write-behind.ts";
+import { type KvFile, type KvFileSystem, nodeFileSystem } from "../io/file.ts";
+import { closeQuietly, guardFileSystem } from "../io/io-error.ts";
+import type { WriteBehind } from "../io/write-behind.ts";
 import { KEY_BYTES, checkKey, kvBadKey, compareKeys, compareKeysAt } from "./key.ts";
 import { leafEntryCount, leafIsOverflow, leafUsed, leafValueStart } from "./leaf.ts";
 import { type TreeMeta, TREE_META_SIZE, decodeTreeMeta, encodeTreeMeta } from "./meta.ts";

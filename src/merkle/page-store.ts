@@ -21,10 +21,10 @@ import { BucketTable, META_EMPTY, META_OCCUPIED, META_TOMBSTONE, occupiedMeta } 
 import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, sealMerklePage, stampPage } from "./page.ts";
 import { DEFAULT_PAGE_CACHE_BYTES, MerklePageCache } from "./page-cache.ts";
 import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
-import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "./page-store-fs.ts";
+import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "../io/fs.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
 import { buildWal, readWalBody, readWalHeader, walPageOffset, type WalRecord, writeWal } from "./wal.ts";
-import { closeQuietly, guardFileSystem, type KvFile, StagingBuffer, WriteBehind, WriteJob } from "../kv/index.ts";
+import { closeQuietly, guardFileSystem, type KvFile, StagingBuffer, WriteBehind, WriteJob } from "../io/index.ts";
 
 /** File name of the WAL inside the store directory. */
 export const WAL_FILE_NAME = "merkle.wal";

@@ -19,7 +19,7 @@
 //   4084 .. 4092  reserved, zero
 //   4092 .. 4096  CRC-32 of bytes 0 .. 4092
 import { crc32 } from "node:zlib";
-import type { WriteJob } from "../kv/index.ts";
+import type { WriteJob } from "../io/index.ts";
 import { KEY_BITS } from "../trie/index.ts";
 
 /** Bytes in a merkle page. */

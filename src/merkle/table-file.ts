@@ -14,7 +14,7 @@
 // is reported with its offset instead of being believed. Format 1 (no checksum region) still
 // opens, unchecked; a table rebuilt by growth is written in format 2.
 import { crc32 } from "node:zlib";
-import { closeQuietly, type KvFile } from "../kv/index.ts";
+import { closeQuietly, type KvFile } from "../io/index.ts";
 import { MERKLE_PAGE_BYTES } from "./page.ts";
 import { PageStoreCorruptionError } from "./page-store-errors.ts";
 

@@ -11,7 +11,7 @@
 //   64  u32 bucket of each page, u32 bucket of each meta change, u8 value of each meta change,
 //       zero padding to a multiple of 4096, then the page images in order.
 import { crc32 } from "node:zlib";
-import { CHAIN, type KvFile, type StagingBuffer, type WriteJob } from "../kv/index.ts";
+import { CHAIN, type KvFile, type StagingBuffer, type WriteJob } from "../io/index.ts";
 import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES, sealStamped, sealStampedBehind } from "./page.ts";
 
 const WAL_MAGIC = 0x4c574d42;

@@ -38,7 +38,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { hostname, constants as osConstants } from "node:os";
 import { join } from "node:path";
-import { IoError } from "../kv/index.ts";
+import { IoError } from "../io/index.ts";
 import { StoreError } from "./errors.ts";
 
 const GENERATION = /^lock\.(0|[1-9][0-9]{0,14})$/;

@@ -5,7 +5,8 @@
 // numbers, so the slot cannot follow the number's parity: every-32nd-commit checkpoints would
 // all land in one slot and a torn write would leave no record at all.)
 import { crc32 } from "node:zlib";
-import { decodeTreeMeta, encodeTreeMeta, type KvFile, TREE_META_SIZE, type TreeMeta } from "../kv/index.ts";
+import { decodeTreeMeta, encodeTreeMeta, TREE_META_SIZE, type TreeMeta } from "../kv/index.ts";
+import { type KvFile } from "../io/index.ts";
 import { decodeTableInfo, encodeTableInfo, type MerkleTop, TABLE_INFO_BYTES, type TableInfo } from "../merkle/index.ts";
 import { type TrieNodeKind } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";

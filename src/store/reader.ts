@@ -16,8 +16,10 @@
 // against the log's last root (reads of values alone never pay for it).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { closeQuietly, encodeTreeMeta, guardFileSystem, type KvFile, type KvTree, keyString, openKv, type RangeOptions } from "../kv/index.ts";
-import { type Change, type MerkleTop, nodePageStoreFileSystem, pageIdKey, PageStore, type PageStoreFileSystem, updateTrie } from "../merkle/index.ts";
+import { encodeTreeMeta, type KvTree, keyString, openKv, type RangeOptions } from "../kv/index.ts";
+import { closeQuietly, guardFileSystem, type KvFile } from "../io/index.ts";
+import { type Change, type MerkleTop, pageIdKey, PageStore, updateTrie } from "../merkle/index.ts";
+import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.ts";
 import { checkKey, lowerBound, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { readMetaRecord } from "./meta-record.ts";

@@ -23,7 +23,7 @@
 // from there on. (Damage to the last record, or to the magic, length or number of one, still
 // looks like a torn end.)
 import { crc32 } from "node:zlib";
-import type { KvFile } from "../kv/index.ts";
+import type { KvFile } from "../io/index.ts";
 import type { Change, MerkleTop } from "../merkle/index.ts";
 import { type TrieNodeKind } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";

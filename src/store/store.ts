@@ -27,8 +27,10 @@
 // (page table and WAL), `lock.<n>` and `lock-*.fifo` (the writer lock, see lock.ts).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type BatchEntry, closeQuietly, encodeTreeMeta, guardFileSystem, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions, WriteBehind } from "../kv/index.ts";
-import { type Change, EMPTY_TOP, type EntryVisitor, MERKLE_PAGE_BYTES, type MerkleTop, nodePageStoreFileSystem, pageIdKey, PageStore, type PageStoreFileSystem, type PageStoreStats, type PageWrite, type StateReader, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/index.ts";
+import { type BatchEntry, encodeTreeMeta, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions } from "../kv/index.ts";
+import { closeQuietly, guardFileSystem, WriteBehind } from "../io/index.ts";
+import { type Change, EMPTY_TOP, type EntryVisitor, MERKLE_PAGE_BYTES, type MerkleTop, pageIdKey, PageStore, type PageStoreStats, type PageWrite, type StateReader, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/index.ts";
+import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.ts";
 import { checkKey, compareKeys, EMPTY_NODE, sortByKey, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";

@@ -8,8 +8,8 @@
 // descriptor number under another file) and files left open are counted, and every mutating
 // operation after the injected failure is recorded (a failed handle must write and sync nothing
 // more: no retried fsync).
-import type { KvFile } from "../../src/kv/index.ts";
-import type { PageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
+import type { KvFile } from "../../src/io/index.ts";
+import type { PageStoreFileSystem } from "../../src/io/fs.ts";
 
 /** The system errors injected. */
 export type FaultCode = "EIO" | "ENOSPC" | "EROFS";

@@ -10,8 +10,8 @@
 // Power is lost at a chosen sync point (a file sync or a directory sync), before that sync
 // takes effect; every call from then on throws. `image` is the disk a restart finds.
 import { dirname } from "node:path";
-import type { KvFile } from "../../src/kv/index.ts";
-import type { PageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
+import type { KvFile } from "../../src/io/index.ts";
+import type { PageStoreFileSystem } from "../../src/io/fs.ts";
 import type { Rng } from "../support/random.ts";
 
 const SECTOR = 512;

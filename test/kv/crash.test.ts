@@ -3,7 +3,8 @@
 // or after the commit, never a mix, with every page accounted for.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { IoError, type KvFile, KvError, type KvTree, openKv } from "../../src/kv/index.ts";
+import { KvError, type KvTree, openKv } from "../../src/kv/index.ts";
+import { IoError, type KvFile } from "../../src/io/index.ts";
 import { Rng, hex, same } from "./helpers.ts";
 
 class Crash extends Error {}

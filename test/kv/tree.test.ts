@@ -4,17 +4,8 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import {
-  KvCorruptionError,
-  KvError,
-  type KvTree,
-  MAX_INLINE_VALUE,
-  MAX_VALUE_SIZE,
-  MemFileSystem,
-  PAGE_SIZE,
-  encodeTreeMeta,
-  openKv,
-} from "../../src/kv/index.ts";
+import { KvCorruptionError, KvError, type KvTree, MAX_INLINE_VALUE, MAX_VALUE_SIZE, PAGE_SIZE, encodeTreeMeta, openKv } from "../../src/kv/index.ts";
+import { MemFileSystem } from "../../src/io/index.ts";
 import { Rng, hex, same, seqKey, tempDir } from "./helpers.ts";
 
 const OVERFLOW_DATA = PAGE_SIZE - 12;

@@ -1,5 +1,5 @@
 // Layer order: a file in src/<layer>/ imports only from its own layer or the layers below
-// (hash → trie → kv → merkle → store → db → the entry points src/index.ts and src/verify.ts →
+// (hash → trie → io → kv → merkle → store → db → the entry points src/index.ts and src/verify.ts →
 // cli: the command line is a user of the public API).
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -7,7 +7,7 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { describe, it } from "node:test";
 import { projectRoot } from "../support/vectors.ts";
 
-const ORDER = ["hash", "trie", "kv", "merkle", "store", "db", "(entry points)", "cli"];
+const ORDER = ["hash", "trie", "io", "kv", "merkle", "store", "db", "(entry points)", "cli"];
 const SRC = join(projectRoot, "src");
 
 /** Relative module specifiers a file imports or re-exports (static and dynamic), comments dropped. */

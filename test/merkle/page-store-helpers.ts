@@ -2,9 +2,9 @@
 // (optionally tearing the write in flight) and recovers to a state a real disk could show after
 // power loss, plus makers of page ids and sealed pages.
 import { openSync } from "node:fs";
-import { IoError, type KvFile } from "../../src/kv/index.ts";
+import { IoError, type KvFile } from "../../src/io/index.ts";
 import { MERKLE_PAGE_BYTES, pageIdOf, sealMerklePage } from "../../src/merkle/page.ts";
-import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
+import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../../src/io/fs.ts";
 import { Rng } from "../kv/helpers.ts";
 
 /** Thrown by every call of a `CrashFs` from its crash point on. */

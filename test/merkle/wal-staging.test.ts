@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MemFileSystem, StagingBuffer, WriteBehind, WriteJob } from "../../src/kv/index.ts";
+import { MemFileSystem, StagingBuffer, WriteBehind, WriteJob } from "../../src/io/index.ts";
 import { CHECKSUM_OFFSET } from "../../src/merkle/page.ts";
 import { buildWal, readWalBody, readWalHeader, type WalRecord, writeWal } from "../../src/merkle/wal.ts";
 import { Rng, tempDir } from "../kv/helpers.ts";

@@ -6,7 +6,7 @@ import { closeSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { type PageChange, PageStore, type TableInfo } from "../../src/merkle/page-store.ts";
-import { IoError } from "../../src/kv/index.ts";
+import { IoError } from "../../src/io/index.ts";
 import { PageStoreError } from "../../src/merkle/page-store-errors.ts";
 import { tableFileName } from "../../src/merkle/table-file.ts";
 import { Rng, hex, same, tempDir } from "../kv/helpers.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { IoError, MemFileSystem } from "../../src/kv/index.ts";
-import { memPageStoreFileSystem } from "../../src/merkle/page-store-fs.ts";
+import { IoError, MemFileSystem } from "../../src/io/index.ts";
+import { memPageStoreFileSystem } from "../../src/io/fs.ts";
 import { MERKLE_PAGE_BYTES, pageIdOf } from "../../src/merkle/page.ts";
 import { StoreReader } from "../../src/store/reader.ts";
 import { Store, StoreError } from "../../src/store/index.ts";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { DirLock, isLockFileName, type LockStep } from "../../src/store/lock.ts";
 import { DbError, open } from "../../src/db/index.ts";
-import { IoError } from "../../src/kv/index.ts";
+import { IoError } from "../../src/io/index.ts";
 import { Store, StoreError } from "../../src/store/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
 import { projectRoot } from "../support/vectors.ts";

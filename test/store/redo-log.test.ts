@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MemFileSystem } from "../../src/kv/index.ts";
+import { MemFileSystem } from "../../src/io/index.ts";
 import type { Change, MerkleTop } from "../../src/merkle/index.ts";
 import { RedoLog } from "../../src/store/redo-log.ts";
 import { StoreError } from "../../src/store/errors.ts";

@@ -2,7 +2,8 @@
 // that a grow replaced, and making a newly created file's directory entry durable.
 import * as fs from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { guardFileSystem, type KvFileSystem, type MemFileSystem, nodeFileSystem } from "../kv/index.ts";
+import { type KvFileSystem, type MemFileSystem, nodeFileSystem } from "./file.ts";
+import { guardFileSystem } from "./io-error.ts";
 
 /** `KvFileSystem` plus removal and a directory barrier. */
 export interface PageStoreFileSystem extends KvFileSystem {
