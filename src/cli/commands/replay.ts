@@ -1,7 +1,7 @@
 // `bmt replay`: a trace directory's genesis, then each numbered block file as one commit.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { open, toHex } from "../../index.ts";
+import { ForkStates, open, toHex } from "../../index.ts";
 import { type Command, CommandFailure, flag, JSON_OPTION, PROGRESS_OPTIONS, positionals, printJson, str, UsageError } from "../command.ts";
 import { commitChanges, dbMap } from "../db-access.ts";
 import { reason } from "../input.ts";
@@ -25,14 +25,20 @@ interface BlockRow {
   error?: string;
 }
 
+/** Blocks between the newest imported and the finalized state (the conformance fuzzer's ancestry). */
+const FINALITY_LAG = 24;
+
 export const replayCommand: Command = {
   name: "replay",
   summary: "replay a trace directory on a database, checking every root",
   usage: `usage: bmt replay DIR --db PATH [--json] [--quiet|--progress]
 
-Commits DIR/genesis.json's state, then each numbered block file (00000001.json, ...) in order
-as one commit, and checks post_state.state_root. When the database is not at a block's
-pre_state (a gap in the numbering) it first commits the difference to it and checks that root.
+Commits DIR/genesis.json's state, then imports each numbered block file (00000001.json, ...)
+in order on the state its pre_state names, and checks post_state.state_root. A block may build
+on any state still retained (a sibling of an earlier block: a fork); states are finalized as
+it goes, each a commit, ${FINALITY_LAG} blocks behind the newest, and the last block imported is
+finalized at the end. When no retained state is a block's pre_state (a gap in the numbering)
+it first commits the difference to it and checks that root.
 Prints "genesis ok|FAIL ROOT (MS ms)", one line per block
 "BLOCK ok|FAIL ROOT N changes (MS ms)[ (synced to pre_state)][ expected ROOT]",
 then "N passed, N failed".
@@ -42,7 +48,7 @@ then "N passed, N failed".
   --quiet, -q   no progress      --progress   progress lines on stderr even when not a terminal
 Exit: 0 every root matched, 1 any did not or DIR cannot be read, 2 usage.`,
   options: { db: { type: "string" }, ...JSON_OPTION, ...PROGRESS_OPTIONS },
-  run(args, io) {
+  async run(args, io) {
     const [dir] = positionals(args, ["DIR"]);
     const db = str(args, "db");
     if (db === undefined || db === "") throw new UsageError("--db PATH is required");
@@ -69,6 +75,12 @@ Exit: 0 every root matched, 1 any did not or DIR cannot be read, 2 usage.`,
       const gms = Number((performance.now() - t).toFixed(1));
       if (!json) io.out(`genesis ${gok ? "ok" : "FAIL"} ${groot} (${gms.toFixed(1)} ms)`);
       if (!gok) failed++;
+      // States by block name ("genesis" for the first); a block builds on the state its
+      // pre_state root names.
+      let forks = new ForkStates(handle, "genesis");
+      const byRoot = new Map<string, string>([[groot, "genesis"]]);
+      const parents = new Map<string, string>();
+      let newest = "genesis";
       for (const [i, name] of files.entries()) {
         bar.update(i);
         const file = join(dir, name);
@@ -88,16 +100,33 @@ Exit: 0 every root matched, 1 any did not or DIR cannot be read, 2 usage.`,
         const t0 = performance.now();
         let note = "";
         let ok = true;
-        const synced = toHex(handle.root) !== toHex(pre.expectedRoot);
+        const preRoot = toHex(pre.expectedRoot);
+        let parent = byRoot.get(preRoot);
+        const synced = parent === undefined || !forks.has(parent);
         if (synced) {
-          // A gap in the numbering: bring the database to this block's pre-state first.
+          // A gap in the numbering: finalize the newest state, then bring the database to this
+          // block's pre-state.
+          await forks.finalize(newest);
+          forks.release();
+          parents.clear();
+          byRoot.clear();
           const root = commitChanges(handle, stateDiff(dbMap(handle), stateMap(pre.entries)));
-          const preOk = root === toHex(pre.expectedRoot);
+          const preOk = root === preRoot;
           ok &&= preOk;
-          note = preOk ? " (synced to pre_state)" : ` (pre_state root ${root} != ${toHex(pre.expectedRoot)})`;
+          note = preOk ? " (synced to pre_state)" : ` (pre_state root ${root} != ${preRoot})`;
+          parent = `${block} pre_state`;
+          forks = new ForkStates(handle, parent);
+          byRoot.set(root, parent);
         }
         const changes = stateDiff(stateMap(pre.entries), stateMap(post.entries));
-        const root = commitChanges(handle, changes);
+        const root = toHex(forks.import(block, parent as string, changes));
+        byRoot.set(root, block);
+        parents.set(block, parent as string);
+        newest = block;
+        // Finalize the ancestor FINALITY_LAG blocks behind this one, if still retained.
+        let back = block;
+        for (let d = 0; d < FINALITY_LAG && parents.has(back); d++) back = parents.get(back) as string;
+        if (back !== forks.finalized && forks.has(back)) await forks.finalize(back);
         const expected = toHex(post.expectedRoot);
         const postOk = root === expected;
         ok &&= postOk;
@@ -108,6 +137,7 @@ Exit: 0 every root matched, 1 any did not or DIR cannot be read, 2 usage.`,
         if (!json)
           io.out(`${block} ${ok ? "ok" : "FAIL"} ${root} ${changes.length} changes (${ms.toFixed(1)} ms)${note}${postOk ? "" : ` expected ${expected}`}`);
       }
+      await forks.finalize(newest);
       bar.update(files.length);
       bar.finish();
       if (json) printJson(io, { genesis: { ok: gok, root: groot, expected: gexpected, ms: gms }, blocks: rows, passed, failed });
