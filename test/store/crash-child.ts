@@ -35,10 +35,10 @@ function run(dir: string, seed: number, pauseMs: number): void {
   const keys = universe(seed);
   const store = Store.open(dir);
   say(`open ${store.seq}\n`);
-  // Safety nets in case the test dies without killing us: a time limit, and the parent's pid.
+  // Safety net in case the test dies without killing us: the parent's pid changes (no time
+  // limit: on a loaded machine a long test outlived one).
   const ppid = process.ppid;
-  const deadline = Date.now() + 600_000;
-  while (Date.now() < deadline && process.ppid === ppid) {
+  while (process.ppid === ppid) {
     const s = store.seq + 1;
     const root = store.commit(batchFor(seed, keys, s));
     if (process.env.BMT_CRASH_HOLD === "1") {
