@@ -1,6 +1,7 @@
 // What every `bmt` command is: a name, its usage text, its options, and a run function. A new
 // command is one file in commands/ plus one line in commands/index.ts.
 import type { ParseArgsConfig } from "node:util";
+import { DEFAULT_ROLLBACK_WINDOW } from "../db/index.ts";
 
 /** Where a command writes and reads; the program passes the process's streams, tests their own. */
 export interface Io {
@@ -58,6 +59,19 @@ export const PROGRESS_OPTIONS = {
   quiet: { type: "boolean", short: "q", default: false },
   progress: { type: "boolean", default: false },
 } as const;
+
+/**
+ * `--window N`: the rollback window a command opens a writer with (default 100, the database's
+ * default). A database kept with a longer window must be opened with it: a shorter one trims
+ * the undo chain the command reads, and the log to it at its next snapshot.
+ */
+export const WINDOW_OPTION = { window: { type: "string" } } as const;
+
+/** The `--window` value, or the default. */
+export function rollbackWindow(args: Parsed): number {
+  const text = str(args, "window");
+  return text === undefined ? DEFAULT_ROLLBACK_WINDOW : positiveInt(text, "--window", 0);
+}
 
 /** The string value of option `name`, or undefined. */
 export function str(args: Parsed, name: string): string | undefined {

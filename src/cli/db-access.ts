@@ -34,10 +34,10 @@ export function readOnly<T>(path: string, read: (db: Db) => T): T {
   }
 }
 
-/** Runs `work` on the writer handle of an existing database (takes the lock), then closes it. */
-export async function writer<T>(path: string, work: (db: Db) => T | Promise<T>): Promise<T> {
+/** Runs `work` on the writer handle of an existing database (takes the lock), then closes it; `window`: see `--window`. */
+export async function writer<T>(path: string, window: number, work: (db: Db) => T | Promise<T>): Promise<T> {
   requireDb(path);
-  const db = open(path, { create: false });
+  const db = open(path, { create: false, rollbackWindow: window });
   try {
     return await work(db);
   } finally {

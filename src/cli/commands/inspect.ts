@@ -4,7 +4,7 @@ import { join, relative } from "node:path";
 import { open, toHex } from "../../index.ts";
 import { META_MAGIC } from "../../store/meta-record.ts";
 import { Store } from "../../store/store.ts";
-import { type Command, dbPath, flag, JSON_OPTION, positionals, printJson } from "../command.ts";
+import { type Command, dbPath, flag, JSON_OPTION, positionals, printJson, rollbackWindow, WINDOW_OPTION } from "../command.ts";
 import { requireDb } from "../db-access.ts";
 import { compact } from "../progress.ts";
 
@@ -79,16 +79,17 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 export const inspectCommand: Command = {
   name: "inspect",
   summary: "what a database holds: files, entries, pages, caches, logs, format",
-  usage: `usage: bmt inspect --db PATH [--json]
+  usage: `usage: bmt inspect --db PATH [--window N] [--json]
 
 Prints the database's files and sizes, format version, root and sequence number, entries,
 the value tree (height, pages, free pages), the merkle page store (pages, buckets, occupancy,
 tombstones, table generation), caches, the redo log (commits logged since the last checkpoint)
 and the rollback log (commits rollback can undo). Opens the database as its writer (takes the
 lock; closing checkpoints the commits the redo log holds, as every writer's close does).
+  --window N    the rollback window to open it with (default 100; see bmt help history)
   --json        the same as one JSON object (fields as in the text, camelCase)
 Exit: 0, 1 no database or it is held by another process, 2 usage.`,
-  options: { db: { type: "string" }, ...JSON_OPTION },
+  options: { db: { type: "string" }, ...JSON_OPTION, ...WINDOW_OPTION },
   run(args, io) {
     const path = dbPath(args);
     positionals(args, []);
@@ -103,7 +104,7 @@ Exit: 0, 1 no database or it is held by another process, 2 usage.`,
       store.close();
     }
     {
-      const db = open(path, { create: false });
+      const db = open(path, { create: false, rollbackWindow: rollbackWindow(args) });
       try {
         const m = db.metrics();
         info.rollback = { depth: m.rollbackDepth, logSnapshots: m.rollbackLogSnapshots };

@@ -2,7 +2,19 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ForkStates, open, toHex } from "../../index.ts";
-import { type Command, CommandFailure, flag, JSON_OPTION, PROGRESS_OPTIONS, positionals, printJson, str, UsageError } from "../command.ts";
+import {
+  type Command,
+  CommandFailure,
+  flag,
+  JSON_OPTION,
+  PROGRESS_OPTIONS,
+  positionals,
+  printJson,
+  rollbackWindow,
+  str,
+  UsageError,
+  WINDOW_OPTION,
+} from "../command.ts";
 import { commitChanges, dbMap } from "../db-access.ts";
 import { reason } from "../input.ts";
 import { progress } from "../progress.ts";
@@ -31,7 +43,7 @@ const FINALITY_LAG = 24;
 export const replayCommand: Command = {
   name: "replay",
   summary: "replay a trace directory on a database, checking every root",
-  usage: `usage: bmt replay DIR --db PATH [--json] [--quiet|--progress]
+  usage: `usage: bmt replay DIR --db PATH [--window N] [--json] [--quiet|--progress]
 
 Commits DIR/genesis.json's state, then imports each numbered block file (00000001.json, ...)
 in order on the state its pre_state names, and checks post_state.state_root. A block may build
@@ -45,9 +57,10 @@ then "N passed, N failed".
   --json        one JSON object {"genesis":{"ok","root","expected","ms"},"blocks":[{"block","ok",
                 "root","expected","changes","ms","synced"} or {"block","ok":false,"error"}],
                 "passed","failed"} instead of the lines
+  --window N    the rollback window to open it with (default 100; see bmt help history)
   --quiet, -q   no progress      --progress   progress lines on stderr even when not a terminal
 Exit: 0 every root matched, 1 any did not or DIR cannot be read, 2 usage.`,
-  options: { db: { type: "string" }, ...JSON_OPTION, ...PROGRESS_OPTIONS },
+  options: { db: { type: "string" }, ...JSON_OPTION, ...WINDOW_OPTION, ...PROGRESS_OPTIONS },
   async run(args, io) {
     const [dir] = positionals(args, ["DIR"]);
     const db = str(args, "db");
@@ -62,7 +75,7 @@ Exit: 0 every root matched, 1 any did not or DIR cannot be read, 2 usage.`,
       throw new CommandFailure(`${dir}: cannot read (${reason(e)})`);
     }
     const genesis = pick(join(dir, "genesis.json"), "state");
-    const handle = open(db);
+    const handle = open(db, { rollbackWindow: rollbackWindow(args) });
     const rows: BlockRow[] = [];
     let passed = 0;
     let failed = 0;
