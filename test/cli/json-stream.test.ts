@@ -57,7 +57,7 @@ describe(`cli: streaming JSON (seed ${seed})`, () => {
       const cuts = Array.from({ length: rng.int(8) }, () => rng.int(bytes.length)).sort((x, y) => x - y);
       assert.deepEqual(rebuild(bytes, cuts), JSON.parse(text), `cuts ${cuts}`);
     }
-    for (const bad of ['{"a":1', '{"a" 1}x', "[1,]]", '{1:2}', "tru", '"open']) {
+    for (const bad of ['{"a":1', '{"a" 1}x', "[1,]]", "{1:2}", "tru", '"open']) {
       assert.throws(() => rebuild(new TextEncoder().encode(bad), []), /not valid JSON/, bad);
     }
   });
@@ -69,7 +69,10 @@ describe(`cli: streaming JSON (seed ${seed})`, () => {
       const whole = readStateFile(f).find((s) => s.label === streamed.label);
       assert.ok(whole, f);
       assert.equal(toHex(streamed.expectedRoot as Uint8Array), toHex(whole.expectedRoot));
-      assert.deepEqual(streamed.entries.map((e) => toHex(e.key) + toHex(e.value)), whole.entries.map((e) => toHex(e.key) + toHex(e.value)));
+      assert.deepEqual(
+        streamed.entries.map((e) => toHex(e.key) + toHex(e.value)),
+        whole.entries.map((e) => toHex(e.key) + toHex(e.value)),
+      );
     }
   });
 });
