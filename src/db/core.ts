@@ -22,6 +22,7 @@ import { sortByKey } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
 import { keyString, equalBytes } from "./keys.ts";
 import { toHex } from "../trie/index.ts";
+import { checkDbOptions } from "./options.ts";
 import { type LogEvent, RollbackLog, type UndoRecord } from "./rollback-log.ts";
 import { typedReads } from "./typed-reads.ts";
 import { type DeltaCounters, DeltaState, type StateView, stateReader, StoreState, type StoreSource } from "./state.ts";
@@ -216,17 +217,8 @@ export class DbCore {
   /** Opens the database in `path` (see `DbOptions`). */
   static open(path: string, options: DbOptions = {}): DbCore {
     if (typeof path !== "string" || path.length === 0) throw new DbError("BAD_ARGUMENT", "path must be a non-empty string");
-    if (options === null || typeof options !== "object") throw new DbError("BAD_ARGUMENT", "options must be an object");
+    checkDbOptions(options);
     const window = options.rollbackWindow ?? DEFAULT_ROLLBACK_WINDOW;
-    if (!Number.isInteger(window) || window < 0 || window > 1_000_000) {
-      throw new DbError("BAD_ARGUMENT", `options.rollbackWindow must be an integer in 0 .. 1000000, got ${String(options.rollbackWindow)}`);
-    }
-    for (const name of ["valueCacheBytes", "merkleCacheBytes"] as const) {
-      const v = options[name];
-      if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0)) {
-        throw new DbError("BAD_ARGUMENT", `options.${name} must be a non-negative number, got ${String(v)}`);
-      }
-    }
     try {
       if (options.readOnly) {
         let reader: StoreReader;

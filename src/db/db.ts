@@ -1,5 +1,6 @@
 // The database: the public entry point over the store (see src/db/core.ts for the machinery).
 import { type CommitMetrics, DbCore, type DbOptions, composeReverse } from "./core.ts";
+import { guardClass } from "./boundary.ts";
 import { DbError } from "./errors.ts";
 import { checkRoot, equalBytes } from "./keys.ts";
 import { Snapshot } from "./readers.ts";
@@ -66,6 +67,7 @@ export class Db implements Disposable, AsyncDisposable {
   readonly #core: DbCore;
 
   private constructor(core: DbCore) {
+    if (!(core instanceof DbCore)) throw new DbError("BAD_ARGUMENT", "databases come from open(path, options), not from new");
     this.#core = core;
   }
 
@@ -239,3 +241,5 @@ export class Db implements Disposable, AsyncDisposable {
 export function open(path: string, options: DbOptions = {}): Db {
   return Db.open(path, options);
 }
+
+guardClass(Db);

@@ -15,7 +15,9 @@
  * - `READ_ONLY`: a write on a database opened read-only;
  * - `BUSY`: `commitSync` while other commits are queued;
  * - `NO_WITNESS`: `witness()` of a session not opened with `{ witness: true }`;
- * - `LOCKED`, `NOT_FOUND`, `CORRUPT`, `VERSION`: from opening the store (see `StoreError`);
+ * - `LOCKED`, `NOT_FOUND`, `VERSION`: from opening the store (see `StoreError`);
+ * - `CORRUPT`: stored bytes are damaged or disagree with each other; a `DbCorruptionError` with
+ *   the `file` and `offset` when the layer that found the damage knows them;
  * - `NOT_EMPTY`: an import into a database that holds entries;
  * - `ROOT_MISMATCH`: imported or synced entries do not give the expected root (nothing kept);
  * - `BAD_RESPONSE`: a warp sync refused a peer's state response (it does not verify);
@@ -30,6 +32,8 @@
  *   `read`, `write`, `sync`, `truncate`, `size`, `close`, `remove`, `syncDir`, `mkdir`; `list`,
  *   `link` and `mkfifo` while taking the writer lock), `path`,
  *   and the system error's `code`, `errno` and `syscall`, with that error as its own `cause`.
+ * - `INTERNAL`: a failure of a kind the database does not otherwise type (a bug); `cause`
+ *   holds the original error.
  */
 export type DbErrorCode =
   | "BAD_ARGUMENT"
@@ -53,7 +57,8 @@ export type DbErrorCode =
   | "ROOT_MISMATCH"
   | "BAD_RESPONSE"
   | "FAILED"
-  | "IO";
+  | "IO"
+  | "INTERNAL";
 
 /** Typed error of the database API; `code` says why, the message names the argument or path. */
 export class DbError extends Error {
@@ -62,5 +67,22 @@ export class DbError extends Error {
     super(message, options);
     this.name = "DbError";
     this.code = code;
+  }
+}
+
+/**
+ * `CORRUPT`: bytes on disk are damaged. `file` and `offset` locate them when the layer that
+ * found the damage knows them (null otherwise); `cause` is that layer's error.
+ */
+export class DbCorruptionError extends DbError {
+  /** Path of the damaged file, or null. */
+  readonly file: string | null;
+  /** Byte offset of the damaged unit (page, bucket, record) in `file`, or null. */
+  readonly offset: number | null;
+  constructor(message: string, file: string | null, offset: number | null, options?: { cause?: unknown }) {
+    super("CORRUPT", message, options);
+    this.name = "DbCorruptionError";
+    this.file = file;
+    this.offset = offset;
   }
 }

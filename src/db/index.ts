@@ -1,7 +1,7 @@
 // Public surface of the database layer.
 export { type CommitMetrics, DEFAULT_ROLLBACK_WINDOW, type DbOptions } from "./core.ts";
 export { Db, type DbMetrics, open, type PageMetrics } from "./db.ts";
-export { DbError, type DbErrorCode } from "./errors.ts";
+export { DbCorruptionError, DbError, type DbErrorCode } from "./errors.ts";
 export { IoError, type IoOp } from "../io/index.ts";
 export { type KeyRange, Snapshot, StateReadable } from "./readers.ts";
 export { FinishedSession, Overlay, type SessionStats, type WitnessKeys, type WriteOptions, WriteSession } from "./session.ts";

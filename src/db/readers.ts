@@ -2,7 +2,8 @@
 import type { KvEntry } from "../kv/index.ts";
 import { compareKeys, type KeyProof, type MultiProof, proveKey, proveMany, proveRange, type RangeProof, type TrieNodeSource } from "../trie/index.ts";
 import { MAX_STATE_REQUEST_SIZE, respondStateRequest, type StateResponse } from "../trie/state-request.ts";
-import type { DbCore, Pin } from "./core.ts";
+import { guardClass } from "./boundary.ts";
+import { DbCore, Pin } from "./core.ts";
 import { DbError } from "./errors.ts";
 import { badArgument, checkKey, keyAfter } from "./keys.ts";
 import { buildProof, checkKeys, checkLimit, nodeSource } from "./proofs.ts";
@@ -35,6 +36,7 @@ export abstract class StateReadable {
 
   /** @internal */
   protected constructor(core: DbCore) {
+    if (!(core instanceof DbCore)) throw new DbError("BAD_ARGUMENT", "readers come from a database (beginRead, beginReadAt, finish, toOverlay), not from new");
     this._core = core;
   }
 
@@ -87,8 +89,12 @@ export abstract class StateReadable {
    * Entries with `range.start <= key < range.end` in key order, as an async iterator that lets
    * the event loop run between chunks of 256 entries. Commits made meanwhile do not affect it.
    */
-  async *entries(range?: KeyRange): AsyncGenerator<KvEntry, void, undefined> {
-    const r = checkRange(range);
+  entries(range?: KeyRange): AsyncGenerator<KvEntry, void, undefined> {
+    // Checked here, not at the first `next()`: a bad range throws at the call.
+    return this.#scan(checkRange(range));
+  }
+
+  async *#scan(r: KeyRange): AsyncGenerator<KvEntry, void, undefined> {
     let next = r.start;
     for (;;) {
       const chunk = this.#chunk(next, r.end);
@@ -101,8 +107,11 @@ export abstract class StateReadable {
   }
 
   /** `entries` as a synchronous iterator (blocks the event loop for the whole scan). */
-  *entriesSync(range?: KeyRange): Generator<KvEntry, void, undefined> {
-    const r = checkRange(range);
+  entriesSync(range?: KeyRange): Generator<KvEntry, void, undefined> {
+    return this.#scanSync(checkRange(range));
+  }
+
+  *#scanSync(r: KeyRange): Generator<KvEntry, void, undefined> {
     let next = r.start;
     for (;;) {
       const chunk = this.#chunk(next, r.end);
@@ -208,6 +217,7 @@ export class Snapshot extends StateReadable implements Disposable, AsyncDisposab
   /** @internal Use `Db.beginRead` or `Db.beginReadAt`. */
   constructor(core: DbCore, pin: Pin, delta: DeltaState | null) {
     super(core);
+    if (!(pin instanceof Pin)) throw new DbError("BAD_ARGUMENT", "snapshots come from Db.beginRead or Db.beginReadAt, not from new");
     this.#pin = pin;
     this.#delta = delta;
     this.#root = (delta?.top ?? core.viewAt(pin.version).top).root.slice();
@@ -261,3 +271,6 @@ export class Snapshot extends StateReadable implements Disposable, AsyncDisposab
     this.release();
   }
 }
+
+guardClass(StateReadable);
+guardClass(Snapshot);

@@ -11,7 +11,8 @@
 import { type Change, MAX_PAGE_DEPTH, type MerkleTop, type OldValues, pageIdOf, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/index.ts";
 import { MAX_VALUE_SIZE } from "../kv/index.ts";
 import { buildWitness, toHex, type Witness } from "../trie/index.ts";
-import type { DbCore, Pin } from "./core.ts";
+import { guardClass } from "./boundary.ts";
+import { DbCore, type Pin } from "./core.ts";
 import { DbError } from "./errors.ts";
 import { badArgument, checkKey, checkValue, keyString, equalBytes } from "./keys.ts";
 import { buildProof, nodeSource } from "./proofs.ts";
@@ -188,6 +189,7 @@ export class Overlay extends StateReadable {
 
   /** @internal Use `FinishedSession.toOverlay`. */
   constructor(layer: Layer) {
+    if (!(layer instanceof Layer)) throw new DbError("BAD_ARGUMENT", "overlays come from FinishedSession.toOverlay, not from new");
     super(layer.core);
     this._layer = layer;
   }
@@ -317,6 +319,7 @@ export class WriteSession {
 
   /** @internal Use `Db.beginWrite`. */
   constructor(core: DbCore, parent: Layer | null, witness: boolean) {
+    if (!(core instanceof DbCore)) throw new DbError("BAD_ARGUMENT", "write sessions come from Db.beginWrite, not from new");
     this.#core = core;
     this.#parent = parent;
     this.#baseVersion = parent === null ? core.version : -1;
@@ -478,3 +481,7 @@ export function parentOf(core: DbCore, overlays: unknown): Layer | null {
   }
   return (overlays[0] as Overlay)._layer;
 }
+
+guardClass(Overlay);
+guardClass(FinishedSession);
+guardClass(WriteSession);

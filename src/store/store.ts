@@ -34,6 +34,7 @@ import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.t
 import { checkKey, compareKeys, EMPTY_NODE, sortByKey, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock } from "./lock.ts";
+import { optionsProblem, STORE_OPTION_RULES } from "./options.ts";
 import { type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
 import { ReaderTable } from "./readers.ts";
 import { RedoLog } from "./redo-log.ts";
@@ -262,13 +263,11 @@ export class Store {
   /** Opens the store in directory `path`, creating it when it holds no committed state. */
   static open(path: string, options: StoreOptions = {}): Store {
     if (typeof path !== "string" || path.length === 0) throw new StoreError("BAD_ARGUMENT", "path must be a non-empty string");
+    const bad = optionsProblem(options, STORE_OPTION_RULES, "Store.open");
+    if (bad !== null) throw new StoreError("BAD_ARGUMENT", bad);
     const fs = guardFileSystem(options.fs ?? nodePageStoreFileSystem);
     if (options.create === false && !existsSync(join(path, "meta"))) {
       throw new StoreError("NOT_FOUND", `no database at ${path}`);
-    }
-    for (const name of ["checkpointEvery", "checkpointBytes"] as const) {
-      const v = options[name];
-      if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1)) throw new StoreError("BAD_ARGUMENT", `options.${name} must be a positive integer, got ${String(v)}`);
     }
     // The value tree's dirty pages are written at checkpoints, behind the caller. Its own bound
     // only guards memory: at the 64 MiB kv default it spilled mid-commit, inline, every second

@@ -1,0 +1,25 @@
+// The checks of `open()`'s options (see `DbOptions`): type and range of each, and no unknown
+// names (see src/store/options.ts for why).
+import { BOOLEAN_RULE, BUCKETS_RULE, BYTES_RULE, FS_RULE, type OptionRule, optionsProblem } from "../store/options.ts";
+import { DbError } from "./errors.ts";
+
+/** Largest `rollbackWindow`: the undo chain is kept in memory. */
+export const MAX_ROLLBACK_WINDOW = 1_000_000;
+
+/** The rules of `DbOptions`, by name. */
+export const DB_OPTION_RULES: Readonly<Record<string, OptionRule>> = {
+  rollbackWindow: { kind: "integer", min: 0, max: MAX_ROLLBACK_WINDOW },
+  create: BOOLEAN_RULE,
+  readOnly: BOOLEAN_RULE,
+  valueCacheBytes: BYTES_RULE,
+  merkleCacheBytes: BYTES_RULE,
+  fs: FS_RULE,
+  lock: BOOLEAN_RULE,
+  merkleInitialBuckets: BUCKETS_RULE,
+};
+
+/** Throws `BAD_ARGUMENT` naming the option unless `options` are `open()`'s options. */
+export function checkDbOptions(options: unknown): void {
+  const bad = optionsProblem(options, DB_OPTION_RULES, "open");
+  if (bad !== null) throw new DbError("BAD_ARGUMENT", bad);
+}
