@@ -3,7 +3,8 @@
 // No Node built-ins anywhere below it, so it runs in browsers too; there, `await ready()` once
 // before anything else (a browser's main thread will not compile the hash module synchronously).
 
-export { blake2b256, ready } from "./hash/kernel.ts";
+export { ready } from "./hash/kernel.ts";
+export { blake2b256 } from "./trie/hash.ts";
 export {
   decodeKeyProof,
   decodeMultiProof,

@@ -6,6 +6,7 @@ const DIGITS = "0123456789abcdef";
 
 /** `0x`-prefixed lowercase hex of `bytes`. */
 export function toHex(bytes: Uint8Array): string {
+  if (!(bytes instanceof Uint8Array)) throw new TrieError("BAD_VALUE", "bytes must be a Uint8Array");
   let s = "0x";
   for (let i = 0; i < bytes.length; i++) s += DIGITS[bytes[i] >> 4] + DIGITS[bytes[i] & 15];
   return s;

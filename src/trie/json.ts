@@ -5,6 +5,7 @@
 //   {"root","key","value": hex|null,"siblings":[hex...],"terminal":
 //     {"kind":"leaf","key","value"} | {"kind":"leaf","key","valueHash"} | {"kind":"empty"}}
 
+import { encodeKeyProof, encodeMultiProof, encodeRangeProof, encodeWitness } from "./encoding.ts";
 import { TrieError } from "./errors.ts";
 import { fromHex, toHex } from "./hex.ts";
 import { HASH_BYTES } from "./node.ts";
@@ -68,6 +69,8 @@ function terminalFromJson(value: unknown, what: string): ProofTerminal {
 
 /** The JSON form of a single-key proof (the shared shape above). */
 export function keyProofToJson(proof: KeyProof): Json {
+  // The binary encoder checks every field (BAD_ARGUMENT naming it): one set of rules for both forms.
+  encodeKeyProof(proof);
   return {
     root: toHex(proof.root),
     key: toHex(proof.key),
@@ -91,6 +94,8 @@ export function keyProofFromJson(json: unknown): KeyProof {
 
 /** The JSON form of a multiproof: `{"root","paths":[{"depth","keys","terminal"}],"siblings"}`. */
 export function multiProofToJson(proof: MultiProof): Json {
+  // The binary encoder checks every field (BAD_ARGUMENT naming it): one set of rules for both forms.
+  encodeMultiProof(proof);
   return {
     root: toHex(proof.root),
     paths: proof.paths.map((p) => ({ depth: p.depth, keys: p.keys.map(toHex), terminal: terminalToJson(p.terminal) })),
@@ -125,6 +130,8 @@ function boundaryToJson(b: BoundaryNode): Json {
 
 /** The JSON form of a range proof: `{"root","start","end","entries":[{"key","value"}],"boundary"}`. */
 export function rangeProofToJson(proof: RangeProof): Json {
+  // The binary encoder checks every field (BAD_ARGUMENT naming it): one set of rules for both forms.
+  encodeRangeProof(proof);
   return {
     root: toHex(proof.root),
     start: toHex(proof.start),
@@ -174,6 +181,8 @@ function pairsFromJson(value: unknown, what: string): [Uint8Array, Uint8Array | 
 
 /** The JSON form of a witness: `{"prevRoot","proof": multiproof,"reads":[[k,v]],"writes":[[k,v]]}`. */
 export function witnessToJson(w: Witness): Json {
+  // The binary encoder checks every field (BAD_ARGUMENT naming it): one set of rules for both forms.
+  encodeWitness(w);
   return { prevRoot: toHex(w.prevRoot), proof: multiProofToJson(w.proof), reads: pairsToJson(w.reads), writes: pairsToJson(w.writes) };
 }
 

@@ -11,6 +11,7 @@
 // else: it splits the groups by key bit at each depth, takes a sibling wherever one side has no
 // group, and accepts only when it rebuilds the root exactly.
 
+import { checkSource } from "./args.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
 import { EMBED_MAX, HASH_BYTES } from "./node.ts";
@@ -60,6 +61,7 @@ export function sortedKeys(keys: readonly Uint8Array[], name = "keys"): Uint8Arr
  * `source`. With no keys it is the bare root, which proves nothing and verifies trivially.
  */
 export function proveMany(source: TrieNodeSource, keys: readonly Uint8Array[]): MultiProof {
+  checkSource(source, "source");
   const sorted = sortedKeys(keys);
   const top = source.root();
   const paths: MultiProofPath[] = [];

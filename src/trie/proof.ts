@@ -11,6 +11,7 @@
 
 import { sharedKernel } from "../hash/kernel.ts";
 import { proofKernel } from "./proof-kernel.ts";
+import { checkSource } from "./args.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
 import { EMBED_MAX, encodeHashedLeaf, HASH_BYTES, NODE_BYTES } from "./node.ts";
@@ -59,6 +60,7 @@ const names = new Uint8Array(KEY_BITS * HASH_BYTES);
  */
 export function proveKey(from: readonly Entry[] | TrieNodeSource, key: Uint8Array): KeyProof {
   checkKey(key);
+  if (!Array.isArray(from)) checkSource(from, "from (entries or a node source)");
   const source = Array.isArray(from) ? entriesNodeSource(from) : (from as TrieNodeSource);
   const top = source.root();
   const root = top.name.slice();

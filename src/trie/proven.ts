@@ -1,6 +1,8 @@
 // What a verified proof establishes: for each proven key, its value or its absence.
 
-import { compareKeys } from "./key.ts";
+import { checkArray } from "./args.ts";
+import { TrieError } from "./errors.ts";
+import { checkKey, compareKeys } from "./key.ts";
 
 /**
  * A verified map from 31-byte keys to values (null: proven absent). Only keys a proof covers
@@ -12,6 +14,15 @@ export class ProvenValues {
 
   /** `keys` sorted and distinct, `values[i]` the value of `keys[i]` or null. */
   constructor(keys: readonly Uint8Array[], values: readonly (Uint8Array | null)[]) {
+    checkArray(keys, "keys");
+    checkArray(values, "values");
+    if (values.length !== keys.length) throw new TrieError("BAD_ARGUMENT", `values must have one entry per key (${keys.length}), got ${values.length}`);
+    for (let i = 0; i < keys.length; i++) {
+      checkKey(keys[i], `keys[${i}]`);
+      if (i > 0 && compareKeys(keys[i - 1], keys[i]) >= 0) throw new TrieError("UNSORTED", `keys[${i}] must sort after keys[${i - 1}]`);
+      const v = values[i];
+      if (v !== null && !(v instanceof Uint8Array)) throw new TrieError("BAD_VALUE", `values[${i}] must be a Uint8Array or null`);
+    }
     this.sortedKeys = keys;
     this.values = values;
   }

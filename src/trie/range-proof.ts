@@ -12,6 +12,7 @@
 // Both ends are inclusive, so the last key (all 1 bits) can be asked for. A proof cut short by
 // a limit proves the range from `start` to its last entry.
 
+import { checkSource } from "./args.ts";
 import { sharedKernel } from "../hash/kernel.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
@@ -104,6 +105,7 @@ function walkEntries(source: TrieNodeSource, start: Uint8Array, end: Uint8Array,
  * or for a bad limit.
  */
 export function proveRange(source: TrieNodeSource, start: Uint8Array, end: Uint8Array, limit: number): RangeProof {
+  checkSource(source, "source");
   checkKey(start, "start");
   checkKey(end, "end");
   if (compareKeys(start, end) > 0) throw new TrieError("BAD_ARGUMENT", "start must not be after end");

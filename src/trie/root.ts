@@ -15,6 +15,7 @@
 // (one call each, no copy); leaves are hashed in batches of the kernel's capacity.
 
 import { HashKernel } from "../hash/kernel.ts";
+import { checkArray, checkInteger } from "./args.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, keyBit } from "./key.ts";
 import { HASH_BYTES, NODE_BYTES, writeLeafPreimage } from "./node.ts";
@@ -26,6 +27,13 @@ export interface Entry {
 }
 
 const STACK_MAX = KEY_BITS + 2;
+
+/** Throws a typed error naming `entries[i]` unless `e` is an entry of a 31-byte key and bytes. */
+export function checkEntry(e: unknown, i: number): asserts e is Entry {
+  if (e === null || typeof e !== "object") throw new TrieError("BAD_ARGUMENT", `entries[${i}] must be an entry { key, value }`);
+  checkKey((e as Entry).key, `entries[${i}].key`);
+  if (!((e as Entry).value instanceof Uint8Array)) throw new TrieError("BAD_VALUE", `entries[${i}].value must be a Uint8Array`);
+}
 
 /** Reusable state for root computations; one per thread is enough. */
 class RootMachine {
@@ -83,9 +91,8 @@ class RootMachine {
   private hashLeaves(entries: readonly Entry[], from: number, to: number): void {
     const { kernel } = this;
     for (let i = from; i < to; i++) {
+      checkEntry(entries[i], i);
       const { key, value } = entries[i];
-      checkKey(key, `entries[${i}].key`);
-      if (!(value instanceof Uint8Array)) throw new TrieError("BAD_VALUE", `entries[${i}].value must be a Uint8Array`);
       writeLeafPreimage(kernel, key, value, kernel.inOffset + (i - from) * NODE_BYTES);
     }
     kernel.hashNodes(to - from);
@@ -127,21 +134,24 @@ let machine: RootMachine | undefined;
  * the state root.
  */
 export function subtrieRoot(entries: readonly Entry[], lo: number, hi: number, atDepth: number): Uint8Array {
-  if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 0 && lo <= hi && hi <= entries.length)) {
-    throw new TrieError("BAD_KEY", `range ${lo}..${hi} is outside entries (length ${entries.length})`);
-  }
+  checkArray(entries, "entries");
+  checkInteger(hi, "hi", 0, entries.length);
+  checkInteger(lo, "lo", 0, hi);
+  checkInteger(atDepth, "depth", 0, KEY_BITS);
   machine ??= new RootMachine();
   return machine.run(entries, lo, hi, atDepth);
 }
 
 /** State root (GP merklization M) of entries sorted by key with no duplicates. */
 export function trieRoot(entries: readonly Entry[]): Uint8Array {
+  checkArray(entries, "entries");
   return subtrieRoot(entries, 0, entries.length, 0);
 }
 
 /** Sorts a copy of `entries` by key (duplicates are refused with a typed error). */
 export function sortEntries(entries: readonly Entry[]): Entry[] {
-  entries.forEach((e, i) => checkKey(e.key, `entries[${i}].key`));
+  checkArray(entries, "entries");
+  entries.forEach((e, i) => checkEntry(e, i));
   return [...entries].sort((a, b) => compareKeys(a.key, b.key));
 }
 

@@ -16,6 +16,7 @@
 // The order of the nodes is pre-order: the path to `start` from the root, then the nodes of the
 // path to the last key below the point where it leaves start's path, root-first.
 
+import { checkSource } from "./args.ts";
 import { sharedKernel } from "../hash/kernel.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
@@ -120,6 +121,7 @@ function checkMaxSize(maxSize: unknown): asserts maxSize is number {
  * maxSize is not a u32; a source that contradicts itself ends in `BAD_PATH`.
  */
 export function respondStateRequest(source: TrieNodeSource, start: Uint8Array, end: Uint8Array, maxSize: number): StateResponse {
+  checkSource(source, "source");
   checkKey(start, "start");
   checkKey(end, "end");
   if (compareKeys(start, end) > 0) throw new TrieError("BAD_ARGUMENT", "start must not be after end");
@@ -197,6 +199,10 @@ export function respondStateRequest(source: TrieNodeSource, start: Uint8Array, e
  * then message 2.
  */
 export function frameStateResponse(response: StateResponse): Uint8Array {
+  const r = response as Partial<StateResponse> | null;
+  if (r === null || typeof r !== "object" || !(r.boundary instanceof Uint8Array) || !(r.pairs instanceof Uint8Array)) {
+    throw new TrieError("BAD_ARGUMENT", "response must be { boundary, pairs } (two Uint8Arrays)");
+  }
   const { boundary, pairs } = response;
   const out = new Uint8Array(8 + boundary.length + pairs.length);
   const dv = new DataView(out.buffer);

@@ -18,6 +18,7 @@
 // no key in the rest of [start, end]. A range that must hold a key (a subtrie wholly inside it,
 // or a leaf in it on start's path) with no pair returned is refused: one pair is always allowed.
 
+import { checkInteger } from "./args.ts";
 import { sharedKernel } from "../hash/kernel.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
@@ -141,6 +142,7 @@ export function verifyStateResponse(root: Uint8Array, start: Uint8Array, end: Ui
   checkKey(start, "start");
   checkKey(end, "end");
   if (compareKeys(start, end) > 0) throw new TrieError("BAD_ARGUMENT", "start must not be after end");
+  if (maxSize !== undefined) checkInteger(maxSize, "maxSize", 0, 0xffffffff);
   const boundary = response?.boundary;
   const pairBytes = response?.pairs;
   if (!(boundary instanceof Uint8Array) || !(pairBytes instanceof Uint8Array)) {

@@ -13,6 +13,7 @@
 // `statelessUpdate` refuses with `NOT_COVERED` when a proof lacks one. Unchanged subtries are
 // never re-examined, so a proof only needs what the writes actually disturb.
 
+import { checkSource } from "./args.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, compareKeys, KEY_BYTES, keyBit, sortByKey } from "./key.ts";
 import { type MultiProof, openMultiProof, proveMany, sortedKeys } from "./multiproof.ts";
@@ -195,6 +196,7 @@ function leafKeyUnder(source: TrieNodeSource, path: Uint8Array, depth: number): 
  * cannot be altered without breaking the proof).
  */
 export function proveForUpdate(source: TrieNodeSource, keys: readonly Uint8Array[], writes: readonly Change[]): MultiProof {
+  checkSource(source, "source");
   const sorted = sortedWrites(writes);
   const wanted = [...sortedKeys(keys), ...writeKeys(sorted)];
   const first = proveMany(source, wanted);

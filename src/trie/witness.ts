@@ -1,6 +1,7 @@
 // Witness of a write session: everything a stateless verifier needs to check what the session
 // read against the state root it started from, and to compute the root its writes lead to.
 
+import { checkSource } from "./args.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, compareKeys } from "./key.ts";
 import { type MultiProof, openMultiProof, sortedKeys } from "./multiproof.ts";
@@ -40,6 +41,7 @@ export interface VerifiedWitness {
  * Deletes of absent keys are dropped (they change nothing).
  */
 export function buildWitness(source: TrieNodeSource, reads: readonly Uint8Array[], writes: readonly Change[]): Witness {
+  checkSource(source, "source");
   const readKeys = sortedKeys(reads, "reads");
   // A delete of a key the state does not have changes nothing: it is left out, so that every
   // write in a witness changes the state and none of its bytes is free.
