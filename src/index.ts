@@ -10,7 +10,7 @@ export * from "./verify.ts";
 // The database a node opens, bulk import and warp sync.
 export { type CommitMetrics, type DbOptions } from "./db/core.ts";
 export { Db, type DbMetrics, open, type PageMetrics } from "./db/db.ts";
-export { DbError, type DbErrorCode } from "./db/errors.ts";
+export { DbCorruptionError, DbError, type DbErrorCode } from "./db/errors.ts";
 export { importEntries, type ImportOptions, type ImportResult } from "./db/import.ts";
 export { type KeyRange, Snapshot, type StateReadable } from "./db/readers.ts";
 export { type ForkLimits, type ForkStateInfo, ForkStates, type ForkStats } from "./db/forks.ts";

@@ -4,7 +4,7 @@
 // before anything else (a browser's main thread will not compile the hash module synchronously).
 
 export { ready } from "./hash/kernel.ts";
-export { blake2b256 } from "./trie/hash.ts";
+export { checkedBlake2b256 as blake2b256 } from "./trie/hash.ts";
 export {
   decodeKeyProof,
   decodeMultiProof,

@@ -7,7 +7,7 @@
 // The conversion wraps the classes' methods and getters instead of catching inside each one:
 // a method added later is covered without anyone remembering to, and the bad-input test checks
 // that nothing else escapes. Argument checks stay in the methods (they name the argument).
-import { KvError } from "../kv/index.ts";
+import { ioErrorOf, KvError } from "../kv/index.ts";
 import { PageStoreError } from "../merkle/page-store-errors.ts";
 import { StoreError } from "../store/index.ts";
 import { TrieError } from "../trie/index.ts";
@@ -25,6 +25,8 @@ const SAME: ReadonlySet<string> = new Set<DbErrorCode>([
   "CORRUPT",
   "VERSION",
   "FAILED",
+  "IO",
+  "ROOT_MISMATCH",
 ]);
 
 /** Lower-layer codes for bad input (the database checks its arguments first, so rare). */
@@ -41,6 +43,11 @@ function located(e: Error): { file: string | null; offset: number | null } {
 /** `e` as a `DbError`: itself when it is one, else converted with `e` as the cause. */
 export function toDbError(e: unknown): DbError {
   if (e instanceof DbError) return e;
+  // A failed file operation, typed at the file seam: FAILED keeps the IoError as cause (as the
+  // commit path does), anything else outside a commit is IO.
+  const io = ioErrorOf(e);
+  if (e instanceof StoreError && e.code === "FAILED") return new DbError("FAILED", e.message, { cause: io ?? e });
+  if (io !== undefined && !(e instanceof StoreError || e instanceof KvError || e instanceof PageStoreError)) return new DbError("IO", io.message, { cause: io });
   if (e instanceof StoreError || e instanceof KvError || e instanceof PageStoreError || e instanceof TrieError) {
     const code: string = e.code;
     if (code === "CORRUPT" || DAMAGE.has(code)) {

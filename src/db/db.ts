@@ -149,7 +149,10 @@ export class Db implements Disposable, AsyncDisposable {
    * the keys it reads and writes when `options.witness` is set.
    */
   beginWrite(options: WriteOptions = {}): WriteSession {
-    if (options === null || typeof options !== "object") throw new DbError("BAD_ARGUMENT", "options must be an object");
+    if (options === null || typeof options !== "object" || Array.isArray(options)) throw new DbError("BAD_ARGUMENT", "beginWrite: options must be an object");
+    for (const name of Object.keys(options)) {
+      if (name !== "overlays" && name !== "witness") throw new DbError("BAD_ARGUMENT", `beginWrite: options.${name} is not an option (known: overlays, witness)`);
+    }
     this.#core.writable("beginWrite");
     if (options.witness !== undefined && typeof options.witness !== "boolean") throw new DbError("BAD_ARGUMENT", "options.witness must be a boolean");
     return new WriteSession(this.#core, parentOf(this.#core, options.overlays), options.witness === true);

@@ -5,7 +5,9 @@
 import { ioErrorOf } from "../io/index.ts";
 import { Store, StoreError, type StoreLoad } from "../store/index.ts";
 import { checkKey, compareKeys, type Entry, toHex } from "../trie/index.ts";
+import { toDbError } from "./boundary.ts";
 import { DbError } from "./errors.ts";
+import { checkImportOptions } from "./options.ts";
 
 /** Options of `importEntries`. */
 export interface ImportOptions {
@@ -48,7 +50,21 @@ export async function importEntries(
   entries: Iterable<Entry | readonly [Uint8Array, Uint8Array]> | AsyncIterable<Entry | readonly [Uint8Array, Uint8Array]>,
   options: ImportOptions = {},
 ): Promise<ImportResult> {
+  // Everything it throws is a DbError, as for the database's classes (see boundary.ts).
+  try {
+    return await load(path, entries, options);
+  } catch (e) {
+    throw toDbError(e);
+  }
+}
+
+async function load(
+  path: string,
+  entries: Iterable<Entry | readonly [Uint8Array, Uint8Array]> | AsyncIterable<Entry | readonly [Uint8Array, Uint8Array]>,
+  options: ImportOptions,
+): Promise<ImportResult> {
   if (typeof path !== "string" || path.length === 0) throw new DbError("BAD_ARGUMENT", "path must be a non-empty string");
+  checkImportOptions(options);
   if (entries === null || typeof entries !== "object" || (!(Symbol.iterator in entries) && !(Symbol.asyncIterator in entries))) {
     throw new DbError("BAD_ARGUMENT", "entries must be an iterable or async iterable");
   }

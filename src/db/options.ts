@@ -18,6 +18,21 @@ export const DB_OPTION_RULES: Readonly<Record<string, OptionRule>> = {
   merkleInitialBuckets: BUCKETS_RULE,
 };
 
+/** The rules of `ImportOptions`. */
+export const IMPORT_OPTION_RULES: Readonly<Record<string, OptionRule>> = {
+  expectRoot: { kind: "bytes", length: 32 },
+  chunk: { kind: "integer", min: 1, max: 2 ** 32 },
+  onProgress: { kind: "function" },
+  valueCacheBytes: BYTES_RULE,
+  merkleCacheBytes: BYTES_RULE,
+};
+
+/** Throws `BAD_ARGUMENT` naming the option unless `options` are `importEntries`' options. */
+export function checkImportOptions(options: unknown): void {
+  const bad = optionsProblem(options, IMPORT_OPTION_RULES, "importEntries");
+  if (bad !== null) throw new DbError("BAD_ARGUMENT", bad);
+}
+
 /** Throws `BAD_ARGUMENT` naming the option unless `options` are `open()`'s options. */
 export function checkDbOptions(options: unknown): void {
   const bad = optionsProblem(options, DB_OPTION_RULES, "open");

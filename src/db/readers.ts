@@ -22,7 +22,8 @@ const SCAN_CHUNK = 256;
 
 function checkRange(range: unknown): KeyRange {
   if (range === undefined) return {};
-  if (range === null || typeof range !== "object") throw new DbError("BAD_ARGUMENT", "range must be an object { start?, end? }");
+  if (range === null || typeof range !== "object" || Array.isArray(range)) throw new DbError("BAD_ARGUMENT", "range must be an object { start?, end? }");
+  for (const k of Object.keys(range)) if (k !== "start" && k !== "end") throw new DbError("BAD_ARGUMENT", `range.${k} is not a range field (start, end)`);
   const r = range as KeyRange;
   if (r.start !== undefined) checkKey(r.start, "range.start", badArgument);
   if (r.end !== undefined) checkKey(r.end, "range.end", badArgument);

@@ -12,7 +12,11 @@ export type OptionRule =
   /** A power of two in min .. max. */
   | { readonly kind: "power of two"; readonly min: number; readonly max: number }
   /** An object with these methods. */
-  | { readonly kind: "object"; readonly methods: readonly string[] };
+  | { readonly kind: "object"; readonly methods: readonly string[] }
+  /** A function. */
+  | { readonly kind: "function" }
+  /** A Uint8Array of this many bytes. */
+  | { readonly kind: "bytes"; readonly length: number };
 
 /** Largest byte budget an option takes: 2^50 (a petabyte; larger is surely a mistake). */
 export const MAX_OPTION_BYTES = 2 ** 50;
@@ -41,6 +45,10 @@ function problem(value: unknown, rule: OptionRule): string | null {
     case "power of two":
       if (typeof value === "number" && Number.isSafeInteger(value) && value >= rule.min && value <= rule.max && (value & (value - 1)) === 0) return null;
       return `must be a power of two in ${rule.min} .. ${rule.max}`;
+    case "function":
+      return typeof value === "function" ? null : "must be a function";
+    case "bytes":
+      return value instanceof Uint8Array && value.length === rule.length ? null : `must be a Uint8Array of ${rule.length} bytes`;
     case "object": {
       if (value === null || typeof value !== "object") return `must be an object with ${rule.methods.join(", ")}`;
       const missing = rule.methods.find((m) => typeof (value as Record<string, unknown>)[m] !== "function");

@@ -33,6 +33,7 @@ import { type Change, EMPTY_TOP, type EntryVisitor, MERKLE_PAGE_BYTES, type Merk
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.ts";
 import { checkKey, compareKeys, EMPTY_NODE, sortByKey, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
+import { checkIterable, checkPageId, checkPrefixBits, checkScanLimit, checkScanRange, checkStoreKey } from "./args.ts";
 import { DirLock } from "./lock.ts";
 import { optionsProblem, STORE_OPTION_RULES } from "./options.ts";
 import { type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
@@ -154,11 +155,12 @@ export function valuesStateReader(path: string, values: KvReader): StateReader {
 
 /** Sorted copy of a batch; refuses repeated keys and malformed entries with typed errors. */
 export function sortBatch(batch: Iterable<BatchEntry>): Change[] {
+  checkIterable(batch, "batch");
   const out: Change[] = [];
   let i = 0;
   for (const entry of batch) {
     if (!Array.isArray(entry) || entry.length !== 2) throw new StoreError("BAD_ARGUMENT", `batch[${i}] must be a [key, value | null] pair`);
-    checkKey(entry[0], `batch[${i}] key`);
+    checkStoreKey(entry[0], `batch[${i}] key`);
     const v = entry[1];
     if (v !== null && !(v instanceof Uint8Array)) throw new StoreError("BAD_ARGUMENT", `batch[${i}] value must be a Uint8Array or null`);
     if (v !== null && v.length > MAX_VALUE_SIZE) throw new StoreError("BAD_ARGUMENT", `batch[${i}] value is ${v.length} bytes, more than the maximum of ${MAX_VALUE_SIZE}`);
@@ -188,6 +190,18 @@ export interface StoreLoad {
   finish(): Uint8Array;
   /** Gives up: what was added since the last `commit` is dropped; close the store (it refuses other calls). */
   abort(): void;
+}
+
+/** Throws `BAD_ARGUMENT` unless `p` has the shape `prepare` returns (its content is checked later). */
+function checkPrepared(p: unknown): asserts p is PreparedCommit {
+  const q = p as Partial<PreparedCommit> | null;
+  if (q === null || typeof q !== "object") throw new StoreError("BAD_ARGUMENT", "prepared must be what prepare() returned");
+  const ok =
+    q.base !== null && typeof q.base === "object" && q.base.root instanceof Uint8Array &&
+    Array.isArray(q.changes) &&
+    q.update !== null && typeof q.update === "object" && q.update.top !== null && typeof q.update.top === "object" && q.update.top.root instanceof Uint8Array && Array.isArray(q.update.writes) &&
+    typeof q.updateMs === "number";
+  if (!ok) throw new StoreError("BAD_ARGUMENT", "prepared must be what prepare() returned ({ base, changes, update, updateMs })");
 }
 
 /** A durable GP state on disk with its root, updated incrementally per commit. */
@@ -252,6 +266,7 @@ export class Store {
     rec: MetaRecord,
     options: StoreOptions,
   ) {
+    if (rec === null || typeof rec !== "object" || options === null || typeof options !== "object") throw new StoreError("BAD_ARGUMENT", "stores come from Store.open, not from new");
     this.#top = rec.top;
     this.#seq = rec.seq;
     this.#checkpointSeq = rec.seq;
@@ -364,7 +379,7 @@ export class Store {
   /** The value of `key`, or undefined. */
   get(key: Uint8Array): Uint8Array | undefined {
     this.#live();
-    checkKey(key);
+    checkStoreKey(key, "key");
     return this.values.get(key);
   }
 
@@ -372,14 +387,22 @@ export class Store {
    * Entries with start <= key < end (bounds optional) in key order (sync). A scan belongs to the
    * committed state it started on: it throws if a commit happens before it ends.
    */
-  *entries(range: RangeOptions = {}): Generator<[Uint8Array, Uint8Array]> {
+  entries(range: RangeOptions = {}): Generator<[Uint8Array, Uint8Array]> {
+    // Checked at the call, not at the first `next()`.
     this.#live();
+    checkScanRange(range, "range");
+    return this.#entries(range);
+  }
+
+  *#entries(range: RangeOptions): Generator<[Uint8Array, Uint8Array]> {
     for (const [k, v] of this.values.entries(range)) yield [k, v];
   }
 
   /** The first key whose first `bits` bits equal those of `key`, or undefined. */
   seekPrefixKey(key: Uint8Array, bits: number): Uint8Array | undefined {
     this.#live();
+    checkStoreKey(key, "key");
+    checkPrefixBits(bits, "bits");
     return this.values.seekPrefixKey(key, bits);
   }
 
@@ -390,6 +413,10 @@ export class Store {
    */
   scanPrefix(key: Uint8Array, bits: number, visit: EntryVisitor, limit = Infinity): void {
     this.#live();
+    checkStoreKey(key, "key");
+    checkPrefixBits(bits, "bits");
+    if (typeof visit !== "function") throw new StoreError("BAD_ARGUMENT", "visit must be a function");
+    checkScanLimit(limit, "limit");
     this.values.scanPrefix(key, bits, visit, limit);
   }
 
@@ -399,6 +426,7 @@ export class Store {
    */
   page(id: Uint8Array): Uint8Array | undefined {
     this.#live();
+    checkPageId(id, "id");
     return this.#page(id);
   }
 
@@ -474,6 +502,7 @@ export class Store {
   commitPrepared(prepared: PreparedCommit): Uint8Array {
     this.#live();
     this.#notLoading();
+    checkPrepared(prepared);
     return this.#commitPrepared(prepared, false, false);
   }
 
@@ -592,7 +621,7 @@ export class Store {
         for (let i = 0; i < chunk.length; i++) {
           const e = chunk[i];
           if (!Array.isArray(e) || e.length !== 2) throw new StoreError("BAD_ARGUMENT", `entry ${count + i} must be a [key, value] pair`);
-          checkKey(e[0], `entry ${count + i} key`);
+          checkStoreKey(e[0], `entry ${count + i} key`);
           if (!(e[1] instanceof Uint8Array)) throw new StoreError("BAD_ARGUMENT", `entry ${count + i} value must be a Uint8Array`);
           if (e[1].length > MAX_VALUE_SIZE) throw new StoreError("BAD_ARGUMENT", `entry ${count + i} value is ${e[1].length} bytes, more than the maximum of ${MAX_VALUE_SIZE}`);
           const prev = i > 0 ? chunk[i - 1][0] : last;

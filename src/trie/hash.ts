@@ -4,7 +4,7 @@ import { blake2b256 as kernelHash } from "../hash/kernel.ts";
 import { checkBytes } from "./args.ts";
 
 /** BLAKE2b-256 of `data` (the Gray Paper's H); `TrieError` `BAD_VALUE` unless a Uint8Array. */
-export function blake2b256(data: Uint8Array): Uint8Array {
+export function checkedBlake2b256(data: Uint8Array): Uint8Array {
   checkBytes(data, "data");
   return kernelHash(data);
 }

@@ -191,7 +191,7 @@ export function memberNames(cls: { prototype: object }): string[] {
   for (let p: object | null = cls.prototype; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
     for (const k of Reflect.ownKeys(p)) {
       if (k === "constructor") continue;
-      names.add(typeof k === "symbol" ? (k.description ?? String(k)) : k);
+      names.add(k === Symbol.dispose ? "Symbol.dispose" : k === Symbol.asyncDispose ? "Symbol.asyncDispose" : typeof k === "symbol" ? String(k) : k);
     }
   }
   return [...names].sort();
