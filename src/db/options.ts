@@ -33,6 +33,21 @@ export function checkImportOptions(options: unknown): void {
   if (bad !== null) throw new DbError("BAD_ARGUMENT", bad);
 }
 
+/** The rules of `WarpSyncOptions` (`warpSync` adds `onProgress`). */
+export const WARP_SYNC_OPTION_RULES: Readonly<Record<string, OptionRule>> = {
+  maxSize: { kind: "integer", min: 0, max: 0xffffffff },
+  commitEvery: { kind: "integer", min: 1, max: 2 ** 52 },
+  valueCacheBytes: BYTES_RULE,
+  merkleCacheBytes: BYTES_RULE,
+};
+
+/** Throws `BAD_ARGUMENT` naming the option unless `options` are a warp sync's options. */
+export function checkWarpSyncOptions(options: unknown, what: string, withProgress: boolean): void {
+  const rules = withProgress ? { ...WARP_SYNC_OPTION_RULES, onProgress: { kind: "function" } as const } : WARP_SYNC_OPTION_RULES;
+  const bad = optionsProblem(options, rules, what);
+  if (bad !== null) throw new DbError("BAD_ARGUMENT", bad);
+}
+
 /** Throws `BAD_ARGUMENT` naming the option unless `options` are `open()`'s options. */
 export function checkDbOptions(options: unknown): void {
   const bad = optionsProblem(options, DB_OPTION_RULES, "open");

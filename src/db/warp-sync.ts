@@ -13,7 +13,9 @@ import { Store, StoreError, type StoreLoad } from "../store/index.ts";
 import { KEY_BYTES, toHex, TrieError } from "../trie/index.ts";
 import { MAX_STATE_REQUEST_SIZE, type StateResponse } from "../trie/state-request.ts";
 import { verifyStateResponse } from "../trie/state-response.ts";
+import { guardClass, toDbError } from "./boundary.ts";
 import { DbError } from "./errors.ts";
+import { checkWarpSyncOptions } from "./options.ts";
 
 /** One CE 129 request to send. */
 export interface StateRequest {
@@ -68,6 +70,7 @@ export class WarpSync {
   #failed: unknown = null;
 
   private constructor(store: Store, load: StoreLoad, root: Uint8Array, next: Uint8Array | null, maxSize: number, commitEvery: number, resumedWith: number) {
+    if (!(store instanceof Store)) throw new DbError("BAD_ARGUMENT", "warp syncs come from WarpSync.open or warpSync, not from new");
     this.#store = store;
     this.#load = load;
     this.#root = root;
@@ -83,7 +86,9 @@ export class WarpSync {
    * state shows at the end as `ROOT_MISMATCH`).
    */
   static open(path: string, root: Uint8Array, options: WarpSyncOptions = {}): WarpSync {
+    if (typeof path !== "string" || path.length === 0) throw new DbError("BAD_ARGUMENT", "path must be a non-empty string");
     if (!(root instanceof Uint8Array) || root.length !== 32) throw new DbError("BAD_ARGUMENT", "root must be 32 bytes");
+    checkWarpSyncOptions(options, "WarpSync.open", false);
     const maxSize = options.maxSize ?? 1 << 20;
     if (!Number.isSafeInteger(maxSize) || maxSize < 0 || maxSize > MAX_STATE_REQUEST_SIZE) throw new DbError("BAD_ARGUMENT", `options.maxSize must be a u32, got ${String(options.maxSize)}`);
     const commitEvery = options.commitEvery ?? 1 << 20;
@@ -220,7 +225,24 @@ export async function warpSync(
   request: (req: StateRequest) => StateResponse | Promise<StateResponse>,
   options: WarpSyncOptions & { onProgress?: (p: { pairs: number; responses: number; resumedWith: number; lastStart: Uint8Array }) => void } = {},
 ): Promise<{ root: Uint8Array; pairs: number; responses: number; resumedWith: number }> {
-  const sync = WarpSync.open(path, root, options);
+  // Everything it throws is a DbError, as for the database's classes (see boundary.ts).
+  try {
+    return await run(path, root, request, options);
+  } catch (e) {
+    throw toDbError(e);
+  }
+}
+
+async function run(
+  path: string,
+  root: Uint8Array,
+  request: (req: StateRequest) => StateResponse | Promise<StateResponse>,
+  options: WarpSyncOptions & { onProgress?: (p: { pairs: number; responses: number; resumedWith: number; lastStart: Uint8Array }) => void },
+): Promise<{ root: Uint8Array; pairs: number; responses: number; resumedWith: number }> {
+  if (typeof request !== "function") throw new DbError("BAD_ARGUMENT", "request must be a function (the network: a request to a response)");
+  checkWarpSyncOptions(options, "warpSync", true);
+  const { onProgress: _, ...syncOptions } = options ?? {};
+  const sync = WarpSync.open(path, root, syncOptions);
   try {
     for (let req = sync.next(); req !== null; req = sync.next()) {
       const response = await request(req);
@@ -234,3 +256,5 @@ export async function warpSync(
     sync.close();
   }
 }
+
+guardClass(WarpSync);

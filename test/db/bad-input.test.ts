@@ -70,6 +70,27 @@ function badOptions(known: Record<string, "boolean" | "bytes" | "count" | "bucke
   return out;
 }
 
+/** Bad options of `WarpSync.open` (and `warpSync`, which takes `onProgress` too). */
+function warpOptions(withProgress: boolean): Bad[] {
+  const out: Bad[] = NOT_OPTIONS.map(([l, v]): Bad => [`options ${l}`, v, "options"]);
+  for (const [l, v] of [...NOT_COUNTS, ["2^32", 2 ** 32]] as Bad[]) out.push([`maxSize ${l}`, { maxSize: v }, "options.maxSize"]);
+  for (const [l, v] of NOT_POSITIVE) out.push([`commitEvery ${l}`, { commitEvery: v }, "options.commitEvery"]);
+  for (const [l, v] of NOT_POSITIVE) out.push([`valueCacheBytes ${l}`, { valueCacheBytes: v }, "options.valueCacheBytes"]);
+  if (withProgress) for (const [l, v] of NOT_OBJECTS.filter(([m]) => m !== "undefined")) out.push([`onProgress ${l}`, { onProgress: v }, "options.onProgress"]);
+  out.push(["misspelt option", { maxsize: 10 }, "options.maxsize"]);
+  return out;
+}
+
+/** Runs `f` on a fresh sync to the fixture's root, then closes it. */
+function withSync(ctx: Ctx, f: (s: root.WarpSync) => unknown): unknown {
+  const s = root.WarpSync.open(dir(), ctx.db.root);
+  try {
+    return f(s);
+  } finally {
+    s.close();
+  }
+}
+
 const DB_OPTIONS = { rollbackWindow: "count", create: "boolean", readOnly: "boolean", valueCacheBytes: "bytes", merkleCacheBytes: "bytes", fs: "fs", lock: "boolean", merkleInitialBuckets: "buckets" } as const;
 const STORE_OPTIONS = { valueCacheBytes: "bytes", merkleCacheBytes: "bytes", fs: "fs", lock: "boolean", merkleInitialBuckets: "buckets", checkpointEvery: "bytes", checkpointBytes: "bytes", create: "boolean", writeBehind: "boolean" } as const;
 
@@ -168,6 +189,52 @@ const session = (ctx: Ctx): WriteSession => ctx.db.beginWrite();
 const finished = (ctx: Ctx): FinishedSession => ctx.witnessed;
 
 const TABLE: Record<string, TableEntry> = {
+  // warp sync: the answers come from the fixture database
+  warpSync: async (t, ctx) => {
+    const request = (r: { start: Uint8Array; end: Uint8Array; maxSize: number }) => {
+      const snap = ctx.db.beginRead();
+      try {
+        return snap.stateRequest(r.start, r.end, r.maxSize);
+      } finally {
+        snap.release();
+      }
+    };
+    const f = (p: string, r: Uint8Array, q: unknown, o: unknown) => root.warpSync(p, r, q as typeof request, o as root.WarpSyncOptions);
+    await each(t, null, "warpSync", f, [dir(), ctx.db.root, request, {}], 0, NOT_STRINGS, db_("path"));
+    await each(t, null, "warpSync", f, [dir(), ctx.db.root, request, {}], 1, NOT_ROOTS, db_("root"));
+    await each(t, null, "warpSync", f, [dir(), ctx.db.root, request, {}], 2, [...NOT_OBJECTS, ["object", {}]], db_("request"));
+    await each(t, null, "warpSync", f, [dir(), ctx.db.root, request, {}], 3, warpOptions(true), db_("options"));
+    await t.refuses("warpSync(request answering garbage)", () => f(dir(), ctx.db.root, () => ({ boundary: 1, pairs: null }), {}), { family: DbError, codes: ["BAD_RESPONSE"], names: "response" });
+  },
+  WarpSync: {
+    construct: async (t) => {
+      for (const [l, v] of NOT_OBJECTS) await t.refuses(`new WarpSync(${l})`, () => new (root.WarpSync as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
+    },
+    methods: {
+      open: async (t, ctx) => {
+        const f = (p: string, r: Uint8Array, o: unknown) => root.WarpSync.open(p, r, o as root.WarpSyncOptions);
+        await each(t, null, "WarpSync.open", f, [dir(), ctx.db.root, {}], 0, NOT_STRINGS, db_("path"));
+        await each(t, null, "WarpSync.open", f, [dir(), ctx.db.root, {}], 1, NOT_ROOTS, db_("root"));
+        await each(t, null, "WarpSync.open", f, [dir(), ctx.db.root, {}], 2, warpOptions(false), db_("options"));
+      },
+      receive: async (t, ctx) => {
+        const sync = root.WarpSync.open(dir(), ctx.db.root);
+        try {
+          const bads: Bad[] = [...NOT_OBJECTS, ["object", {}], ["boundary 30 bytes", { boundary: new Uint8Array(30), pairs: new Uint8Array(0) }], ["pairs string", { boundary: new Uint8Array(0), pairs: "x" }]];
+          for (const [l, v] of bads) {
+            await t.refuses(`WarpSync.receive(${l})`, () => sync.receive(v as never), { family: DbError, codes: ["BAD_RESPONSE"], names: "response" });
+            if (sync.progress.responses !== 0) t.fail(`WarpSync.receive(${l})`, "a refused response was kept");
+          }
+        } finally {
+          sync.close();
+        }
+      },
+      next: noArgs("WarpSync.next", (ctx) => withSync(ctx, (s) => s.next())),
+      progress: noArgs("WarpSync.progress", (ctx) => withSync(ctx, (s) => s.progress)),
+      close: noArgs("WarpSync.close", (ctx) => withSync(ctx, () => {})),
+      finish: async () => {}, // no arguments; an unfinished sync's refusal is the warp-sync tests' business
+    },
+  },
   // errors
   DbError: "error class",
   DbCorruptionError: "error class",
@@ -352,6 +419,7 @@ const STORE_TABLE: Record<string, TableEntry> = {
       size: noArgs("Store.size", (ctx) => ctx.store.size),
       empty: noArgs("Store.empty", (ctx) => ctx.store.empty),
       lastCommit: noArgs("Store.lastCommit", (ctx) => ctx.store.lastCommit),
+      lastKey: noArgs("Store.lastKey", (ctx) => ctx.store.lastKey()),
       // No arguments; the one a non-empty store refuses, typed.
       beginLoad: async (t, ctx) => t.refuses("Store.beginLoad() of a non-empty store", () => ctx.store.beginLoad(), { family: StoreError, codes: ["NOT_EMPTY"], names: "not empty" }),
       close: async () => {},
