@@ -13,7 +13,9 @@
 // last finalized state (or, after a crash during `finalize`, a state on the path being
 // finalized: each block is its own commit, and `db.root` says which), and the caller imports
 // the unfinalized blocks again on it.
-import type { Db } from "./db.ts";
+import { BYTES_RULE, optionsProblem } from "../store/options.ts";
+import { guardClass } from "./boundary.ts";
+import { Db } from "./db.ts";
 import { DbError } from "./errors.ts";
 import type { StateReadable } from "./readers.ts";
 import type { FinishedSession, WriteSession } from "./session.ts";
@@ -81,7 +83,10 @@ export class ForkStates {
 
   /** Tracks states over `db`, whose current state is the finalized one, named `finalizedId`. */
   constructor(db: Db, finalizedId: string, limits: ForkLimits = {}) {
+    if (!(db instanceof Db)) throw new DbError("BAD_ARGUMENT", "db must be a database (open(path))");
     checkId(finalizedId, "finalizedId");
+    const bad = optionsProblem(limits, { maxStates: { kind: "integer", min: 1, max: 2 ** 52 }, maxDeltaBytes: BYTES_RULE }, "new ForkStates");
+    if (bad !== null) throw new DbError("BAD_ARGUMENT", bad.replace(/options\b/g, "limits"));
     if (db.readOnly) throw new DbError("READ_ONLY", "fork states need a writable database");
     const maxStates = limits.maxStates ?? DEFAULT_MAX_STATES;
     const maxBytes = limits.maxDeltaBytes ?? DEFAULT_MAX_DELTA_BYTES;
@@ -118,6 +123,9 @@ export class ForkStates {
     if (this.#nodes.has(id)) throw new DbError("BAD_ARGUMENT", `id ${id} names a retained state already`);
     const up = this.#nodes.get(parent);
     if (up === undefined) throw new DbError("BAD_ARGUMENT", `parent ${parent} is not a retained state (finalized: ${this.#root.id})`);
+    if (changes === null || changes === undefined || typeof (changes as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function" || typeof changes === "string") {
+      throw new DbError("BAD_ARGUMENT", "changes must be an iterable of [key, value | null] pairs");
+    }
     if (this.#nodes.size - 1 >= this.#maxStates) throw new DbError("BUSY", `${this.#nodes.size - 1} unfinalized states retained, the limit (maxStates); finalize first`);
     const session = this.#db.beginWrite(up.session === null ? {} : { overlays: [up.session] });
     let n = 0;
@@ -267,3 +275,5 @@ function discard(session: WriteSession): void {
     // Its pin goes at garbage collection instead.
   }
 }
+
+guardClass(ForkStates);

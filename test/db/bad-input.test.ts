@@ -235,6 +235,42 @@ const TABLE: Record<string, TableEntry> = {
       finish: async () => {}, // no arguments; an unfinished sync's refusal is the warp-sync tests' business
     },
   },
+  ForkStates: {
+    construct: async (t, ctx) => {
+      const f = (d: unknown, id: unknown, l: unknown) => new root.ForkStates(d as root.Db, id as string, l as root.ForkLimits);
+      await each(t, ctx, "new ForkStates", f, [ctx.db, "f", {}], 0, [...NOT_OBJECTS, ["object", {}]], db_("db"));
+      await each(t, ctx, "new ForkStates", f, [ctx.db, "f", {}], 1, NOT_STRINGS, db_("finalizedId"));
+      const limits: Bad[] = [
+        ...NOT_OPTIONS.map(([l, v]): Bad => [`limits ${l}`, v, "limits"]),
+        ...NOT_POSITIVE.map(([l, v]): Bad => [`maxStates ${l}`, { maxStates: v }, "limits.maxStates"]),
+        ...NOT_POSITIVE.map(([l, v]): Bad => [`maxDeltaBytes ${l}`, { maxDeltaBytes: v }, "limits.maxDeltaBytes"]),
+        ["misspelt limit", { maxstates: 3 }, "limits.maxstates"],
+      ];
+      await each(t, ctx, "new ForkStates", f, [ctx.db, "f", {}], 2, limits, db_("limits"));
+    },
+    methods: {
+      finalized: noArgs("ForkStates.finalized", (ctx) => new root.ForkStates(ctx.db, "f").finalized),
+      has: async (t, ctx) => {
+        const forks = new root.ForkStates(ctx.db, "f");
+        for (const [l, v] of NOT_STRINGS) t.returns(`ForkStates.has(${l})`, () => forks.has(v as string), false);
+      },
+      import: async (t, ctx) => {
+        const forks = new root.ForkStates(ctx.db, "f");
+        const f = (id: unknown, parent: unknown, changes: unknown) => forks.import(id as string, parent as string, changes as []);
+        await each(t, ctx, "ForkStates.import", f, ["b", "f", []], 0, [...NOT_STRINGS, ["the finalized id", "f"]], db_("id"));
+        await each(t, ctx, "ForkStates.import", f, ["b", "f", []], 1, [...NOT_STRINGS, ["unknown", "nope"]], db_("parent"));
+        const changes: Bad[] = [...NOT_ITERABLES, ["string", "ab"], ["[garbage]", [1]], ["[[30 bytes, null]]", [[new Uint8Array(30), null]]], ["[[key, string]]", [[key, "v"]]]];
+        await each(t, ctx, "ForkStates.import", f, ["b", "f", []], 2, changes, db_("changes"));
+        if (forks.stats().states !== 0) t.fail("ForkStates.import", "a refused import was kept");
+      },
+      reader: (t, ctx) => each(t, ctx, "ForkStates.reader", (id: string) => new root.ForkStates(ctx.db, "f").reader(id), ["f"], 0, [...NOT_STRINGS, ["unknown", "nope"]], db_("id")),
+      root: (t, ctx) => each(t, ctx, "ForkStates.root", (id: string) => new root.ForkStates(ctx.db, "f").root(id), ["f"], 0, [...NOT_STRINGS, ["unknown", "nope"]], db_("id")),
+      finalize: (t, ctx) => each(t, ctx, "ForkStates.finalize", (id: string) => new root.ForkStates(ctx.db, "f").finalize(id), ["f"], 0, [...NOT_STRINGS, ["unknown", "nope"]], db_("id")),
+      list: noArgs("ForkStates.list", (ctx) => new root.ForkStates(ctx.db, "f").list()),
+      stats: noArgs("ForkStates.stats", (ctx) => new root.ForkStates(ctx.db, "f").stats()),
+      release: noArgs("ForkStates.release", (ctx) => new root.ForkStates(ctx.db, "f").release()),
+    },
+  },
   // errors
   DbError: "error class",
   DbCorruptionError: "error class",
