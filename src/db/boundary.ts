@@ -7,7 +7,8 @@
 // The conversion wraps the classes' methods and getters instead of catching inside each one:
 // a method added later is covered without anyone remembering to, and the bad-input test checks
 // that nothing else escapes. Argument checks stay in the methods (they name the argument).
-import { ioErrorOf, KvError } from "../kv/index.ts";
+import { ioErrorOf } from "../io/index.ts";
+import { KvError } from "../kv/index.ts";
 import { PageStoreError } from "../merkle/page-store-errors.ts";
 import { StoreError } from "../store/index.ts";
 import { TrieError } from "../trie/index.ts";
