@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { projectRoot } from "../support/vectors.ts";
+import { projectRoot, requireVectors } from "../support/vectors.ts";
 
 const enabled = process.env.BMT_PACK === "1";
 const pkg = JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as { version: string; engines: { node: string } };
@@ -168,6 +168,18 @@ describe("package: npm pack, unpacked into an empty project", { skip: enabled ? 
     const r = spawnSync(process.execPath, [tsc, "-p", "tsconfig.emit.json"], { cwd: app, encoding: "utf8" });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     mkdirSync(join(tmp, "data"), { recursive: true });
+    // The warp sync example reads the database README's command-line section makes, with the
+    // package's own bmt.
+    const bin = join(app, "node_modules", "bmt", "dist", "cli", "main.js");
+    const replay = spawnSync(
+      process.execPath,
+      [bin, "replay", join(requireVectors(), "traces", "storage_light"), "--db", join(tmp, "data", "jam-db"), "--quiet"],
+      {
+        cwd: app,
+        encoding: "utf8",
+      },
+    );
+    assert.equal(replay.status, 0, replay.stderr);
     for (let i = 1; i <= examples.length; i++) {
       const run = spawnSync(process.execPath, [join("out", `example${i}.mjs`)], { cwd: app, encoding: "utf8" });
       assert.equal(run.status, 0, `example ${i}: ${run.stderr}`);
