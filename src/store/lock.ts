@@ -97,6 +97,14 @@ function openLive(path: string): number | null | "gone" {
   return fd;
 }
 
+/** True when some process holds the FIFO at `path` open for reading (its maker, alive). */
+export function fifoHasReader(path: string): boolean {
+  const fd = openLive(path);
+  if (typeof fd !== "number") return false;
+  fs.closeSync(fd);
+  return true;
+}
+
 /** Who holds the FIFO open on `fd`: from the name of its FIFO beside it. */
 function holderOf(dir: string, fd: number): string {
   const key = inodeKey(fs.fstatSync(fd));
@@ -171,10 +179,13 @@ function mkfifoFailure(e: unknown): Error {
   return Object.assign(new Error(message, { cause: e }), { code, errno: n === undefined ? undefined : -n, syscall: notFound ? "spawn" : "mkfifo" });
 }
 
-/** Makes and opens for reading a new FIFO in `dir`: [path, fd]. Leaves nothing on failure. */
-function makeFifo(dir: string): [string, number] {
+/**
+ * Makes and opens for reading a new FIFO in `dir` named by `name()`: [path, fd]. Leaves nothing
+ * on failure. Also the reader table's liveness (readers.ts).
+ */
+export function makeFifo(dir: string, name: () => string = fifoName): [string, number] {
   for (let attempt = 0; ; attempt++) {
-    const path = join(dir, fifoName());
+    const path = join(dir, name());
     try {
       // No `-m`: mkfifo would chmod by name after making it, and a cleanup may remove the name
       // in between (see below); fchmod on the open descriptor cannot miss.

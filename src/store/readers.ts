@@ -13,7 +13,8 @@
 //   state while `applied <= C`.
 // - one FIFO per live reader, named `r-<C>-<random>`: the reader holds it open for reading, so
 //   a writer opening it O_WRONLY|O_NONBLOCK gets ENXIO once the reader's process is gone (no
-//   pids, no clocks: the kernel closes the descriptor of a dead process).
+//   pids, no clocks: the kernel closes the descriptor of a dead process). The FIFOs are made and
+//   probed as the writer lock's are (lock.ts: `makeFifo`, `fifoHasReader`).
 //
 // Protocol. Reader: read the meta record (C), register `r-C-…`, then read `intent`; if it is
 // past C a newer checkpoint exists, so unregister and start over. Writer: write the meta record
@@ -23,10 +24,10 @@
 // listing sees the reader, or the reader reads `intent` after the writer wrote it and retries.
 // The bound: the writer applies C+1 at the latest when checkpoint C+2 begins (or at close, or
 // when it reopens after a crash), whatever readers hold; their next check then fails.
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { closeSync, constants, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { fifoHasReader, makeFifo } from "./lock.ts";
 
 const MARKS_BYTES = 16;
 
@@ -84,7 +85,7 @@ export class ReaderTable {
     for (const name of names) {
       const c = checkpointOf(name);
       if (c === null || c >= seq) continue;
-      if (fifoHeld(join(this.#dir, name))) return true;
+      if (held(join(this.#dir, name))) return true;
       try {
         unlinkSync(join(this.#dir, name));
       } catch {
@@ -106,17 +107,13 @@ function checkpointOf(name: string): number | null {
   return m === null ? null : Number(m[1]);
 }
 
-/** True when some process holds the FIFO at `path` open for reading. */
-function fifoHeld(path: string): boolean {
-  let fd: number;
+/** True when a reader holds the FIFO at `path`; a FIFO that cannot be probed counts as held (the bound still ends it). */
+function held(path: string): boolean {
   try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-  } catch (e) {
-    // ENXIO: no reader. ENOENT: gone already. Anything else (not a FIFO): not a live reader.
-    return false;
+    return fifoHasReader(path);
+  } catch {
+    return true;
   }
-  closeSync(fd);
-  return true;
 }
 
 /** Reads the marks file open at `fd` (zeros when the writer has not written them yet). */
@@ -148,18 +145,14 @@ export class ReaderSlot {
     } catch {
       return new ReaderSlot(seq, null, -1, -1);
     }
-    const fifo = join(dir, `r-${seq}-${randomBytes(8).toString("hex")}`);
-    // Node has no mkfifo; the coreutils command makes one in a few milliseconds.
-    const made = spawnSync("mkfifo", ["-m", "600", fifo], { stdio: "ignore" });
-    if (made.status !== 0 || !existsSync(fifo)) return new ReaderSlot(seq, null, -1, marksFd);
-    let fifoFd = -1;
+    let made: [string, number];
     try {
-      fifoFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      // Node has no mkfifo; the coreutils command makes one in a few milliseconds.
+      made = makeFifo(dir, () => `r-${seq}-${randomBytes(8).toString("hex")}`);
     } catch {
-      removeQuietly(fifo);
       return new ReaderSlot(seq, null, -1, marksFd);
     }
-    return new ReaderSlot(seq, fifo, fifoFd, marksFd);
+    return new ReaderSlot(seq, made[0], made[1], marksFd);
   }
 
   /** True when the writer has registered us in time to be protected (or there is no writer). */
