@@ -246,8 +246,9 @@ export class DbCore {
           log = RollbackLog.open(path, fs, fs === nodePageStoreFileSystem, store.seq, store.top, window);
         }
       } catch (e) {
-        // Released without a checkpoint: `e` is what to report, and the redo log holds everything.
-        store.abandon();
+        // Released without a checkpoint: `e` is what to report, and the redo log holds
+        // everything (a database this open created is removed again).
+        store.abandonOpen();
         throw e;
       }
       return new DbCore(path, store, null, log, window);

@@ -49,6 +49,14 @@ export interface DbMetrics {
   rollbackDepth: number;
   /** Snapshots of the rollback log written since open (it compacts itself every window). */
   rollbackLogSnapshots: number;
+  /**
+   * Why this open started the rollback log over instead of keeping the one on disk, or null:
+   * `new` (no log yet), `missing` (both files gone), `behind-store` (the log ends before the
+   * store's last commit: committed without it, or its tail cut), `damaged` (its last events do
+   * not decode), `root-mismatch`. All but `new` also emit a process warning
+   * `BMT_ROLLBACK_LOG_RESET`; damage a crash cannot explain is `CORRUPT` instead.
+   */
+  rollbackLogReset: string | null;
   /** Timings and work of the last commit or rollback, or null. */
   lastCommit: CommitMetrics | null;
 }
@@ -207,6 +215,7 @@ export class Db implements Disposable, AsyncDisposable {
       retainedCommits: core.retainedTransitions,
       rollbackDepth: core.rollbackDepth,
       rollbackLogSnapshots: core.logSnapshots,
+      rollbackLogReset: core.logResetReason,
       lastCommit: core.lastCommit,
     };
   }

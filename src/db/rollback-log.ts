@@ -22,6 +22,16 @@
 //
 // Header (64 bytes): magic, version, gen, snapSeq (store seq of the snapshot), snapCount,
 // snapBytes, crc32. Event: u32 body length, u32 crc32(body), body (see encodeEvent).
+//
+// Damage: what a crash cannot explain is `DbError` `CORRUPT` naming the file and offset: a
+// snapshot record that fails (it was synced before its header), an event that fails while a
+// whole later event follows it, a live file's header that fails while the other file does not
+// reach the store (the damaged one was the newer), both headers failing in two files that
+// were both written, a file missing beside one of a later generation. What stays ambiguous (the
+// events end early with nothing whole after them: a zeroed or cut tail, or a database committed
+// without its log, as with `rollbackWindow: 0`) opens with a shorter window and says so: the
+// reason is kept (`resetReason`, `DbMetrics.rollbackLogReset`) and a process warning with code
+// `BMT_ROLLBACK_LOG_RESET` is emitted.
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -29,6 +39,7 @@ import { closeQuietly, guardFile, guardFileSystem, IoError, type KvFile } from "
 import type { Change, MerkleTop } from "../merkle/index.ts";
 import type { PageStoreFileSystem } from "../io/index.ts";
 import { KEY_BYTES, type TrieNodeKind } from "../trie/index.ts";
+import { DbError } from "./errors.ts";
 import { equalBytes } from "./keys.ts";
 
 /** One commit in the undo chain. */
@@ -228,7 +239,7 @@ function readAll(f: KvFile): Uint8Array {
 }
 
 /** Why `RollbackLog.open` started a new chain instead of keeping the one on disk. */
-export type LogResetReason = "new" | "behind-store" | "damaged" | "root-mismatch";
+export type LogResetReason = "new" | "behind-store" | "damaged" | "root-mismatch" | "missing";
 
 /** The undo chain and its files. */
 export class RollbackLog {
@@ -269,8 +280,9 @@ export class RollbackLog {
   static open(dir: string, fs: PageStoreFileSystem, hostFs: boolean, storeSeq: number, storeTop: MerkleTop, window: number): RollbackLog {
     // Every failure of these files and of `fs` leaves as an `IoError` (see io/io-error.ts).
     const guarded = guardFileSystem(fs);
+    const name = (i: number) => join(dir, `rollback.${i}`);
     const open = (i: number): LogFile => {
-      const path = join(dir, `rollback.${i}`);
+      const path = name(i);
       if (!hostFs) return guarded.open(path);
       try {
         return guardFile(new NodeLogFile(path));
@@ -278,35 +290,70 @@ export class RollbackLog {
         throw new IoError("open", path, e);
       }
     };
+    // Which files exist, looked at before opening creates them (null: the file system cannot list).
+    const listed = guarded.list?.(dir) ?? null;
+    const present = [0, 1].map((i) => listed === null || listed.includes(`rollback.${i}`));
     const files: LogFile[] = [];
     try {
-      files.push(open(0));
-      files.push(open(1));
-      const pair = files as [LogFile, LogFile];
-      const images = pair.map(readAll);
+      const images: Uint8Array[] = [];
+      for (const i of [0, 1]) {
+        if (!present[i]) {
+          images.push(new Uint8Array(0));
+          continue;
+        }
+        const f = open(i);
+        files.push(f);
+        images.push(readAll(f));
+      }
       const headers = images.map((b) => decodeHeader(b));
       let cur: 0 | 1 | -1 = -1;
       for (const i of [0, 1] as const) {
         const h = headers[i];
         if (h && (cur === -1 || h.gen > (headers[cur] as Header).gen)) cur = i;
       }
+      const corrupt = (i: number, what: string) => new DbError("CORRUPT", `${name(i)}: ${what}`);
+      if (cur === -1 && images[0].length > 0 && images[1].length > 0) {
+        // Each file is emptied, written and synced, and only then given its header: two files
+        // that were both written once had a valid header, and a crash tears at most one.
+        throw corrupt(0, `neither rollback.0 nor rollback.1 has a valid header (offset 0), though both were written`);
+      }
+      if (cur !== -1 && !present[1 - cur] && (headers[cur] as Header).gen > 1) {
+        throw corrupt(1 - cur, `missing beside ${name(cur)} of generation ${(headers[cur] as Header).gen}`);
+      }
       const maxGen = Math.max(headers[0]?.gen ?? 0, headers[1]?.gen ?? 0);
-      let reason: LogResetReason | null = cur === -1 ? "new" : null;
+      let reason: LogResetReason | null = cur === -1 ? (storeSeq > 0 && !present[0] && !present[1] ? "missing" : "new") : null;
       let chain: UndoRecord[] = [];
       let end = 0;
       let events = 0;
       if (cur !== -1) {
-        const r = replay(images[cur], headers[cur] as Header, storeSeq, window);
-        if (typeof r === "string") reason = r;
-        else {
+        const r = replay(images[cur], headers[cur] as Header, storeSeq, window, name(cur));
+        if (typeof r === "string") {
+          const other = 1 - cur;
+          if (r === "behind-store" || r === "damaged") {
+            // The other file, missing or with a header that fails, was the newer one.
+            if (!present[other]) throw corrupt(other, `missing, and ${name(cur)} does not reach the store's commit ${storeSeq}`);
+            if (headers[other] === null && images[other].length > 0) {
+              throw corrupt(other, `the header (offset 0) fails its checksum, and ${name(cur)} does not reach the store's commit ${storeSeq}`);
+            }
+          }
+          reason = r;
+        } else {
           const last = r.chain.at(-1);
           if (last && (!equalBytes(last.top.root, storeTop.root) || last.top.kind !== storeTop.kind)) reason = "root-mismatch";
           else ({ chain, end, events } = r);
         }
       }
+      for (const i of [0, 1]) if (!present[i]) files.splice(i, 0, open(i));
+      const pair = files as [LogFile, LogFile];
       const log = new RollbackLog(dir, guarded, pair, window, cur === -1 ? 1 : cur, cur === -1 ? maxGen : (headers[cur] as Header).gen, end, events, chain, reason);
-      if (reason !== null) log.#writeSnapshot(storeSeq);
-      else if (pair[log.#cur].size() > end) {
+      if (reason !== null) {
+        if (reason !== "new") {
+          process.emitWarning(`${dir}: the rollback log was not usable (${reason}); it starts over empty at commit ${storeSeq}, so rollback and past reads reach no further back than now`, {
+            code: "BMT_ROLLBACK_LOG_RESET",
+          });
+        }
+        log.#writeSnapshot(storeSeq);
+      } else if (pair[log.#cur].size() > end) {
         // Cut what a commit that never reached its commit point left after the last event.
         pair[log.#cur].truncate(end);
         pair[log.#cur].sync();
@@ -436,23 +483,34 @@ function applyEvent(chain: UndoRecord[], e: LogEvent, window: number): void {
  * the result is, so that a rollback pops what it popped when it was written even when the
  * window is smaller now.
  */
-function replay(image: Uint8Array, h: Header, storeSeq: number, window: number): { chain: UndoRecord[]; end: number; events: number } | LogResetReason {
+function replay(image: Uint8Array, h: Header, storeSeq: number, window: number, file: string): { chain: UndoRecord[]; end: number; events: number } | LogResetReason {
   if (h.snapSeq > storeSeq) return "damaged";
   const chain: UndoRecord[] = [];
   let at = LOG_HEADER_BYTES;
   for (let i = 0; i < h.snapCount; i++) {
     const d = decodeEvent(image, at);
-    if (d === null || d.event.kind !== "forward") return "damaged";
+    // The snapshot was synced before its header was written: it cannot be torn.
+    if (d === null || d.event.kind !== "forward") throw new DbError("CORRUPT", `${file}: snapshot record ${i} of ${h.snapCount} at offset ${at} is damaged`);
     applyEvent(chain, d.event, Infinity);
     at += d.length;
   }
-  if (at !== LOG_HEADER_BYTES + h.snapBytes) return "damaged";
+  if (at !== LOG_HEADER_BYTES + h.snapBytes) throw new DbError("CORRUPT", `${file}: the snapshot ends at offset ${at}, its header says ${LOG_HEADER_BYTES + h.snapBytes}`);
   let seq = h.snapSeq;
   let events = 0;
   while (seq < storeSeq) {
     const d = decodeEvent(image, at);
     const s = d === null ? -1 : d.event.kind === "forward" ? d.event.record.seq : d.event.seq;
-    if (d === null || s !== seq + 1) break;
+    if (d === null || s !== seq + 1) {
+      const later = wholeEventAfter(image, at + 1, seq);
+      if (later !== null) {
+        throw new DbError("CORRUPT", `${file}: the event at offset ${at} (commit ${seq + 1}) is damaged, yet event ${later.seq} follows it whole at offset ${later.at}`);
+      }
+      // Bytes that do not decode where the store's next commit should be: damage, or a
+      // torn event of a commit that never reached its commit point before commits without
+      // the log. Nothing tells them apart; the caller is told.
+      if (d === null && at < image.length) return "damaged";
+      break;
+    }
     applyEvent(chain, d.event, Infinity);
     at += d.length;
     seq = s;
@@ -461,4 +519,24 @@ function replay(image: Uint8Array, h: Header, storeSeq: number, window: number):
   if (seq !== storeSeq) return "behind-store";
   if (chain.length > window) chain.splice(0, chain.length - window);
   return { chain, end: at, events };
+}
+
+/**
+ * The first whole event at or after byte `from` numbered above `seq` (any byte position: the
+ * damaged event's length cannot be trusted), or null. Cheap tests (length, kind, number) come
+ * before the checksum, so few positions cost one.
+ */
+function wholeEventAfter(image: Uint8Array, from: number, seq: number): { at: number; seq: number } | null {
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  for (let at = from; at + 8 + 20 <= image.length; at++) {
+    const len = dv.getUint32(at, true);
+    if (len < 20 || at + 8 + len > image.length) continue;
+    const kind = image[at + 8];
+    if (kind !== FORWARD && kind !== ROLLBACK) continue;
+    const s = r64(dv, at + 12);
+    if (s <= seq || s > seq + 1_000_000) continue;
+    const d = decodeEvent(image, at);
+    if (d !== null) return { at, seq: s };
+  }
+  return null;
 }

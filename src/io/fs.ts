@@ -13,6 +13,13 @@ export interface PageStoreFileSystem extends KvFileSystem {
   syncDir(dir: string): void;
   /** Creates directory `dir` (and parents) when missing; what it creates is durable on return. */
   mkdir(dir: string): void;
+  /**
+   * The names in directory `dir`, or null when it does not exist. Optional: a file system
+   * without it (the in-memory one) is inspected through file sizes instead.
+   */
+  list?(dir: string): string[] | null;
+  /** Removes `path` and everything under it; no error when it does not exist. Optional. */
+  removeTree?(path: string): void;
 }
 
 function syncDirectory(dir: string): void {
@@ -39,6 +46,15 @@ export const nodePageStoreFileSystem: PageStoreFileSystem = guardFileSystem({
       if (d === resolve(first) || d === dirname(d)) break;
     }
   },
+  list: (dir: string) => {
+    try {
+      return fs.readdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw e;
+    }
+  },
+  removeTree: (path: string) => fs.rmSync(path, { recursive: true, force: true }),
 });
 
 /**

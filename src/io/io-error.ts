@@ -133,16 +133,16 @@ const seamWrapped = new WeakSet<object>();
 
 /**
  * `fs` with every call's failure raised as an `IoError`: `open`, the files it opens, and the
- * directory operations of the page store's file system (`remove`, `syncDir`, `mkdir`), when it
- * has them. Guarding twice returns the same object.
+ * directory operations of the page store's file system (`remove`, `syncDir`, `mkdir`, `list`,
+ * `removeTree`), when it has them. Guarding twice returns the same object.
  */
 export function guardFileSystem<S extends KvFileSystem>(fs: S): S {
   if (seamWrapped.has(fs)) return fs;
   const out: Record<string, unknown> = { open: (path: string) => guardFile(wrap("open", path, () => fs.open(path))) };
-  const dirOps = fs as unknown as Record<string, ((path: string) => void) | undefined>;
-  for (const op of ["remove", "syncDir", "mkdir"] as const) {
+  const dirOps = fs as unknown as Record<string, ((path: string) => unknown) | undefined>;
+  for (const op of ["remove", "syncDir", "mkdir", "list", "removeTree"] as const) {
     const f = dirOps[op];
-    if (typeof f === "function") out[op] = (path: string) => wrap(op, path, () => f.call(fs, path));
+    if (typeof f === "function") out[op] = (path: string) => wrap(op === "removeTree" ? "remove" : op, path, () => f.call(fs, path));
   }
   seamWrapped.add(out);
   return out as unknown as S;

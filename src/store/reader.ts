@@ -14,7 +14,6 @@
 // yet applied is held in memory) plus the pages of the logged commits, computed at the first
 // page read by one trie update of all their changes over the checkpoint's values and checked
 // against the log's last root (reads of values alone never pay for it).
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { encodeTreeMeta, type KvTree, keyString, openKv, type RangeOptions } from "../kv/index.ts";
 import { closeQuietly, guardFileSystem, type KvFile } from "../io/index.ts";
@@ -22,10 +21,10 @@ import { type Change, type MerkleTop, pageIdKey, PageStore, updateTrie } from ".
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.ts";
 import { checkKey, lowerBound, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
-import { readMetaRecord } from "./meta-record.ts";
+import { META_VERSION_NO_REDO_HEADER, readMetaRecord } from "./meta-record.ts";
 import { ReaderSlot } from "./readers.ts";
 import { RedoLog } from "./redo-log.ts";
-import { valuesStateReader } from "./store.ts";
+import { checkFilesPresent, type DirState, inspectDir, valuesStateReader } from "./store.ts";
 
 /** Changes since the checkpoint: by key (latin1), and their keys in order. */
 interface LoggedChanges {
@@ -60,7 +59,7 @@ export class StoreReader {
     private readonly checkpointSeq: number,
     private readonly overlay: LoggedChanges,
     /** The redo log and where its next record would start, to notice later commits. */
-    private readonly log: RedoLog | null,
+    private readonly log: RedoLog,
     private readonly logTail: number,
     private readonly pages: PageStore,
     /** The checkpoint's root, which the logged commits start from. */
@@ -79,26 +78,47 @@ export class StoreReader {
    */
   static open(path: string, options: StoreReaderOptions = {}): StoreReader {
     if (typeof path !== "string" || path.length === 0) throw new StoreError("BAD_ARGUMENT", "path must be a non-empty string");
-    if ((options.fs ?? nodePageStoreFileSystem) === nodePageStoreFileSystem && !existsSync(join(path, "meta"))) throw new StoreError("NOT_FOUND", `no database at ${path}`);
     const fs = guardFileSystem(options.fs ?? nodePageStoreFileSystem);
+    let dir: DirState;
+    try {
+      dir = inspectDir(fs, path);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === "NOT_EMPTY") throw new StoreError("NOT_FOUND", `no database at ${path}`, { cause: e });
+      throw e;
+    }
+    if (dir.kind !== "database") throw new StoreError("NOT_FOUND", `no database at ${path}`);
     for (let attempt = 1; ; attempt++) {
-      const r = StoreReader.#tryOpen(path, fs, options);
+      const r = StoreReader.#tryOpen(path, fs, options, dir);
       if (r !== null) return r;
       if (attempt === 8) throw new StoreError("FAILED", `${path}: the writer checkpointed during each of ${attempt} attempts to open a read-only view`);
     }
   }
 
   // One attempt; null when a checkpoint of the writer overtook it.
-  static #tryOpen(path: string, fs: PageStoreFileSystem, options: StoreReaderOptions): StoreReader | null {
+  static #tryOpen(path: string, fs: PageStoreFileSystem, options: StoreReaderOptions, dir: DirState): StoreReader | null {
     const metaFile = fs.open(join(path, "meta"));
     let slot: ReaderSlot | null = null;
     try {
       const rec = readMetaRecord(metaFile);
-      if (rec === null) throw new StoreError("NOT_FOUND", `no committed database at ${path}`);
+      if (rec === null) {
+        if (dir.marker) throw new StoreError("NOT_FOUND", `no committed database at ${path} (its creation has not finished)`);
+        throw new StoreError("CORRUPT", `${join(path, "meta")}: neither commit point slot (offsets 0 and 4096 of ${metaFile.size()} bytes) holds a valid record, beside the database's other files`);
+      }
+      checkFilesPresent(fs, path, dir, rec);
+      if (rec.version === META_VERSION_NO_REDO_HEADER) {
+        throw new StoreError("VERSION", `${path}: a format-${META_VERSION_NO_REDO_HEADER} database; open it once for writing with this build to upgrade it`);
+      }
       if (fs === nodePageStoreFileSystem) {
         // Registered before the writer announces a later checkpoint, or we see its announcement.
         slot = ReaderSlot.register(path, rec.seq);
-        if (slot.marks().intent > rec.seq) {
+        const intent = slot.marks().intent;
+        if (intent > rec.seq) {
+          // The writer sets the mark after it wrote that commit point: if the meta file still
+          // shows no newer one, the newer record is damaged (not a checkpoint in flight).
+          const now = readMetaRecord(metaFile);
+          if (now !== null && now.seq === rec.seq) {
+            throw new StoreError("CORRUPT", `${join(path, "meta")}: the commit point of seq ${intent}, which the writer wrote (readers/marks), is not readable; the newest valid one is seq ${rec.seq}`);
+          }
           slot.release();
           metaFile.close();
           return null;
@@ -116,19 +136,16 @@ export class StoreReader {
       let top = rec.top;
       let seq = rec.seq;
       const byKey = new Map<string, Uint8Array | null>();
-      let log: RedoLog | null = null;
-      if (fs !== nodePageStoreFileSystem || existsSync(join(path, "redo"))) {
-        log = new RedoLog(fs.open(join(path, "redo")));
-        try {
-          for (const r of log.replay(rec.seq)) {
-            for (const [k, v] of r.changes) byKey.set(keyString(k), v);
-            top = r.top;
-            seq = r.seq;
-          }
-        } catch (e) {
-          closeQuietly(log);
-          throw moved(e);
+      const log = new RedoLog(fs.open(join(path, "redo")));
+      try {
+        for (const r of log.replay(rec.seq)) {
+          for (const [k, v] of r.changes) byKey.set(keyString(k), v);
+          top = r.top;
+          seq = r.seq;
         }
+      } catch (e) {
+        closeQuietly(log);
+        throw moved(e);
       }
       const keys = [...byKey.keys()].sort().map((k) => new Uint8Array(Buffer.from(k, "latin1")));
       let values: KvTree;
@@ -150,12 +167,12 @@ export class StoreReader {
       if (slot !== null && slot.marks().intent > rec.seq) {
         pages.close();
         values.close();
-        log?.close();
+        log.close();
         slot.release();
         metaFile.close();
         return null;
       }
-      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log?.bytes ?? 0, pages, rec.top, slot);
+      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log.tail, pages, rec.top, slot);
     } catch (e) {
       slot?.release();
       closeQuietly(metaFile);
@@ -188,7 +205,7 @@ export class StoreReader {
       return;
     }
     const rec = readMetaRecord(this.metaFile);
-    if (rec === null || rec.seq !== this.checkpointSeq || this.log?.recordAt(this.logTail, this.seq + 1)) {
+    if (rec === null || rec.seq !== this.checkpointSeq || this.log.movedSince(this.logTail, this.seq + 1)) {
       throw new StoreError("FAILED", `${this.path} was committed by another process since this read-only view opened (at seq ${this.seq}) and it has no reader table to keep its state`);
     }
   }

@@ -5,7 +5,13 @@
 // the ~4 KiB value page and merkle page each changed key dirties. Reopening replays the records
 // after the checkpoint's sequence number through the same update, checking each root.
 //
-// Record (little-endian), appended back to back from offset 0 after every checkpoint:
+// File layout (little-endian):
+//   0      header slot A (64 bytes)
+//   8192   header slot B (64 bytes); 8 KiB apart, so no 4 KiB run of damage reaches both
+//   12288  records, back to back, starting over here after every checkpoint
+// Header slot: u32 magic "BMTH", u32 version, u64 last appended seq, u64 its end offset,
+// 36 zero bytes, u32 CRC-32 of the 60 bytes before it.
+// Record:
 //   0   u32 magic "BMTR"
 //   4   u32 record length in bytes, all fields included
 //   8   u64 sequence number
@@ -15,13 +21,17 @@
 //   56  changes in key order: 31-byte key, u8 op (0 delete, 1 set), and for a set u32 value
 //       length and the value
 //   end u32 CRC-32 of every byte before it
-// Replay accepts records with consecutive sequence numbers from the expected one and stops at
-// the first that is torn, fails its checksum or carries another number: a record left from
-// before the last checkpoint has a smaller one. A record that fails its checksum although the
-// next record follows it whole was not torn by a crash (appends are synced one by one): it was
-// damaged after it was acknowledged, and replay reports CORRUPT rather than drop the commits
-// from there on. (Damage to the last record, or to the magic, length or number of one, still
-// looks like a torn end.)
+//
+// An append writes its record, then the header slot of its seq's parity naming it, and syncs
+// once. So when record N is appended, record N - 1 and the slot naming it are durable, and that
+// slot is not written again until record N + 1: after a crash at any instant the newest valid
+// slot names N - 1 or N. Replay therefore knows where the acknowledged records end without
+// trusting the records themselves: every record up to one before the newest slot's number must
+// be whole. Only damage from that last record on can be a write torn by a crash (and costs at
+// most that one commit, which a crash could not have acknowledged unless it was damage to the
+// media); anything earlier, a log with no valid slot, or one shorter than its header, is CORRUPT
+// with the file and offset. Records after the live ones are stale (a previous checkpoint
+// interval's, with smaller numbers) and are never replayed.
 import { crc32 } from "node:zlib";
 import type { KvFile } from "../io/index.ts";
 import type { Change, MerkleTop } from "../merkle/index.ts";
@@ -29,8 +39,16 @@ import { type TrieNodeKind } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 
 const REDO_MAGIC = 0x52544d42; // "BMTR"
+const REDO_HEAD_MAGIC = 0x48544d42; // "BMTH"
+const REDO_HEAD_VERSION = 1;
 const HEADER = 56;
 const KEY = 31;
+/** Where header slot `i` starts. */
+const REDO_SLOT_AT = [0, 8192] as const;
+const REDO_SLOT_BYTES = 64;
+const REDO_SLOT_CRC_AT = 60;
+/** Where records start: the log's header is this long. */
+export const REDO_DATA_START = 12288;
 
 /** One commit as the log holds it. */
 export interface RedoRecord {
@@ -48,16 +66,23 @@ function changesBytes(changes: readonly Change[]): number {
 
 /** Appends commits to one file and replays them after a crash. */
 export class RedoLog {
-  #tail = 0;
+  #tail = REDO_DATA_START;
+  /** The newest header slot's seq when `replay` read it. */
+  #head = -1;
   #records = 0;
   #fsyncs = 0;
   #bytesWritten = 0;
   #closed = false;
 
-  constructor(private readonly file: KvFile) {}
+  constructor(readonly file: KvFile) {}
 
   /** Bytes of records since the last reset. */
   get bytes(): number {
+    return this.#tail - REDO_DATA_START;
+  }
+
+  /** Where the next record will start. */
+  get tail(): number {
     return this.#tail;
   }
 
@@ -72,74 +97,150 @@ export class RedoLog {
   }
 
   /**
+   * Makes `file` an empty log whose commits so far end at `seq` (a new database, or one whose
+   * log is being replaced), and syncs.
+   */
+  static create(file: KvFile, seq: number): RedoLog {
+    file.truncate(0);
+    file.truncate(REDO_DATA_START);
+    const log = new RedoLog(file);
+    for (const i of [0, 1] as const) log.#writeSlot(i, seq, REDO_DATA_START);
+    file.sync();
+    log.#fsyncs++;
+    log.#tail = REDO_DATA_START;
+    return log;
+  }
+
+  /**
+   * True when `file`, a log of the format before the header (records from offset 0), holds a
+   * record numbered `seq` at its start: a commit logged after the last checkpoint.
+   */
+  static legacyRecordAt(file: KvFile, seq: number): boolean {
+    const head = new Uint8Array(16);
+    if (file.read(head, 0) < 16) return false;
+    const dv = new DataView(head.buffer);
+    return dv.getUint32(0, true) === REDO_MAGIC && Number(dv.getBigUint64(8, true)) === seq;
+  }
+
+  #writeSlot(i: 0 | 1, seq: number, end: number): void {
+    const slot = new Uint8Array(REDO_SLOT_BYTES);
+    const dv = new DataView(slot.buffer);
+    dv.setUint32(0, REDO_HEAD_MAGIC, true);
+    dv.setUint32(4, REDO_HEAD_VERSION, true);
+    dv.setBigUint64(8, BigInt(seq), true);
+    dv.setBigUint64(16, BigInt(end), true);
+    dv.setUint32(REDO_SLOT_CRC_AT, crc32(slot.subarray(0, REDO_SLOT_CRC_AT)), true);
+    this.file.write(slot, REDO_SLOT_AT[i]);
+  }
+
+  // The newest valid header slot's seq, or -1 when neither is valid.
+  #newestSlot(): number {
+    let best = -1;
+    const slot = new Uint8Array(REDO_SLOT_BYTES);
+    for (const at of REDO_SLOT_AT) {
+      if (this.file.read(slot, at) < REDO_SLOT_BYTES) continue;
+      const dv = new DataView(slot.buffer);
+      if (dv.getUint32(0, true) !== REDO_HEAD_MAGIC || dv.getUint32(REDO_SLOT_CRC_AT, true) !== crc32(slot.subarray(0, REDO_SLOT_CRC_AT))) continue;
+      if (dv.getUint32(4, true) !== REDO_HEAD_VERSION) {
+        throw new StoreError("VERSION", `${this.file.path}: redo log format ${dv.getUint32(4, true)} is not supported (this build reads format ${REDO_HEAD_VERSION})`);
+      }
+      best = Math.max(best, Number(dv.getBigUint64(8, true)));
+    }
+    return best;
+  }
+
+  /**
    * The records after `afterSeq` (consecutive), read from the start; the next append goes
-   * after the last of them.
+   * after the last of them. Throws `CORRUPT` (file and offset) for damage a crash cannot
+   * explain: see the module comment.
    */
   replay(afterSeq: number): RedoRecord[] {
-    const out: RedoRecord[] = [];
+    const path = this.file.path;
     const size = this.file.size();
-    const head = new Uint8Array(HEADER);
-    let pos = 0;
+    if (size < REDO_DATA_START) {
+      throw new StoreError("CORRUPT", `${path}: the redo log is ${size} bytes, shorter than its ${REDO_DATA_START}-byte header`);
+    }
+    const newest = this.#newestSlot();
+    this.#head = newest;
+    if (newest < 0) throw new StoreError("CORRUPT", `${path}: neither header slot of the redo log (at offsets 0 and ${REDO_SLOT_AT[1]}) is valid`);
+    const out: RedoRecord[] = [];
+    let pos = REDO_DATA_START;
+    // Records the checkpoint already covers may open the log (none appended since it).
+    let covered = -1;
     for (;;) {
-      if (pos + HEADER + 4 > size || this.file.read(head, pos) < HEADER) break;
-      const dv = new DataView(head.buffer);
-      if (dv.getUint32(0, true) !== REDO_MAGIC) break;
-      const len = dv.getUint32(4, true);
-      if (len < HEADER + 4 || pos + len > size) break;
-      const seq = Number(dv.getBigUint64(8, true));
-      if (seq !== afterSeq + out.length + 1) break;
-      const rec = new Uint8Array(len);
-      if (this.file.read(rec, pos) < len) break;
-      const rdv = new DataView(rec.buffer);
-      if (rdv.getUint32(len - 4, true) !== crc32(rec.subarray(0, len - 4))) {
-        if (this.#seqOfWholeAt(pos + len, size) === seq + 1) {
-          throw new StoreError("CORRUPT", `${this.file.path}: record ${seq} at ${pos} fails its checksum, yet record ${seq + 1} follows it whole: it was damaged after it was written`);
+      const at = this.#wholeAt(pos, size);
+      if (at === null) {
+        // Not a whole record. If it has a valid magic and length and the next record follows
+        // it whole, it was not torn by a crash: appends are synced one by one.
+        const next = this.#nextAfterDamaged(pos, size);
+        if (next !== -1 && next > afterSeq + out.length) {
+          throw new StoreError("CORRUPT", `${path}: the record at offset ${pos} fails its checksum, yet record ${next} follows it whole: it was damaged after it was written`);
         }
         break;
       }
-      const decoded = decodeRecord(rec, rdv, seq);
-      if (decoded === null) {
-        throw new StoreError("CORRUPT", `${this.file.path}: record ${seq} at ${pos} passes its checksum but does not parse`);
+      const { rec, seq } = at;
+      if (out.length === 0 && seq <= afterSeq && (covered === -1 || seq === covered + 1)) {
+        covered = seq;
+        pos += rec.length;
+        continue;
       }
+      if (seq !== afterSeq + out.length + 1) {
+        if (out.length === 0 && seq > afterSeq + 1) {
+          // A log that starts after the record in force belongs to a newer commit point, which
+          // the meta file no longer holds (damaged after it was written): refuse rather than go back.
+          throw new StoreError("CORRUPT", `${path}: the redo log starts at commit ${seq} (offset ${pos}), after the last commit point the meta file holds (seq ${afterSeq}); the newer one is damaged`);
+        }
+        break;
+      }
+      const decoded = decodeRecord(rec, new DataView(rec.buffer), seq);
+      if (decoded === null) throw new StoreError("CORRUPT", `${path}: record ${seq} at offset ${pos} passes its checksum but does not parse`);
       out.push(decoded);
-      pos += len;
+      pos += rec.length;
     }
-    this.#tail = pos;
+    const last = afterSeq + out.length;
+    if (last < newest - 1) {
+      throw new StoreError(
+        "CORRUPT",
+        `${path}: record ${last + 1} at offset ${out.length === 0 ? REDO_DATA_START : pos} is damaged or missing, yet the log's header names commit ${newest} as appended after it`,
+      );
+    }
+    this.#tail = out.length === 0 ? REDO_DATA_START : pos;
     this.#records = out.length;
     return out;
   }
 
-  // The number of the whole record (checksum included) starting at byte `at`, or -1.
-  #seqOfWholeAt(at: number, size: number): number {
+  // The whole record (checksum checked) at byte `at` and its number, or null.
+  #wholeAt(at: number, size: number): { rec: Uint8Array; seq: number } | null {
     const head = new Uint8Array(16);
-    if (at + HEADER + 4 > size || this.file.read(head, at) < 16) return -1;
+    if (at + HEADER + 4 > size || this.file.read(head, at) < 16) return null;
+    const dv = new DataView(head.buffer);
+    const len = dv.getUint32(4, true);
+    if (dv.getUint32(0, true) !== REDO_MAGIC || len < HEADER + 4 || at + len > size) return null;
+    const rec = new Uint8Array(len);
+    if (this.file.read(rec, at) < len) return null;
+    if (new DataView(rec.buffer).getUint32(len - 4, true) !== crc32(rec.subarray(0, len - 4))) return null;
+    return { rec, seq: Number(dv.getBigUint64(8, true)) };
+  }
+
+  // The number of the whole record right after a record at `at` whose magic and length are
+  // intact but whose checksum fails; -1 when there is none.
+  #nextAfterDamaged(at: number, size: number): number {
+    const head = new Uint8Array(8);
+    if (at + 8 > size || this.file.read(head, at) < 8) return -1;
     const dv = new DataView(head.buffer);
     const len = dv.getUint32(4, true);
     if (dv.getUint32(0, true) !== REDO_MAGIC || len < HEADER + 4 || at + len > size) return -1;
-    const rec = new Uint8Array(len);
-    if (this.file.read(rec, at) < len) return -1;
-    if (new DataView(rec.buffer).getUint32(len - 4, true) !== crc32(rec.subarray(0, len - 4))) return -1;
-    return Number(dv.getBigUint64(8, true));
+    return this.#wholeAt(at + len, size)?.seq ?? -1;
   }
 
   /**
-   * The number of the whole record at the start of the log, or -1. After a checkpoint at seq C
-   * the log starts over with record C + 1 (or still holds the records up to C): a first record
-   * numbered above `afterSeq + 1` means a newer commit point than `afterSeq` was made.
+   * True when the log moved on from what `replay` saw: a whole record numbered `seq` starts at
+   * byte `at`, or the header names another last commit (how a reader learns that a writer has
+   * committed after the records it replayed; a damaged last record that replay dropped does
+   * not count, nor does an append still being written).
    */
-  firstSeq(): number {
-    return this.#seqOfWholeAt(0, this.file.size());
-  }
-
-  /**
-   * True when a record numbered `seq` starts at byte `at` (whole or being written): how a
-   * reader learns that a writer has committed after the records it replayed.
-   */
-  recordAt(at: number, seq: number): boolean {
-    const head = new Uint8Array(16);
-    if (this.file.read(head, at) < 16) return false;
-    const dv = new DataView(head.buffer);
-    return dv.getUint32(0, true) === REDO_MAGIC && Number(dv.getBigUint64(8, true)) === seq;
+  movedSince(at: number, seq: number): boolean {
+    return this.#newestSlot() !== this.#head || this.#wholeAt(at, this.file.size())?.seq === seq;
   }
 
   /** Appends one commit and syncs: when this returns, the commit is durable. */
@@ -169,6 +270,8 @@ export class RedoLog {
     }
     dv.setUint32(at, crc32(rec.subarray(0, at)), true);
     this.file.write(rec, this.#tail);
+    // The slot after the record: a reader that sees the slot finds the record whole.
+    this.#writeSlot((seq & 1) as 0 | 1, seq, this.#tail + len);
     this.file.sync();
     this.#fsyncs++;
     this.#bytesWritten += len;
@@ -177,11 +280,13 @@ export class RedoLog {
   }
 
   /**
-   * Starts over at offset 0; call only once a checkpoint covering every record is durable.
-   * The file keeps its length, so later appends overwrite in place (no size change to sync).
+   * Starts over after the header; call only once a checkpoint covering every record is
+   * durable. Nothing is written: the records left are numbered at most the checkpoint's, which
+   * replay skips, and the header slots name at most that number. The file keeps its length, so
+   * later appends overwrite in place (no size change to sync).
    */
   reset(): void {
-    this.#tail = 0;
+    this.#tail = REDO_DATA_START;
     this.#records = 0;
   }
 

@@ -460,6 +460,7 @@ const STORE_TABLE: Record<string, TableEntry> = {
       beginLoad: async (t, ctx) => t.refuses("Store.beginLoad() of a non-empty store", () => ctx.store.beginLoad(), { family: StoreError, codes: ["NOT_EMPTY"], names: "not empty" }),
       close: async () => {},
       abandon: async () => {}, // closes the store; no arguments
+      abandonOpen: async () => {}, // closes the store (and removes a database its open created); no arguments
     },
   },
 };

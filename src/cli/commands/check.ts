@@ -188,7 +188,9 @@ Exit: 0 no problem, 1 problems found or no database, 2 usage.`,
         const redoPath = join(path, "redo");
         let log: RedoLog | null = null;
         try {
-          if (existsSync(redoPath)) log = new RedoLog(nodeFileSystem.open(redoPath));
+          // A commit point with no log beside it: the commits logged since it are gone.
+          if (!existsSync(redoPath)) throw new StoreError("CORRUPT", `${redoPath} is missing: the commit point (seq ${rec.seq}) needs it`);
+          log = new RedoLog(nodeFileSystem.open(redoPath));
           const records = log?.replay(rec.seq) ?? [];
           redoRecords = records.length;
           const last = records.at(-1);
