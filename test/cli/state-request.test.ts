@@ -25,10 +25,10 @@ describe(`cli: state-request and sync (seed ${seed})`, () => {
     const entries = sortEntries(randomEntries(rng, 4000, false));
     const src = file("src");
     const { root } = await importEntries(src, entries);
-    const r = bmt(["state-request", "--db", src, ZERO, MAX, "5000", "--out", file("answer.bin")]);
+    const r = bmt(["state-request", "--db", src, ZERO, MAX, "50000", "--out", file("answer.bin")]);
     assert.equal(r.code, 0, r.err);
     const response = unframeStateResponse(new Uint8Array(readFileSync(file("answer.bin"))));
-    const v = verifyStateResponse(root, new Uint8Array(31), new Uint8Array(31).fill(0xff), response, 5000);
+    const v = verifyStateResponse(root, new Uint8Array(31), new Uint8Array(31).fill(0xff), response, 50000);
     assert.ok(v.entries.length > 10 && !v.complete);
     assert.equal(toHex(v.entries[0].key), toHex(entries[0].key));
     const s = bmt(["sync", "--from", src, "--db", file("dst"), "--max-size", "20000", "--json"]);
