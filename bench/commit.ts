@@ -77,8 +77,12 @@ try {
   store.checkpoint();
   const loadMs = performance.now() - t;
   const loaded = store.stats();
-  console.log(`# commit: ${N} keys loaded ${KEY_ORDER ? "in key order" : "in random order"} in ${(loadMs / 1000).toFixed(1)} s (${Math.round(N / (loadMs / 1000))} keys/s), ${loaded.merkle.pages} merkle pages`);
-  console.log(`# page caches: ${CACHE === undefined ? "defaults" : `${CACHE / 2 ** 20} MiB each`}; checkpoint bound: ${CHECKPOINT === undefined ? "default" : `${CHECKPOINT / 2 ** 20} MiB`}; ${machine()}\n`);
+  console.log(
+    `# commit: ${N} keys loaded ${KEY_ORDER ? "in key order" : "in random order"} in ${(loadMs / 1000).toFixed(1)} s (${Math.round(N / (loadMs / 1000))} keys/s), ${loaded.merkle.pages} merkle pages`,
+  );
+  console.log(
+    `# page caches: ${CACHE === undefined ? "defaults" : `${CACHE / 2 ** 20} MiB each`}; checkpoint bound: ${CHECKPOINT === undefined ? "default" : `${CHECKPOINT / 2 ** 20} MiB`}; ${machine()}\n`,
+  );
   const ns = kernelNs();
   const rows: (string | number)[][] = [];
   for (const size of [1000, 10_000]) {
@@ -119,7 +123,8 @@ try {
     // apply's (counted by the page store) and the meta record's.
     per.fsyncs = after.redo.fsyncs - before.redo.fsyncs + after.merkle.fsyncs - before.merkle.fsyncs + 2 * per.checkpoints;
     per.bytes =
-      after.redo.bytesWritten - before.redo.bytesWritten +
+      after.redo.bytesWritten -
+      before.redo.bytesWritten +
       (after.values.pagesWritten - before.values.pagesWritten) * 4096 +
       (after.merkle.walBytes - before.merkle.walBytes) +
       (after.merkle.pagesWritten - before.merkle.pagesWritten) * 4096 +
@@ -127,7 +132,9 @@ try {
     const med = median(ms);
     const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
     console.log(
-      `batch ${size}: phase medians (ms) ${Object.entries(phases).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(", ")}; ` +
+      `batch ${size}: phase medians (ms) ${Object.entries(phases)
+        .map(([k, v]) => `${k} ${median(v).toFixed(1)}`)
+        .join(", ")}; ` +
         `${per.checkpoints} checkpoints, ${(per.checkpointMs / Math.max(1, per.checkpoints)).toFixed(0)} ms each; slowest commit ${Math.max(...ms).toFixed(0)} ms; ` +
         `${((100 * per.copied) / Math.max(1, per.written)).toFixed(0)} % of the merkle pages written were copied first (the rest changed in place)`,
     );
@@ -195,10 +202,15 @@ async function mptRun(keys: Uint8Array, key: (i: number) => Uint8Array, order: (
       ms.push(performance.now() - t);
     }
     const med = median(ms);
-    console.log(table(["engine", "1000 updates per commit at " + N + " keys (median ms)", "updates/s"], [
-      ["bmt", bmtMs.toFixed(1), Math.round(1000 / (bmtMs / 1000))],
-      ["@ethereumjs/mpt + lmdb-js", med.toFixed(1), Math.round(1000 / (med / 1000))],
-    ]));
+    console.log(
+      table(
+        ["engine", "1000 updates per commit at " + N + " keys (median ms)", "updates/s"],
+        [
+          ["bmt", bmtMs.toFixed(1), Math.round(1000 / (bmtMs / 1000))],
+          ["@ethereumjs/mpt + lmdb-js", med.toFixed(1), Math.round(1000 / (med / 1000))],
+        ],
+      ),
+    );
     console.log(`bmt is ${(med / bmtMs).toFixed(1)}x faster (${rounds} mpt commits)`);
   } finally {
     await mpt.close();

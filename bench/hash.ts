@@ -27,14 +27,16 @@ const cases = {
     return Number(process.hrtime.bigint() - t) / (100 * BATCH);
   },
   "bmt kernel, one node per call (hashNode)": () => nsPerNode(200_000, (i) => kernel.hashNode(nodes, (i & (BATCH - 1)) * 64, out, 0)),
-  "bmt blake2b256 (any-length API, new digest)": () => nsPerNode(200_000, (i) => blake2b256(nodes.subarray((i & (BATCH - 1)) * 64, (i & (BATCH - 1)) * 64 + 64))),
+  "bmt blake2b256 (any-length API, new digest)": () =>
+    nsPerNode(200_000, (i) => blake2b256(nodes.subarray((i & (BATCH - 1)) * 64, (i & (BATCH - 1)) * 64 + 64))),
   "hash-wasm createBLAKE2b(256)": () =>
     nsPerNode(100_000, (i) => {
       hw.init();
       hw.update(nodes.subarray((i & (BATCH - 1)) * 64, (i & (BATCH - 1)) * 64 + 64));
       hw.digest("binary");
     }),
-  "@noble/hashes blake2b (dkLen 32)": () => nsPerNode(20_000, (i) => nobleBlake2b(nodes.subarray((i & (BATCH - 1)) * 64, (i & (BATCH - 1)) * 64 + 64), { dkLen: 32 })),
+  "@noble/hashes blake2b (dkLen 32)": () =>
+    nsPerNode(20_000, (i) => nobleBlake2b(nodes.subarray((i & (BATCH - 1)) * 64, (i & (BATCH - 1)) * 64 + 64), { dkLen: 32 })),
 };
 
 // Warm up every path so the JIT has settled before measuring.

@@ -53,7 +53,7 @@ try {
     if (toHex(root) !== toHex(res.root)) throw new Error("import root differs from trieRoot");
     imports.push(importMs);
     roots.push(rootMs);
-    let line = `run ${r + 1}: import ${importMs.toFixed(0)} ms (${((N / importMs) * 1000 / 1e6).toFixed(2)}M keys/s), trieRoot ${rootMs.toFixed(0)} ms`;
+    let line = `run ${r + 1}: import ${importMs.toFixed(0)} ms (${(((N / importMs) * 1000) / 1e6).toFixed(2)}M keys/s), trieRoot ${rootMs.toFixed(0)} ms`;
     if (SYNC) {
       const peer = open(dir, { readOnly: true });
       const snap = peer.beginRead();
@@ -65,15 +65,17 @@ try {
       peer.close();
       if (toHex(out.root) !== toHex(root)) throw new Error("sync root differs");
       syncs.push(syncMs);
-      line += `, sync ${syncMs.toFixed(0)} ms (${((N / syncMs) * 1000 / 1e3).toFixed(0)}k keys/s, ${out.responses} responses of <= ${SYNC_MAX} B)`;
+      line += `, sync ${syncMs.toFixed(0)} ms (${(((N / syncMs) * 1000) / 1e3).toFixed(0)}k keys/s, ${out.responses} responses of <= ${SYNC_MAX} B)`;
       rmSync(target, { recursive: true, force: true });
     }
     console.log(line);
     rmSync(dir, { recursive: true, force: true });
   }
   const mi = median(imports);
-  console.log(`\nmedian: import ${mi.toFixed(0)} ms = ${((N / mi) * 1000 / 1e6).toFixed(2)}M keys/s; trieRoot ${median(roots).toFixed(0)} ms; import / trieRoot ${(mi / median(roots)).toFixed(2)}x`);
-  if (SYNC) console.log(`median sync: ${median(syncs).toFixed(0)} ms = ${((N / median(syncs)) * 1000 / 1e3).toFixed(0)}k keys/s`);
+  console.log(
+    `\nmedian: import ${mi.toFixed(0)} ms = ${(((N / mi) * 1000) / 1e6).toFixed(2)}M keys/s; trieRoot ${median(roots).toFixed(0)} ms; import / trieRoot ${(mi / median(roots)).toFixed(2)}x`,
+  );
+  if (SYNC) console.log(`median sync: ${median(syncs).toFixed(0)} ms = ${(((N / median(syncs)) * 1000) / 1e3).toFixed(0)}k keys/s`);
 } finally {
   rmSync(base, { recursive: true, force: true });
 }

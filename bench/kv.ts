@@ -26,7 +26,9 @@ const N = Number(arg("keys", "KV_BENCH_KEYS", "1000000"));
 const RUNS = Number(arg("runs", "KV_BENCH_RUNS", "3"));
 const ENGINES = arg("engines", "KV_BENCH_ENGINES", "bmt,lmdb,level").split(",");
 // Engines measured in the first run only (slow ones, to keep long runs short).
-const ONCE = arg("once", "KV_BENCH_ONCE", "").split(",").filter((x) => x !== "");
+const ONCE = arg("once", "KV_BENCH_ONCE", "")
+  .split(",")
+  .filter((x) => x !== "");
 const CACHE_MB = Number(arg("cache-mb", "KV_BENCH_CACHE_MB", "256"));
 const BULK_BATCH = 100_000;
 const INSERT_BATCH = 10_000;
@@ -136,7 +138,11 @@ async function runOnce(name: string): Promise<{ label: string; f: Figures }> {
     }
     const v = valueOf(7);
     t0 = performance.now();
-    for (const keys of batches) await engine.write(keys, keys.map(() => v));
+    for (const keys of batches)
+      await engine.write(
+        keys,
+        keys.map(() => v),
+      );
     const insert = inserts / ((performance.now() - t0) / 1000);
     // Warm random gets of keys from the bulk load.
     const probes = Array.from({ length: GETS }, () => sortedKey(rand32() % N));
@@ -166,7 +172,9 @@ const median = (xs: number[]): number => {
 const fmt = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(0)} k`);
 
 async function main(): Promise<void> {
-  console.log(`kv bench: ${N} keys (31 B) / 32 B values, ${RUNS} runs, cpu: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, bmt cache ${CACHE_MB} MiB`);
+  console.log(
+    `kv bench: ${N} keys (31 B) / 32 B values, ${RUNS} runs, cpu: ${cpus()[0]?.model} x${cpus().length}, node ${process.version}, bmt cache ${CACHE_MB} MiB`,
+  );
   const results = new Map<string, Figures[]>();
   const labels = new Map<string, string>();
   for (let r = 0; r < RUNS; r++) {
@@ -176,7 +184,9 @@ async function main(): Promise<void> {
       labels.set(name, label);
       if (!results.has(name)) results.set(name, []);
       results.get(name)!.push(f);
-      console.log(`run ${r + 1} ${label.padEnd(14)} bulk ${fmt(f.bulk)}/s  insert ${fmt(f.insert)}/s  get ${fmt(f.get)}/s  scan ${fmt(f.scan)}/s  disk ${f.mb.toFixed(0)} MiB`);
+      console.log(
+        `run ${r + 1} ${label.padEnd(14)} bulk ${fmt(f.bulk)}/s  insert ${fmt(f.insert)}/s  get ${fmt(f.get)}/s  scan ${fmt(f.scan)}/s  disk ${f.mb.toFixed(0)} MiB`,
+      );
     }
   }
   const med = new Map<string, Figures>();
@@ -193,8 +203,7 @@ async function main(): Promise<void> {
   console.log(`\n| engine (${N} keys, runs) | sorted bulk load keys/s | random batch insert keys/s | warm random get/s | range scan entries/s | disk MiB |`);
   console.log("|---|---|---|---|---|---|");
   for (const [name, m] of med) {
-    const ratio = (x: number, y: number | undefined): string =>
-      base && !name.startsWith("bmt") && y ? ` (bmt ${(y / x).toFixed(2)}x)` : "";
+    const ratio = (x: number, y: number | undefined): string => (base && !name.startsWith("bmt") && y ? ` (bmt ${(y / x).toFixed(2)}x)` : "");
     console.log(
       `| ${labels.get(name)} (${results.get(name)!.length}) | ${fmt(m.bulk)}${ratio(m.bulk, base?.bulk)} | ${fmt(m.insert)}${ratio(m.insert, base?.insert)} | ${fmt(m.get)}${ratio(m.get, base?.get)} | ${fmt(m.scan)}${ratio(m.scan, base?.scan)} | ${m.mb.toFixed(0)} |`,
     );

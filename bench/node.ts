@@ -62,7 +62,10 @@ async function build(): Promise<void> {
   const entries: Entry[] = new Array(KEYS);
   const values = new Uint8Array(KEYS * 32).fill(0x5a);
   for (let i = 0; i < KEYS; i++) entries[i] = { key: keyOf(i), value: values.subarray(i * 32, i * 32 + 32) };
-  const res = await importEntries(join(dir, "db"), sortByKey(entries, (e) => e.key));
+  const res = await importEntries(
+    join(dir, "db"),
+    sortByKey(entries, (e) => e.key),
+  );
   writeFileSync(ready, `${res.count}\n`);
   console.log(`# built ${res.count} keys with importEntries in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 }
@@ -75,7 +78,10 @@ async function main(): Promise<void> {
   if (process.env.BMT_BENCH_BUILD === "1") return build();
   if (!existsSync(ready)) {
     // A separate process, so that what the build allocated is not in the RSS measured here.
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], { stdio: "inherit", env: { ...process.env, BMT_BENCH_BUILD: "1" } });
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+      stdio: "inherit",
+      env: { ...process.env, BMT_BENCH_BUILD: "1" },
+    });
     if (r.status !== 0 || !existsSync(ready)) throw new Error(`building the ${KEYS}-key database failed`);
   }
   const db = open(join(dir, "db"), { valueCacheBytes: VALUE_CACHE, merkleCacheBytes: MERKLE_CACHE });
@@ -161,12 +167,27 @@ async function main(): Promise<void> {
     table(
       ["measure", "value", "target", ""],
       [
-        ["event-loop delay p50 / p99 / max (ms)", `${f1(r.loopDelayMs.p50)} / ${f1(r.loopDelayMs.p99)} / ${f1(r.loopDelayMs.max)}`, "p99 ≤ 10, max ≤ 50", `${flag(targets.loopDelayP99)} / ${flag(targets.loopDelayMax)}`],
+        [
+          "event-loop delay p50 / p99 / max (ms)",
+          `${f1(r.loopDelayMs.p50)} / ${f1(r.loopDelayMs.p99)} / ${f1(r.loopDelayMs.max)}`,
+          "p99 ≤ 10, max ≤ 50",
+          `${flag(targets.loopDelayP99)} / ${flag(targets.loopDelayMax)}`,
+        ],
         ["10 ms timer fired / expected", `${fired} / ${r.timer.expected} in ${(elapsed / 1000).toFixed(1)} s`, "", ""],
-        ["session p50 / p99 / max (ms)", `${f1(r.sessionMs.p50)} / ${f1(r.sessionMs.p99)} / ${f1(r.sessionMs.max)}`, "median ≤ 10", flag(targets.sessionMedian10ms)],
+        [
+          "session p50 / p99 / max (ms)",
+          `${f1(r.sessionMs.p50)} / ${f1(r.sessionMs.p99)} / ${f1(r.sessionMs.max)}`,
+          "median ≤ 10",
+          flag(targets.sessionMedian10ms),
+        ],
         ["session p99 / median", `${r.sessionMs.p99OverMedian.toFixed(2)}x`, "≤ 3x", flag(targets.sessionP99Over3xMedian)],
         ["finish() / commit() median (ms)", `${f1(r.finishMsMedian)} / ${f1(r.commitMsMedian)}`, "", ""],
-        ["RSS before / after / peak (MiB)", `${r.rssMiB.before.toFixed(0)} / ${r.rssMiB.after.toFixed(0)} / ${r.rssMiB.peak.toFixed(0)}`, `≤ caches ${caches / MiB} MiB + 300 MB`, flag(targets.rssWithinCachesPlus300MB)],
+        [
+          "RSS before / after / peak (MiB)",
+          `${r.rssMiB.before.toFixed(0)} / ${r.rssMiB.after.toFixed(0)} / ${r.rssMiB.peak.toFixed(0)}`,
+          `≤ caches ${caches / MiB} MiB + 300 MB`,
+          flag(targets.rssWithinCachesPlus300MB),
+        ],
         ["checkpoints / rollback-log snapshots", `${r.checkpoints} / ${r.rollbackLogSnapshots}`, "", ""],
       ],
     ),
@@ -177,7 +198,18 @@ async function main(): Promise<void> {
   console.log("\nslowest sessions (ms):");
   console.log(
     table(
-      ["session", "total", "finish", "queued", "log write+sync", "store", "checkpoint", "ckpt: values / page WAL / meta / apply", "settle prev", "log snapshot"],
+      [
+        "session",
+        "total",
+        "finish",
+        "queued",
+        "log write+sync",
+        "store",
+        "checkpoint",
+        "ckpt: values / page WAL / meta / apply",
+        "settle prev",
+        "log snapshot",
+      ],
       slow.map((d) => {
         const m = d.m;
         const st = m?.store;

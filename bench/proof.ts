@@ -135,16 +135,25 @@ if (MPT_N > 0) {
 const f = (x: number) => x.toFixed(1);
 const singleBytes = median(bytes.single);
 const multiBytes = median(bytes.multi);
-console.log(`# proofs, ${entries.length} random entries (31-byte keys, 32-byte values), random present keys (${SINGLE} single, ${KEYS} per multiproof) per round, median of ${ROUNDS}`);
+console.log(
+  `# proofs, ${entries.length} random entries (31-byte keys, 32-byte values), random present keys (${SINGLE} single, ${KEYS} per multiproof) per round, median of ${ROUNDS}`,
+);
 console.log(`# ${machine()}`);
-console.log(`# entries node source built in ${f(sourceMs)} ms; ${fromDb ? `database loaded in ${f(fromDb.load / 1000)} s (50k-entry commits); ` : ""}@ethereumjs/mpt ${mpt ? `(in-memory MapDB, ${MPT_N} keys) built in ${f(mpt.build / 1000)} s` : "skipped"}\n`);
+console.log(
+  `# entries node source built in ${f(sourceMs)} ms; ${fromDb ? `database loaded in ${f(fromDb.load / 1000)} s (50k-entry commits); ` : ""}@ethereumjs/mpt ${mpt ? `(in-memory MapDB, ${MPT_N} keys) built in ${f(mpt.build / 1000)} s` : "skipped"}\n`,
+);
 console.log(
   table(
     ["what", "create µs/key", "verify µs/key", "bytes/key"],
     [
       ["bmt single proof (`proveKey` over the entries source)", f(ours.create), f(ours.verify), f(singleBytes)],
       ...(fromDb ? [["bmt single proof from a database (`Snapshot.prove`: merkle pages + value scans)", f(fromDb.create), "(as above)", "(as above)"]] : []),
-      [`bmt multiproof of ${KEYS} keys (\`proveMany\`)`, f(ours.multiCreate), f(ours.multiVerify), `${f(multiBytes)} (${((100 * multiBytes) / singleBytes).toFixed(1)} % of single)`],
+      [
+        `bmt multiproof of ${KEYS} keys (\`proveMany\`)`,
+        f(ours.multiCreate),
+        f(ours.multiVerify),
+        `${f(multiBytes)} (${((100 * multiBytes) / singleBytes).toFixed(1)} % of single)`,
+      ],
       ...(mpt ? [["@ethereumjs/mpt single proof (`createMerkleProof` / `verifyMerkleProof`)", f(mpt.create), f(mpt.verify), f(mpt.bytes)]] : []),
     ],
   ),

@@ -41,7 +41,12 @@ console.log(
   table(
     ["what", "ms", "ns / entry", "x kernel floor"],
     [
-      ["trieRoot (sorted entries -> root)", result.root.toFixed(0), ((result.root * 1e6) / entries.length).toFixed(0), (result.root / result.kernelOnly).toFixed(2)],
+      [
+        "trieRoot (sorted entries -> root)",
+        result.root.toFixed(0),
+        ((result.root * 1e6) / entries.length).toFixed(0),
+        (result.root / result.kernelOnly).toFixed(2),
+      ],
       [`kernel floor: ${nodes} node hashes, batched`, result.kernelOnly.toFixed(0), ((result.kernelOnly * 1e6) / entries.length).toFixed(0), "1.00"],
     ],
   ),

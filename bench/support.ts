@@ -18,10 +18,7 @@ export function machine(): string {
  * Runs each case `rounds` times, interleaved (a, b, c, a, b, c, ...) so that noise from a
  * shared machine falls on all of them alike; returns the median of each case's results.
  */
-export async function interleaved<T extends string>(
-  rounds: number,
-  cases: Record<T, () => number | Promise<number>>,
-): Promise<Record<T, number>> {
+export async function interleaved<T extends string>(rounds: number, cases: Record<T, () => number | Promise<number>>): Promise<Record<T, number>> {
   const results = {} as Record<T, number[]>;
   for (const name of Object.keys(cases) as T[]) results[name] = [];
   for (let r = 0; r < rounds; r++) {

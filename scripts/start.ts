@@ -14,8 +14,6 @@ const vectors = resolve(process.env.BMT_VECTORS ?? join(import.meta.dirname ?? "
 const ms = (t: number) => `${(performance.now() - t).toFixed(0)} ms`;
 let failures = 0;
 
-
-
 function checkFiles(label: string, files: string[]): void {
   const t = performance.now();
   let states = 0;
@@ -60,7 +58,9 @@ function replayOnDisk(dir: string): void {
     const genesis = readStateFile(join(dir, "genesis.json"))[0];
     store.commit(genesis.entries.map((e) => [e.key, e.value]));
     let bad = toHex(store.root) === toHex(genesis.expectedRoot) ? 0 : 1;
-    const blocks = readdirSync(dir).filter((f) => /^\d+\.json$/.test(f)).sort();
+    const blocks = readdirSync(dir)
+      .filter((f) => /^\d+\.json$/.test(f))
+      .sort();
     const commitMs: number[] = [];
     for (const f of blocks) {
       const [pre, post] = readStateFile(join(dir, f));

@@ -48,7 +48,8 @@ export function toDbError(e: unknown): DbError {
   // commit path does), anything else outside a commit is IO.
   const io = ioErrorOf(e);
   if (e instanceof StoreError && e.code === "FAILED") return new DbError("FAILED", e.message, { cause: io ?? e });
-  if (io !== undefined && !(e instanceof StoreError || e instanceof KvError || e instanceof PageStoreError)) return new DbError("IO", io.message, { cause: io });
+  if (io !== undefined && !(e instanceof StoreError || e instanceof KvError || e instanceof PageStoreError))
+    return new DbError("IO", io.message, { cause: io });
   if (e instanceof StoreError || e instanceof KvError || e instanceof PageStoreError || e instanceof TrieError) {
     const code: string = e.code;
     if (code === "CORRUPT" || DAMAGE.has(code)) {

@@ -367,7 +367,8 @@ export class DbCore {
     const deltas: (readonly Change[])[] = [];
     for (let u = this.#version; u > version; u--) {
       const t = this.#transitions.get(u);
-      if (t === undefined) throw new DbError("EXPIRED", `the state of version ${version} is no longer kept (nothing pinned it; the database is at ${this.#version})`);
+      if (t === undefined)
+        throw new DbError("EXPIRED", `the state of version ${version} is no longer kept (nothing pinned it; the database is at ${this.#version})`);
       deltas.push(t.reverse);
     }
     const top = (this.#transitions.get(version + 1) as Transition).prevTop;
@@ -590,5 +591,4 @@ export class DbCore {
     if (this.#inflight === null) release(() => this.#log?.close());
     if (failure !== null) throw wrapStoreError(failure);
   }
-
 }

@@ -145,7 +145,10 @@ export class Db implements Disposable, AsyncDisposable {
       if (!equalBytes(record.prevTop.root, root)) continue;
       const pin = core.pin(core.version);
       const version = pin.version;
-      const deltas = chain.slice(chain.length - k).reverse().map((r) => r.reverse);
+      const deltas = chain
+        .slice(chain.length - k)
+        .reverse()
+        .map((r) => r.reverse);
       const state = new DeltaState(() => core.viewAt(version), composeReverse(deltas), record.prevTop, null, core.counters);
       return new Snapshot(core, pin, state);
     }
@@ -159,7 +162,8 @@ export class Db implements Disposable, AsyncDisposable {
   beginWrite(options: WriteOptions = {}): WriteSession {
     if (options === null || typeof options !== "object" || Array.isArray(options)) throw new DbError("BAD_ARGUMENT", "beginWrite: options must be an object");
     for (const name of Object.keys(options)) {
-      if (name !== "overlays" && name !== "witness") throw new DbError("BAD_ARGUMENT", `beginWrite: options.${name} is not an option (known: overlays, witness)`);
+      if (name !== "overlays" && name !== "witness")
+        throw new DbError("BAD_ARGUMENT", `beginWrite: options.${name} is not an option (known: overlays, witness)`);
     }
     this.#core.writable("beginWrite");
     if (options.witness !== undefined && typeof options.witness !== "boolean") throw new DbError("BAD_ARGUMENT", "options.witness must be a boolean");

@@ -90,8 +90,10 @@ export class ForkStates {
     if (db.readOnly) throw new DbError("READ_ONLY", "fork states need a writable database");
     const maxStates = limits.maxStates ?? DEFAULT_MAX_STATES;
     const maxBytes = limits.maxDeltaBytes ?? DEFAULT_MAX_DELTA_BYTES;
-    if (!Number.isSafeInteger(maxStates) || maxStates < 1) throw new DbError("BAD_ARGUMENT", `limits.maxStates must be a positive integer, got ${String(limits.maxStates)}`);
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new DbError("BAD_ARGUMENT", `limits.maxDeltaBytes must be a positive integer, got ${String(limits.maxDeltaBytes)}`);
+    if (!Number.isSafeInteger(maxStates) || maxStates < 1)
+      throw new DbError("BAD_ARGUMENT", `limits.maxStates must be a positive integer, got ${String(limits.maxStates)}`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1)
+      throw new DbError("BAD_ARGUMENT", `limits.maxDeltaBytes must be a positive integer, got ${String(limits.maxDeltaBytes)}`);
     this.#db = db;
     this.#maxStates = maxStates;
     this.#maxBytes = maxBytes;
@@ -123,10 +125,16 @@ export class ForkStates {
     if (this.#nodes.has(id)) throw new DbError("BAD_ARGUMENT", `id ${id} names a retained state already`);
     const up = this.#nodes.get(parent);
     if (up === undefined) throw new DbError("BAD_ARGUMENT", `parent ${parent} is not a retained state (finalized: ${this.#root.id})`);
-    if (changes === null || changes === undefined || typeof (changes as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function" || typeof changes === "string") {
+    if (
+      changes === null ||
+      changes === undefined ||
+      typeof (changes as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function" ||
+      typeof changes === "string"
+    ) {
       throw new DbError("BAD_ARGUMENT", "changes must be an iterable of [key, value | null] pairs");
     }
-    if (this.#nodes.size - 1 >= this.#maxStates) throw new DbError("BUSY", `${this.#nodes.size - 1} unfinalized states retained, the limit (maxStates); finalize first`);
+    if (this.#nodes.size - 1 >= this.#maxStates)
+      throw new DbError("BUSY", `${this.#nodes.size - 1} unfinalized states retained, the limit (maxStates); finalize first`);
     const session = this.#db.beginWrite(up.session === null ? {} : { overlays: [up.session] });
     let n = 0;
     let bytes = 0;
@@ -139,11 +147,13 @@ export class ForkStates {
         bytes += 31 + (v === null ? 0 : v.length);
         n++;
       }
-      if (this.#bytes + bytes > this.#maxBytes) throw new DbError("BUSY", `the changes retained would pass ${this.#maxBytes} bytes (maxDeltaBytes); finalize first`);
+      if (this.#bytes + bytes > this.#maxBytes)
+        throw new DbError("BUSY", `the changes retained would pass ${this.#maxBytes} bytes (maxDeltaBytes); finalize first`);
     } catch (e) {
       // Nothing kept: the session's pin goes now rather than at garbage collection.
       discard(session);
-      if (e instanceof DbError && e.code === "BAD_ARGUMENT" && !e.message.startsWith("changes[")) throw new DbError("BAD_ARGUMENT", `changes[${n}]: ${e.message}`, { cause: e });
+      if (e instanceof DbError && e.code === "BAD_ARGUMENT" && !e.message.startsWith("changes["))
+        throw new DbError("BAD_ARGUMENT", `changes[${n}]: ${e.message}`, { cause: e });
       throw e;
     }
     const finished = session.finish();
@@ -265,7 +275,8 @@ export class ForkStates {
 }
 
 function checkId(id: unknown, name: string): asserts id is string {
-  if (typeof id !== "string" || id.length === 0) throw new DbError("BAD_ARGUMENT", `${name} must be a non-empty string, got ${typeof id === "string" ? "an empty string" : String(id)}`);
+  if (typeof id !== "string" || id.length === 0)
+    throw new DbError("BAD_ARGUMENT", `${name} must be a non-empty string, got ${typeof id === "string" ? "an empty string" : String(id)}`);
 }
 
 function discard(session: WriteSession): void {

@@ -31,7 +31,8 @@ export interface ImportResult {
 const DEFAULT_CHUNK = 1 << 16;
 
 function storeError(e: unknown): unknown {
-  if (e instanceof StoreError) return new DbError(e.code === "NOT_EMPTY" ? "NOT_EMPTY" : e.code, e.message, { cause: e.code === "FAILED" ? (ioErrorOf(e) ?? e) : e });
+  if (e instanceof StoreError)
+    return new DbError(e.code === "NOT_EMPTY" ? "NOT_EMPTY" : e.code, e.message, { cause: e.code === "FAILED" ? (ioErrorOf(e) ?? e) : e });
   // A failed file operation: nothing of the import is durable until its one commit.
   const io = ioErrorOf(e);
   if (io !== undefined) return new DbError("IO", io.message, { cause: io });
@@ -69,7 +70,8 @@ async function load(
     throw new DbError("BAD_ARGUMENT", "entries must be an iterable or async iterable");
   }
   const chunkSize = options.chunk ?? DEFAULT_CHUNK;
-  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new DbError("BAD_ARGUMENT", `options.chunk must be a positive integer, got ${String(options.chunk)}`);
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1)
+    throw new DbError("BAD_ARGUMENT", `options.chunk must be a positive integer, got ${String(options.chunk)}`);
   if (options.expectRoot !== undefined && !(options.expectRoot instanceof Uint8Array && options.expectRoot.length === 32)) {
     throw new DbError("BAD_ARGUMENT", "options.expectRoot must be 32 bytes");
   }

@@ -20,7 +20,6 @@ export function checkRoot(root: unknown, name: string): asserts root is Uint8Arr
 export { keyString } from "../kv/index.ts";
 export { equalBytes } from "../trie/index.ts";
 
-
 /** The least key greater than `key`, or undefined when `key` is the greatest. */
 export function keyAfter(key: Uint8Array): Uint8Array | undefined {
   const out = key.slice();
@@ -56,4 +55,3 @@ export function prefixRange(path: Uint8Array, depth: number): { start: Uint8Arra
   }
   return { start, end: undefined };
 }
-

@@ -259,7 +259,18 @@ export class RollbackLog {
   /** Snapshots written (at open and as the log grows). */
   snapshots = 0;
 
-  private constructor(dir: string, fs: PageStoreFileSystem, files: [LogFile, LogFile], window: number, cur: 0 | 1, gen: number, end: number, events: number, chain: UndoRecord[], reset: LogResetReason | null) {
+  private constructor(
+    dir: string,
+    fs: PageStoreFileSystem,
+    files: [LogFile, LogFile],
+    window: number,
+    cur: 0 | 1,
+    gen: number,
+    end: number,
+    events: number,
+    chain: UndoRecord[],
+    reset: LogResetReason | null,
+  ) {
     this.#dir = dir;
     this.#fs = fs;
     this.#files = files;
@@ -345,12 +356,26 @@ export class RollbackLog {
       }
       for (const i of [0, 1]) if (!present[i]) files.splice(i, 0, open(i));
       const pair = files as [LogFile, LogFile];
-      const log = new RollbackLog(dir, guarded, pair, window, cur === -1 ? 1 : cur, cur === -1 ? maxGen : (headers[cur] as Header).gen, end, events, chain, reason);
+      const log = new RollbackLog(
+        dir,
+        guarded,
+        pair,
+        window,
+        cur === -1 ? 1 : cur,
+        cur === -1 ? maxGen : (headers[cur] as Header).gen,
+        end,
+        events,
+        chain,
+        reason,
+      );
       if (reason !== null) {
         if (reason !== "new") {
-          process.emitWarning(`${dir}: the rollback log was not usable (${reason}); it starts over empty at commit ${storeSeq}, so rollback and past reads reach no further back than now`, {
-            code: "BMT_ROLLBACK_LOG_RESET",
-          });
+          process.emitWarning(
+            `${dir}: the rollback log was not usable (${reason}); it starts over empty at commit ${storeSeq}, so rollback and past reads reach no further back than now`,
+            {
+              code: "BMT_ROLLBACK_LOG_RESET",
+            },
+          );
         }
         log.#writeSnapshot(storeSeq);
       } else if (pair[log.#cur].size() > end) {
@@ -483,7 +508,13 @@ function applyEvent(chain: UndoRecord[], e: LogEvent, window: number): void {
  * the result is, so that a rollback pops what it popped when it was written even when the
  * window is smaller now.
  */
-function replay(image: Uint8Array, h: Header, storeSeq: number, window: number, file: string): { chain: UndoRecord[]; end: number; events: number } | LogResetReason {
+function replay(
+  image: Uint8Array,
+  h: Header,
+  storeSeq: number,
+  window: number,
+  file: string,
+): { chain: UndoRecord[]; end: number; events: number } | LogResetReason {
   if (h.snapSeq > storeSeq) return "damaged";
   const chain: UndoRecord[] = [];
   let at = LOG_HEADER_BYTES;
@@ -494,7 +525,8 @@ function replay(image: Uint8Array, h: Header, storeSeq: number, window: number, 
     applyEvent(chain, d.event, Infinity);
     at += d.length;
   }
-  if (at !== LOG_HEADER_BYTES + h.snapBytes) throw new DbError("CORRUPT", `${file}: the snapshot ends at offset ${at}, its header says ${LOG_HEADER_BYTES + h.snapBytes}`);
+  if (at !== LOG_HEADER_BYTES + h.snapBytes)
+    throw new DbError("CORRUPT", `${file}: the snapshot ends at offset ${at}, its header says ${LOG_HEADER_BYTES + h.snapBytes}`);
   let seq = h.snapSeq;
   let events = 0;
   while (seq < storeSeq) {
@@ -503,7 +535,10 @@ function replay(image: Uint8Array, h: Header, storeSeq: number, window: number, 
     if (d === null || s !== seq + 1) {
       const later = wholeEventAfter(image, at + 1, seq);
       if (later !== null) {
-        throw new DbError("CORRUPT", `${file}: the event at offset ${at} (commit ${seq + 1}) is damaged, yet event ${later.seq} follows it whole at offset ${later.at}`);
+        throw new DbError(
+          "CORRUPT",
+          `${file}: the event at offset ${at} (commit ${seq + 1}) is damaged, yet event ${later.seq} follows it whole at offset ${later.at}`,
+        );
       }
       // Bytes that do not decode where the store's next commit should be: damage, or a
       // torn event of a commit that never reached its commit point before commits without

@@ -133,9 +133,15 @@ export class Layer {
     const now = this.core.version;
     if (baseVersion === now) return null;
     if (this.core.baseOfVersion(baseVersion + 1) === this.baseKey) {
-      return new DbError("SIBLING_COMMITTED", `another session on the same base (root ${toHex(this.prevTop.root)}) was committed as version ${baseVersion + 1}`);
+      return new DbError(
+        "SIBLING_COMMITTED",
+        `another session on the same base (root ${toHex(this.prevTop.root)}) was committed as version ${baseVersion + 1}`,
+      );
     }
-    return new DbError("STALE", `the database moved since the session's base (root ${toHex(this.prevTop.root)}, version ${baseVersion}; now version ${now}, root ${toHex(this.core.top.root)})`);
+    return new DbError(
+      "STALE",
+      `the database moved since the session's base (root ${toHex(this.prevTop.root)}, version ${baseVersion}; now version ${now}, root ${toHex(this.core.top.root)})`,
+    );
   }
 
   /** Commits at its turn in the queue; the log syncs without blocking the event loop. */

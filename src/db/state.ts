@@ -135,7 +135,13 @@ export class DeltaState implements StateView {
    * `changes`: sorted, distinct keys; `top`: the root they give over `base()`; `pages`: their page
    * writes when known (else computed on first page read and checked against `top`).
    */
-  constructor(base: () => StateView, changes: readonly Change[], readonly top: MerkleTop, pages: PageMap | null, counters: DeltaCounters | null = null) {
+  constructor(
+    base: () => StateView,
+    changes: readonly Change[],
+    readonly top: MerkleTop,
+    pages: PageMap | null,
+    counters: DeltaCounters | null = null,
+  ) {
     this.#base = base;
     this.#changes = changes;
     this.#byKey = new Map();
@@ -173,7 +179,10 @@ export class DeltaState implements StateView {
     const base = this.#base();
     const result = updateTrie(base.top, this.#changes, base.pages, stateReader(base));
     if (!equalBytes(result.top.root, this.top.root) || result.top.kind !== this.top.kind) {
-      throw new DbError("CORRUPT", `a recorded delta of ${this.#changes.length} changes gives root ${toHex(result.top.root)}, not the recorded ${toHex(this.top.root)}`);
+      throw new DbError(
+        "CORRUPT",
+        `a recorded delta of ${this.#changes.length} changes gives root ${toHex(result.top.root)}, not the recorded ${toHex(this.top.root)}`,
+      );
     }
     const pages = pageMap(result.writes);
     if (this.#counters) {

@@ -90,9 +90,11 @@ export class WarpSync {
     if (!(root instanceof Uint8Array) || root.length !== 32) throw new DbError("BAD_ARGUMENT", "root must be 32 bytes");
     checkWarpSyncOptions(options, "WarpSync.open", false);
     const maxSize = options.maxSize ?? 1 << 20;
-    if (!Number.isSafeInteger(maxSize) || maxSize < 0 || maxSize > MAX_STATE_REQUEST_SIZE) throw new DbError("BAD_ARGUMENT", `options.maxSize must be a u32, got ${String(options.maxSize)}`);
+    if (!Number.isSafeInteger(maxSize) || maxSize < 0 || maxSize > MAX_STATE_REQUEST_SIZE)
+      throw new DbError("BAD_ARGUMENT", `options.maxSize must be a u32, got ${String(options.maxSize)}`);
     const commitEvery = options.commitEvery ?? 1 << 20;
-    if (!Number.isSafeInteger(commitEvery) || commitEvery < 1) throw new DbError("BAD_ARGUMENT", `options.commitEvery must be a positive integer, got ${String(options.commitEvery)}`);
+    if (!Number.isSafeInteger(commitEvery) || commitEvery < 1)
+      throw new DbError("BAD_ARGUMENT", `options.commitEvery must be a positive integer, got ${String(options.commitEvery)}`);
     let store: Store;
     try {
       store = Store.open(path, { valueCacheBytes: options.valueCacheBytes, merkleCacheBytes: options.merkleCacheBytes });
@@ -176,7 +178,10 @@ export class WarpSync {
     const root = this.#load.root();
     if (toHex(root) !== toHex(this.#root)) {
       this.close();
-      throw new DbError("ROOT_MISMATCH", `the synced database has root ${toHex(root)}, not the trusted ${toHex(this.#root)}: it held keys of another state before the sync resumed`);
+      throw new DbError(
+        "ROOT_MISMATCH",
+        `the synced database has root ${toHex(root)}, not the trusted ${toHex(this.#root)}: it held keys of another state before the sync resumed`,
+      );
     }
     try {
       this.#load.finish();

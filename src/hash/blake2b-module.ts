@@ -80,9 +80,14 @@ function emitCompress(mod: ModuleBuilder): number {
   const [H, M, T, LAST] = [0, 1, 2, 3];
   const v = locals(b, 16, I64);
   const m = locals(b, 16, I64);
-  for (let j = 0; j < 16; j++) b.get(M).mem(Op.i64Load, j * 8).set(m[j]);
+  for (let j = 0; j < 16; j++)
+    b.get(M)
+      .mem(Op.i64Load, j * 8)
+      .set(m[j]);
   for (let i = 0; i < 8; i++) {
-    b.get(H).mem(Op.i64Load, i * 8).set(v[i]);
+    b.get(H)
+      .mem(Op.i64Load, i * 8)
+      .set(v[i]);
     b.i64(IV[i]).set(v[i + 8]);
   }
   b.get(v[12]).get(T).op(Op.i64Xor).set(v[12]);
@@ -92,7 +97,12 @@ function emitCompress(mod: ModuleBuilder): number {
   emitRounds(b, v, m);
   for (let i = 0; i < 8; i++) {
     b.get(H);
-    b.get(H).mem(Op.i64Load, i * 8).get(v[i]).op(Op.i64Xor).get(v[i + 8]).op(Op.i64Xor);
+    b.get(H)
+      .mem(Op.i64Load, i * 8)
+      .get(v[i])
+      .op(Op.i64Xor)
+      .get(v[i + 8])
+      .op(Op.i64Xor);
     b.mem(Op.i64Store, i * 8);
   }
   return index;
@@ -126,7 +136,13 @@ function emitNodeDigest(b: FunctionBody, v: number[], m: number[], dst: number):
   }
   emitRounds(b, v, [...m, -1, -1, -1, -1, -1, -1, -1, -1]);
   for (let i = 0; i < 4; i++) {
-    b.get(dst).i64(NODE_H0[i]).get(v[i]).op(Op.i64Xor).get(v[i + 8]).op(Op.i64Xor).mem(Op.i64Store, i * 8);
+    b.get(dst)
+      .i64(NODE_H0[i])
+      .get(v[i])
+      .op(Op.i64Xor)
+      .get(v[i + 8])
+      .op(Op.i64Xor)
+      .mem(Op.i64Store, i * 8);
   }
 }
 
@@ -139,7 +155,10 @@ function emitNodes(mod: ModuleBuilder): void {
   b.block();
   b.get(N).op(Op.i32Eqz).brIf(0);
   b.loop();
-  for (let j = 0; j < 8; j++) b.get(SRC).mem(Op.i64Load, j * 8).set(m[j]);
+  for (let j = 0; j < 8; j++)
+    b.get(SRC)
+      .mem(Op.i64Load, j * 8)
+      .set(m[j]);
   emitNodeDigest(b, v, m, DST);
   b.get(SRC).i32(64).op(Op.i32Add).set(SRC);
   b.get(DST).i32(32).op(Op.i32Add).set(DST);
@@ -159,8 +178,14 @@ function emitBranch(mod: ModuleBuilder): void {
   const v = locals(b, 16, I64);
   const m = locals(b, 8, I64);
   b.get(LEFT).mem(Op.i64Load, 0).i64(~0x80n).op(Op.i64And).set(m[0]);
-  for (let j = 1; j < 4; j++) b.get(LEFT).mem(Op.i64Load, j * 8).set(m[j]);
-  for (let j = 0; j < 4; j++) b.get(RIGHT).mem(Op.i64Load, j * 8).set(m[4 + j]);
+  for (let j = 1; j < 4; j++)
+    b.get(LEFT)
+      .mem(Op.i64Load, j * 8)
+      .set(m[j]);
+  for (let j = 0; j < 4; j++)
+    b.get(RIGHT)
+      .mem(Op.i64Load, j * 8)
+      .set(m[4 + j]);
   emitNodeDigest(b, v, m, DST);
 }
 

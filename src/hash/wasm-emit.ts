@@ -196,10 +196,7 @@ export class ModuleBuilder {
       return v.concat(bytes);
     };
     // Types: one per function (duplicates are legal and keep this simple).
-    section(
-      1,
-      vec(this.functions.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec(f.results.map((r) => [r]))])),
-    );
+    section(1, vec(this.functions.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec(f.results.map((r) => [r]))])));
     section(
       3,
       vec(

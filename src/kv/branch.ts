@@ -93,12 +93,7 @@ export function compareKeySep(key: Uint8Array, sep: Uint8Array): number {
  * `out`. The separator of each page's first child moves up (it becomes that page's separator
  * in `out`); seps[0] is ignored.
  */
-export function packBranches(
-  sink: PageSink,
-  children: number[],
-  seps: (Uint8Array | null)[],
-  out: NodeList,
-): void {
+export function packBranches(sink: PageSink, children: number[], seps: (Uint8Array | null)[], out: NodeList): void {
   const n = children.length;
   if (n === 0) return;
   let remaining = 4;

@@ -157,14 +157,7 @@ export class LeafPacker {
   }
 
   /** Adds a cell; `val` bytes [valOff, valOff+valLen) are stored as is (an overflow ref when `overflow`). */
-  add(
-    keyBuf: Uint8Array,
-    keyOff: number,
-    val: Uint8Array,
-    valOff: number,
-    valLen: number,
-    overflow: boolean,
-  ): void {
+  add(keyBuf: Uint8Array, keyOff: number, val: Uint8Array, valOff: number, valLen: number, overflow: boolean): void {
     const i = this.#n;
     if (i === this.#cap) this.#grow();
     this.#keyBufs[i] = keyBuf;
@@ -241,13 +234,8 @@ export class LeafPacker {
       const kb = keyBufs[i];
       const vb = valBufs[i];
       let j = i + 1;
-      while (
-        j < b &&
-        keyBufs[j] === kb &&
-        keyOffs[j] === keyOffs[j - 1] + KEY_BYTES &&
-        valBufs[j] === vb &&
-        valOffs[j] === valOffs[j - 1] + valLens[j - 1]
-      ) j++;
+      while (j < b && keyBufs[j] === kb && keyOffs[j] === keyOffs[j - 1] + KEY_BYTES && valBufs[j] === vb && valOffs[j] === valOffs[j - 1] + valLens[j - 1])
+        j++;
       const kd = PAGE_HEADER + KEY_BYTES * (i - a);
       const ko = keyOffs[i];
       if (j - i === 1) for (let x = 0; x < KEY_BYTES; x++) p[kd + x] = kb[ko + x];

@@ -54,12 +54,7 @@ const RUN = 256;
  * Visits the pages of the chain of a `len`-byte value starting at `first`, in order, checking
  * each page's byte count and the chain's length. Adjacent pages are read in runs.
  */
-export function walkOverflow(
-  pager: Pager,
-  first: number,
-  len: number,
-  visit: (no: number, page: Uint8Array, index: number) => void,
-): void {
+export function walkOverflow(pager: Pager, first: number, len: number, visit: (no: number, page: Uint8Array, index: number) => void): void {
   const k = overflowPages(len);
   const bad = (no: number, why: string): never => {
     throw new KvCorruptionError(pager.file.path, no * PAGE_SIZE, why);

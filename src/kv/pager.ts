@@ -13,18 +13,7 @@ import { ValuePageCache } from "./cache.ts";
 import { StagingBuffer } from "../io/staging.ts";
 import { WriteBehind, WriteJob } from "../io/write-behind.ts";
 import type { PageSink } from "./node-list.ts";
-import {
-  FIRST_DATA_PAGE,
-  KIND_FREELIST,
-  PAGE_SIZE,
-  pageCount,
-  pageIsSound,
-  readU32,
-  sealBehind,
-  sealValuePage,
-  writeU16,
-  writeU32,
-} from "./page.ts";
+import { FIRST_DATA_PAGE, KIND_FREELIST, PAGE_SIZE, pageCount, pageIsSound, readU32, sealBehind, sealValuePage, writeU16, writeU32 } from "./page.ts";
 
 const FREE_PER_PAGE = (PAGE_SIZE - 12) >> 2;
 const WRITE_RUN = 256; // pages per coalesced write (1 MiB)

@@ -16,17 +16,7 @@ import { KEY_BYTES, checkKey, kvBadKey, compareKeys, compareKeysAt } from "./key
 import { leafEntryCount, leafIsOverflow, leafUsed, leafValueStart } from "./leaf.ts";
 import { type TreeMeta, TREE_META_SIZE, decodeTreeMeta, encodeTreeMeta } from "./meta.ts";
 import { overflowRefLength, overflowRefPage, walkOverflow } from "./overflow.ts";
-import {
-  FIRST_DATA_PAGE,
-  KIND_BRANCH,
-  KIND_LEAF,
-  KIND_META,
-  PAGE_HEADER,
-  PAGE_SIZE,
-  newPage,
-  pageIsSound,
-  sealValuePage,
-} from "./page.ts";
+import { FIRST_DATA_PAGE, KIND_BRANCH, KIND_LEAF, KIND_META, PAGE_HEADER, PAGE_SIZE, newPage, pageIsSound, sealValuePage } from "./page.ts";
 import { Pager, type PagerStats } from "./pager.ts";
 import { KvReader } from "./reader.ts";
 import { TreeUpdater } from "./update.ts";
@@ -245,9 +235,7 @@ export class KvTree extends KvReader {
     this.#live();
     if (this.#prepared !== null) throw new KvError("BUSY", "a prepared commit awaits markDurable");
     const { keys, vals } = validateBatch(batch);
-    const shape = this.#guarded(() =>
-      this._pager.pinned(() => this.#updater.apply({ root: this._root, height: this._height }, keys, vals)),
-    );
+    const shape = this.#guarded(() => this._pager.pinned(() => this.#updater.apply({ root: this._root, height: this._height }, keys, vals)));
     this._root = shape.root;
     this._height = shape.height;
     this.#entries += this.#updater.delta;

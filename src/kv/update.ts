@@ -6,16 +6,7 @@
 // splices them into its children, merges any child that fell below MIN_FILL with a neighbour
 // (redistributing when the two do not fit one page), and repacks itself the same way. At the
 // root, extra nodes grow new levels and single-child branches collapse.
-import {
-  branchCount,
-  branchChild,
-  branchFind,
-  branchUsed,
-  compareSep,
-  decodeBranch,
-  packBranches,
-  setBranchChild,
-} from "./branch.ts";
+import { branchCount, branchChild, branchFind, branchUsed, compareSep, decodeBranch, packBranches, setBranchChild } from "./branch.ts";
 import { KEY_BYTES, compareKeyAt } from "./key.ts";
 import {
   LeafPacker,
@@ -296,9 +287,7 @@ export class TreeUpdater {
       }
       const a = i < list.length - 1 ? i : i - 1;
       const merged =
-        level === 0
-          ? this.#mergeLeaves(list.pages[a], list.pages[a + 1])
-          : this.#mergeBranches(list.pages[a], list.pages[a + 1], list.seps[a + 1]!, level);
+        level === 0 ? this.#mergeLeaves(list.pages[a], list.pages[a + 1]) : this.#mergeBranches(list.pages[a], list.pages[a + 1], list.seps[a + 1]!, level);
       const spliced = new NodeList();
       for (let x = 0; x < a; x++) spliced.push(list.pages[x], list.seps[x], list.fills[x]);
       for (let x = 0; x < merged.length; x++) {

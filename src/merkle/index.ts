@@ -4,5 +4,15 @@ export { type LeafSource, pagesNodeSource } from "./node-source.ts";
 export { MAX_PAGE_DEPTH, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, pageIdKey, pageIdOf } from "./page.ts";
 export { decodeTableInfo, encodeTableInfo, PageStore, type PageStoreStats, TABLE_INFO_BYTES, type TableInfo } from "./page-store.ts";
 export { tableFileName } from "./table-file.ts";
-export { type Change, EMPTY_TOP, type EntryVisitor, type MerkleTop, type PageReader, type PageWrite, type StateReader, type UpdateResult, type UpdateStats } from "./types.ts";
+export {
+  type Change,
+  EMPTY_TOP,
+  type EntryVisitor,
+  type MerkleTop,
+  type PageReader,
+  type PageWrite,
+  type StateReader,
+  type UpdateResult,
+  type UpdateStats,
+} from "./types.ts";
 export { type OldValues, updateTrie } from "./update.ts";

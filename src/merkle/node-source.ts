@@ -100,7 +100,10 @@ class PagesNodeSource implements TrieNodeSource {
       }
       this.#elidedPath = path.slice();
       this.#elidedDepth = pageRoot;
-      this.#elided = entriesNodeSource(found.map(([key, value]) => ({ key, value })), pageRoot);
+      this.#elided = entriesNodeSource(
+        found.map(([key, value]) => ({ key, value })),
+        pageRoot,
+      );
     }
     return this.#elided as TrieNodeSource;
   }

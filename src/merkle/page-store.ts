@@ -303,7 +303,10 @@ export class PageStore {
         const rec = readWalBody(wal, head);
         if (rec !== undefined) {
           if (rec.gen !== info.gen || rec.buckets !== info.buckets) {
-            throw new PageStoreError("BAD_WAL", `WAL of seq ${seq} is for generation ${rec.gen} of ${rec.buckets} buckets, committed table is ${info.gen} of ${info.buckets}`);
+            throw new PageStoreError(
+              "BAD_WAL",
+              `WAL of seq ${seq} is for generation ${rec.gen} of ${rec.buckets} buckets, committed table is ${info.gen} of ${info.buckets}`,
+            );
           }
           if (!rec.rebuilt) {
             if (store.#held !== null) {

@@ -581,7 +581,8 @@ export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: Pa
   if (updateKernel === undefined) {
     updateKernel = new HashKernel(1024);
     const k = updateKernel;
-    if (!WORD_ALIGNED(k.scratchOffset) || !WORD_ALIGNED(k.outOffset) || !WORD_ALIGNED(k.heap.byteOffset)) throw new Error("hash kernel scratch is not word aligned");
+    if (!WORD_ALIGNED(k.scratchOffset) || !WORD_ALIGNED(k.outOffset) || !WORD_ALIGNED(k.heap.byteOffset))
+      throw new Error("hash kernel scratch is not word aligned");
   }
   const updater = new TrieUpdater(updateKernel, pages, state, top);
   if (oldValues !== undefined) {

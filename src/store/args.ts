@@ -14,7 +14,8 @@ export function checkStoreKey(key: unknown, name: string): asserts key is Uint8A
 
 /** A bit count of a key prefix: 0 .. 248. */
 export function checkPrefixBits(bits: unknown, name: string): asserts bits is number {
-  if (typeof bits !== "number" || !Number.isInteger(bits) || bits < 0 || bits > KEY_BITS) refuse(`${name} must be an integer in 0 .. ${KEY_BITS}, got ${String(bits)}`);
+  if (typeof bits !== "number" || !Number.isInteger(bits) || bits < 0 || bits > KEY_BITS)
+    refuse(`${name} must be an integer in 0 .. ${KEY_BITS}, got ${String(bits)}`);
 }
 
 /** A positive integer, or Infinity for no limit. */

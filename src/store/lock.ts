@@ -58,7 +58,6 @@ const heldHere = new Set<string>();
 
 const inodeKey = (st: fs.Stats): string => `${st.dev}:${st.ino}`;
 
-
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException).code;
 }
@@ -142,7 +141,10 @@ function clearLegacy(dir: string): void {
   const pid = Number.parseInt(text, 10);
   if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
     const who = pid === process.pid ? "this process" : `process ${pid}`;
-    throw new StoreError("LOCKED", `database ${dir} is held by ${who} (the ${LEGACY} file of an earlier bmt version; if that process is not a bmt writer of this database, remove ${path})`);
+    throw new StoreError(
+      "LOCKED",
+      `database ${dir} is held by ${who} (the ${LEGACY} file of an earlier bmt version; if that process is not a bmt writer of this database, remove ${path})`,
+    );
   }
   try {
     fs.rmSync(path, { force: true });
@@ -152,7 +154,9 @@ function clearLegacy(dir: string): void {
 }
 
 function fifoName(): string {
-  const host = hostname().replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64);
+  const host = hostname()
+    .replace(/[^A-Za-z0-9._-]/g, "_")
+    .slice(0, 64);
   return `lock-${process.pid}@${host}-${randomBytes(8).toString("hex")}.fifo`;
 }
 

@@ -32,7 +32,6 @@ interface LoggedChanges {
   readonly keys: Uint8Array[];
 }
 
-
 /** Options of `StoreReader.open`. */
 export interface StoreReaderOptions {
   /** Page cache budget of the value tree, bytes (default: the kv default). */
@@ -102,7 +101,10 @@ export class StoreReader {
       const rec = readMetaRecord(metaFile);
       if (rec === null) {
         if (dir.marker) throw new StoreError("NOT_FOUND", `no committed database at ${path} (its creation has not finished)`);
-        throw new StoreError("CORRUPT", `${join(path, "meta")}: neither commit point slot (offsets 0 and 4096 of ${metaFile.size()} bytes) holds a valid record, beside the database's other files`);
+        throw new StoreError(
+          "CORRUPT",
+          `${join(path, "meta")}: neither commit point slot (offsets 0 and 4096 of ${metaFile.size()} bytes) holds a valid record, beside the database's other files`,
+        );
       }
       checkFilesPresent(fs, path, dir, rec);
       if (rec.version === META_VERSION_NO_REDO_HEADER) {
@@ -117,7 +119,10 @@ export class StoreReader {
           // shows no newer one, the newer record is damaged (not a checkpoint in flight).
           const now = readMetaRecord(metaFile);
           if (now !== null && now.seq === rec.seq) {
-            throw new StoreError("CORRUPT", `${join(path, "meta")}: the commit point of seq ${intent}, which the writer wrote (readers/marks), is not readable; the newest valid one is seq ${rec.seq}`);
+            throw new StoreError(
+              "CORRUPT",
+              `${join(path, "meta")}: the commit point of seq ${intent}, which the writer wrote (readers/marks), is not readable; the newest valid one is seq ${rec.seq}`,
+            );
           }
           slot.release();
           metaFile.close();
@@ -200,13 +205,19 @@ export class StoreReader {
     this.#live();
     if (this.slot !== null && this.slot.registered) {
       if (this.slot.marks().applied > this.checkpointSeq) {
-        throw new StoreError("FAILED", `${this.path}: the writer has applied a later checkpoint over the state this read-only view opened at (checkpoint ${this.checkpointSeq}): it keeps a view's state only until its second checkpoint after that one`);
+        throw new StoreError(
+          "FAILED",
+          `${this.path}: the writer has applied a later checkpoint over the state this read-only view opened at (checkpoint ${this.checkpointSeq}): it keeps a view's state only until its second checkpoint after that one`,
+        );
       }
       return;
     }
     const rec = readMetaRecord(this.metaFile);
     if (rec === null || rec.seq !== this.checkpointSeq || this.log.movedSince(this.logTail, this.seq + 1)) {
-      throw new StoreError("FAILED", `${this.path} was committed by another process since this read-only view opened (at seq ${this.seq}) and it has no reader table to keep its state`);
+      throw new StoreError(
+        "FAILED",
+        `${this.path} was committed by another process since this read-only view opened (at seq ${this.seq}) and it has no reader table to keep its state`,
+      );
     }
   }
 
@@ -328,7 +339,10 @@ function loggedPages(
     throw e;
   }
   if (result.top.kind !== want.kind || Buffer.compare(result.top.root, want.root) !== 0) {
-    throw new StoreError("CORRUPT", `${path}: the logged commits give root 0x${Buffer.from(result.top.root).toString("hex")}, the log says 0x${Buffer.from(want.root).toString("hex")}`);
+    throw new StoreError(
+      "CORRUPT",
+      `${path}: the logged commits give root 0x${Buffer.from(result.top.root).toString("hex")}, the log says 0x${Buffer.from(want.root).toString("hex")}`,
+    );
   }
   for (const w of result.writes) out.set(pageIdKey(w.id), w.page);
 }

@@ -142,7 +142,10 @@ export class RedoLog {
       const dv = new DataView(slot.buffer);
       if (dv.getUint32(0, true) !== REDO_HEAD_MAGIC || dv.getUint32(REDO_SLOT_CRC_AT, true) !== crc32(slot.subarray(0, REDO_SLOT_CRC_AT))) continue;
       if (dv.getUint32(4, true) !== REDO_HEAD_VERSION) {
-        throw new StoreError("VERSION", `${this.file.path}: redo log format ${dv.getUint32(4, true)} is not supported (this build reads format ${REDO_HEAD_VERSION})`);
+        throw new StoreError(
+          "VERSION",
+          `${this.file.path}: redo log format ${dv.getUint32(4, true)} is not supported (this build reads format ${REDO_HEAD_VERSION})`,
+        );
       }
       best = Math.max(best, Number(dv.getBigUint64(8, true)));
     }
@@ -174,7 +177,10 @@ export class RedoLog {
         // it whole, it was not torn by a crash: appends are synced one by one.
         const next = this.#nextAfterDamaged(pos, size);
         if (next !== -1 && next > afterSeq + out.length) {
-          throw new StoreError("CORRUPT", `${path}: the record at offset ${pos} fails its checksum, yet record ${next} follows it whole: it was damaged after it was written`);
+          throw new StoreError(
+            "CORRUPT",
+            `${path}: the record at offset ${pos} fails its checksum, yet record ${next} follows it whole: it was damaged after it was written`,
+          );
         }
         break;
       }
@@ -188,7 +194,10 @@ export class RedoLog {
         if (out.length === 0 && seq > afterSeq + 1) {
           // A log that starts after the record in force belongs to a newer commit point, which
           // the meta file no longer holds (damaged after it was written): refuse rather than go back.
-          throw new StoreError("CORRUPT", `${path}: the redo log starts at commit ${seq} (offset ${pos}), after the last commit point the meta file holds (seq ${afterSeq}); the newer one is damaged`);
+          throw new StoreError(
+            "CORRUPT",
+            `${path}: the redo log starts at commit ${seq} (offset ${pos}), after the last commit point the meta file holds (seq ${afterSeq}); the newer one is damaged`,
+          );
         }
         break;
       }

@@ -28,7 +28,22 @@
 import { dirname, join } from "node:path";
 import { type BatchEntry, encodeTreeMeta, type KvReader, type KvTree, MAX_VALUE_SIZE, openKv, type RangeOptions } from "../kv/index.ts";
 import { closeQuietly, guardFileSystem, type KvFile, WriteBehind } from "../io/index.ts";
-import { type Change, EMPTY_TOP, type EntryVisitor, MERKLE_PAGE_BYTES, type MerkleTop, pageIdKey, PageStore, type PageStoreStats, type PageWrite, type StateReader, tableFileName, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/index.ts";
+import {
+  type Change,
+  EMPTY_TOP,
+  type EntryVisitor,
+  MERKLE_PAGE_BYTES,
+  type MerkleTop,
+  pageIdKey,
+  PageStore,
+  type PageStoreStats,
+  type PageWrite,
+  type StateReader,
+  tableFileName,
+  type UpdateResult,
+  type UpdateStats,
+  updateTrie,
+} from "../merkle/index.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.ts";
 import { checkKey, compareKeys, EMPTY_NODE, sortByKey, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
@@ -162,7 +177,8 @@ export function sortBatch(batch: Iterable<BatchEntry>): Change[] {
     checkStoreKey(entry[0], `batch[${i}] key`);
     const v = entry[1];
     if (v !== null && !(v instanceof Uint8Array)) throw new StoreError("BAD_ARGUMENT", `batch[${i}] value must be a Uint8Array or null`);
-    if (v !== null && v.length > MAX_VALUE_SIZE) throw new StoreError("BAD_ARGUMENT", `batch[${i}] value is ${v.length} bytes, more than the maximum of ${MAX_VALUE_SIZE}`);
+    if (v !== null && v.length > MAX_VALUE_SIZE)
+      throw new StoreError("BAD_ARGUMENT", `batch[${i}] value is ${v.length} bytes, more than the maximum of ${MAX_VALUE_SIZE}`);
     out.push([entry[0], v]);
     i++;
   }
@@ -196,9 +212,16 @@ function checkPrepared(p: unknown): asserts p is PreparedCommit {
   const q = p as Partial<PreparedCommit> | null;
   if (q === null || typeof q !== "object") throw new StoreError("BAD_ARGUMENT", "prepared must be what prepare() returned");
   const ok =
-    q.base !== null && typeof q.base === "object" && q.base.root instanceof Uint8Array &&
+    q.base !== null &&
+    typeof q.base === "object" &&
+    q.base.root instanceof Uint8Array &&
     Array.isArray(q.changes) &&
-    q.update !== null && typeof q.update === "object" && q.update.top !== null && typeof q.update.top === "object" && q.update.top.root instanceof Uint8Array && Array.isArray(q.update.writes) &&
+    q.update !== null &&
+    typeof q.update === "object" &&
+    q.update.top !== null &&
+    typeof q.update.top === "object" &&
+    q.update.top.root instanceof Uint8Array &&
+    Array.isArray(q.update.writes) &&
     typeof q.updateMs === "number";
   if (!ok) throw new StoreError("BAD_ARGUMENT", "prepared must be what prepare() returned ({ base, changes, update, updateMs })");
 }
@@ -246,7 +269,8 @@ export function inspectDir(fs: PageStoreFileSystem, path: string): DirState {
     const marker = size(CREATING) > 0;
     if (size("meta") > 0) return { kind: "database", marker, names: null, missing: false };
     const found = ["values", "redo"].filter((n) => size(n) > 0);
-    if (!marker && found.length > 0) throw new StoreError("CORRUPT", `${join(path, "meta")} is missing beside ${found.join(", ")}: the database's commit point is gone`);
+    if (!marker && found.length > 0)
+      throw new StoreError("CORRUPT", `${join(path, "meta")} is missing beside ${found.join(", ")}: the database's commit point is gone`);
     return { kind: "new", marker, names: null, missing: false };
   }
   let names: string[] | null;
@@ -269,7 +293,10 @@ export function inspectDir(fs: PageStoreFileSystem, path: string): DirState {
     if (found.length > 0) throw new StoreError("CORRUPT", `${join(path, "meta")} is missing beside ${found.join(", ")}: the database's commit point is gone`);
     const other = names.filter((n) => !isLockFileName(n));
     if (other.length > 0) {
-      throw new StoreError("NOT_EMPTY", `${path} holds files that are not a bmt database (${other.slice(0, 3).join(", ")}${other.length > 3 ? ", ..." : ""}); a database is created only in a missing or empty directory`);
+      throw new StoreError(
+        "NOT_EMPTY",
+        `${path} holds files that are not a bmt database (${other.slice(0, 3).join(", ")}${other.length > 3 ? ", ..." : ""}); a database is created only in a missing or empty directory`,
+      );
     }
   }
   return { kind: "new", marker, names, missing: false };
@@ -300,7 +327,10 @@ export function checkFilesPresent(fs: PageStoreFileSystem, path: string, dir: Di
  */
 function upgradeRedoLog(path: string, metaFile: KvFile, redo: RedoLog, rec: MetaRecord): MetaRecord {
   if (RedoLog.legacyRecordAt(redo.file, rec.seq + 1)) {
-    throw new StoreError("VERSION", `${path}: a format-${META_VERSION_NO_REDO_HEADER} database with commits in its redo log since the last checkpoint; open and close it with the build that wrote it, then open it here to upgrade it`);
+    throw new StoreError(
+      "VERSION",
+      `${path}: a format-${META_VERSION_NO_REDO_HEADER} database with commits in its redo log since the last checkpoint; open and close it with the build that wrote it, then open it here to upgrade it`,
+    );
   }
   RedoLog.create(redo.file, rec.seq);
   const upgraded = { seq: rec.seq, top: rec.top, kv: rec.kv, table: rec.table };
@@ -411,7 +441,8 @@ export class Store {
     rec: MetaRecord,
     options: StoreOptions,
   ) {
-    if (rec === null || typeof rec !== "object" || options === null || typeof options !== "object") throw new StoreError("BAD_ARGUMENT", "stores come from Store.open, not from new");
+    if (rec === null || typeof rec !== "object" || options === null || typeof options !== "object")
+      throw new StoreError("BAD_ARGUMENT", "stores come from Store.open, not from new");
     this.#top = rec.top;
     this.#seq = rec.seq;
     this.#checkpointSeq = rec.seq;
@@ -467,7 +498,10 @@ export class Store {
         opened.push(metaFile);
         rec = readMetaRecord(metaFile);
         if (rec === null && !dir.marker) {
-          throw new StoreError("CORRUPT", `${metaPath}: neither commit point slot (offsets 0 and 4096 of ${metaFile.size()} bytes) holds a valid record, beside the database's other files; refusing to take it for a new one`);
+          throw new StoreError(
+            "CORRUPT",
+            `${metaPath}: neither commit point slot (offsets 0 and 4096 of ${metaFile.size()} bytes) holds a valid record, beside the database's other files; refusing to take it for a new one`,
+          );
         }
       }
       let values: KvTree;
@@ -512,7 +546,12 @@ export class Store {
         redo = RedoLog.create(redoFile, 0);
         values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes, maxDirtyBytes: valueDirtyBytes });
         opened.push(values);
-        pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, initialBuckets: options.merkleInitialBuckets, writeBehind: options.writeBehind });
+        pages = PageStore.open(merkleDir, {
+          fs,
+          cacheBytes: options.merkleCacheBytes,
+          initialBuckets: options.merkleInitialBuckets,
+          writeBehind: options.writeBehind,
+        });
         opened.push(pages);
         rec = { seq: 0, top: EMPTY_TOP, kv: values.durableMeta, table: pages.table };
         writeMetaRecord(metaFile, rec);
@@ -528,7 +567,13 @@ export class Store {
         openReaders(rec.seq);
         values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes, maxDirtyBytes: valueDirtyBytes, meta: encodeTreeMeta(rec.kv) });
         opened.push(values);
-        pages = PageStore.open(merkleDir, { fs, cacheBytes: options.merkleCacheBytes, committedSeq: rec.seq, table: rec.table, writeBehind: options.writeBehind });
+        pages = PageStore.open(merkleDir, {
+          fs,
+          cacheBytes: options.merkleCacheBytes,
+          committedSeq: rec.seq,
+          table: rec.table,
+          writeBehind: options.writeBehind,
+        });
         opened.push(pages);
       }
       const store = new Store(path, metaFile as KvFile, values, pages, redo, lock, rec, options);
@@ -793,7 +838,10 @@ export class Store {
     this.#live();
     if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a load is already in progress`);
     if (options.append !== true && (this.#top.kind !== EMPTY_NODE || this.values.stats().entries !== 0)) {
-      throw new StoreError("NOT_EMPTY", `store ${this.path} is not empty (root 0x${Buffer.from(this.#top.root).toString("hex")}); a bulk load needs an empty store`);
+      throw new StoreError(
+        "NOT_EMPTY",
+        `store ${this.path} is not empty (root 0x${Buffer.from(this.#top.root).toString("hex")}); a bulk load needs an empty store`,
+      );
     }
     if (this.#pending !== null) this.#guard(() => this.#finishCheckpoint());
     // Durable first: the load's commit points are checkpoints, which take all before them.
@@ -824,10 +872,14 @@ export class Store {
           if (!Array.isArray(e) || e.length !== 2) throw new StoreError("BAD_ARGUMENT", `entry ${count + i} must be a [key, value] pair`);
           checkStoreKey(e[0], `entry ${count + i} key`);
           if (!(e[1] instanceof Uint8Array)) throw new StoreError("BAD_ARGUMENT", `entry ${count + i} value must be a Uint8Array`);
-          if (e[1].length > MAX_VALUE_SIZE) throw new StoreError("BAD_ARGUMENT", `entry ${count + i} value is ${e[1].length} bytes, more than the maximum of ${MAX_VALUE_SIZE}`);
+          if (e[1].length > MAX_VALUE_SIZE)
+            throw new StoreError("BAD_ARGUMENT", `entry ${count + i} value is ${e[1].length} bytes, more than the maximum of ${MAX_VALUE_SIZE}`);
           const prev = i > 0 ? chunk[i - 1][0] : last;
           if (prev !== null && compareKeys(prev, e[0]) >= 0) {
-            throw new StoreError("BAD_ARGUMENT", `entry ${count + i} key 0x${Buffer.from(e[0]).toString("hex")} is not after the previous key (a load takes sorted, distinct keys)`);
+            throw new StoreError(
+              "BAD_ARGUMENT",
+              `entry ${count + i} key 0x${Buffer.from(e[0]).toString("hex")} is not after the previous key (a load takes sorted, distinct keys)`,
+            );
           }
         }
         if (chunk.length === 0) return;
@@ -969,7 +1021,10 @@ export class Store {
       const prepared = this.prepare(rec.changes);
       const top = prepared.update.top;
       if (top.kind !== rec.top.kind || Buffer.compare(top.root, rec.top.root) !== 0) {
-        throw new StoreError("CORRUPT", `${this.path}: replaying commit ${rec.seq} from the redo log gives root 0x${Buffer.from(top.root).toString("hex")}, the log says 0x${Buffer.from(rec.top.root).toString("hex")}`);
+        throw new StoreError(
+          "CORRUPT",
+          `${this.path}: replaying commit ${rec.seq} from the redo log gives root 0x${Buffer.from(top.root).toString("hex")}, the log says 0x${Buffer.from(rec.top.root).toString("hex")}`,
+        );
       }
       this.values.apply(prepared.changes);
       this.#stage(prepared.update.writes, true);
@@ -984,7 +1039,13 @@ export class Store {
   }
 
   /** Counters of the page store, the value tree and the redo log. */
-  stats(): { merkle: PageStoreStats; values: ReturnType<KvTree["stats"]>; redo: { fsyncs: number; bytesWritten: number; records: number; bytes: number }; checkpoints: number; dirtyPages: number } {
+  stats(): {
+    merkle: PageStoreStats;
+    values: ReturnType<KvTree["stats"]>;
+    redo: { fsyncs: number; bytesWritten: number; records: number; bytes: number };
+    checkpoints: number;
+    dirtyPages: number;
+  } {
     return {
       merkle: this.pages.stats(),
       values: this.values.stats(),
@@ -1027,7 +1088,11 @@ export class Store {
       }
     }
     if (checkpointFailure !== null) {
-      throw new StoreError("FAILED", `store ${this.path} closed, but its last checkpoint failed (${(checkpointFailure as Error).message}); every commit is in the redo log, and the next open replays it`, { cause: checkpointFailure });
+      throw new StoreError(
+        "FAILED",
+        `store ${this.path} closed, but its last checkpoint failed (${(checkpointFailure as Error).message}); every commit is in the redo log, and the next open replays it`,
+        { cause: checkpointFailure },
+      );
     }
     if (closeFailure !== null) throw closeFailure;
   }
@@ -1036,7 +1101,8 @@ export class Store {
   abandon(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const f of [{ close: () => this.#readers?.close() }, this.pages, this.values, this.redo, this.metaFile, { close: () => this.lock?.release() }]) closeQuietly(f);
+    for (const f of [{ close: () => this.#readers?.close() }, this.pages, this.values, this.redo, this.metaFile, { close: () => this.lock?.release() }])
+      closeQuietly(f);
   }
 
   /**

@@ -12,13 +12,7 @@ import { ByteReader, ByteWriter, isBytes } from "./bytes.ts";
 import { TrieError } from "./errors.ts";
 import { commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
 import { EMBED_MAX, HASH_BYTES, isEmptyId } from "./node.ts";
-import {
-  type MultiProof,
-  type MultiProofPath,
-  multiProofShape,
-  openMultiProof,
-  SIBLING_LEFT,
-} from "./multiproof.ts";
+import { type MultiProof, type MultiProofPath, multiProofShape, openMultiProof, SIBLING_LEFT } from "./multiproof.ts";
 import type { KeyProof, ProofTerminal } from "./proof.ts";
 import { type BoundaryNode, classify, type RangeProof } from "./range-proof.ts";
 import type { Change } from "./stateless.ts";
@@ -58,7 +52,6 @@ const F_DELETE = 4;
 function notEncodable(what: string): never {
   throw new TrieError("BAD_ARGUMENT", `cannot encode: ${what}`);
 }
-
 
 function header(w: ByteWriter, type: number): void {
   w.byte(PROOF_MAGIC[0]);
@@ -222,7 +215,9 @@ function readKeyProofBody(r: ByteReader): KeyProof {
   if (tag === T_OWN_LEAF) {
     const value = r.sized("value");
     const terminal: ProofTerminal =
-      value.length <= EMBED_MAX ? { kind: "leaf", key: key.slice(), value: value.slice() } : { kind: "leaf", key: key.slice(), valueHash: sharedKernel().hash(value) };
+      value.length <= EMBED_MAX
+        ? { kind: "leaf", key: key.slice(), value: value.slice() }
+        : { kind: "leaf", key: key.slice(), valueHash: sharedKernel().hash(value) };
     return { root, key, value, siblings, terminal };
   }
   if (tag !== T_EMBEDDED_LEAF && tag !== T_HASHED_LEAF) r.fail(`terminal tag ${tag} unknown`);
@@ -489,8 +484,7 @@ export function encodeWitness(witness: Witness): Uint8Array {
     if (write[1] === null) {
       if (!isBytes(opened?.values.get(keys[at]))) notEncodable(`writes[${i}] deletes an absent key`);
       flags[at] |= F_DELETE;
-    }
-    else if (isBytes(write[1])) {
+    } else if (isBytes(write[1])) {
       flags[at] |= F_SET;
       values[at] = write[1];
     } else notEncodable(`writes[${i}] value`);

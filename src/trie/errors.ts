@@ -8,16 +8,7 @@
  * - `NOT_COVERED`: a stateless update writes a key, or needs a node, the proof does not show;
  * - `BAD_ENCODING`: bytes or JSON that are not the canonical encoding of a proof or witness.
  */
-export type TrieErrorCode =
-  | "BAD_KEY"
-  | "BAD_VALUE"
-  | "UNSORTED"
-  | "DUPLICATE_KEY"
-  | "BAD_ARGUMENT"
-  | "BAD_PATH"
-  | "BAD_PROOF"
-  | "NOT_COVERED"
-  | "BAD_ENCODING";
+export type TrieErrorCode = "BAD_KEY" | "BAD_VALUE" | "UNSORTED" | "DUPLICATE_KEY" | "BAD_ARGUMENT" | "BAD_PATH" | "BAD_PROOF" | "NOT_COVERED" | "BAD_ENCODING";
 
 /** Typed error for bad input to the pure trie layer; the message names the argument. */
 export class TrieError extends Error {

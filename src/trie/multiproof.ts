@@ -16,14 +16,7 @@ import { TrieError } from "./errors.ts";
 import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
 import { EMBED_MAX, HASH_BYTES } from "./node.ts";
 import { BRANCH_NODE, LEAF_NODE, splitPoint, type TrieNode, type TrieNodeSource } from "./node-source.ts";
-import {
-  branchNode,
-  EMPTY_PARTIAL,
-  leafNode,
-  nameOf,
-  namedNode,
-  type PartialNode,
-} from "./partial-trie.ts";
+import { branchNode, EMPTY_PARTIAL, leafNode, nameOf, namedNode, type PartialNode } from "./partial-trie.ts";
 import { leafTerminal, type ProofTerminal, siblingPath } from "./proof.ts";
 import { ProvenValues } from "./proven.ts";
 import { equalBytes, isBytes } from "./bytes.ts";
@@ -95,8 +88,6 @@ export function proveMany(source: TrieNodeSource, keys: readonly Uint8Array[]): 
   else visit(top, 0, 0, sorted.length);
   return { root: top.name.slice(), paths, siblings };
 }
-
-
 
 /** A multiproof rebuilt: its partial trie, the root it names, and what it proves. */
 export interface OpenedMultiProof {

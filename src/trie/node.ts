@@ -30,13 +30,7 @@ export function encodeBranch(left: Uint8Array, right: Uint8Array, out: Uint8Arra
  * Writes a leaf preimage into `out[at..at+64)`. `value` is embedded when it has at most 32
  * bytes; otherwise `valueHash` (its BLAKE2b-256) must be given and is stored instead.
  */
-export function encodeLeaf(
-  key: Uint8Array,
-  value: Uint8Array,
-  out: Uint8Array,
-  at: number,
-  valueHash?: Uint8Array,
-): void {
+export function encodeLeaf(key: Uint8Array, value: Uint8Array, out: Uint8Array, at: number, valueHash?: Uint8Array): void {
   out.set(key.subarray(0, KEY_BYTES), at + 1);
   if (value.length <= EMBED_MAX) {
     out[at] = LEAF_EMBEDDED | value.length;

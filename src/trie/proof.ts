@@ -90,8 +90,6 @@ export function proveKey(from: readonly Entry[] | TrieNodeSource, key: Uint8Arra
   return { root, key: key.slice(), value, siblings, terminal };
 }
 
-
-
 /**
  * Writes the terminal node's name to `out` after checking it against the claim; false when the
  * claim and the terminal disagree (wrong value, a leaf off the key's path, malformed fields).

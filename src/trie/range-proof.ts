@@ -140,8 +140,6 @@ export function proveRange(source: TrieNodeSource, start: Uint8Array, end: Uint8
   return { root: top.name.slice(), start: start.slice(), end: last.slice(), entries: listed, boundary };
 }
 
-
-
 /** The root a range proof rebuilds, or null when it is malformed or incomplete in form. */
 function rangeProofRoot(proof: RangeProof): Uint8Array | null {
   const { start, end, entries, boundary } = proof;

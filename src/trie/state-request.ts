@@ -176,7 +176,8 @@ export function respondStateRequest(source: TrieNodeSource, start: Uint8Array, e
   if (taken.length > 0) {
     const last = taken[taken.length - 1].key;
     const lastPath = walkPath(source, last);
-    if (lastPath.depth !== lastDepth) throw new TrieError("BAD_PATH", `the source puts the leaf of the last key at depth ${lastPath.depth}, its neighbours at ${lastDepth}`);
+    if (lastPath.depth !== lastDepth)
+      throw new TrieError("BAD_PATH", `the source puts the leaf of the last key at depth ${lastPath.depth}, its neighbours at ${lastDepth}`);
     const shared = Math.min(commonPrefixBits(start, last), startPath.depth, lastPath.depth);
     extra = lastPath.nodes.slice(shared + 1);
   }

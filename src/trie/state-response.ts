@@ -182,7 +182,11 @@ export function verifyStateResponse(root: Uint8Array, start: Uint8Array, end: Ui
     kernel.hashNode(node, 0, name, 0);
     const s = slots.findIndex((slot) => sameName(name, slot.name, slot.left));
     if (s < 0) {
-      bad(i === 0 ? "boundary node 0 does not hash to the root" : `boundary node ${i} is not a child, on the path to start or to the last key, of an earlier boundary node`);
+      bad(
+        i === 0
+          ? "boundary node 0 does not hash to the root"
+          : `boundary node ${i} is not a child, on the path to start or to the last key, of an earlier boundary node`,
+      );
     }
     const slot = slots[s];
     slots.splice(s, 1);
@@ -240,7 +244,9 @@ export function verifyStateResponse(root: Uint8Array, start: Uint8Array, end: Ui
       return;
     }
     if (b - a !== 1 || compareKeys(entries[a].key, key) !== 0) {
-      bad(`boundary node ${p.index} is the leaf of ${hex(key)}, in the range, but the pairs there ${b > a ? `start with ${hex(entries[a].key)}` : "are missing it"}${b - a > 1 ? ` and hold ${b - a}` : ""}`);
+      bad(
+        `boundary node ${p.index} is the leaf of ${hex(key)}, in the range, but the pairs there ${b > a ? `start with ${hex(entries[a].key)}` : "are missing it"}${b - a > 1 ? ` and hold ${b - a}` : ""}`,
+      );
     }
     const value = entries[a].value;
     const tag = node[0];
@@ -277,15 +283,21 @@ export function verifyStateResponse(root: Uint8Array, start: Uint8Array, end: Ui
       const [first, last] = bounds(path, d + 1);
       if (compareKeys(last, start) < 0) continue;
       if (compareKeys(first, after) > 0) {
-        if (lastKey === null && compareKeys(last, end) <= 0) bad(`no pair returned, yet the subtrie at depth ${d + 1} under boundary node ${p.index}, wholly in the range, is not empty`);
+        if (lastKey === null && compareKeys(last, end) <= 0)
+          bad(`no pair returned, yet the subtrie at depth ${d + 1} under boundary node ${p.index}, wholly in the range, is not empty`);
         if (compareKeys(first, end) <= 0) complete = false;
         continue;
       }
       if (onPath(path, d + 1)) bad(`the path below boundary node ${p.index} lacks its node at depth ${d + 1}`);
       const rebuilt = subtrieRoot(entries, lo, hi, d + 1);
       if (!sameName(rebuilt, held, bit === 0)) {
-        if (hi === lo) bad(`no pair under the ${bit === 0 ? "left" : "right"} child of boundary node ${p.index} (depth ${d + 1}), inside the range and not empty: pairs were left out`);
-        bad(`the pairs from ${lo} to ${hi - 1} under the ${bit === 0 ? "left" : "right"} child of boundary node ${p.index} (depth ${d + 1}) do not give its name: a pair is missing, added or altered`);
+        if (hi === lo)
+          bad(
+            `no pair under the ${bit === 0 ? "left" : "right"} child of boundary node ${p.index} (depth ${d + 1}), inside the range and not empty: pairs were left out`,
+          );
+        bad(
+          `the pairs from ${lo} to ${hi - 1} under the ${bit === 0 ? "left" : "right"} child of boundary node ${p.index} (depth ${d + 1}) do not give its name: a pair is missing, added or altered`,
+        );
       }
     }
   };

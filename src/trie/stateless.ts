@@ -149,7 +149,6 @@ function grow(items: readonly PartialLeaf[], lo: number, hi: number, depth: numb
   return branchNode(grow(items, lo, m, depth + 1), grow(items, m, hi, depth + 1));
 }
 
-
 /**
  * The root after `writes` (key, value or null to delete; any order, distinct keys) to the
  * trie named `prevRoot`, computed from `proof` alone. Throws `TrieError`: `BAD_PROOF` when

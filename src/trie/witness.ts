@@ -53,7 +53,6 @@ export function buildWitness(source: TrieNodeSource, reads: readonly Uint8Array[
   return { prevRoot: proof.root.slice(), proof, reads: readList, writes: sorted };
 }
 
-
 function checkedList<T extends Read>(list: readonly T[], name: string): void {
   if (!Array.isArray(list)) throw new TrieError("BAD_ARGUMENT", `witness.${name} must be an array`);
   list.forEach((item, i) => {
@@ -95,7 +94,13 @@ export function verifyWitness(w: Witness): VerifiedWitness {
       if (!opened.values.has(key)) throw new TrieError("NOT_COVERED", `witness.writes[${i}] (${toHex(key)}) is not one of the proof's keys`);
     });
     const root = nameOf(updatePartialTrie(opened.trie, writes)).slice();
-    return { reads: new ProvenValues(reads.map((r) => r[0]), values), root };
+    return {
+      reads: new ProvenValues(
+        reads.map((r) => r[0]),
+        values,
+      ),
+      root,
+    };
   } catch (e) {
     if (e instanceof TrieError) throw e;
     throw new TrieError("BAD_ARGUMENT", `malformed witness (${e instanceof Error ? e.message : String(e)})`);

@@ -41,7 +41,14 @@ const key = keys[0];
 const db_ = (names: string): Refusal => ({ family: DbError, codes: ["BAD_ARGUMENT"], names });
 const store_ = (names: string): Refusal => ({ family: StoreError, codes: ["BAD_ARGUMENT"], names });
 
-const NOT_STRINGS: readonly Bad[] = [["undefined", undefined], ["null", null], ["number", 1], ["object", {}], ["empty", ""], ["bytes", new Uint8Array(3)]];
+const NOT_STRINGS: readonly Bad[] = [
+  ["undefined", undefined],
+  ["null", null],
+  ["number", 1],
+  ["object", {}],
+  ["empty", ""],
+  ["bytes", new Uint8Array(3)],
+];
 const NOT_OPTIONS: readonly Bad[] = [...NOT_OBJECTS.filter(([l]) => l !== "undefined"), ["array", []]];
 const BAD_RANGES: readonly Bad[] = [
   ...NOT_OPTIONS,
@@ -63,7 +70,12 @@ function badOptions(known: Record<string, "boolean" | "bytes" | "count" | "bucke
             ? [...NOT_COUNTS, ["1000001", 1_000_001]]
             : kind === "buckets"
               ? [...NOT_POSITIVE, ["3", 3], ["6 (not a power of two)", 6], ["2^32", 2 ** 32]]
-              : [["null", null], ["object", {}], ["string", "fs"], ["partial", { open() {} }]];
+              : [
+                  ["null", null],
+                  ["object", {}],
+                  ["string", "fs"],
+                  ["partial", { open() {} }],
+                ];
     for (const [l, v] of bads) out.push([`options.${name} ${l}`, { [name]: v }, `options.${name}`]);
   }
   out.push(["misspelt option", { readonly: true }, "options.readonly"], ...unknown);
@@ -91,8 +103,27 @@ function withSync(ctx: Ctx, f: (s: root.WarpSync) => unknown): unknown {
   }
 }
 
-const DB_OPTIONS = { rollbackWindow: "count", create: "boolean", readOnly: "boolean", valueCacheBytes: "bytes", merkleCacheBytes: "bytes", fs: "fs", lock: "boolean", merkleInitialBuckets: "buckets" } as const;
-const STORE_OPTIONS = { valueCacheBytes: "bytes", merkleCacheBytes: "bytes", fs: "fs", lock: "boolean", merkleInitialBuckets: "buckets", checkpointEvery: "bytes", checkpointBytes: "bytes", create: "boolean", writeBehind: "boolean" } as const;
+const DB_OPTIONS = {
+  rollbackWindow: "count",
+  create: "boolean",
+  readOnly: "boolean",
+  valueCacheBytes: "bytes",
+  merkleCacheBytes: "bytes",
+  fs: "fs",
+  lock: "boolean",
+  merkleInitialBuckets: "buckets",
+} as const;
+const STORE_OPTIONS = {
+  valueCacheBytes: "bytes",
+  merkleCacheBytes: "bytes",
+  fs: "fs",
+  lock: "boolean",
+  merkleInitialBuckets: "buckets",
+  checkpointEvery: "bytes",
+  checkpointBytes: "bytes",
+  create: "boolean",
+  writeBehind: "boolean",
+} as const;
 
 /** The database the method calls go to, with a few commits, and its fingerprint. */
 async function fixture(): Promise<{ db: root.Db; fingerprint: () => string; witnessed: FinishedSession }> {
@@ -126,7 +157,16 @@ interface Ctx {
 }
 
 /** Replaces argument `i` of `valid` with each bad value; each call refused as `want`, nothing changed. */
-async function each(t: Tally, ctx: Ctx | null, fname: string, f: (...args: never[]) => unknown, valid: readonly unknown[], i: number, bads: readonly Bad[], want: Refusal): Promise<void> {
+async function each(
+  t: Tally,
+  ctx: Ctx | null,
+  fname: string,
+  f: (...args: never[]) => unknown,
+  valid: readonly unknown[],
+  i: number,
+  bads: readonly Bad[],
+  want: Refusal,
+): Promise<void> {
   for (const [label, v, names] of bads) {
     const args = valid.slice();
     args[i] = v;
@@ -204,11 +244,16 @@ const TABLE: Record<string, TableEntry> = {
     await each(t, null, "warpSync", f, [dir(), ctx.db.root, request, {}], 1, NOT_ROOTS, db_("root"));
     await each(t, null, "warpSync", f, [dir(), ctx.db.root, request, {}], 2, [...NOT_OBJECTS, ["object", {}]], db_("request"));
     await each(t, null, "warpSync", f, [dir(), ctx.db.root, request, {}], 3, warpOptions(true), db_("options"));
-    await t.refuses("warpSync(request answering garbage)", () => f(dir(), ctx.db.root, () => ({ boundary: 1, pairs: null }), {}), { family: DbError, codes: ["BAD_RESPONSE"], names: "response" });
+    await t.refuses("warpSync(request answering garbage)", () => f(dir(), ctx.db.root, () => ({ boundary: 1, pairs: null }), {}), {
+      family: DbError,
+      codes: ["BAD_RESPONSE"],
+      names: "response",
+    });
   },
   WarpSync: {
     construct: async (t) => {
-      for (const [l, v] of NOT_OBJECTS) await t.refuses(`new WarpSync(${l})`, () => new (root.WarpSync as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
+      for (const [l, v] of NOT_OBJECTS)
+        await t.refuses(`new WarpSync(${l})`, () => new (root.WarpSync as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
     },
     methods: {
       open: async (t, ctx) => {
@@ -220,7 +265,12 @@ const TABLE: Record<string, TableEntry> = {
       receive: async (t, ctx) => {
         const sync = root.WarpSync.open(dir(), ctx.db.root);
         try {
-          const bads: Bad[] = [...NOT_OBJECTS, ["object", {}], ["boundary 30 bytes", { boundary: new Uint8Array(30), pairs: new Uint8Array(0) }], ["pairs string", { boundary: new Uint8Array(0), pairs: "x" }]];
+          const bads: Bad[] = [
+            ...NOT_OBJECTS,
+            ["object", {}],
+            ["boundary 30 bytes", { boundary: new Uint8Array(30), pairs: new Uint8Array(0) }],
+            ["pairs string", { boundary: new Uint8Array(0), pairs: "x" }],
+          ];
           for (const [l, v] of bads) {
             await t.refuses(`WarpSync.receive(${l})`, () => sync.receive(v as never), { family: DbError, codes: ["BAD_RESPONSE"], names: "response" });
             if (sync.progress.responses !== 0) t.fail(`WarpSync.receive(${l})`, "a refused response was kept");
@@ -259,13 +309,40 @@ const TABLE: Record<string, TableEntry> = {
         const f = (id: unknown, parent: unknown, changes: unknown) => forks.import(id as string, parent as string, changes as []);
         await each(t, ctx, "ForkStates.import", f, ["b", "f", []], 0, [...NOT_STRINGS, ["the finalized id", "f"]], db_("id"));
         await each(t, ctx, "ForkStates.import", f, ["b", "f", []], 1, [...NOT_STRINGS, ["unknown", "nope"]], db_("parent"));
-        const changes: Bad[] = [...NOT_ITERABLES, ["string", "ab"], ["[garbage]", [1]], ["[[30 bytes, null]]", [[new Uint8Array(30), null]]], ["[[key, string]]", [[key, "v"]]]];
+        const changes: Bad[] = [
+          ...NOT_ITERABLES,
+          ["string", "ab"],
+          ["[garbage]", [1]],
+          ["[[30 bytes, null]]", [[new Uint8Array(30), null]]],
+          ["[[key, string]]", [[key, "v"]]],
+        ];
         await each(t, ctx, "ForkStates.import", f, ["b", "f", []], 2, changes, db_("changes"));
         if (forks.stats().states !== 0) t.fail("ForkStates.import", "a refused import was kept");
       },
-      reader: (t, ctx) => each(t, ctx, "ForkStates.reader", (id: string) => new root.ForkStates(ctx.db, "f").reader(id), ["f"], 0, [...NOT_STRINGS, ["unknown", "nope"]], db_("id")),
-      root: (t, ctx) => each(t, ctx, "ForkStates.root", (id: string) => new root.ForkStates(ctx.db, "f").root(id), ["f"], 0, [...NOT_STRINGS, ["unknown", "nope"]], db_("id")),
-      finalize: (t, ctx) => each(t, ctx, "ForkStates.finalize", (id: string) => new root.ForkStates(ctx.db, "f").finalize(id), ["f"], 0, [...NOT_STRINGS, ["unknown", "nope"]], db_("id")),
+      reader: (t, ctx) =>
+        each(
+          t,
+          ctx,
+          "ForkStates.reader",
+          (id: string) => new root.ForkStates(ctx.db, "f").reader(id),
+          ["f"],
+          0,
+          [...NOT_STRINGS, ["unknown", "nope"]],
+          db_("id"),
+        ),
+      root: (t, ctx) =>
+        each(t, ctx, "ForkStates.root", (id: string) => new root.ForkStates(ctx.db, "f").root(id), ["f"], 0, [...NOT_STRINGS, ["unknown", "nope"]], db_("id")),
+      finalize: (t, ctx) =>
+        each(
+          t,
+          ctx,
+          "ForkStates.finalize",
+          (id: string) => new root.ForkStates(ctx.db, "f").finalize(id),
+          ["f"],
+          0,
+          [...NOT_STRINGS, ["unknown", "nope"]],
+          db_("id"),
+        ),
       list: noArgs("ForkStates.list", (ctx) => new root.ForkStates(ctx.db, "f").list()),
       stats: noArgs("ForkStates.stats", (ctx) => new root.ForkStates(ctx.db, "f").stats()),
       release: noArgs("ForkStates.release", (ctx) => new root.ForkStates(ctx.db, "f").release()),
@@ -278,7 +355,29 @@ const TABLE: Record<string, TableEntry> = {
   importEntries: async (t) => {
     const entries = [{ key, value: new Uint8Array(1) }];
     await each(t, null, "importEntries", root.importEntries, [dir(), entries, {}], 0, NOT_STRINGS, db_("path"));
-    await each(t, null, "importEntries", (e: unknown) => root.importEntries(dir(), e as []), [entries], 0, [...NOT_ITERABLES, ["[garbage]", [1], "entry 0"], ["[30-byte key]", [{ key: new Uint8Array(30), value: new Uint8Array(1) }], "entry 0 key"], ["[string value]", [[key, "v"]], "entry 0 value"], ["unsorted", [{ key: keys[2], value: new Uint8Array(1) }, { key: new Uint8Array(31), value: new Uint8Array(1) }], "entry 1"]], db_("entries"));
+    await each(
+      t,
+      null,
+      "importEntries",
+      (e: unknown) => root.importEntries(dir(), e as []),
+      [entries],
+      0,
+      [
+        ...NOT_ITERABLES,
+        ["[garbage]", [1], "entry 0"],
+        ["[30-byte key]", [{ key: new Uint8Array(30), value: new Uint8Array(1) }], "entry 0 key"],
+        ["[string value]", [[key, "v"]], "entry 0 value"],
+        [
+          "unsorted",
+          [
+            { key: keys[2], value: new Uint8Array(1) },
+            { key: new Uint8Array(31), value: new Uint8Array(1) },
+          ],
+          "entry 1",
+        ],
+      ],
+      db_("entries"),
+    );
     const opts: Bad[] = [
       ...NOT_OPTIONS.map(([l, v]): Bad => [`options ${l}`, v, "options"]),
       ...NOT_ROOTS.filter(([l]) => l !== "undefined").map(([l, v]): Bad => [`expectRoot ${l}`, { expectRoot: v }, "options.expectRoot"]),
@@ -304,7 +403,8 @@ const TABLE: Record<string, TableEntry> = {
   },
   Db: {
     construct: async (t) => {
-      for (const [l, v] of [...NOT_OBJECTS, ["object", {}]] as Bad[]) await t.refuses(`new Db(${l})`, () => new (root.Db as unknown as new (x: unknown) => unknown)(v), db_("open(path, options)"));
+      for (const [l, v] of [...NOT_OBJECTS, ["object", {}]] as Bad[])
+        await t.refuses(`new Db(${l})`, () => new (root.Db as unknown as new (x: unknown) => unknown)(v), db_("open(path, options)"));
     },
     methods: {
       open: async (t) => {
@@ -327,12 +427,15 @@ const TABLE: Record<string, TableEntry> = {
         const bads: Bad[] = [
           ...NOT_OPTIONS.map(([l, v]): Bad => [l, v, "options"]),
           ...NOT_BOOLEANS.map(([l, v]): Bad => [`witness ${l}`, { witness: v }, "options.witness"]),
-          ...[...NOT_ARRAYS.filter(([l]) => l !== "undefined"), ["[garbage]", [{}]], ["[null]", [null]]].map(([l, v]): Bad => [`overlays ${l}`, { overlays: v }, "options.overlays"]),
+          ...[...NOT_ARRAYS.filter(([l]) => l !== "undefined"), ["[garbage]", [{}]], ["[null]", [null]]].map(
+            ([l, v]): Bad => [`overlays ${l}`, { overlays: v }, "options.overlays"],
+          ),
           ["misspelt option", { witnes: true }, "options.witnes"],
         ];
         await each(t, ctx, "Db.beginWrite", (o: object) => ctx.db.beginWrite(o), [{}], 0, bads, db_("options"));
       },
-      rollback: (t, ctx) => each(t, ctx, "Db.rollback", (n: number) => ctx.db.rollback(n), [0], 0, [...NOT_COUNTS, ["undefined", undefined], ["more than the depth", 5]], db_("n")),
+      rollback: (t, ctx) =>
+        each(t, ctx, "Db.rollback", (n: number) => ctx.db.rollback(n), [0], 0, [...NOT_COUNTS, ["undefined", undefined], ["more than the depth", 5]], db_("n")),
       close: async () => {}, // run last, below
       "Symbol.dispose": async () => {},
       "Symbol.asyncDispose": async () => {},
@@ -340,9 +443,11 @@ const TABLE: Record<string, TableEntry> = {
   },
   Snapshot: {
     construct: async (t) => {
-      for (const [l, v] of NOT_OBJECTS) await t.refuses(`new Snapshot(${l})`, () => new (Snapshot as unknown as new (x: unknown, y: unknown) => unknown)(v, v), db_("not from new"));
+      for (const [l, v] of NOT_OBJECTS)
+        await t.refuses(`new Snapshot(${l})`, () => new (Snapshot as unknown as new (x: unknown, y: unknown) => unknown)(v, v), db_("not from new"));
       // The abstract base of all readers, reachable from JavaScript through any reader's prototype.
-      for (const [l, v] of NOT_OBJECTS) await t.refuses(`new StateReadable(${l})`, () => new (StateReadableClass as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
+      for (const [l, v] of NOT_OBJECTS)
+        await t.refuses(`new StateReadable(${l})`, () => new (StateReadableClass as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
     },
     methods: {
       ...readerMethods("Snapshot", (ctx) => ctx.db.beginRead()),
@@ -354,7 +459,8 @@ const TABLE: Record<string, TableEntry> = {
   },
   Overlay: {
     construct: async (t) => {
-      for (const [l, v] of [...NOT_OBJECTS, ["object", { core: {} }]] as Bad[]) await t.refuses(`new Overlay(${l})`, () => new (Overlay as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
+      for (const [l, v] of [...NOT_OBJECTS, ["object", { core: {} }]] as Bad[])
+        await t.refuses(`new Overlay(${l})`, () => new (Overlay as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
     },
     methods: {
       ...readerMethods("Overlay", (ctx) => ctx.witnessed.toOverlay()),
@@ -365,7 +471,8 @@ const TABLE: Record<string, TableEntry> = {
   },
   FinishedSession: {
     construct: async (t) => {
-      for (const [l, v] of NOT_OBJECTS) await t.refuses(`new FinishedSession(${l})`, () => new (FinishedSession as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
+      for (const [l, v] of NOT_OBJECTS)
+        await t.refuses(`new FinishedSession(${l})`, () => new (FinishedSession as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
     },
     methods: {
       ...readerMethods("FinishedSession", finished),
@@ -381,7 +488,8 @@ const TABLE: Record<string, TableEntry> = {
   },
   WriteSession: {
     construct: async (t) => {
-      for (const [l, v] of NOT_OBJECTS) await t.refuses(`new WriteSession(${l})`, () => new (WriteSession as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
+      for (const [l, v] of NOT_OBJECTS)
+        await t.refuses(`new WriteSession(${l})`, () => new (WriteSession as unknown as new (x: unknown) => unknown)(v), db_("not from new"));
     },
     methods: {
       prevRoot: noArgs("WriteSession.prevRoot", (ctx) => session(ctx).prevRoot),
@@ -410,10 +518,34 @@ const TABLE: Record<string, TableEntry> = {
 /** The store layer: internal, but its public methods check their arguments the same way. */
 const STORE_TABLE: Record<string, TableEntry> = {
   StoreError: "error class",
-  sortBatch: (t) => each(t, null, "sortBatch", storeLayer.sortBatch, [[]], 0, [...NOT_ITERABLES, ["string", "ab"], ["[garbage]", [1]], ["[[30 bytes, null]]", [[new Uint8Array(30), null]]], ["[[key, string]]", [[key, "v"]]], ["repeated", [[key, null], [key, null]]]], store_("batch")),
+  sortBatch: (t) =>
+    each(
+      t,
+      null,
+      "sortBatch",
+      storeLayer.sortBatch,
+      [[]],
+      0,
+      [
+        ...NOT_ITERABLES,
+        ["string", "ab"],
+        ["[garbage]", [1]],
+        ["[[30 bytes, null]]", [[new Uint8Array(30), null]]],
+        ["[[key, string]]", [[key, "v"]]],
+        [
+          "repeated",
+          [
+            [key, null],
+            [key, null],
+          ],
+        ],
+      ],
+      store_("batch"),
+    ),
   Store: {
     construct: async (t) => {
-      for (const [l, v] of NOT_OBJECTS) await t.refuses(`new Store(${l})`, () => new (Store as unknown as new (x: unknown) => unknown)(v), store_("Store.open"));
+      for (const [l, v] of NOT_OBJECTS)
+        await t.refuses(`new Store(${l})`, () => new (Store as unknown as new (x: unknown) => unknown)(v), store_("Store.open"));
     },
     methods: {
       open: async (t) => {
@@ -425,7 +557,17 @@ const STORE_TABLE: Record<string, TableEntry> = {
         }
       },
       get: (t, ctx) => each(t, null, "Store.get", (k: Uint8Array) => ctx.store.get(k), [key], 0, NOT_KEYS, store_("key")),
-      entries: (t, ctx) => each(t, null, "Store.entries", (r: object) => ctx.store.entries(r), [{}], 0, [...BAD_RANGES, ["reverse 1", { reverse: 1 }, "reverse"], ["extra field", { limit: 3 }, "range.limit"]], store_("range")),
+      entries: (t, ctx) =>
+        each(
+          t,
+          null,
+          "Store.entries",
+          (r: object) => ctx.store.entries(r),
+          [{}],
+          0,
+          [...BAD_RANGES, ["reverse 1", { reverse: 1 }, "reverse"], ["extra field", { limit: 3 }, "range.limit"]],
+          store_("range"),
+        ),
       seekPrefixKey: async (t, ctx) => {
         const f = (k: Uint8Array, b: number) => ctx.store.seekPrefixKey(k, b);
         await each(t, null, "Store.seekPrefixKey", f, [key, 8], 0, NOT_KEYS, store_("key"));
@@ -437,16 +579,59 @@ const STORE_TABLE: Record<string, TableEntry> = {
         await each(t, null, "Store.scanPrefix", f, valid, 0, NOT_KEYS, store_("key"));
         await each(t, null, "Store.scanPrefix", f, valid, 1, [...NOT_COUNTS, ["249", 249]], store_("bits"));
         await each(t, null, "Store.scanPrefix", f, valid, 2, [...NOT_OBJECTS, ["object", {}]], store_("visit"));
-        await each(t, null, "Store.scanPrefix", f, valid, 3, [...NOT_POSITIVE.filter(([l]) => l !== "Infinity"), ["-Infinity", Number.NEGATIVE_INFINITY]], store_("limit"));
+        await each(
+          t,
+          null,
+          "Store.scanPrefix",
+          f,
+          valid,
+          3,
+          [...NOT_POSITIVE.filter(([l]) => l !== "Infinity"), ["-Infinity", Number.NEGATIVE_INFINITY]],
+          store_("limit"),
+        );
       },
       page: (t, ctx) => each(t, null, "Store.page", (id: Uint8Array) => ctx.store.page(id), [new Uint8Array(32)], 0, [...NOT_ROOTS], store_("id")),
       commit: async (t, ctx) => {
         const before = `${toHex(ctx.store.root)} ${ctx.store.seq}`;
-        await each(t, null, "Store.commit", (b: unknown) => ctx.store.commit(b as []), [[]], 0, [...NOT_ITERABLES, ["string", "ab"], ["[garbage]", [1]], ["[[30 bytes, null]]", [[new Uint8Array(30), null]], "batch[0] key"], ["[[key, string]]", [[key, "v"]], "batch[0] value"], ["repeated", [[key, null], [key, null]], "repeats"]], store_("batch"));
+        await each(
+          t,
+          null,
+          "Store.commit",
+          (b: unknown) => ctx.store.commit(b as []),
+          [[]],
+          0,
+          [
+            ...NOT_ITERABLES,
+            ["string", "ab"],
+            ["[garbage]", [1]],
+            ["[[30 bytes, null]]", [[new Uint8Array(30), null]], "batch[0] key"],
+            ["[[key, string]]", [[key, "v"]], "batch[0] value"],
+            [
+              "repeated",
+              [
+                [key, null],
+                [key, null],
+              ],
+              "repeats",
+            ],
+          ],
+          store_("batch"),
+        );
         if (`${toHex(ctx.store.root)} ${ctx.store.seq}` !== before) t.fail("Store.commit", "a refused commit changed the store");
       },
-      prepare: (t, ctx) => each(t, null, "Store.prepare", (b: unknown) => ctx.store.prepare(b as []), [[]], 0, [...NOT_ITERABLES, ["[garbage]", [1]]], store_("batch")),
-      commitPrepared: (t, ctx) => each(t, null, "Store.commitPrepared", (p: unknown) => ctx.store.commitPrepared(p as never), [null], 0, [...NOT_OBJECTS, ["object", {}], ["half", { base: ctx.store.top, changes: [] }]], store_("prepared")),
+      prepare: (t, ctx) =>
+        each(t, null, "Store.prepare", (b: unknown) => ctx.store.prepare(b as []), [[]], 0, [...NOT_ITERABLES, ["[garbage]", [1]]], store_("batch")),
+      commitPrepared: (t, ctx) =>
+        each(
+          t,
+          null,
+          "Store.commitPrepared",
+          (p: unknown) => ctx.store.commitPrepared(p as never),
+          [null],
+          0,
+          [...NOT_OBJECTS, ["object", {}], ["half", { base: ctx.store.top, changes: [] }]],
+          store_("prepared"),
+        ),
       checkpoint: noArgs("Store.checkpoint", (ctx) => ctx.store.checkpoint()),
       stats: noArgs("Store.stats", (ctx) => ctx.store.stats()),
       root: noArgs("Store.root", (ctx) => ctx.store.root),
@@ -457,7 +642,8 @@ const STORE_TABLE: Record<string, TableEntry> = {
       lastCommit: noArgs("Store.lastCommit", (ctx) => ctx.store.lastCommit),
       lastKey: noArgs("Store.lastKey", (ctx) => ctx.store.lastKey()),
       // No arguments; the one a non-empty store refuses, typed.
-      beginLoad: async (t, ctx) => t.refuses("Store.beginLoad() of a non-empty store", () => ctx.store.beginLoad(), { family: StoreError, codes: ["NOT_EMPTY"], names: "not empty" }),
+      beginLoad: async (t, ctx) =>
+        t.refuses("Store.beginLoad() of a non-empty store", () => ctx.store.beginLoad(), { family: StoreError, codes: ["NOT_EMPTY"], names: "not empty" }),
       close: async () => {},
       abandon: async () => {}, // closes the store; no arguments
       abandonOpen: async () => {}, // closes the store (and removes a database its open created); no arguments
@@ -468,7 +654,14 @@ const STORE_TABLE: Record<string, TableEntry> = {
 /** The tables and the export lists they are held to: the root's names from the database layer, and the store layer's own. */
 function tables(): [string, Record<string, TableEntry>, Record<string, unknown>, string[]][] {
   return [
-    ["root", TABLE, root as Record<string, unknown>, Object.keys(root).filter((n) => n in dbLayer).sort()],
+    [
+      "root",
+      TABLE,
+      root as Record<string, unknown>,
+      Object.keys(root)
+        .filter((n) => n in dbLayer)
+        .sort(),
+    ],
     ["store layer", STORE_TABLE, storeLayer as Record<string, unknown>, Object.keys(storeLayer).sort()],
   ];
 }
@@ -476,15 +669,29 @@ function tables(): [string, Record<string, TableEntry>, Record<string, unknown>,
 describe("db: bad input to every exported function, class and method of the database layer (and the store below it)", () => {
   it("the tables have an entry for every export, method and getter, and none for a name no longer exported", () => {
     for (const [what, table, module, exported] of tables()) {
-      assert.deepEqual(exported.filter((n) => !(n in table)), [], `${what}: exports without an entry in the bad-input table`);
-      assert.deepEqual(Object.keys(table).filter((n) => !exported.includes(n)).sort(), [], `${what}: table entries for names not exported`);
+      assert.deepEqual(
+        exported.filter((n) => !(n in table)),
+        [],
+        `${what}: exports without an entry in the bad-input table`,
+      );
+      assert.deepEqual(
+        Object.keys(table)
+          .filter((n) => !exported.includes(n))
+          .sort(),
+        [],
+        `${what}: table entries for names not exported`,
+      );
       for (const name of exported) {
         const e = table[name];
         const v = module[name];
         if (typeof e === "object") {
           const statics = Object.getOwnPropertyNames(v).filter((m) => !["length", "name", "prototype"].includes(m));
           const members = [...memberNames(v as { prototype: object }), ...statics];
-          assert.deepEqual(members.filter((m) => !(m in e.methods)), [], `${name}: methods without an entry`);
+          assert.deepEqual(
+            members.filter((m) => !(m in e.methods)),
+            [],
+            `${name}: methods without an entry`,
+          );
         }
       }
     }

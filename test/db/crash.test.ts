@@ -104,7 +104,10 @@ function sameState(db: Db, model: Model, depth: number, stack: Model[]): string 
   if (toHex(db.root) !== model.root()) return "root";
   if (db.rollbackDepth !== depth) return `depth ${db.rollbackDepth} != ${depth}`;
   const history = db.history().map(toHex);
-  const want = stack.slice(stack.length - 1 - depth).reverse().map((m) => m.root());
+  const want = stack
+    .slice(stack.length - 1 - depth)
+    .reverse()
+    .map((m) => m.root());
   if (history.join() !== want.join()) return "history";
   return null;
 }
@@ -132,14 +135,21 @@ describe(`db: crash safety of commits, rollbacks and the rollback log (seed ${se
         const at = Math.max(done, 0);
         const candidates = done + 1 <= ops.length ? [at, done + 1] : [at];
         const match = candidates.find((i) => sameState(db, models[i], depths[i], stacks[i]) === null);
-        assert.ok(match !== undefined, `crash at call ${k} of ${total} (after step ${done}): ${candidates.map((i) => `step ${i}: ${sameState(db, models[i], depths[i], stacks[i])}`).join("; ")}`);
+        assert.ok(
+          match !== undefined,
+          `crash at call ${k} of ${total} (after step ${done}): ${candidates.map((i) => `step ${i}: ${sameState(db, models[i], depths[i], stacks[i])}`).join("; ")}`,
+        );
         if (done === -1) outcomes.empty++;
         else if (match === done) outcomes.acknowledged++;
         else outcomes.inFlight++;
         // The values are those of that state.
         const want = models[match].sorted().map(([key, v]) => `${toHex(key)}=${toHex(v)}`);
         const snap = db.beginRead();
-        assert.deepEqual([...snap.entriesSync()].map(([key, v]) => `${toHex(key)}=${toHex(v)}`), want, `values after crash ${k}`);
+        assert.deepEqual(
+          [...snap.entriesSync()].map(([key, v]) => `${toHex(key)}=${toHex(v)}`),
+          want,
+          `values after crash ${k}`,
+        );
         snap.release();
         // The recovered log works: roll back as far as it goes, landing on the recorded root.
         const depth = db.rollbackDepth;
@@ -148,12 +158,16 @@ describe(`db: crash safety of commits, rollbacks and the rollback log (seed ${se
           const stack = stacks[match];
           assert.equal(toHex(db.root), stack[stack.length - 1 - depth].root(), `rollback of ${depth} after crash ${k}`);
         }
-        write(db.beginWrite(), [[new Uint8Array(31).fill(k & 0xff), new Uint8Array([1])]]).finish().commitSync();
+        write(db.beginWrite(), [[new Uint8Array(31).fill(k & 0xff), new Uint8Array([1])]])
+          .finish()
+          .commitSync();
       } finally {
         db.close();
       }
     }
-    t.diagnostic(`${total} crash points; ${outcomes.acknowledged} at the last acknowledged step, ${outcomes.inFlight} with the step in flight durable, ${outcomes.empty} before the database existed`);
+    t.diagnostic(
+      `${total} crash points; ${outcomes.acknowledged} at the last acknowledged step, ${outcomes.inFlight} with the step in flight durable, ${outcomes.empty} before the database existed`,
+    );
     assert.ok(outcomes.acknowledged > 0 && outcomes.inFlight > 0);
   });
 });

@@ -211,7 +211,10 @@ async function check(b: Built, dir: string, fileName: string, readOnly: boolean,
       const history = db.history().map(toHex);
       const reset = db.metrics().rollbackLogReset;
       if (outcome === "exact" && JSON.stringify(history) !== JSON.stringify(b.history)) {
-        assert.ok(reset !== null && reset !== "new" && warnings.some((w) => w.startsWith("BMT_ROLLBACK_LOG_RESET")), `${what}: the rollback window changed without a reset reason and a warning (${reset})`);
+        assert.ok(
+          reset !== null && reset !== "new" && warnings.some((w) => w.startsWith("BMT_ROLLBACK_LOG_RESET")),
+          `${what}: the rollback window changed without a reset reason and a warning (${reset})`,
+        );
         assert.ok(fileName.startsWith("rollback."), `${what}: only rollback-log damage may shorten the window (${reset})`);
         assert.deepEqual(history, [root], `${what}: a reset window holds the current root only`);
         outcome = "window-reset";
@@ -241,7 +244,10 @@ let rawAfterOpen = 0;
 
 function assertCorrupt(e: unknown, fileName: string, what: string, atOpen = true): void {
   const err = e as { code?: unknown; message?: unknown };
-  assert.ok(e instanceof Error && err.code === "CORRUPT", `${what}: expected a CORRUPT error, got ${e instanceof Error ? `${e.name} ${String(err.code)}: ${e.message}` : String(e)}`);
+  assert.ok(
+    e instanceof Error && err.code === "CORRUPT",
+    `${what}: expected a CORRUPT error, got ${e instanceof Error ? `${e.name} ${String(err.code)}: ${e.message}` : String(e)}`,
+  );
   if (atOpen) assert.ok(e instanceof DbError, `${what}: CORRUPT is a DbError (got ${(e as Error).name}: ${(e as Error).message})`);
   else if (!(e instanceof DbError)) rawAfterOpen++;
   assert.ok(String(err.message).includes(fileName), `${what}: the error names ${fileName}: ${String(err.message)}`);
@@ -358,9 +364,19 @@ describe(`db: the damage cases a crash cannot explain (seed ${seed})`, () => {
   });
 
   it("a missing, empty or zeroed meta beside the data is CORRUPT naming meta, never a new database", () => {
-    refused(damagedCopy(b, (d) => unlinkSync(join(d, "meta"))), "meta", /missing beside/);
-    refused(damagedCopy(b, (d) => truncateSync(join(d, "meta"), 0)), "meta");
-    refused(damagedCopy(b, (d) => writeFileSync(join(d, "meta"), Buffer.alloc(statSync(join(d, "meta")).size))), "meta");
+    refused(
+      damagedCopy(b, (d) => unlinkSync(join(d, "meta"))),
+      "meta",
+      /missing beside/,
+    );
+    refused(
+      damagedCopy(b, (d) => truncateSync(join(d, "meta"), 0)),
+      "meta",
+    );
+    refused(
+      damagedCopy(b, (d) => writeFileSync(join(d, "meta"), Buffer.alloc(statSync(join(d, "meta")).size))),
+      "meta",
+    );
     // 4 KiB of zeros across both slots' records.
     refused(
       damagedCopy(b, (d) => {
@@ -373,7 +389,10 @@ describe(`db: the damage cases a crash cannot explain (seed ${seed})`, () => {
     // And with create explicitly on: still refused, values untouched.
     const dir = damagedCopy(b, (d) => unlinkSync(join(d, "meta")));
     const values = readFileSync(join(dir, "values"));
-    assert.throws(() => open(dir, { create: true }), (e: unknown) => e instanceof DbError && e.code === "CORRUPT");
+    assert.throws(
+      () => open(dir, { create: true }),
+      (e: unknown) => e instanceof DbError && e.code === "CORRUPT",
+    );
     assert.ok(readFileSync(join(dir, "values")).equals(values));
   });
 
@@ -387,7 +406,10 @@ describe(`db: the damage cases a crash cannot explain (seed ${seed})`, () => {
         writeFileSync(join(d, "redo"), r);
       });
       refused(dir, "redo", new RegExp(`offset ${offset}\\b`));
-      const cli = spawnSync(process.execPath, ["--import", "tsx", join(projectRoot, "src", "cli", "main.ts"), "root", "--db", dir], { cwd: projectRoot, encoding: "utf8" });
+      const cli = spawnSync(process.execPath, ["--import", "tsx", join(projectRoot, "src", "cli", "main.ts"), "root", "--db", dir], {
+        cwd: projectRoot,
+        encoding: "utf8",
+      });
       assert.equal(cli.status, 1, `bmt root --db exit status (stderr ${cli.stderr})`);
       assert.equal(cli.stdout, "", "no root printed");
       assert.equal(cli.stderr.trim().split("\n").length, 1, `one line on stderr: ${cli.stderr}`);
@@ -396,9 +418,21 @@ describe(`db: the damage cases a crash cannot explain (seed ${seed})`, () => {
   });
 
   it("a redo log deleted, emptied or cut into its header after a crash is CORRUPT", () => {
-    refused(damagedCopy(b, (d) => unlinkSync(join(d, "redo"))), "redo", /missing/);
-    refused(damagedCopy(b, (d) => truncateSync(join(d, "redo"), 0)), "redo", /shorter than its 12288-byte header/);
-    refused(damagedCopy(b, (d) => truncateSync(join(d, "redo"), 5000)), "redo", /shorter than its 12288-byte header/);
+    refused(
+      damagedCopy(b, (d) => unlinkSync(join(d, "redo"))),
+      "redo",
+      /missing/,
+    );
+    refused(
+      damagedCopy(b, (d) => truncateSync(join(d, "redo"), 0)),
+      "redo",
+      /shorter than its 12288-byte header/,
+    );
+    refused(
+      damagedCopy(b, (d) => truncateSync(join(d, "redo"), 5000)),
+      "redo",
+      /shorter than its 12288-byte header/,
+    );
     // Cut after the first live record: the header names commit 25, the log holds 21.
     const dir = damagedCopy(b, (d) => {
       const r = readFileSync(join(d, "redo"));
@@ -419,7 +453,10 @@ describe(`db: the damage cases a crash cannot explain (seed ${seed})`, () => {
         const f = readFileSync(join(d, live));
         const events = 64 + Number(f.readBigUInt64LE(32));
         offset = where === "event" ? events : 64;
-        assert.ok(where === "snapshot" ? events > 64 : f.length > events + 2 * 80, `${live} holds ${where === "event" ? "events after its snapshot" : "a snapshot"}`);
+        assert.ok(
+          where === "snapshot" ? events > 64 : f.length > events + 2 * 80,
+          `${live} holds ${where === "event" ? "events after its snapshot" : "a snapshot"}`,
+        );
         f[offset + 8 + 20] ^= 1; // a byte of the body: its checksum fails
         writeFileSync(join(d, live), f);
       });
@@ -437,7 +474,10 @@ describe(`db: the damage cases a crash cannot explain (seed ${seed})`, () => {
     const dir = newDir();
     mkdirSync(dir);
     writeFileSync(join(dir, "notes.txt"), "not a database");
-    assert.throws(() => open(dir), (e: unknown) => e instanceof DbError && e.code === "BAD_ARGUMENT" && e.message.includes(dir) && /not a bmt database/.test(e.message));
+    assert.throws(
+      () => open(dir),
+      (e: unknown) => e instanceof DbError && e.code === "BAD_ARGUMENT" && e.message.includes(dir) && /not a bmt database/.test(e.message),
+    );
     assert.deepEqual(readdirSync(dir), ["notes.txt"]);
   });
 
@@ -450,13 +490,25 @@ describe(`db: the damage cases a crash cannot explain (seed ${seed})`, () => {
     ];
     for (const [what, options, code] of cases) {
       const dir = join(parent, "a", "b", "db");
-      assert.throws(() => open(dir, options), (e: unknown) => e instanceof Error && (code === "" || (e as DbError).code === code), what);
+      assert.throws(
+        () => open(dir, options),
+        (e: unknown) => e instanceof Error && (code === "" || (e as DbError).code === code),
+        what,
+      );
       assert.ok(!existsSync(parent), `${what}: nothing was left (not even the parents made on the way)`);
       // An existing empty directory is left empty.
       mkdirSync(parent);
-      assert.throws(() => open(parent, options), (e: unknown) => e instanceof Error, what);
+      assert.throws(
+        () => open(parent, options),
+        (e: unknown) => e instanceof Error,
+        what,
+      );
       // (The lock's dead generation file stays: the lock's own rule, see src/store/lock.ts.)
-      assert.deepEqual(readdirSync(parent).filter((n) => !isLockFileName(n)), [], `${what}: the empty directory stays empty`);
+      assert.deepEqual(
+        readdirSync(parent).filter((n) => !isLockFileName(n)),
+        [],
+        `${what}: the empty directory stays empty`,
+      );
       rmSync(parent, { recursive: true });
     }
   });

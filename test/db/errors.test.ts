@@ -65,7 +65,9 @@ describe("db: errors a database user can catch", () => {
       await s.finish().commit();
       db.close();
       // The merkle table in force is the newest generation (it grew during the commit).
-      const tables = readdirSync(join(path, "merkle")).filter((f) => f.startsWith("merkle-table.")).sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
+      const tables = readdirSync(join(path, "merkle"))
+        .filter((f) => f.startsWith("merkle-table."))
+        .sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
       const file = which === "values" ? "values" : join("merkle", tables[tables.length - 1]);
       // Flip a byte in the middle of every 4 KiB page past the first two (a live page is hit).
       const size = statSync(join(path, file)).size;

@@ -55,7 +55,15 @@ const SCENARIOS: Scenario[] = [
   // The 32nd commit since the last checkpoint writes one.
   { name: "commit with a checkpoint", prefix: 31, action: "commitSync" },
   // The same, with more pages than a 4-bucket table holds: the checkpoint builds the next one.
-  { name: "commit with a checkpoint that grows the page table", prefix: 31, action: "commitSync", keys: 1500, first: 1200, buckets: 4, makes: "/db/merkle/merkle-table.1" },
+  {
+    name: "commit with a checkpoint that grows the page table",
+    prefix: 31,
+    action: "commitSync",
+    keys: 1500,
+    first: 1200,
+    buckets: 4,
+    makes: "/db/merkle/merkle-table.1",
+  },
   { name: "rollback", prefix: 5, action: "rollback" },
   { name: "open replaying the redo log", prefix: 5, action: "open" },
   { name: "create", prefix: 0, action: "create" },
@@ -131,10 +139,20 @@ function sameState(db: Db, chain: Model[], depth: number): string | null {
   const model = chain[chain.length - 1];
   if (toHex(db.root) !== model.root()) return "root";
   if (db.rollbackDepth !== depth) return `rollback depth ${db.rollbackDepth}, expected ${depth}`;
-  const want = chain.slice(chain.length - 1 - depth).reverse().map((m) => m.root());
+  const want = chain
+    .slice(chain.length - 1 - depth)
+    .reverse()
+    .map((m) => m.root());
   if (db.history().map(toHex).join() !== want.join()) return "history";
   const values = [...db.beginRead().entriesSync()].map(([k, v]) => `${toHex(k)}=${toHex(v)}`);
-  if (values.join() !== model.sorted().map(([k, v]) => `${toHex(k)}=${toHex(v)}`).join()) return "values";
+  if (
+    values.join() !==
+    model
+      .sorted()
+      .map(([k, v]) => `${toHex(k)}=${toHex(v)}`)
+      .join()
+  )
+    return "values";
   return null;
 }
 
@@ -146,10 +164,14 @@ async function attempt(s: Scenario, p: Plan, fs: FaultFs, arm: () => void): Prom
   try {
     switch (s.action) {
       case "commit":
-        await write((db as Db).beginWrite(), p.action).finish().commit();
+        await write((db as Db).beginWrite(), p.action)
+          .finish()
+          .commit();
         break;
       case "commitSync":
-        write((db as Db).beginWrite(), p.action).finish().commitSync();
+        write((db as Db).beginWrite(), p.action)
+          .finish()
+          .commitSync();
         break;
       case "rollback":
         await (db as Db).rollback(ROLLBACK_N);
@@ -213,8 +235,16 @@ async function trial(s: Scenario, p: Plan, mode: Mode, n: number, tally: Tally):
     if (db !== null && s.action !== "close") {
       if (inFlightWork) {
         // Failed until reopened: every use refused, nothing written or synced again.
-        assert.throws(() => db.beginWrite(), (e: unknown) => e instanceof DbError && e.code === "FAILED", `${what}: a further commit`);
-        assert.throws(() => db.root, (e: unknown) => e instanceof DbError && e.code === "FAILED", what);
+        assert.throws(
+          () => db.beginWrite(),
+          (e: unknown) => e instanceof DbError && e.code === "FAILED",
+          `${what}: a further commit`,
+        );
+        assert.throws(
+          () => db.root,
+          (e: unknown) => e instanceof DbError && e.code === "FAILED",
+          what,
+        );
         await assert.rejects(db.rollback(0), (e: unknown) => e instanceof DbError && e.code === "FAILED", what);
       }
       if (s.action === "read") {
@@ -242,7 +272,9 @@ async function trial(s: Scenario, p: Plan, mode: Mode, n: number, tally: Tally):
       else tally.acknowledged++;
     }
     // And it works: one more commit.
-    write(again.beginWrite(), [[new Uint8Array(31).fill(7), Uint8Array.of(n & 255)]]).finish().commitSync();
+    write(again.beginWrite(), [[new Uint8Array(31).fill(7), Uint8Array.of(n & 255)]])
+      .finish()
+      .commitSync();
   } finally {
     again.close();
   }

@@ -184,9 +184,18 @@ describe(`db: fork states, conformance-fuzzer style (seed ${seed})`, () => {
 
     // Bad input changes nothing.
     const st = forks.stats();
-    assert.throws(() => forks.import("x", "nope", []), (e: unknown) => e instanceof DbError && e.code === "BAD_ARGUMENT" && /parent nope/.test(e.message));
-    assert.throws(() => forks.import(chain[chain.length - 1], forks.finalized, []), (e: unknown) => e instanceof DbError && e.code === "BAD_ARGUMENT");
-    assert.throws(() => forks.import("y", forks.finalized, [[new Uint8Array(3), null]]), (e: unknown) => e instanceof DbError && e.code === "BAD_ARGUMENT" && /changes\[0\]/.test(e.message));
+    assert.throws(
+      () => forks.import("x", "nope", []),
+      (e: unknown) => e instanceof DbError && e.code === "BAD_ARGUMENT" && /parent nope/.test(e.message),
+    );
+    assert.throws(
+      () => forks.import(chain[chain.length - 1], forks.finalized, []),
+      (e: unknown) => e instanceof DbError && e.code === "BAD_ARGUMENT",
+    );
+    assert.throws(
+      () => forks.import("y", forks.finalized, [[new Uint8Array(3), null]]),
+      (e: unknown) => e instanceof DbError && e.code === "BAD_ARGUMENT" && /changes\[0\]/.test(e.message),
+    );
     assert.deepEqual(forks.stats(), st);
 
     // Finalize the head: nothing else is retained, and memory is back to the baseline.

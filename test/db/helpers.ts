@@ -58,7 +58,12 @@ export function universe(rng: Rng, n: number): Uint8Array[] {
   const keys: Uint8Array[] = [];
   while (keys.length < n) {
     const r = rng.int(12);
-    const key = keys.length > 0 && r === 0 ? keySharing(rng, rng.pick(keys), 200 + rng.int(47)) : keys.length > 0 && r === 1 ? keySharing(rng, rng.pick(keys), rng.int(200)) : rng.bytes(31);
+    const key =
+      keys.length > 0 && r === 0
+        ? keySharing(rng, rng.pick(keys), 200 + rng.int(47))
+        : keys.length > 0 && r === 1
+          ? keySharing(rng, rng.pick(keys), rng.int(200))
+          : rng.bytes(31);
     const h = toHex(key);
     if (seen.has(h)) continue;
     seen.add(h);

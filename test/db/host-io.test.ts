@@ -122,7 +122,10 @@ describe("db: I/O failures on the host file system", () => {
       break;
     }
     assert.equal(n, 32, "the commit after the checkpoint met the full device");
-    assert.throws(() => db.beginWrite(), (e: unknown) => e instanceof DbError && e.code === "FAILED");
+    assert.throws(
+      () => db.beginWrite(),
+      (e: unknown) => e instanceof DbError && e.code === "FAILED",
+    );
     db.close();
     rmSync(wal);
     writeFileSync(wal, "");
@@ -178,8 +181,14 @@ describe("db: a failed write of the write-behind worker", () => {
       }
       assert.ok(failure instanceof DbError && failure.code === "FAILED", `a commit failed: ${String(failure)}`);
       const io = failure.cause;
-      assert.ok(io instanceof IoError && io.op === "write" && io.code === "EBADF" && io.syscall === "write" && io.path.endsWith("merkle.wal"), `cause ${String(io)}`);
-      assert.throws(() => db.beginWrite(), (e: unknown) => e instanceof DbError && e.code === "FAILED");
+      assert.ok(
+        io instanceof IoError && io.op === "write" && io.code === "EBADF" && io.syscall === "write" && io.path.endsWith("merkle.wal"),
+        `cause ${String(io)}`,
+      );
+      assert.throws(
+        () => db.beginWrite(),
+        (e: unknown) => e instanceof DbError && e.code === "FAILED",
+      );
       db.close();
       const again = open(dir);
       assert.equal(toHex(again.root), last);

@@ -108,7 +108,10 @@ describe(`db: bulk import (seed ${seed})`, () => {
     assertEmpty(d1);
     const unsorted = entries.slice();
     [unsorted[4000], unsorted[4001]] = [unsorted[4001], unsorted[4000]];
-    await assert.rejects(importEntries(d1, stream(unsorted), { chunk: 700 }), (e: unknown) => code("BAD_ARGUMENT")(e) && /entry 4001/.test((e as Error).message));
+    await assert.rejects(
+      importEntries(d1, stream(unsorted), { chunk: 700 }),
+      (e: unknown) => code("BAD_ARGUMENT")(e) && /entry 4001/.test((e as Error).message),
+    );
     assertEmpty(d1);
     await assert.rejects(importEntries(d1, stream(entries, 3000), { chunk: 700 }), /stream broke/);
     assertEmpty(d1);

@@ -108,10 +108,20 @@ function sameState(db: Db, stack: Model[], depth: number): string | null {
   const model = stack[stack.length - 1];
   if (toHex(db.root) !== model.root()) return "root";
   if (db.rollbackDepth !== depth) return `rollback depth ${db.rollbackDepth} != ${depth}`;
-  const want = stack.slice(stack.length - 1 - depth).reverse().map((m) => m.root());
+  const want = stack
+    .slice(stack.length - 1 - depth)
+    .reverse()
+    .map((m) => m.root());
   if (db.history().map(toHex).join() !== want.join()) return "history";
   const values = [...db.beginRead().entriesSync()].map(([k, v]) => `${toHex(k)}=${toHex(v)}`);
-  if (values.join() !== model.sorted().map(([k, v]) => `${toHex(k)}=${toHex(v)}`).join()) return "values";
+  if (
+    values.join() !==
+    model
+      .sorted()
+      .map(([k, v]) => `${toHex(k)}=${toHex(v)}`)
+      .join()
+  )
+    return "values";
   return null;
 }
 
@@ -155,7 +165,9 @@ async function powerLossAtEverySyncPoint(name: string, plan: Plan, t: { diagnost
       }
     }
   }
-  t.diagnostic(`${name}: ${points} power-loss points, ${outcomes.images} disk images: ${outcomes.acknowledged} at the last acknowledged step, ${outcomes.inFlight} with the step in flight durable, ${outcomes.empty} before the database existed`);
+  t.diagnostic(
+    `${name}: ${points} power-loss points, ${outcomes.images} disk images: ${outcomes.acknowledged} at the last acknowledged step, ${outcomes.inFlight} with the step in flight durable, ${outcomes.empty} before the database existed`,
+  );
   assert.ok(outcomes.acknowledged > 0 && outcomes.inFlight > 0);
 }
 

@@ -119,8 +119,15 @@ function assertProofs(reader: StateReadable, model: Model, rng: Rng, n: number, 
     const answer = reader.stateRequest(start, end, maxSize);
     assert.deepEqual(answer, respondStateRequest(reference, start, end, maxSize), `${what}: state request ${toHex(start)}..${toHex(end)} maxSize ${maxSize}`);
     const verified = verifyStateResponse(root, start, end, answer, maxSize);
-    const listed = model.sorted().filter(([k]) => compareKeys(k, start) >= 0 && compareKeys(k, end) <= 0).slice(0, verified.entries.length);
-    assert.deepEqual(verified.entries.map((e) => toHex(e.key)), listed.map(([k]) => toHex(k)), `${what}: state request pairs`);
+    const listed = model
+      .sorted()
+      .filter(([k]) => compareKeys(k, start) >= 0 && compareKeys(k, end) <= 0)
+      .slice(0, verified.entries.length);
+    assert.deepEqual(
+      verified.entries.map((e) => toHex(e.key)),
+      listed.map(([k]) => toHex(k)),
+      `${what}: state request pairs`,
+    );
   }
   return keys;
 }
@@ -221,7 +228,8 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
       // Read what the block changes, and a few keys it leaves alone, before writing.
       for (const e of pre.entries) if (rng.int(4) === 0 || toHex(after.get(toHex(e.key))?.value ?? new Uint8Array(0)) !== toHex(e.value)) session.get(e.key);
       session.get(rng.bytes(31));
-      for (const e of post.entries) if (toHex(before.get(toHex(e.key)) ?? new Uint8Array(0)) !== toHex(e.value) || !before.has(toHex(e.key))) session.set(e.key, e.value);
+      for (const e of post.entries)
+        if (toHex(before.get(toHex(e.key)) ?? new Uint8Array(0)) !== toHex(e.value) || !before.has(toHex(e.key))) session.set(e.key, e.value);
       for (const e of pre.entries) if (!after.has(toHex(e.key))) session.delete(e.key);
       const f = session.finish();
       const w = f.witness();
@@ -379,7 +387,11 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
         (f.witnessKeys?.read ?? []).map(toHex),
         `session ${i}: the witness's reads are the session's reads of its base`,
       );
-      assert.deepEqual([...reads.keys()].sort(), w.reads.map(([k]) => toHex(k)), `session ${i}: reads`);
+      assert.deepEqual(
+        [...reads.keys()].sort(),
+        w.reads.map(([k]) => toHex(k)),
+        `session ${i}: reads`,
+      );
       for (const [k, v] of w.reads) assert.equal(h(v ?? undefined), h(base.get(k)), `session ${i}: read value of ${toHex(k)}`);
       const verified = verifyWitness(w);
       assert.equal(toHex(verified.root), toHex(f.root), `session ${i}: verifyWitness recomputes the root`);
@@ -391,13 +403,20 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
       // None may pass for this session's witness, nor claim anything false of the base: a
       // change is refused, or is the true witness of another session (a key changed to another
       // one that the same path proves absent, read or inserted there).
-      const claim: Claim = { reads: w.reads.map(([k, v]) => `${toHex(k)}=${h(v ?? undefined)}`).join(), writes: w.writes.map(([k, v]) => `${toHex(k)}=${h(v ?? undefined)}`).join(), root: toHex(f.root) };
+      const claim: Claim = {
+        reads: w.reads.map(([k, v]) => `${toHex(k)}=${h(v ?? undefined)}`).join(),
+        writes: w.writes.map(([k, v]) => `${toHex(k)}=${h(v ?? undefined)}`).join(),
+        root: toHex(f.root),
+      };
       const positions = target === small && i < 24 ? bytes.map((_, j) => j) : Array.from({ length: 12 }, () => rng.int(bytes.length));
       for (const at of positions) {
         const bad = bytes.slice();
         bad[at] ^= 1 + rng.int(255);
         const verdict = judge(bad, base, baseRoot, claim);
-        assert.ok(verdict === "refused" || verdict.startsWith("another session"), `session ${i}: witness with byte ${at} of ${bytes.length} changed: ${verdict}`);
+        assert.ok(
+          verdict === "refused" || verdict.startsWith("another session"),
+          `session ${i}: witness with byte ${at} of ${bytes.length} changed: ${verdict}`,
+        );
         verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
         flipped++;
       }
@@ -440,11 +459,16 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     const dir = newDir();
     const keys = universe(rng, 6000);
     let db = open(dir);
-    for (let c = 0; c < 4; c++) await write(db.beginWrite(), randomChanges(rng, keys, 2500, c < 2 ? 0 : 0.3)).finish().commit();
+    for (let c = 0; c < 4; c++)
+      await write(db.beginWrite(), randomChanges(rng, keys, 2500, c < 2 ? 0 : 0.3))
+        .finish()
+        .commit();
     db.close();
     // Reopened: the state so far is checkpointed, what follows is in the redo log.
     db = open(dir);
-    await write(db.beginWrite(), randomChanges(rng, keys, 2500)).finish().commit();
+    await write(db.beginWrite(), randomChanges(rng, keys, 2500))
+      .finish()
+      .commit();
     const probes = [...Array.from({ length: 30 }, () => rng.pick(keys)), ...Array.from({ length: 10 }, () => rng.bytes(31))];
     const check = (label: string) => {
       using w = db.beginRead();
@@ -461,7 +485,9 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
       }
     };
     check("logged commits");
-    await write(db.beginWrite(), randomChanges(rng, keys, 300)).finish().commit();
+    await write(db.beginWrite(), randomChanges(rng, keys, 300))
+      .finish()
+      .commit();
     check("after another commit");
     db.close();
     const ro = open(dir, { readOnly: true });
@@ -509,7 +535,10 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     ghost.delete(k(7));
     ghost.set(k(8), Uint8Array.of(8));
     const gw = ghost.finish().witness();
-    assert.deepEqual(gw.writes.map(([key]) => toHex(key)), [toHex(k(8))]);
+    assert.deepEqual(
+      gw.writes.map(([key]) => toHex(key)),
+      [toHex(k(8))],
+    );
     // Read-only: the same pages, read beside the writer; proofs identical.
     const ro = open(dir, { readOnly: true });
     {
@@ -564,7 +593,16 @@ function judge(bytes: Uint8Array, base: Model, baseRoot: string, original: Claim
   if (claim.reads === original.reads && claim.writes === original.writes && claim.root === original.root) return "accepted as the session's witness";
   if (toHex(w.prevRoot) !== baseRoot) return `false prevRoot ${toHex(w.prevRoot)}`;
   for (const [k, v] of w.reads) if (h(v ?? undefined) !== h(base.get(k))) return `false read of ${toHex(k)}`;
-  const expected = claim.writes === original.writes ? original.root : Model.of(base).apply(w.writes.map(([k, v]): Change => [k, v])).root();
+  const expected =
+    claim.writes === original.writes
+      ? original.root
+      : Model.of(base)
+          .apply(w.writes.map(([k, v]): Change => [k, v]))
+          .root();
   if (claim.root !== expected) return `false root ${claim.root}`;
-  return claim.writes === original.writes ? "another session's reads" : claim.reads === original.reads ? "another session's writes" : "another session's reads and writes";
+  return claim.writes === original.writes
+    ? "another session's reads"
+    : claim.reads === original.reads
+      ? "another session's writes"
+      : "another session's reads and writes";
 }

@@ -143,7 +143,10 @@ describe(`db: read-only handles beside a writer process (seed ${seed})`, () => {
           const now = fresh.seq;
           fresh.close();
           const checkpoint = Math.floor(seq / CHECKPOINT_EVERY) * CHECKPOINT_EVERY;
-          assert.ok(seq >= 0 && now >= checkpoint + 2 * CHECKPOINT_EVERY, `STALE within the bound: the handle read seq ${seq} (checkpoint ${checkpoint}), the writer is at ${now}: ${(e as Error).message}`);
+          assert.ok(
+            seq >= 0 && now >= checkpoint + 2 * CHECKPOINT_EVERY,
+            `STALE within the bound: the handle read seq ${seq} (checkpoint ${checkpoint}), the writer is at ${now}: ${(e as Error).message}`,
+          );
         }
         await new Promise((r) => setImmediate(r));
       }

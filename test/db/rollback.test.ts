@@ -57,7 +57,10 @@ describe(`db: rollback and reads at past roots (seed ${seed})`, () => {
     db = open(dir);
     assert.equal(toHex(db.root), models[3].root());
     assert.equal(db.rollbackDepth, 3);
-    assert.deepEqual(db.history().map(toHex), [3, 2, 1, 0].map((i) => models[i].root()));
+    assert.deepEqual(
+      db.history().map(toHex),
+      [3, 2, 1, 0].map((i) => models[i].root()),
+    );
     using snap = db.beginRead();
     await assertReads(snap, models[3], keys.slice(0, 100), "after rollback and reopen");
     // Further commits and a rollback across them.
@@ -87,7 +90,14 @@ describe(`db: rollback and reads at past roots (seed ${seed})`, () => {
     for (const pass of ["live", "reopened"]) {
       const history = db.history().map(toHex);
       assert.equal(history.length, W + 1);
-      assert.deepEqual(history, models.slice(20 - W).reverse().map((m) => m.root()), `${pass}: history`);
+      assert.deepEqual(
+        history,
+        models
+          .slice(20 - W)
+          .reverse()
+          .map((m) => m.root()),
+        `${pass}: history`,
+      );
       for (let back = 0; back <= W; back++) {
         const m = models[20 - back];
         using snap = db.beginReadAt(Buffer.from(m.root().slice(2), "hex"));

@@ -168,9 +168,12 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     assert.throws(() => db.beginReadAt(new Uint8Array(32).fill(7)), code("ROOT_NOT_FOUND"));
     using snap = db.beginRead();
     assert.throws(() => snap.get(new Uint8Array(3)), code("BAD_ARGUMENT", /key/));
-    await assert.rejects(async () => {
-      for await (const _ of snap.entries({ start: new Uint8Array(2) })) void _;
-    }, code("BAD_ARGUMENT", /range\.start/));
+    await assert.rejects(
+      async () => {
+        for await (const _ of snap.entries({ start: new Uint8Array(2) })) void _;
+      },
+      code("BAD_ARGUMENT", /range\.start/),
+    );
     assert.throws(() => [...snap.entriesSync({ end: 5 as unknown as Uint8Array })], code("BAD_ARGUMENT", /range\.end/));
     await assert.rejects(db.rollback(-1), code("BAD_ARGUMENT", /n/));
     await assert.rejects(db.rollback(1.5), code("BAD_ARGUMENT", /n/));
@@ -181,7 +184,15 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     assert.equal(toHex(db.root), root);
     assert.equal(db.seq, seq);
     await f.commit();
-    assert.equal(toHex(db.root), new Model().apply([[key(1), val(1)], [key(2), val(2)]]).root());
+    assert.equal(
+      toHex(db.root),
+      new Model()
+        .apply([
+          [key(1), val(1)],
+          [key(2), val(2)],
+        ])
+        .root(),
+    );
     db.close();
   });
 
@@ -194,14 +205,31 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     const root = toHex(db.root);
     const f = s.finish();
     // The session computed its root over its own base, not over the moved database.
-    assert.equal(toHex(f.root), new Model().apply([[key(1), val(1)], [key(2), val(2)], [key(3), val(3)]]).root());
+    assert.equal(
+      toHex(f.root),
+      new Model()
+        .apply([
+          [key(1), val(1)],
+          [key(2), val(2)],
+          [key(3), val(3)],
+        ])
+        .root(),
+    );
     await assert.rejects(f.commit(), code("STALE", /moved/));
     assert.throws(() => f.commitSync(), code("STALE"));
     assert.equal(toHex(db.root), root, "a refused commit changes nothing");
     assert.equal(db.metrics().refusedCommits, 2);
     // A session begun after the move commits.
     await commit(db, [[key(4), val(4)]]);
-    assert.equal(toHex(db.root), new Model().apply([[key(1), val(1)], [key(4), val(4)]]).root());
+    assert.equal(
+      toHex(db.root),
+      new Model()
+        .apply([
+          [key(1), val(1)],
+          [key(4), val(4)],
+        ])
+        .root(),
+    );
     db.close();
   });
 
@@ -308,7 +336,12 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     await assertReads(o1, m1, [key(1), key(2), key(3)], "overlay 1 after later commits");
     // A session on o2 now is a fork of session 3.
     const f4 = write(db.beginWrite({ overlays: [o2] }), [[key(6), val(6)]]).finish();
-    assert.equal(toHex(f4.root), Model.of(m2).apply([[key(6), val(6)]]).root());
+    assert.equal(
+      toHex(f4.root),
+      Model.of(m2)
+        .apply([[key(6), val(6)]])
+        .root(),
+    );
     await assert.rejects(f4.commit(), code("SIBLING_COMMITTED"), "session 3 was on overlay 2 too");
     db.close();
   });
@@ -471,7 +504,8 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     assert.equal(c.kind, "commit");
     assert.equal(c.changes, 20);
     assert.equal(c.seq, 1);
-    for (const t of [c.logMs, c.storeMs, c.totalMs, c.store.valuesMs, c.store.merkleWalMs, c.store.metaMs, c.store.applyMs, c.store.updateMs]) assert.ok(t >= 0);
+    for (const t of [c.logMs, c.storeMs, c.totalMs, c.store.valuesMs, c.store.merkleWalMs, c.store.metaMs, c.store.applyMs, c.store.updateMs])
+      assert.ok(t >= 0);
     assert.ok(c.totalMs >= c.storeMs);
     assert.equal(c.store.updateMs, f.stats.finishMs, "the trie update ran in finish");
     assert.ok(c.store.hashes > 0);

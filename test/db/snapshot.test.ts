@@ -69,7 +69,10 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
       await tick();
     }
     const roots = await all;
-    assert.deepEqual(roots.map(toHex), models.slice(1).map((m) => m.root()));
+    assert.deepEqual(
+      roots.map(toHex),
+      models.slice(1).map((m) => m.root()),
+    );
     assert.equal(toHex(db.root), models[100].root());
     const want = models[0].sorted().map(([k, v]) => `${toHex(k)}=${toHex(v)}`);
     assert.deepEqual(await scan, want, "the scan begun before the commits");
@@ -89,7 +92,9 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
   it("reads during a commit in flight see the state before it", async () => {
     const db = open(newDir());
     const k = new Uint8Array(31).fill(3);
-    write(db.beginWrite(), [[k, new Uint8Array([1])]]).finish().commitSync();
+    write(db.beginWrite(), [[k, new Uint8Array([1])]])
+      .finish()
+      .commitSync();
     const before = toHex(db.root);
     const f = write(db.beginWrite(), [[k, new Uint8Array([2])]]).finish();
     const p = f.commit();
@@ -110,7 +115,10 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
   it("release, using and await using let the database drop kept states; a released snapshot refuses reads", async () => {
     const db = open(newDir(), { rollbackWindow: 2 });
     const k = new Uint8Array(31).fill(1);
-    const commit = (v: number) => write(db.beginWrite(), [[k, new Uint8Array([v])]]).finish().commitSync();
+    const commit = (v: number) =>
+      write(db.beginWrite(), [[k, new Uint8Array([v])]])
+        .finish()
+        .commitSync();
     commit(1);
     {
       using a = db.beginRead();
@@ -155,7 +163,10 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     const gc = runInNewContext("gc") as () => void;
     const db = open(newDir(), { rollbackWindow: 1 });
     const k = new Uint8Array(31).fill(2);
-    const commit = (v: number) => write(db.beginWrite(), [[k, new Uint8Array([v])]]).finish().commitSync();
+    const commit = (v: number) =>
+      write(db.beginWrite(), [[k, new Uint8Array([v])]])
+        .finish()
+        .commitSync();
     commit(0);
     (() => {
       db.beginRead();
@@ -179,7 +190,9 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     const dir = newDir();
     const writer = open(dir);
     const k = new Uint8Array(31).fill(9);
-    write(writer.beginWrite(), [[k, new Uint8Array([1])]]).finish().commitSync();
+    write(writer.beginWrite(), [[k, new Uint8Array([1])]])
+      .finish()
+      .commitSync();
     const ro = open(dir, { readOnly: true });
     assert.equal(ro.readOnly, true);
     assert.equal(toHex(ro.root), toHex(writer.root));
@@ -191,13 +204,22 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     // Commits, and the writer's next checkpoint (every 32 commits), leave the handle's state
     // intact: the checkpoint's in-place apply waits for the handle (the reader table).
     const other = new Uint8Array(31).fill(8);
-    for (let v = 2; v <= 40; v++) write(writer.beginWrite(), [[k, new Uint8Array([v])], [other, new Uint8Array(40).fill(v)]]).finish().commitSync();
+    for (let v = 2; v <= 40; v++)
+      write(writer.beginWrite(), [
+        [k, new Uint8Array([v])],
+        [other, new Uint8Array(40).fill(v)],
+      ])
+        .finish()
+        .commitSync();
     assert.equal(h(snap.get(k)), "0x01");
     assert.equal(snap.get(other), undefined);
     assert.ok(verifyKeyProof(snap.prove(k), snap.root));
     assert.equal([...snap.entriesSync()].length, 1);
     // Past the bound: the writer's second checkpoint applies the first whatever the handle holds.
-    for (let v = 41; v <= 80; v++) write(writer.beginWrite(), [[k, new Uint8Array([v])]]).finish().commitSync();
+    for (let v = 41; v <= 80; v++)
+      write(writer.beginWrite(), [[k, new Uint8Array([v])]])
+        .finish()
+        .commitSync();
     assert.throws(() => snap.get(k), code("STALE"));
     ro.close();
     const again = open(dir, { readOnly: true });

@@ -52,10 +52,15 @@ describe(`db: warp sync (seed ${seed})`, () => {
       const snap = peer.beginRead();
       const target = newDir();
       let asked = 0;
-      const out = await warpSync(target, src.root, (req) => {
-        asked++;
-        return snap.stateRequest(req.start, req.end, req.maxSize);
-      }, { maxSize: 16 << 10, commitEvery: 3000 });
+      const out = await warpSync(
+        target,
+        src.root,
+        (req) => {
+          asked++;
+          return snap.stateRequest(req.start, req.end, req.maxSize);
+        },
+        { maxSize: 16 << 10, commitEvery: 3000 },
+      );
       snap.release();
       peer.close();
       assert.equal(toHex(out.root), toHex(src.root));
@@ -116,7 +121,11 @@ describe(`db: warp sync (seed ${seed})`, () => {
       if (responses % 3 === 1 && refused < lies.length * 2) {
         const lie = lies[refused % lies.length];
         const before = sync.progress.pairs;
-        assert.throws(() => sync.receive(lie(req)), (e: unknown) => e instanceof DbError && e.code === "BAD_RESPONSE" && e.message.includes(toHex(req.start)), `lie ${refused % lies.length}`);
+        assert.throws(
+          () => sync.receive(lie(req)),
+          (e: unknown) => e instanceof DbError && e.code === "BAD_RESPONSE" && e.message.includes(toHex(req.start)),
+          `lie ${refused % lies.length}`,
+        );
         assert.equal(sync.progress.pairs, before, "nothing of a refused response is kept");
         refused++;
       }
@@ -167,7 +176,10 @@ describe(`db: warp sync (seed ${seed})`, () => {
     let held = 0;
     for (let k = 0; k < kills && !finished; k++) {
       const after = 1 + rng.int(40);
-      const p = spawn(process.execPath, ["--import", "tsx", child, src.dir, target, String(8 << 10), String(500)], { cwd: projectRoot, stdio: ["ignore", "pipe", "inherit"] });
+      const p = spawn(process.execPath, ["--import", "tsx", child, src.dir, target, String(8 << 10), String(500)], {
+        cwd: projectRoot,
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       let lines = 0;
       let buf = "";
       await new Promise<void>((resolve) => {

@@ -156,7 +156,10 @@ test("a crash at any write or sync of a commit reopens to before or after it", (
         if (isBefore) outcomes.before++;
         else outcomes.after++;
         // The recovered tree keeps working: its free list never hands out a live page.
-        r.apply([[key(1), new Uint8Array([1])], [key(n + 9999), new Uint8Array([2])]]);
+        r.apply([
+          [key(1), new Uint8Array([1])],
+          [key(n + 9999), new Uint8Array([2])],
+        ]);
         r.commit();
         r.check();
         r.close();
@@ -197,8 +200,14 @@ test("after a failed write the tree refuses use until reopened at its last commi
   file.budget = 0;
   assert.throws(() => t.commit(), isCrash);
   file.budget = Infinity;
-  assert.throws(() => t.get(key(1)), (e: unknown) => e instanceof KvError && e.code === "FAILED");
-  assert.throws(() => t.apply([[key(3), null]]), (e: unknown) => e instanceof KvError && e.code === "FAILED");
+  assert.throws(
+    () => t.get(key(1)),
+    (e: unknown) => e instanceof KvError && e.code === "FAILED",
+  );
+  assert.throws(
+    () => t.apply([[key(3), null]]),
+    (e: unknown) => e instanceof KvError && e.code === "FAILED",
+  );
   const r = openKv("x", { fs: { open: () => file } });
   assert.deepEqual([...r.keys()].map(hex), [hex(key(1))]);
   r.check();

@@ -61,11 +61,17 @@ describe(`kv: leaf lower bound (seed ${seed})`, () => {
         const n = 1 + rng.int(120);
         const keys = distinctSorted(Array.from({ length: n }, make));
         const p = leafOf(keys);
-        const probes = [...keys, ...keys.map((k) => {
-          const q = k.slice();
-          q[KEY_BYTES - 1] ^= 1;
-          return q;
-        }), new Uint8Array(KEY_BYTES), new Uint8Array(KEY_BYTES).fill(255), ...Array.from({ length: 20 }, make)];
+        const probes = [
+          ...keys,
+          ...keys.map((k) => {
+            const q = k.slice();
+            q[KEY_BYTES - 1] ^= 1;
+            return q;
+          }),
+          new Uint8Array(KEY_BYTES),
+          new Uint8Array(KEY_BYTES).fill(255),
+          ...Array.from({ length: 20 }, make),
+        ];
         for (const q of probes) {
           for (const from of [0, rng.int(keys.length + 1), keys.length]) {
             let want = from;

@@ -167,7 +167,12 @@ function run(path: string): void {
       });
       const want: string[] = [];
       const first = firstWithPrefix(sorted, lowerBound, x, bits);
-      for (let i = first === undefined ? sorted.length : lowerBound(first); i < sorted.length && firstWithPrefix([sorted[i]], () => 0, x, bits) !== undefined; i++) want.push(sorted[i]);
+      for (
+        let i = first === undefined ? sorted.length : lowerBound(first);
+        i < sorted.length && firstWithPrefix([sorted[i]], () => 0, x, bits) !== undefined;
+        i++
+      )
+        want.push(sorted[i]);
       assert.deepEqual(got, want, `scanPrefix ${hex(x)}/${bits}`);
       assert.equal(n, want.length);
       // With a limit: the first entries only.
@@ -246,12 +251,7 @@ function mergeSorted(sorted: string[], batch: Map<string, [Uint8Array, Uint8Arra
   return out;
 }
 
-function firstWithPrefix(
-  sorted: string[],
-  lowerBound: (h: string) => number,
-  x: Uint8Array,
-  bits: number,
-): string | undefined {
+function firstWithPrefix(sorted: string[], lowerBound: (h: string) => number, x: Uint8Array, bits: number): string | undefined {
   const floor = new Uint8Array(31);
   floor.set(x.subarray(0, bits >> 3));
   if (bits & 7) floor[bits >> 3] = x[bits >> 3] & (0xff << (8 - (bits & 7)));

@@ -41,13 +41,39 @@ test("bad input throws typed errors naming the argument and changes nothing", ()
   assert.throws(() => tree.entries({ end: long }).next(), kvCode("BAD_KEY", "options.end"));
   // A batch fails as a whole, even when the bad element comes last.
   const before = tree.size;
-  assert.throws(() => tree.apply([[seqKey(2), v], [short, v]]), kvCode("BAD_KEY", "batch[1][0]"));
-  assert.throws(() => tree.apply([[seqKey(2), v], [seqKey(3), "no" as unknown as Uint8Array]]), kvCode("BAD_VALUE", "batch[1][1]"));
-  assert.throws(() => tree.apply([[seqKey(3), v], [seqKey(2), v], [seqKey(3), null]]), kvCode("BAD_BATCH", "duplicate"));
+  assert.throws(
+    () =>
+      tree.apply([
+        [seqKey(2), v],
+        [short, v],
+      ]),
+    kvCode("BAD_KEY", "batch[1][0]"),
+  );
+  assert.throws(
+    () =>
+      tree.apply([
+        [seqKey(2), v],
+        [seqKey(3), "no" as unknown as Uint8Array],
+      ]),
+    kvCode("BAD_VALUE", "batch[1][1]"),
+  );
+  assert.throws(
+    () =>
+      tree.apply([
+        [seqKey(3), v],
+        [seqKey(2), v],
+        [seqKey(3), null],
+      ]),
+    kvCode("BAD_BATCH", "duplicate"),
+  );
   assert.throws(() => tree.apply([[seqKey(2)] as unknown as [Uint8Array, null]]), kvCode("BAD_BATCH", "batch[0]"));
   assert.throws(() => tree.apply(42 as unknown as []), kvCode("BAD_BATCH", "batch"));
   assert.throws(
-    () => tree.apply([[seqKey(2), v], [seqKey(4), new Uint8Array(MAX_VALUE_SIZE + 1)]]),
+    () =>
+      tree.apply([
+        [seqKey(2), v],
+        [seqKey(4), new Uint8Array(MAX_VALUE_SIZE + 1)],
+      ]),
     kvCode("VALUE_TOO_LARGE", "batch[1][1]"),
   );
   assert.equal(tree.size, before);
@@ -72,7 +98,11 @@ test("empty tree, overwrite, delete to empty, unsorted batches, reopen", () => {
   assert.deepEqual([...tree.entries()], []);
   tree.apply([[seqKey(1), null]]);
   assert.equal(tree.size, 0);
-  tree.apply([[seqKey(3), new Uint8Array([3])], [seqKey(1), new Uint8Array(0)], [seqKey(2), new Uint8Array([2])]]);
+  tree.apply([
+    [seqKey(3), new Uint8Array([3])],
+    [seqKey(1), new Uint8Array(0)],
+    [seqKey(2), new Uint8Array([2])],
+  ]);
   assert.equal(tree.size, 3);
   assert.deepEqual(tree.get(seqKey(1)), new Uint8Array(0));
   tree.apply([[seqKey(2), new Uint8Array([22])]]);
@@ -80,8 +110,15 @@ test("empty tree, overwrite, delete to empty, unsorted batches, reopen", () => {
   tree.commit();
   tree.close();
   let t = openKv("t.db", { fs });
-  assert.deepEqual([...t.keys()].map(hex), [1, 2, 3].map((i) => hex(seqKey(i))));
-  t.apply([[seqKey(1), null], [seqKey(2), null], [seqKey(3), null]]);
+  assert.deepEqual(
+    [...t.keys()].map(hex),
+    [1, 2, 3].map((i) => hex(seqKey(i))),
+  );
+  t.apply([
+    [seqKey(1), null],
+    [seqKey(2), null],
+    [seqKey(3), null],
+  ]);
   assert.equal(t.size, 0);
   assert.equal(t.height, 0);
   t.check();
@@ -189,8 +226,16 @@ test("overflow values round-trip at every boundary and free their pages", () => 
     let tree = openKv(path);
     const rng = new Rng(11);
     const sizes = [
-      0, 1, MAX_INLINE_VALUE - 1, MAX_INLINE_VALUE, MAX_INLINE_VALUE + 1,
-      OVERFLOW_DATA - 1, OVERFLOW_DATA, OVERFLOW_DATA + 1, 2 * OVERFLOW_DATA, 2 * OVERFLOW_DATA + 1,
+      0,
+      1,
+      MAX_INLINE_VALUE - 1,
+      MAX_INLINE_VALUE,
+      MAX_INLINE_VALUE + 1,
+      OVERFLOW_DATA - 1,
+      OVERFLOW_DATA,
+      OVERFLOW_DATA + 1,
+      2 * OVERFLOW_DATA,
+      2 * OVERFLOW_DATA + 1,
       64 * 1024 * 1024 + 1,
     ];
     const values = sizes.map((n) => rng.bytes(Math.min(n, 1 << 20)));
@@ -235,18 +280,23 @@ test("a damaged page is reported with file and offset, never used", () => {
       bytes[offset] ^= 0x40;
       writeFileSync(path, bytes);
     };
-    const expectCorrupt = (offset: number) => (e: unknown): boolean => {
-      assert.ok(e instanceof KvCorruptionError, String(e));
-      assert.equal(e.code, "CORRUPT");
-      assert.equal(e.file, path);
-      assert.equal(e.offset, offset);
-      assert.ok(e.message.includes(path) && e.message.includes(String(offset)));
-      return true;
-    };
+    const expectCorrupt =
+      (offset: number) =>
+      (e: unknown): boolean => {
+        assert.ok(e instanceof KvCorruptionError, String(e));
+        assert.equal(e.code, "CORRUPT");
+        assert.equal(e.file, path);
+        assert.equal(e.offset, offset);
+        assert.ok(e.message.includes(path) && e.message.includes(String(offset)));
+        return true;
+      };
     // One overflow value in a fresh file: overflow pages 2 and 3, then the leaf (the root).
     let tree = openKv(path);
     const v = new Rng(3).bytes(OVERFLOW_DATA + 10);
-    tree.apply([[seqKey(1), v], [seqKey(2), new Uint8Array([7])]]);
+    tree.apply([
+      [seqKey(1), v],
+      [seqKey(2), new Uint8Array([7])],
+    ]);
     tree.commit();
     const root = tree.rootPage;
     assert.equal(root, 4);
@@ -473,11 +523,13 @@ test("same-length rewrites edit pages in place across early writes, evictions, c
   const rng = new Rng(7);
   const N = 20_000;
   const model = new Map<number, Uint8Array>();
-  tree.apply(Array.from({ length: N }, (_, i) => {
-    const v = rng.bytes(i % 3 === 0 ? 0 : i % 3 === 1 ? 32 : 200);
-    model.set(i, v);
-    return [seqKey(i), v] as const;
-  }));
+  tree.apply(
+    Array.from({ length: N }, (_, i) => {
+      const v = rng.bytes(i % 3 === 0 ? 0 : i % 3 === 1 ? 32 : 200);
+      model.set(i, v);
+      return [seqKey(i), v] as const;
+    }),
+  );
   tree.commit();
   const rewrite = (n: number): Map<number, Uint8Array> => {
     const batch = new Map<number, Uint8Array>();

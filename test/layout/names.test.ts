@@ -13,7 +13,8 @@ const SRC = join(projectRoot, "src");
 export function definedNames(source: string): string[] {
   const code = source.replace(/\/\*[\s\S]*?\*\//g, "");
   const out: string[] = [];
-  const decl = /^(?:export\s+)?(?:declare\s+)?(?:default\s+)?(?:abstract\s+)?(?:async\s+)?(?:class|interface|type|function\*?|const|let|var|enum)\s+([A-Za-z_$][\w$]*)/gm;
+  const decl =
+    /^(?:export\s+)?(?:declare\s+)?(?:default\s+)?(?:abstract\s+)?(?:async\s+)?(?:class|interface|type|function\*?|const|let|var|enum)\s+([A-Za-z_$][\w$]*)/gm;
   for (const m of code.matchAll(decl)) out.push(m[1]);
   return out;
 }

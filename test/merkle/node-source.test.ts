@@ -14,7 +14,12 @@ const seed = testSeed();
 function stored(entries: Entry[]) {
   const state = new ModelState();
   const pages = new MemPages();
-  const r = updateTrie(EMPTY_TOP, entries.map((e) => [e.key, e.value] as Change), pages, state);
+  const r = updateTrie(
+    EMPTY_TOP,
+    entries.map((e) => [e.key, e.value] as Change),
+    pages,
+    state,
+  );
   pages.apply(r.writes);
   for (const e of entries) state.set(e.key, e.value);
   const leaves = {
@@ -36,7 +41,14 @@ function entriesOf(rng: Rng, n: number, clustered: boolean): Entry[] {
 describe(`merkle: proofs from stored pages (seed ${seed})`, () => {
   it("gives the same single and multi proofs as the entries, through stored and elided pages", () => {
     const rng = new Rng(seed);
-    for (const [n, clustered] of [[0, false], [1, false], [ELISION_THRESHOLD - 1, false], [ELISION_THRESHOLD, true], [3000, false], [3000, true]] as const) {
+    for (const [n, clustered] of [
+      [0, false],
+      [1, false],
+      [ELISION_THRESHOLD - 1, false],
+      [ELISION_THRESHOLD, true],
+      [3000, false],
+      [3000, true],
+    ] as const) {
       const entries = entriesOf(rng, n, clustered);
       const { top, pages, source } = stored(entries);
       const reference = entriesNodeSource(entries);
@@ -81,7 +93,10 @@ describe(`merkle: proofs from stored pages (seed ${seed})`, () => {
       },
     });
     for (const src of [source, counting]) {
-      assert.throws(() => proveKey(src, (under as Entry).key), (e: unknown) => e instanceof TrieError && e.code === "BAD_PATH");
+      assert.throws(
+        () => proveKey(src, (under as Entry).key),
+        (e: unknown) => e instanceof TrieError && e.code === "BAD_PATH",
+      );
     }
     assert.ok(scanned <= ELISION_THRESHOLD, `one scan returned ${scanned} entries`);
     pages.pages.set(id, page);

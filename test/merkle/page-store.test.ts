@@ -7,7 +7,15 @@ import { crc32 } from "node:zlib";
 import { existsSync, readdirSync } from "node:fs";
 import { MemFileSystem } from "../../src/io/index.ts";
 import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES, PAGE_ID_OFFSET, stampPage } from "../../src/merkle/page.ts";
-import { type PageChange, PageStore, type PageStoreOptions, type TableInfo, WAL_FILE_NAME, decodeTableInfo, encodeTableInfo } from "../../src/merkle/page-store.ts";
+import {
+  type PageChange,
+  PageStore,
+  type PageStoreOptions,
+  type TableInfo,
+  WAL_FILE_NAME,
+  decodeTableInfo,
+  encodeTableInfo,
+} from "../../src/merkle/page-store.ts";
 import { PageStoreCorruptionError, PageStoreError } from "../../src/merkle/page-store-errors.ts";
 import { memPageStoreFileSystem } from "../../src/io/fs.ts";
 import { checksumRegionBytes, metaRegionBytes, tableFileName } from "../../src/merkle/table-file.ts";
@@ -137,7 +145,10 @@ describe("page store", () => {
     // A duplicate id in one batch: the last change wins.
     const [first] = [...h.ids.values()];
     const p1 = makePage(first, 9001);
-    h.commit([{ id: first, page: p1 }, { id: first, page: null }]);
+    h.commit([
+      { id: first, page: p1 },
+      { id: first, page: null },
+    ]);
     h.model.delete(hex(first));
     verify(h.store, h.model, h.ids, "duplicate");
     h.reopen();
@@ -375,7 +386,10 @@ describe("page store", () => {
     const at2 = PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table, readOnly: true });
     verify(at2, next.after, h.ids, "read-only at the WAL's seq");
     assert.equal(at2.readOnly, true);
-    assert.throws(() => at2.prepare([], 3), (e: unknown) => e instanceof PageStoreError && e.code === "READ_ONLY");
+    assert.throws(
+      () => at2.prepare([], 3),
+      (e: unknown) => e instanceof PageStoreError && e.code === "READ_ONLY",
+    );
     at2.close();
     // Seq 1 committed: the WAL is a later prepare's, and the table holds seq 1.
     const at1 = PageStore.open(DIR, { fs: h.fs, committedSeq: 1, table: h.committed!.table, readOnly: true });

@@ -137,7 +137,12 @@ describe(`merkle: incremental update (seed ${seed})`, () => {
     step(sorted(cluster.slice(5).map((k) => [k, null] as Change)));
     step(sorted([[a, null]]));
     assert.equal(top.kind, 1, "a single key is a leaf at the root");
-    step(sorted([[a, rng.bytes(5)], [b, null]]));
+    step(
+      sorted([
+        [a, rng.bytes(5)],
+        [b, null],
+      ]),
+    );
     assert.equal(top.kind, 1);
     step(sorted([[a, null]]));
     assert.equal(top.kind, 0);
@@ -186,14 +191,35 @@ describe(`merkle: incremental update (seed ${seed})`, () => {
     const state = new ModelState();
     const pages = new MemPages();
     assert.throws(
-      () => updateTrie(EMPTY_TOP, [[hi, new Uint8Array(1)], [lo, new Uint8Array(1)]], pages, state),
+      () =>
+        updateTrie(
+          EMPTY_TOP,
+          [
+            [hi, new Uint8Array(1)],
+            [lo, new Uint8Array(1)],
+          ],
+          pages,
+          state,
+        ),
       (e: unknown) => e instanceof TrieError && e.code === "UNSORTED",
     );
     assert.throws(
-      () => updateTrie(EMPTY_TOP, [[lo, null], [lo, null]], pages, state),
+      () =>
+        updateTrie(
+          EMPTY_TOP,
+          [
+            [lo, null],
+            [lo, null],
+          ],
+          pages,
+          state,
+        ),
       (e: unknown) => e instanceof TrieError && e.code === "UNSORTED",
     );
-    assert.throws(() => updateTrie(EMPTY_TOP, [[new Uint8Array(32), null]], pages, state), (e: unknown) => e instanceof TrieError && e.code === "BAD_KEY");
+    assert.throws(
+      () => updateTrie(EMPTY_TOP, [[new Uint8Array(32), null]], pages, state),
+      (e: unknown) => e instanceof TrieError && e.code === "BAD_KEY",
+    );
     assert.throws(
       () => updateTrie(EMPTY_TOP, [[lo, "v" as unknown as Uint8Array]], pages, state),
       (e: unknown) => e instanceof TrieError && e.code === "BAD_VALUE",

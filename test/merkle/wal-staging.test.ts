@@ -104,7 +104,12 @@ describe("merkle: WAL built in a reused staging buffer", () => {
     const { dir, cleanup } = tempDir("wal-behind");
     const behind = new WriteBehind();
     try {
-      for (const [i, [pages, metas]] of [[12, 30], [0, 4], [1, 0], [30, 700]].entries()) {
+      for (const [i, [pages, metas]] of [
+        [12, 30],
+        [0, 4],
+        [1, 0],
+        [30, 700],
+      ].entries()) {
         const rec = record(rng, i + 1, pages, metas);
         // Stamped but unsealed images, as the page store hands them over: the checksums are garbage.
         for (const p of rec.pages) p.fill(0x5c, CHECKSUM_OFFSET);

@@ -93,10 +93,21 @@ describe("page store write-behind", () => {
       // The worker's system error is kept, typed: the write through a read-only descriptor.
       const isFailed = (e: unknown) => {
         const io = (e as Error).cause;
-        return e instanceof PageStoreError && e.code === "FAILED" && io instanceof IoError && io.op === "write" && io.code === "EBADF" && io.syscall === "write" && io.path.endsWith(tableFileName(0));
+        return (
+          e instanceof PageStoreError &&
+          e.code === "FAILED" &&
+          io instanceof IoError &&
+          io.op === "write" &&
+          io.code === "EBADF" &&
+          io.syscall === "write" &&
+          io.path.endsWith(tableFileName(0))
+        );
       };
       assert.throws(() => store.prepare(second, 2), isFailed);
-      assert.throws(() => store.prepare(second, 2), (e: unknown) => e instanceof PageStoreError && e.code === "FAILED");
+      assert.throws(
+        () => store.prepare(second, 2),
+        (e: unknown) => e instanceof PageStoreError && e.code === "FAILED",
+      );
       // Reads still answer from memory.
       for (const c of first) if (c.page !== null) assert.ok(same(store.get(c.id)!, c.page));
       store.close();

@@ -53,16 +53,25 @@ describe(`store: redo log and checkpoints (seed ${seed})`, () => {
     assert.equal(reader.seq, 23);
     assert.equal(toHex(reader.root), toHex(store.root));
     const want = states[22];
-    assert.deepEqual([...reader.entries()].map(([k, v]) => toHex(k) + toHex(v)), want.map((e) => toHex(e.key) + toHex(e.value)));
+    assert.deepEqual(
+      [...reader.entries()].map(([k, v]) => toHex(k) + toHex(v)),
+      want.map((e) => toHex(e.key) + toHex(e.value)),
+    );
     for (const e of want.slice(0, 20)) assert.equal(toHex(reader.get(e.key) as Uint8Array), toHex(e.value));
     reader.checkCurrent();
     // "Crash": the store is dropped without close; a new one replays commits 21..23.
     const again = Store.open("/db", { fs, lock: false, checkpointEvery: 5 });
     assert.equal(again.seq, 23);
     assert.equal(toHex(again.root), toHex(trieRoot(want)));
-    assert.deepEqual([...again.entries()].map(([k]) => toHex(k)), want.map((e) => toHex(e.key)));
+    assert.deepEqual(
+      [...again.entries()].map(([k]) => toHex(k)),
+      want.map((e) => toHex(e.key)),
+    );
     again.commit([[want[0].key, null]]);
-    assert.throws(() => reader.checkCurrent(), (e: unknown) => e instanceof StoreError && e.code === "FAILED");
+    assert.throws(
+      () => reader.checkCurrent(),
+      (e: unknown) => e instanceof StoreError && e.code === "FAILED",
+    );
     again.close();
     const last = Store.open("/db", { fs, lock: false });
     assert.equal(last.seq, 24);
@@ -179,7 +188,10 @@ describe(`store: redo log and checkpoints (seed ${seed})`, () => {
     const newest = new DataView(slots.buffer).getBigUint64(8, true) === 6n ? 0 : 1;
     slots[newest * 4096 + 20] ^= 1;
     meta.write(slots.subarray(newest * 4096, newest * 4096 + 4096), newest * 4096);
-    assert.throws(() => Store.open("/db", { fs, lock: false }), (e: unknown) => e instanceof StoreError && e.code === "CORRUPT" && /redo log starts at commit 7/.test(e.message));
+    assert.throws(
+      () => Store.open("/db", { fs, lock: false }),
+      (e: unknown) => e instanceof StoreError && e.code === "CORRUPT" && /redo log starts at commit 7/.test(e.message),
+    );
   });
 
   it("refuses bad checkpoint options", () => {

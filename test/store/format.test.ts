@@ -77,11 +77,17 @@ describe(`store: upgrade from format 2 (seed ${seed})`, () => {
   }
 
   it("a cleanly closed format-2 database is upgraded by a writer's open, and keeps its state", () => {
-    for (const [name, redo] of [["empty-log", new Uint8Array(0)], ["old-records", oldRecord(1)]] as const) {
+    for (const [name, redo] of [
+      ["empty-log", new Uint8Array(0)],
+      ["old-records", oldRecord(1)],
+    ] as const) {
       const { dir, root, entries } = format2(name, redo);
       // Read-only handles cannot upgrade: refused, nothing changed.
       const meta = readFileSync(join(dir, "meta"));
-      assert.throws(() => StoreReader.open(dir), (e: unknown) => e instanceof StoreError && e.code === "VERSION" && /format-2/.test(e.message));
+      assert.throws(
+        () => StoreReader.open(dir),
+        (e: unknown) => e instanceof StoreError && e.code === "VERSION" && /format-2/.test(e.message),
+      );
       assert.ok(readFileSync(join(dir, "meta")).equals(meta));
       const store = Store.open(dir);
       assert.equal(Buffer.from(store.root).toString("hex"), root, name);
@@ -101,7 +107,10 @@ describe(`store: upgrade from format 2 (seed ${seed})`, () => {
     // commit after the commit point.
     const { dir: d2 } = format2("pending", oldRecord(2));
     const before = [readFileSync(join(d2, "meta")), readFileSync(join(d2, "redo")), readFileSync(join(d2, "values"))];
-    assert.throws(() => Store.open(d2), (e: unknown) => e instanceof StoreError && e.code === "VERSION" && /commits in its redo log/.test(e.message));
+    assert.throws(
+      () => Store.open(d2),
+      (e: unknown) => e instanceof StoreError && e.code === "VERSION" && /commits in its redo log/.test(e.message),
+    );
     const now = [readFileSync(join(d2, "meta")), readFileSync(join(d2, "redo")), readFileSync(join(d2, "values"))];
     now.forEach((b, i) => assert.ok(b.equals(before[i]), `file ${i} unchanged`));
   });

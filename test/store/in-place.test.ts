@@ -156,7 +156,14 @@ describe(`store: pages changed in place (seed ${seed})`, () => {
       // Right after a checkpoint no page is the store's own: the failure changes nothing.
       damage(store);
       const root0 = store.root;
-      assert.throws(() => store.commit([[left, rng.bytes(32)], [neighbour, rng.bytes(32)]]), (e: unknown) => e instanceof StoreError && e.code === "CORRUPT");
+      assert.throws(
+        () =>
+          store.commit([
+            [left, rng.bytes(32)],
+            [neighbour, rng.bytes(32)],
+          ]),
+        (e: unknown) => e instanceof StoreError && e.code === "CORRUPT",
+      );
       assert.equal(toHex(store.root), toHex(root0));
       assert.doesNotThrow(() => store.get(left), "the store stays usable after a pure failure");
       store.close();
@@ -167,8 +174,18 @@ describe(`store: pages changed in place (seed ${seed})`, () => {
       const leftValue = rng.bytes(32);
       const root1 = store.commit([[left, leftValue]]);
       damage(store);
-      assert.throws(() => store.commit([[left, rng.bytes(32)], [neighbour, rng.bytes(32)]]), (e: unknown) => e instanceof StoreError && e.code === "CORRUPT");
-      assert.throws(() => store.get(left), (e: unknown) => e instanceof StoreError && e.code === "FAILED");
+      assert.throws(
+        () =>
+          store.commit([
+            [left, rng.bytes(32)],
+            [neighbour, rng.bytes(32)],
+          ]),
+        (e: unknown) => e instanceof StoreError && e.code === "CORRUPT",
+      );
+      assert.throws(
+        () => store.get(left),
+        (e: unknown) => e instanceof StoreError && e.code === "FAILED",
+      );
       store.close();
 
       store = Store.open(dir);

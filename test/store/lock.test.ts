@@ -5,7 +5,20 @@
 // otherwise).
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, constants } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  constants,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -122,7 +135,11 @@ describe("writer lock", () => {
       let owner: string;
       if (holder !== null) {
         const h = racers.get(holder);
-        assert.deepEqual(winners, [], `round ${r} (${mode}): the live holder ${holder} (pid ${h?.pid}, exit ${h?.exitCode}, stderr ${h?.stderrText()}) was displaced: ${JSON.stringify([...res])}; ${readdirSync(db).join(" ")}`);
+        assert.deepEqual(
+          winners,
+          [],
+          `round ${r} (${mode}): the live holder ${holder} (pid ${h?.pid}, exit ${h?.exitCode}, stderr ${h?.stderrText()}) was displaced: ${JSON.stringify([...res])}; ${readdirSync(db).join(" ")}`,
+        );
         const pid = racers.get(holder)?.pid;
         for (const [id, v] of res) assert.match(v, new RegExp(`process ${pid} on `), `round ${r}: racer ${id} did not name the holder`);
         owner = holder;
@@ -135,7 +152,16 @@ describe("writer lock", () => {
       assert.equal(await waitFile(join(work, `check.${r}.${owner}`), stderrs), "OK", `round ${r}: overlap seen by ${owner}`);
       // The owner's handle (a DirLock, a Store or a Db) committed key r unless it is a DirLock.
       if ((await waitFile(join(work, `acked.${r}`), stderrs)) !== "lock") committed.add(r);
-      const end: string = r === ROUNDS - 1 ? "close" : r === 0 ? "kill" : r === 1 ? "hold" : holder !== null ? rng.pick(["kill", "close"]) : rng.pick(["kill", "kill", "close", "hold"]);
+      const end: string =
+        r === ROUNDS - 1
+          ? "close"
+          : r === 0
+            ? "kill"
+            : r === 1
+              ? "hold"
+              : holder !== null
+                ? rng.pick(["kill", "close"])
+                : rng.pick(["kill", "kill", "close", "hold"]);
       put(join(work, `end.${r}`), end);
       if (end === "kill") {
         const c = racers.get(owner) as ReturnType<typeof child>;
@@ -166,7 +192,9 @@ describe("writer lock", () => {
     } finally {
       store.close();
     }
-    console.log(`# lock race: ${ROUNDS} rounds, ${tally.wins} won over a stale lock, ${tally.holds} held over (all ${RACERS - 1} racers LOCKED), ${tally.locked} LOCKED results, ${tally.kills} holders killed, ${tally.closes} closed, ${tally.legacy} stale legacy LOCK files, modes ${JSON.stringify(tally.modes)}, ${committed.size} commits kept`);
+    console.log(
+      `# lock race: ${ROUNDS} rounds, ${tally.wins} won over a stale lock, ${tally.holds} held over (all ${RACERS - 1} racers LOCKED), ${tally.locked} LOCKED results, ${tally.kills} holders killed, ${tally.closes} closed, ${tally.legacy} stale legacy LOCK files, modes ${JSON.stringify(tally.modes)}, ${committed.size} commits kept`,
+    );
   });
 
   it("a writer as PID 1 of its own PID namespace holds the lock against the parent namespace, and a PID 1 started after it died takes it over", async (t) => {
@@ -247,13 +275,19 @@ describe("writer lock", () => {
     const b = DirLock.acquire(db);
     assert.equal(b.generation, 6);
     const names = readdirSync(db).sort();
-    assert.deepEqual(names.filter((n) => n.startsWith("lock.")), ["lock.6"]);
+    assert.deepEqual(
+      names.filter((n) => n.startsWith("lock.")),
+      ["lock.6"],
+    );
     assert.equal(names.filter((n) => n.endsWith(".fifo")).length, 2, `own FIFO and the live acquirer's: ${names}`);
     assert.ok(names.every(isLockFileName));
     // The live acquirer goes on and is refused, naming the holder; then the holder dies.
-    assert.throws(() => {
-      for (;;) if (other.next().done) break;
-    }, locked(/this process/));
+    assert.throws(
+      () => {
+        for (;;) if (other.next().done) break;
+      },
+      locked(/this process/),
+    );
     assert.equal(readdirSync(db).filter((n) => n.endsWith(".fifo")).length, 1, "the refused acquirer removed its FIFO");
     b.abandon();
 
@@ -283,7 +317,10 @@ describe("writer lock", () => {
     process.env.PATH = join(tmp, "no-such-dir");
     try {
       assert.throws(() => DirLock.acquire(db), ioError("mkfifo", "ENOENT", /mkfifo command \(coreutils\) was not found/));
-      assert.throws(() => open(db), (e: unknown) => e instanceof DbError && e.code === "IO" && ioError("mkfifo", "ENOENT")(e.cause));
+      assert.throws(
+        () => open(db),
+        (e: unknown) => e instanceof DbError && e.code === "IO" && ioError("mkfifo", "ENOENT")(e.cause),
+      );
     } finally {
       process.env.PATH = path;
     }
@@ -347,9 +384,12 @@ describe("writer lock", () => {
     for (const _ of release);
     const x = DirLock.acquire(db); // lock.1 is still there (dead), so x takes lock.2
     assert.equal(x.generation, 2);
-    assert.throws(() => {
-      for (;;) if (y.next().done) break;
-    }, locked(/this process/));
+    assert.throws(
+      () => {
+        for (;;) if (y.next().done) break;
+      },
+      locked(/this process/),
+    );
     x.release();
   });
 

@@ -38,7 +38,10 @@ describe(`store: redo log (seed ${seed})`, () => {
     again.append(21, extra.top, extra.changes);
     assert.equal(new RedoLog(fs.open("redo")).replay(0).length, 21);
     // Records a checkpoint covers are skipped; the rest replay.
-    assert.deepEqual(new RedoLog(fs.open("redo")).replay(5).map((r) => r.seq), Array.from({ length: 16 }, (_, i) => i + 6));
+    assert.deepEqual(
+      new RedoLog(fs.open("redo")).replay(5).map((r) => r.seq),
+      Array.from({ length: 16 }, (_, i) => i + 6),
+    );
   });
 
   it("after a reset, stale records of the previous generation are never replayed", () => {
@@ -54,7 +57,10 @@ describe(`store: redo log (seed ${seed})`, () => {
     const c = { top: { root: rng.bytes(32), kind: 2 as const }, changes: [] as Change[] };
     log.append(11, c.top, c.changes);
     const recs = new RedoLog(fs.open("redo")).replay(10);
-    assert.deepEqual(recs.map((r) => r.seq), [11]);
+    assert.deepEqual(
+      recs.map((r) => r.seq),
+      [11],
+    );
   });
 
   it("drops only a torn or damaged last record; damage before it is CORRUPT with the offset", () => {
@@ -122,14 +128,20 @@ describe(`store: redo log (seed ${seed})`, () => {
     for (const cut of [0, 1, 64, 8192, REDO_DATA_START - 1]) {
       const f = new MemFileSystem().open("redo");
       f.write(bytes.subarray(0, cut), 0);
-      assert.throws(() => new RedoLog(f).replay(0), (e: unknown) => e instanceof StoreError && e.code === "CORRUPT" && /shorter than its 12288-byte header/.test(e.message));
+      assert.throws(
+        () => new RedoLog(f).replay(0),
+        (e: unknown) => e instanceof StoreError && e.code === "CORRUPT" && /shorter than its 12288-byte header/.test(e.message),
+      );
     }
     const image = bytes.slice();
     image[10] ^= 1;
     image[8192 + 10] ^= 1;
     const f = new MemFileSystem().open("redo");
     f.write(image, 0);
-    assert.throws(() => new RedoLog(f).replay(0), (e: unknown) => e instanceof StoreError && e.code === "CORRUPT" && /neither header slot/.test(e.message));
+    assert.throws(
+      () => new RedoLog(f).replay(0),
+      (e: unknown) => e instanceof StoreError && e.code === "CORRUPT" && /neither header slot/.test(e.message),
+    );
     // One slot damaged is what a torn append leaves: every record still replays.
     const one = bytes.slice();
     one[8192 + 10] ^= 1;

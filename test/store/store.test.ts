@@ -105,7 +105,10 @@ describe(`store: incremental commits against the from-scratch root (seed ${seed}
       const bad: unknown[] = [
         [[new Uint8Array(30), null]],
         [[k, "text"]],
-        [[k, null], [k.slice(), new Uint8Array(1)]],
+        [
+          [k, null],
+          [k.slice(), new Uint8Array(1)],
+        ],
         [[k]],
       ];
       for (const b of bad) {
@@ -119,11 +122,18 @@ describe(`store: incremental commits against the from-scratch root (seed ${seed}
       // A value over the value tree's limit is refused when the batch is read, naming its entry.
       const huge = new Uint8Array(MAX_VALUE_SIZE + 1);
       assert.throws(
-        () => store.prepare([[rng.bytes(31), new Uint8Array(1)], [k, huge]]),
+        () =>
+          store.prepare([
+            [rng.bytes(31), new Uint8Array(1)],
+            [k, huge],
+          ]),
         (e: unknown) => e instanceof StoreError && e.code === "BAD_ARGUMENT" && /batch\[1\] value/.test(e.message),
       );
       assert.equal(store.seq, 1);
-      assert.equal(store.commit([[k, null]]).every((b) => b === 0), true);
+      assert.equal(
+        store.commit([[k, null]]).every((b) => b === 0),
+        true,
+      );
     } finally {
       store.close();
     }
@@ -132,10 +142,16 @@ describe(`store: incremental commits against the from-scratch root (seed ${seed}
   it("keeps a second writer out, in this process and in another, and takes over a stale lock", async () => {
     const dir = join(tmp, "lock");
     const store = Store.open(dir);
-    assert.throws(() => Store.open(dir), (e: unknown) => e instanceof StoreError && e.code === "LOCKED" && /this process/.test(e.message));
+    assert.throws(
+      () => Store.open(dir),
+      (e: unknown) => e instanceof StoreError && e.code === "LOCKED" && /this process/.test(e.message),
+    );
     store.close();
     store.close(); // idempotent
-    assert.throws(() => store.get(new Uint8Array(31)), (e: unknown) => e instanceof StoreError && e.code === "CLOSED");
+    assert.throws(
+      () => store.get(new Uint8Array(31)),
+      (e: unknown) => e instanceof StoreError && e.code === "CLOSED",
+    );
     // A lock left by a process that no longer runs.
     const { writeFileSync } = await import("node:fs");
     writeFileSync(join(dir, "LOCK"), "999999999\n");

@@ -144,7 +144,10 @@ describe(`store: checkpoints written behind (seed ${seed})`, () => {
         assert.ok(failure !== undefined, "the failed write was reported");
         assert.ok(acknowledged < batches.length);
         // Nothing goes on: the store refuses further commits.
-        assert.throws(() => store.commit(batches[acknowledged]), (e: unknown) => e instanceof StoreError && e.code === "FAILED");
+        assert.throws(
+          () => store.commit(batches[acknowledged]),
+          (e: unknown) => e instanceof StoreError && e.code === "FAILED",
+        );
         store.close();
         const reopened = Store.open(dir);
         // The commit that failed in its checkpoint was already in the redo log: it may survive.

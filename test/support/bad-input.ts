@@ -111,7 +111,9 @@ export const GARBAGE: readonly Bad[] = [
 /** What a refused call must throw. */
 export interface Refusal {
   /** The family's error class. */
-  readonly family: abstract new (...args: never[]) => Error;
+  readonly family: abstract new (
+    ...args: never[]
+  ) => Error;
   /** Acceptable codes (`code` property), or null when the family has none. */
   readonly codes: readonly string[] | null;
   /** Text the message must contain: the argument's name. */

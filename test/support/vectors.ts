@@ -6,9 +6,7 @@ import { fileURLToPath } from "node:url";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-export const vectorsDir: string = process.env.BMT_VECTORS
-  ? resolve(process.env.BMT_VECTORS)
-  : join(projectRoot, "..", "shared", "vectors");
+export const vectorsDir: string = process.env.BMT_VECTORS ? resolve(process.env.BMT_VECTORS) : join(projectRoot, "..", "shared", "vectors");
 
 /** Fails loudly instead of skipping: the vectors are the judge of correctness. */
 export function requireVectors(): string {

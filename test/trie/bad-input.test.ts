@@ -76,7 +76,15 @@ const VALUE = ["BAD_VALUE"];
 const ENCODING = ["BAD_ENCODING"];
 
 /** Replaces argument `i` of `valid` with each bad value; every call must be refused as `want`. */
-async function each(t: Tally, fname: string, f: (...args: never[]) => unknown, valid: readonly unknown[], i: number, bads: readonly Bad[], want: Refusal): Promise<void> {
+async function each(
+  t: Tally,
+  fname: string,
+  f: (...args: never[]) => unknown,
+  valid: readonly unknown[],
+  i: number,
+  bads: readonly Bad[],
+  want: Refusal,
+): Promise<void> {
   for (const [label, v, names] of bads) {
     const args = valid.slice();
     args[i] = v;
@@ -118,7 +126,15 @@ function broken<T extends object>(proof: T): Bad[] {
   const out: Bad[] = [...GARBAGE];
   for (const field of Object.keys(proof)) {
     // A value of another length is a proof that does not verify, not a malformed one.
-    for (const [label, v] of [["undefined", undefined], ["null", null], ["string", "x"], ["number", 3], ["object", {}], ["array of garbage", [1, "x", null]], ["30 bytes", new Uint8Array(30)]] as Bad[]) {
+    for (const [label, v] of [
+      ["undefined", undefined],
+      ["null", null],
+      ["string", "x"],
+      ["number", 3],
+      ["object", {}],
+      ["array of garbage", [1, "x", null]],
+      ["30 bytes", new Uint8Array(30)],
+    ] as Bad[]) {
       if (field === "value" && label === "30 bytes") continue;
       out.push([`${field} ${label}`, { ...proof, [field]: v }]);
     }
@@ -133,7 +149,11 @@ function brokenJson(json: object): Bad[] {
 
 /** Byte strings that are not encodings: garbage, truncations, flipped version. */
 function badEncodings(good: Uint8Array): Bad[] {
-  const out: Bad[] = [...[...NOT_BYTES, ["null", null] as Bad].map(([l, v]): Bad => [l, v, "input"]), ["empty", new Uint8Array(0)], ["one byte", new Uint8Array([0xff])]];
+  const out: Bad[] = [
+    ...[...NOT_BYTES, ["null", null] as Bad].map(([l, v]): Bad => [l, v, "input"]),
+    ["empty", new Uint8Array(0)],
+    ["one byte", new Uint8Array([0xff])],
+  ];
   for (const n of [1, 2, 5, 17]) if (n < good.length) out.push([`cut by ${n}`, good.subarray(0, good.length - n)]);
   out.push(["one extra byte", Uint8Array.from([...good, 0])]);
   const v = good.slice();
@@ -157,12 +177,46 @@ const TABLE: Record<string, Entry_> = {
   LEAF_NODE: "constant",
   toHex: (t) => each(t, "toHex", api.toHex, [key], 0, [...NOT_BYTES, ["null", null]], trie(VALUE, "bytes")),
   fromHex: async (t) => {
-    await each(t, "fromHex", api.fromHex, ["0x00"], 0, [["undefined", undefined], ["null", null], ["number", 1], ["bytes", key], ["odd", "0x123"], ["not hex", "0xzz"], ["space", "0x 1"]], trie(VALUE, "hex"));
+    await each(
+      t,
+      "fromHex",
+      api.fromHex,
+      ["0x00"],
+      0,
+      [
+        ["undefined", undefined],
+        ["null", null],
+        ["number", 1],
+        ["bytes", key],
+        ["odd", "0x123"],
+        ["not hex", "0xzz"],
+        ["space", "0x 1"],
+      ],
+      trie(VALUE, "hex"),
+    );
     await each(t, "fromHex", api.fromHex, ["0x00", "x", 1], 2, [["wrong length", 2], ...NOT_COUNTS], trie(["BAD_VALUE", "BAD_ARGUMENT"], "x"));
   },
   trieRoot: (t) => each(t, "trieRoot", api.trieRoot, [entries], 0, BAD_ENTRY_LISTS, trie(ENTRY_CODES, "entries")),
-  trieRootUnsorted: (t) => each(t, "trieRootUnsorted", api.trieRootUnsorted, [entries], 0, BAD_ENTRY_LISTS.filter(([l]) => l !== "unsorted"), trie(ENTRY_CODES, "entries")),
-  sortEntries: (t) => each(t, "sortEntries", api.sortEntries, [entries], 0, BAD_ENTRY_LISTS.filter(([l]) => l !== "unsorted" && l !== "repeated"), trie(ENTRY_CODES, "entries")),
+  trieRootUnsorted: (t) =>
+    each(
+      t,
+      "trieRootUnsorted",
+      api.trieRootUnsorted,
+      [entries],
+      0,
+      BAD_ENTRY_LISTS.filter(([l]) => l !== "unsorted"),
+      trie(ENTRY_CODES, "entries"),
+    ),
+  sortEntries: (t) =>
+    each(
+      t,
+      "sortEntries",
+      api.sortEntries,
+      [entries],
+      0,
+      BAD_ENTRY_LISTS.filter(([l]) => l !== "unsorted" && l !== "repeated"),
+      trie(ENTRY_CODES, "entries"),
+    ),
   entriesNodeSource: async (t) => {
     await each(t, "entriesNodeSource", api.entriesNodeSource, [entries, 0], 0, BAD_ENTRY_LISTS, trie(ENTRY_CODES, "entries"));
     await each(t, "entriesNodeSource", api.entriesNodeSource, [entries, 0], 1, [...NOT_COUNTS, ["249", 249]], trie(ARG, "topDepth"));
@@ -170,7 +224,15 @@ const TABLE: Record<string, Entry_> = {
   // proofs
   proveKey: async (t) => {
     await each(t, "proveKey", api.proveKey, [entries, key], 0, NOT_SOURCES, trie(ARG, "from"));
-    await each(t, "proveKey", api.proveKey, [entries, key], 0, BAD_ENTRY_LISTS.filter(([l]) => !NOT_ARRAYS.some(([m]) => m === l)), trie(ENTRY_CODES, "entries"));
+    await each(
+      t,
+      "proveKey",
+      api.proveKey,
+      [entries, key],
+      0,
+      BAD_ENTRY_LISTS.filter(([l]) => !NOT_ARRAYS.some(([m]) => m === l)),
+      trie(ENTRY_CODES, "entries"),
+    );
     await each(t, "proveKey", api.proveKey, [entries, key], 1, NOT_KEYS, trie(KEY, "key"));
   },
   proveMany: async (t) => {
@@ -204,9 +266,26 @@ const TABLE: Record<string, Entry_> = {
   },
   multiProofValues: async (t) => {
     await each(t, "multiProofValues", api.multiProofValues, [multiProof, stateRoot], 0, broken(multiProof), trie(["BAD_PROOF"], "proof"));
-    await each(t, "multiProofValues", api.multiProofValues, [multiProof, stateRoot], 1, NOT_ROOTS.filter(([l]) => l !== "undefined"), trie(["BAD_PROOF", "BAD_ARGUMENT"], "root"));
+    await each(
+      t,
+      "multiProofValues",
+      api.multiProofValues,
+      [multiProof, stateRoot],
+      1,
+      NOT_ROOTS.filter(([l]) => l !== "undefined"),
+      trie(["BAD_PROOF", "BAD_ARGUMENT"], "root"),
+    );
   },
-  verifyWitness: (t) => each(t, "verifyWitness", api.verifyWitness, [witness], 0, broken(witness), trie(["BAD_PROOF", "BAD_ARGUMENT", "BAD_KEY", "BAD_VALUE", "DUPLICATE_KEY", "UNSORTED", "NOT_COVERED"], "witness")),
+  verifyWitness: (t) =>
+    each(
+      t,
+      "verifyWitness",
+      api.verifyWitness,
+      [witness],
+      0,
+      broken(witness),
+      trie(["BAD_PROOF", "BAD_ARGUMENT", "BAD_KEY", "BAD_VALUE", "DUPLICATE_KEY", "UNSORTED", "NOT_COVERED"], "witness"),
+    ),
   // verifiers: false, never a throw
   verifyKeyProof: async (t) => verifiers(t, "verifyKeyProof", api.verifyKeyProof, keyProof),
   verifyMultiProof: async (t) => verifiers(t, "verifyMultiProof", api.verifyMultiProof, multiProof),
@@ -217,43 +296,107 @@ const TABLE: Record<string, Entry_> = {
   encodeMultiProof: (t) => each(t, "encodeMultiProof", api.encodeMultiProof, [multiProof], 0, broken(multiProof), trie(ARG, "cannot encode")),
   encodeRangeProof: (t) => each(t, "encodeRangeProof", api.encodeRangeProof, [rangeProof], 0, broken(rangeProof), trie(ARG, "cannot encode")),
   encodeWitness: (t) => each(t, "encodeWitness", api.encodeWitness, [witness], 0, broken(witness), trie(ARG, "cannot encode")),
-  decodeKeyProof: (t) => each(t, "decodeKeyProof", api.decodeKeyProof, [encodeKeyProof(keyProof)], 0, badEncodings(encodeKeyProof(keyProof)), trie(ENCODING, "at byte")),
-  decodeMultiProof: (t) => each(t, "decodeMultiProof", api.decodeMultiProof, [encodeMultiProof(multiProof)], 0, badEncodings(encodeMultiProof(multiProof)), trie(ENCODING, "at byte")),
-  decodeRangeProof: (t) => each(t, "decodeRangeProof", api.decodeRangeProof, [encodeRangeProof(rangeProof)], 0, badEncodings(encodeRangeProof(rangeProof)), trie(ENCODING, "at byte")),
-  decodeWitness: (t) => each(t, "decodeWitness", api.decodeWitness, [encodeWitness(witness)], 0, badEncodings(encodeWitness(witness)), trie(ENCODING, "at byte")),
+  decodeKeyProof: (t) =>
+    each(t, "decodeKeyProof", api.decodeKeyProof, [encodeKeyProof(keyProof)], 0, badEncodings(encodeKeyProof(keyProof)), trie(ENCODING, "at byte")),
+  decodeMultiProof: (t) =>
+    each(t, "decodeMultiProof", api.decodeMultiProof, [encodeMultiProof(multiProof)], 0, badEncodings(encodeMultiProof(multiProof)), trie(ENCODING, "at byte")),
+  decodeRangeProof: (t) =>
+    each(t, "decodeRangeProof", api.decodeRangeProof, [encodeRangeProof(rangeProof)], 0, badEncodings(encodeRangeProof(rangeProof)), trie(ENCODING, "at byte")),
+  decodeWitness: (t) =>
+    each(t, "decodeWitness", api.decodeWitness, [encodeWitness(witness)], 0, badEncodings(encodeWitness(witness)), trie(ENCODING, "at byte")),
   decodeProof: (t) => each(t, "decodeProof", api.decodeProof, [encodeKeyProof(keyProof)], 0, badEncodings(encodeKeyProof(keyProof)), trie(ENCODING, "at byte")),
   keyProofToJson: (t) => each(t, "keyProofToJson", api.keyProofToJson, [keyProof], 0, broken(keyProof), trie(ARG, "cannot encode")),
   multiProofToJson: (t) => each(t, "multiProofToJson", api.multiProofToJson, [multiProof], 0, broken(multiProof), trie(ARG, "cannot encode")),
   rangeProofToJson: (t) => each(t, "rangeProofToJson", api.rangeProofToJson, [rangeProof], 0, broken(rangeProof), trie(ARG, "cannot encode")),
   witnessToJson: (t) => each(t, "witnessToJson", api.witnessToJson, [witness], 0, broken(witness), trie(ARG, "cannot encode")),
-  keyProofFromJson: (t) => each(t, "keyProofFromJson", api.keyProofFromJson, [keyProofToJson(keyProof)], 0, brokenJson(keyProofToJson(keyProof) as object), trie(ENCODING, "")),
-  multiProofFromJson: (t) => each(t, "multiProofFromJson", api.multiProofFromJson, [multiProofToJson(multiProof)], 0, brokenJson(multiProofToJson(multiProof) as object), trie(ENCODING, "")),
-  rangeProofFromJson: (t) => each(t, "rangeProofFromJson", api.rangeProofFromJson, [rangeProofToJson(rangeProof)], 0, brokenJson(rangeProofToJson(rangeProof) as object), trie(ENCODING, "")),
-  witnessFromJson: (t) => each(t, "witnessFromJson", api.witnessFromJson, [witnessToJson(witness)], 0, brokenJson(witnessToJson(witness) as object), trie(ENCODING, "")),
+  keyProofFromJson: (t) =>
+    each(t, "keyProofFromJson", api.keyProofFromJson, [keyProofToJson(keyProof)], 0, brokenJson(keyProofToJson(keyProof) as object), trie(ENCODING, "")),
+  multiProofFromJson: (t) =>
+    each(
+      t,
+      "multiProofFromJson",
+      api.multiProofFromJson,
+      [multiProofToJson(multiProof)],
+      0,
+      brokenJson(multiProofToJson(multiProof) as object),
+      trie(ENCODING, ""),
+    ),
+  rangeProofFromJson: (t) =>
+    each(
+      t,
+      "rangeProofFromJson",
+      api.rangeProofFromJson,
+      [rangeProofToJson(rangeProof)],
+      0,
+      brokenJson(rangeProofToJson(rangeProof) as object),
+      trie(ENCODING, ""),
+    ),
+  witnessFromJson: (t) =>
+    each(t, "witnessFromJson", api.witnessFromJson, [witnessToJson(witness)], 0, brokenJson(witnessToJson(witness) as object), trie(ENCODING, "")),
   // CE 129 state requests
   respondStateRequest: async (t) => {
     const f = api.respondStateRequest;
     const valid = [source, entries[0].key, entries[9].key, 4096];
     await each(t, "respondStateRequest", f, valid, 0, NOT_SOURCES, trie(ARG, "source"));
     await each(t, "respondStateRequest", f, valid, 1, NOT_KEYS, trie(KEY, "start"));
-    await each(t, "respondStateRequest", f, valid, 2, [...NOT_KEYS, ["before start", new Uint8Array(31), "start must not be after end"]], trie(["BAD_KEY", "BAD_ARGUMENT"], "end"));
+    await each(
+      t,
+      "respondStateRequest",
+      f,
+      valid,
+      2,
+      [...NOT_KEYS, ["before start", new Uint8Array(31), "start must not be after end"]],
+      trie(["BAD_KEY", "BAD_ARGUMENT"], "end"),
+    );
     await each(t, "respondStateRequest", f, valid, 3, [...NOT_COUNTS, ["2^32", 2 ** 32], ["undefined", undefined]], trie(ARG, "maxSize"));
   },
   // Framing takes any two byte strings (their content is the verifier's business).
-  frameStateResponse: (t) => each(t, "frameStateResponse", api.frameStateResponse, [stateResponse], 0, broken(stateResponse).filter(([l]) => !l.endsWith("30 bytes")), trie(ARG, "response")),
-  unframeStateResponse: (t) => each(t, "unframeStateResponse", api.unframeStateResponse, [framed], 0, [...[...NOT_BYTES, ["null", null] as Bad].map(([l, v]): Bad => [l, v, "response"]), ["empty", new Uint8Array(0), "message 1"], ["cut by 1", framed.subarray(0, framed.length - 1), "message 2"], ["one extra byte", Uint8Array.from([...framed, 0]), "message 2"]], trie(ENCODING, "")),
+  frameStateResponse: (t) =>
+    each(
+      t,
+      "frameStateResponse",
+      api.frameStateResponse,
+      [stateResponse],
+      0,
+      broken(stateResponse).filter(([l]) => !l.endsWith("30 bytes")),
+      trie(ARG, "response"),
+    ),
+  unframeStateResponse: (t) =>
+    each(
+      t,
+      "unframeStateResponse",
+      api.unframeStateResponse,
+      [framed],
+      0,
+      [
+        ...[...NOT_BYTES, ["null", null] as Bad].map(([l, v]): Bad => [l, v, "response"]),
+        ["empty", new Uint8Array(0), "message 1"],
+        ["cut by 1", framed.subarray(0, framed.length - 1), "message 2"],
+        ["one extra byte", Uint8Array.from([...framed, 0]), "message 2"],
+      ],
+      trie(ENCODING, ""),
+    ),
   verifyStateResponse: async (t) => {
     const f = api.verifyStateResponse;
     const valid = [stateRoot, entries[0].key, entries[9].key, stateResponse, 4096];
     await each(t, "verifyStateResponse", f, valid, 0, NOT_ROOTS, trie(ARG, "root"));
     await each(t, "verifyStateResponse", f, valid, 1, NOT_KEYS, trie(KEY, "start"));
-    await each(t, "verifyStateResponse", f, valid, 2, [...NOT_KEYS, ["before start", new Uint8Array(31), "start must not be after end"]], trie(["BAD_KEY", "BAD_ARGUMENT"], "end"));
+    await each(
+      t,
+      "verifyStateResponse",
+      f,
+      valid,
+      2,
+      [...NOT_KEYS, ["before start", new Uint8Array(31), "start must not be after end"]],
+      trie(["BAD_KEY", "BAD_ARGUMENT"], "end"),
+    );
     // Bytes that are not messages: the refusal names the message at fault.
     const cut = broken(stateResponse).map(([l, v]): Bad => (l.endsWith("30 bytes") ? [l, v, "message"] : [l, v]));
     await each(t, "verifyStateResponse", f, valid, 3, cut, trie(["BAD_ENCODING", "BAD_PROOF"], "response"));
     await each(t, "verifyStateResponse", f, valid, 4, [...NOT_COUNTS, ["2^32", 2 ** 32]], trie(ARG, "maxSize"));
   },
-  proofFromJson: (t) => each(t, "proofFromJson", api.proofFromJson, [keyProofToJson(keyProof)], 0, brokenJson(keyProofToJson(keyProof) as object), trie(ENCODING, "")),
+  proofFromJson: (t) =>
+    each(t, "proofFromJson", api.proofFromJson, [keyProofToJson(keyProof)], 0, brokenJson(keyProofToJson(keyProof) as object), trie(ENCODING, "")),
 };
 
 /** A verifier returns false for every broken proof and bad root, and true for the good one. */
@@ -274,8 +417,18 @@ function coveredHere(): string[] {
 describe("trie: bad input to every exported function of the hash and trie layers and bmt/verify", () => {
   it("the table has an entry for every export and none for a name no longer exported", () => {
     const exported = coveredHere();
-    assert.deepEqual(exported.filter((n) => !(n in TABLE)), [], "exports without an entry in the bad-input table");
-    assert.deepEqual(Object.keys(TABLE).filter((n) => !exported.includes(n)).sort(), [], "table entries for names not exported");
+    assert.deepEqual(
+      exported.filter((n) => !(n in TABLE)),
+      [],
+      "exports without an entry in the bad-input table",
+    );
+    assert.deepEqual(
+      Object.keys(TABLE)
+        .filter((n) => !exported.includes(n))
+        .sort(),
+      [],
+      "table entries for names not exported",
+    );
     for (const name of exported) {
       const e = TABLE[name];
       const v = (root as Record<string, unknown>)[name] ?? (verify as Record<string, unknown>)[name];
@@ -283,7 +436,11 @@ describe("trie: bad input to every exported function of the hash and trie layers
       else assert.equal(typeof v, "function", `${name} is not a function`);
       if (typeof e === "object") {
         const methods = memberNames(v as { prototype: object });
-        assert.deepEqual(methods.filter((m) => !(m in e.methods)), [], `${name}: methods without an entry`);
+        assert.deepEqual(
+          methods.filter((m) => !(m in e.methods)),
+          [],
+          `${name}: methods without an entry`,
+        );
       }
     }
   });

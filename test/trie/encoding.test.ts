@@ -67,7 +67,10 @@ describe("trie: JSON single proof shape", () => {
         if (leaf.value.length <= 32) assert.deepEqual(Object.keys(t), ["kind", "key", "value"]);
         else assert.deepEqual(Object.keys(t), ["kind", "key", "valueHash"]);
       }
-      assert.equal(json.value, entries.some((e) => compareKeys(e.key, key) === 0) ? toHex(entries.find((e) => compareKeys(e.key, key) === 0)?.value as Uint8Array) : null);
+      assert.equal(
+        json.value,
+        entries.some((e) => compareKeys(e.key, key) === 0) ? toHex(entries.find((e) => compareKeys(e.key, key) === 0)?.value as Uint8Array) : null,
+      );
       assert.ok(verifyKeyProof(keyProofFromJson(json), trieRoot(entries)));
       assert.equal(proofFromJson(JSON.stringify(json)).type, "key");
     }
@@ -89,7 +92,16 @@ describe(`trie: binary encodings are canonical and strictly decoded (seed ${seed
       encodeKeyProof(proveKey(source, rng.bytes(31))),
       encodeMultiProof(proveMany(source, [present, entries[20].key, rng.bytes(31)])),
       encodeRangeProof(proveRange(source, entries[3].key, entries[30].key, 10)),
-      encodeWitness(buildWitness(source, [present], [[entries[9].key, null], [rng.bytes(31), new Uint8Array(40)]])),
+      encodeWitness(
+        buildWitness(
+          source,
+          [present],
+          [
+            [entries[9].key, null],
+            [rng.bytes(31), new Uint8Array(40)],
+          ],
+        ),
+      ),
     ];
     for (const bytes of samples) {
       assert.doesNotThrow(() => decodeProof(bytes));
@@ -181,7 +193,9 @@ function mutate(rng: Rng, bytes: Uint8Array): Uint8Array {
       return new Uint8Array([...b, ...rng.bytes(1 + rng.int(8))]);
     case 4: {
       const at = rng.int(b.length);
-      return rng.int(2) ? new Uint8Array([...b.subarray(0, at), rng.int(256), ...b.subarray(at)]) : new Uint8Array([...b.subarray(0, at), ...b.subarray(at + 1)]);
+      return rng.int(2)
+        ? new Uint8Array([...b.subarray(0, at), rng.int(256), ...b.subarray(at)])
+        : new Uint8Array([...b.subarray(0, at), ...b.subarray(at + 1)]);
     }
     case 5: {
       // Two 32-byte windows swapped: siblings or names trading places when they line up.
@@ -246,13 +260,17 @@ describe(`trie: fuzzing the encodings (seed ${seed})`, () => {
           if (accepted) assert.equal(p.value === null ? undefined : toHex(p.value), c.truth.get(toHex(p.key)));
         } else if (decoded.type === "multi") {
           accepted = verifyMultiProof(decoded.proof, c.root);
-          if (accepted) for (const [k, v] of multiProofValues(decoded.proof, c.root).entries()) assert.equal(v === null ? undefined : toHex(v), c.truth.get(toHex(k)));
+          if (accepted)
+            for (const [k, v] of multiProofValues(decoded.proof, c.root).entries()) assert.equal(v === null ? undefined : toHex(v), c.truth.get(toHex(k)));
         } else if (decoded.type === "range") {
           const p = decoded.proof;
           accepted = verifyRangeProof(p, c.root);
           if (accepted) {
             const want = c.entries.filter((e) => compareKeys(e.key, p.start) >= 0 && compareKeys(e.key, p.end) <= 0);
-            assert.deepEqual(p.entries.map((e) => toHex(e.key) + toHex(e.value)), want.map((e) => toHex(e.key) + toHex(e.value)));
+            assert.deepEqual(
+              p.entries.map((e) => toHex(e.key) + toHex(e.value)),
+              want.map((e) => toHex(e.key) + toHex(e.value)),
+            );
           }
         } else {
           try {

@@ -162,7 +162,12 @@ describe(`trie: multiproofs (seed ${seed})`, () => {
         const k = p.keys[0].slice();
         k[30] ^= 1;
         paths[i] = { ...p, keys: [k, ...p.keys.slice(1)].sort(compareKeys) };
-        if (verifyMultiProof({ ...proof, paths }, root)) checkValues({ ...proof, paths }, entries, paths.flatMap((q) => q.keys));
+        if (verifyMultiProof({ ...proof, paths }, root))
+          checkValues(
+            { ...proof, paths },
+            entries,
+            paths.flatMap((q) => q.keys),
+          );
         checked += 4;
       });
       if (proof.paths.length >= 2) {
@@ -173,7 +178,10 @@ describe(`trie: multiproofs (seed ${seed})`, () => {
       const other = root.slice();
       other[5] ^= 1;
       assert.equal(verifyMultiProof(proof, other), false);
-      assert.throws(() => multiProofValues(proof, other), (e) => e instanceof TrieError && e.code === "BAD_PROOF");
+      assert.throws(
+        () => multiProofValues(proof, other),
+        (e) => e instanceof TrieError && e.code === "BAD_PROOF",
+      );
     }
     assert.ok(checked > 500);
   });
@@ -195,7 +203,10 @@ describe(`trie: multiproofs (seed ${seed})`, () => {
       { ...good, root: new Uint8Array(3) },
     ];
     for (const p of bad) assert.equal(verifyMultiProof(p as MultiProof, root), false);
-    assert.throws(() => proveMany(entriesNodeSource(entries), [new Uint8Array(3)]), (e) => e instanceof TrieError && e.code === "BAD_KEY");
+    assert.throws(
+      () => proveMany(entriesNodeSource(entries), [new Uint8Array(3)]),
+      (e) => e instanceof TrieError && e.code === "BAD_KEY",
+    );
   });
 
   it("1000 keys on 100k entries: the multiproof is at most half the bytes of 1000 single proofs", () => {

@@ -69,17 +69,41 @@ describe(`trie: entries node source (seed ${seed})`, () => {
     const p = proveKey(source, key);
     const leafDepth = p.siblings.length;
     assert.equal(source.node(key, leafDepth).kind, LEAF_NODE);
-    assert.throws(() => source.node(key, leafDepth + 1), (e) => e instanceof TrieError && e.code === "BAD_PATH");
-    assert.throws(() => source.leaf(key, leafDepth - 1), (e) => e instanceof TrieError && e.code === "BAD_PATH");
-    assert.throws(() => source.node(key, 0), (e) => e instanceof TrieError && e.code === "BAD_ARGUMENT");
-    assert.throws(() => source.node(key, 249), (e) => e instanceof TrieError && e.code === "BAD_ARGUMENT");
-    assert.throws(() => source.node(new Uint8Array(30), 1), (e) => e instanceof TrieError && e.code === "BAD_KEY");
+    assert.throws(
+      () => source.node(key, leafDepth + 1),
+      (e) => e instanceof TrieError && e.code === "BAD_PATH",
+    );
+    assert.throws(
+      () => source.leaf(key, leafDepth - 1),
+      (e) => e instanceof TrieError && e.code === "BAD_PATH",
+    );
+    assert.throws(
+      () => source.node(key, 0),
+      (e) => e instanceof TrieError && e.code === "BAD_ARGUMENT",
+    );
+    assert.throws(
+      () => source.node(key, 249),
+      (e) => e instanceof TrieError && e.code === "BAD_ARGUMENT",
+    );
+    assert.throws(
+      () => source.node(new Uint8Array(30), 1),
+      (e) => e instanceof TrieError && e.code === "BAD_KEY",
+    );
     const unsorted = [entries[1], entries[0]];
-    assert.throws(() => entriesNodeSource(unsorted), (e) => e instanceof TrieError && e.code === "UNSORTED");
-    assert.throws(() => entriesNodeSource([entries[0], entries[0]]), (e) => e instanceof TrieError && e.code === "DUPLICATE_KEY");
+    assert.throws(
+      () => entriesNodeSource(unsorted),
+      (e) => e instanceof TrieError && e.code === "UNSORTED",
+    );
+    assert.throws(
+      () => entriesNodeSource([entries[0], entries[0]]),
+      (e) => e instanceof TrieError && e.code === "DUPLICATE_KEY",
+    );
     const empty = entriesNodeSource([]);
     assert.equal(empty.root().kind, EMPTY_NODE);
-    assert.throws(() => empty.leaf(key, 0), (e) => e instanceof TrieError && e.code === "BAD_PATH");
+    assert.throws(
+      () => empty.leaf(key, 0),
+      (e) => e instanceof TrieError && e.code === "BAD_PATH",
+    );
   });
 
   it("scan lists the entries of an inclusive range in order, up to a limit", () => {
@@ -145,7 +169,10 @@ describe(`trie: entries node source (seed ${seed})`, () => {
         far[0] ^= 0x80;
         if (!keys.has(toHex(far))) {
           apart.push({ key: far, value: new Uint8Array(1) });
-          assert.throws(() => entriesNodeSource(sortEntries(apart), top), (e: unknown) => e instanceof TrieError && e.code === "BAD_ARGUMENT");
+          assert.throws(
+            () => entriesNodeSource(sortEntries(apart), top),
+            (e: unknown) => e instanceof TrieError && e.code === "BAD_ARGUMENT",
+          );
         }
       }
     }

@@ -53,7 +53,10 @@ describe(`trie: range proofs (seed ${seed})`, () => {
       const proof = proveRange(round % 3 === 0 ? withoutScan(source) : source, start, end, limit);
       const all = inRange(entries, start, end);
       const listed = all.slice(0, limit);
-      assert.deepEqual(proof.entries.map((e) => toHex(e.key)), listed.map((e) => toHex(e.key)));
+      assert.deepEqual(
+        proof.entries.map((e) => toHex(e.key)),
+        listed.map((e) => toHex(e.key)),
+      );
       assert.deepEqual(toHex(proof.end), all.length > limit ? toHex(listed[limit - 1].key) : toHex(end));
       if (all.length > limit) cut++;
       assert.ok(verifyRangeProof(proof, root), `round ${round}`);
@@ -76,7 +79,10 @@ describe(`trie: range proofs (seed ${seed})`, () => {
         if (compareKeys(start, end) > 0) [start, end] = [end, start];
         const proof = proveRange(source, start, end, 1 + rng.int(50));
         assert.ok(verifyRangeProof(decodeRangeProof(encodeRangeProof(proof)), root), state.label);
-        assert.deepEqual(proof.entries.map((e) => toHex(e.key)), inRange(entries, start, proof.end).map((e) => toHex(e.key)));
+        assert.deepEqual(
+          proof.entries.map((e) => toHex(e.key)),
+          inRange(entries, start, proof.end).map((e) => toHex(e.key)),
+        );
       }
     }
   });

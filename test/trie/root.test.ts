@@ -69,13 +69,25 @@ describe(`trie: root of sorted entries (seed ${seed})`, () => {
     const entries = sortEntries(randomEntries(new Rng(seed + 5), 10, false));
     const swapped = [...entries];
     [swapped[3], swapped[4]] = [swapped[4], swapped[3]];
-    assert.throws(() => trieRoot(swapped), (e: unknown) => e instanceof TrieError && e.code === "UNSORTED" && /entries\[4\]/.test(e.message));
+    assert.throws(
+      () => trieRoot(swapped),
+      (e: unknown) => e instanceof TrieError && e.code === "UNSORTED" && /entries\[4\]/.test(e.message),
+    );
     const dup = [...entries.slice(0, 5), entries[4], ...entries.slice(5)];
-    assert.throws(() => trieRoot(dup), (e: unknown) => e instanceof TrieError && e.code === "DUPLICATE_KEY");
+    assert.throws(
+      () => trieRoot(dup),
+      (e: unknown) => e instanceof TrieError && e.code === "DUPLICATE_KEY",
+    );
     const long = entries.map((e, i) => (i === 2 ? { key: new Uint8Array(32), value: e.value } : e));
-    assert.throws(() => trieRoot(long), (e: unknown) => e instanceof TrieError && e.code === "BAD_KEY" && /entries\[2\]\.key/.test(e.message));
+    assert.throws(
+      () => trieRoot(long),
+      (e: unknown) => e instanceof TrieError && e.code === "BAD_KEY" && /entries\[2\]\.key/.test(e.message),
+    );
     const bad = entries.map((e, i) => (i === 7 ? { key: e.key, value: "x" as unknown as Uint8Array } : e));
-    assert.throws(() => trieRoot(bad), (e: unknown) => e instanceof TrieError && e.code === "BAD_VALUE");
+    assert.throws(
+      () => trieRoot(bad),
+      (e: unknown) => e instanceof TrieError && e.code === "BAD_VALUE",
+    );
     assert.throws(() => subtrieRoot(entries, 3, 2, 0), TrieError);
     // A failed call leaves no state behind: the next root is still right.
     assert.equal(toHex(trieRoot(entries)), toHex(refRoot(entries)));

@@ -97,7 +97,10 @@ function check(entries: Entry[], start: Uint8Array, end: Uint8Array, maxSize: nu
   assert.equal(toHex(response.pairs), toHex(ref.pairs), "pairs");
   const verified = verifyStateResponse(trieRoot(entries), start, end, response, maxSize);
   const expected = inRange(entries, start, end).slice(0, verified.entries.length);
-  assert.deepEqual(verified.entries.map((e) => toHex(e.key) + toHex(e.value)), expected.map((e) => toHex(e.key) + toHex(e.value)));
+  assert.deepEqual(
+    verified.entries.map((e) => toHex(e.key) + toHex(e.value)),
+    expected.map((e) => toHex(e.key) + toHex(e.value)),
+  );
   const rest = inRange(entries, verified.lastKey ?? start, end).filter((e) => verified.lastKey === null || compareKeys(e.key, verified.lastKey) > 0);
   if (verified.complete) assert.equal(rest.length, 0, "complete, yet keys remain in the range");
   return { response, verified };
@@ -175,7 +178,12 @@ describe(`trie: CE 129 state requests (seed ${seed})`, () => {
     assert.equal(response.boundary.length, 64, "the root branch, whose right child is H0");
     assert.equal(verified.entries.length, 0);
     assert.equal(verified.complete, true);
-    const gap = check(entries, Uint8Array.from({ length: 31 }, (_, i) => (i === 0 ? 0x00 : 4)), Uint8Array.from({ length: 31 }, (_, i) => (i === 0 ? 0x00 : 5)), 1 << 20);
+    const gap = check(
+      entries,
+      Uint8Array.from({ length: 31 }, (_, i) => (i === 0 ? 0x00 : 4)),
+      Uint8Array.from({ length: 31 }, (_, i) => (i === 0 ? 0x00 : 5)),
+      1 << 20,
+    );
     assert.equal(gap.verified.entries.length, 0);
     assert.equal(gap.verified.complete, true);
   });
@@ -278,7 +286,11 @@ describe(`trie: CE 129 responses that lie are refused (seed ${seed})`, () => {
     const bytes = response.pairs.slice();
     bytes[bytes.length - 1] ^= 1;
     refused(() => verifyStateResponse(root, start, MAX, { boundary: response.boundary, pairs: bytes }), "BAD_PROOF", "last byte flipped");
-    refused(() => verifyStateResponse(root, start, MAX, { boundary: response.boundary, pairs: response.pairs.subarray(0, response.pairs.length - 1) }), "BAD_ENCODING", "cut short");
+    refused(
+      () => verifyStateResponse(root, start, MAX, { boundary: response.boundary, pairs: response.pairs.subarray(0, response.pairs.length - 1) }),
+      "BAD_ENCODING",
+      "cut short",
+    );
   });
 
   it("refuses omitted, added, repeated, reordered and altered nodes", () => {
@@ -310,7 +322,11 @@ describe(`trie: CE 129 responses that lie are refused (seed ${seed})`, () => {
     const off = far.find((n) => !nodes.some((m) => toHex(m) === toHex(n)));
     assert.ok(off !== undefined);
     refused(() => verifyStateResponse(root, start, MAX, withNodes([...nodes, off])), "BAD_PROOF", "a node off the paths");
-    refused(() => verifyStateResponse(root, start, MAX, { boundary: response.boundary.subarray(1), pairs: response.pairs }), "BAD_ENCODING", "not 64-byte nodes");
+    refused(
+      () => verifyStateResponse(root, start, MAX, { boundary: response.boundary.subarray(1), pairs: response.pairs }),
+      "BAD_ENCODING",
+      "not 64-byte nodes",
+    );
   });
 
   it("refuses a lie about the end and an answer from another root", () => {

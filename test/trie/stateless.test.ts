@@ -61,7 +61,19 @@ describe(`trie: stateless update (seed ${seed})`, () => {
       // A proof of the written keys alone suffices unless a delete collapses next to an
       // unopened sibling: then the update refuses rather than guess that sibling's kind.
       try {
-        assert.equal(toHex(statelessUpdate(root, proveMany(source, writes.map((w) => w[0])), writes)), toHex(post));
+        assert.equal(
+          toHex(
+            statelessUpdate(
+              root,
+              proveMany(
+                source,
+                writes.map((w) => w[0]),
+              ),
+              writes,
+            ),
+          ),
+          toHex(post),
+        );
       } catch (e) {
         assert.ok(e instanceof TrieError && e.code === "NOT_COVERED", String(e));
         collapses++;
@@ -153,7 +165,14 @@ describe(`trie: stateless update (seed ${seed})`, () => {
     siblings[0][9] ^= 1;
     assert.throws(() => statelessUpdate(root, { ...proof, siblings }, []), expectCode("BAD_PROOF"));
     const k = entries[0].key;
-    assert.throws(() => statelessUpdate(root, proof, [[k, null], [k, new Uint8Array(1)]]), expectCode("DUPLICATE_KEY"));
+    assert.throws(
+      () =>
+        statelessUpdate(root, proof, [
+          [k, null],
+          [k, new Uint8Array(1)],
+        ]),
+      expectCode("DUPLICATE_KEY"),
+    );
     assert.throws(() => statelessUpdate(root, proof, [[new Uint8Array(30), null]]), expectCode("BAD_KEY"));
     assert.throws(() => statelessUpdate(root, proof, [[k, "x" as unknown as Uint8Array]]), expectCode("BAD_VALUE"));
     assert.equal(toHex(statelessUpdate(root, proof, [])), toHex(root));

@@ -144,7 +144,10 @@ describe(`trie: session witnesses (seed ${seed})`, () => {
     const otherRoot = w.prevRoot.slice();
     otherRoot[3] ^= 1;
     assert.throws(() => verifyWitness({ ...w, prevRoot: otherRoot }), code("BAD_PROOF"));
-    assert.throws(() => verifyWitness({ ...w, reads: [...w.reads].reverse().concat(w.reads) }), (e) => e instanceof TrieError);
+    assert.throws(
+      () => verifyWitness({ ...w, reads: [...w.reads].reverse().concat(w.reads) }),
+      (e) => e instanceof TrieError,
+    );
     for (const bad of [null, {}, { ...w, reads: null }, { ...w, proof: null }, wrongRead, uncovered]) {
       assert.equal(isValidWitness(bad as Witness), false);
     }

@@ -209,7 +209,11 @@ describe(`bmt/verify in headless Chromium (seed ${seed})`, () => {
       assert.equal(run.error, undefined, `Chromium did not run: ${run.error}`);
       const match = /<pre id="result">([\s\S]*?)<\/pre>/.exec(run.stdout);
       assert.ok(match, `no result in the page (exit ${run.status}): ${run.stderr.slice(-2000)}`);
-      const text = match[1].replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+      const text = match[1]
+        .replace(/&quot;/g, '"')
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&amp;/g, "&");
       assert.notEqual(text, "pending", "the page did not finish within the virtual time budget");
       const report = JSON.parse(text) as { failed?: string; userAgent: string; results: { name: string; valid: boolean; root?: string; error?: string }[] };
       assert.equal(report.failed, undefined, report.failed);

@@ -18,7 +18,10 @@ function specifiers(source: string): string[] {
 
 /** Node-only globals a browser does not have. */
 function nodeGlobals(source: string): string[] {
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:])\/\/.*$/gm, "$1").replace(/(["'`])(?:\\.|(?!\1).)*\1/g, '""');
+  const code = source
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/(^|[^:])\/\/.*$/gm, "$1")
+    .replace(/(["'`])(?:\\.|(?!\1).)*\1/g, '""');
   return [...code.matchAll(/\b(Buffer|process|require|__dirname|__filename)\b/g)].map((m) => m[1]);
 }
 
