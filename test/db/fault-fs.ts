@@ -10,6 +10,7 @@
 // more: no retried fsync).
 import type { KvFile } from "../../src/io/index.ts";
 import type { PageStoreFileSystem } from "../../src/io/fs.ts";
+import { Data } from "./file-bytes.ts";
 
 /** The system errors injected. */
 export type FaultCode = "EIO" | "ENOSPC" | "EROFS";
@@ -45,32 +46,6 @@ export function systemError(code: string, syscall: string, path?: string): NodeJ
   e.syscall = syscall;
   if (path !== undefined) e.path = path;
   return e;
-}
-
-class Data {
-  bytes = new Uint8Array(0);
-  length = 0;
-  write(buf: Uint8Array, pos: number): void {
-    const end = pos + buf.length;
-    if (end > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(end, this.bytes.length * 2, 4096));
-      grown.set(this.bytes.subarray(0, this.length));
-      this.bytes = grown;
-    }
-    if (pos > this.length) this.bytes.fill(0, this.length, pos);
-    this.bytes.set(buf, pos);
-    if (end > this.length) this.length = end;
-  }
-  truncate(size: number): void {
-    if (size > this.length) this.write(new Uint8Array(size - this.length), this.length);
-    else this.length = size;
-  }
-  copy(): Data {
-    const d = new Data();
-    d.bytes = this.bytes.slice(0, this.length);
-    d.length = this.length;
-    return d;
-  }
 }
 
 /** See the module comment. */

@@ -16,10 +16,9 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { type Db, DbError, IoError, open } from "../../src/db/index.ts";
-import { toHex } from "../../src/trie/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
 import { type FaultCode, FaultFs } from "./fault-fs.ts";
-import { type Change, Model, randomChanges, universe, write } from "./helpers.ts";
+import { type Change, Model, randomChanges, sameState, universe, write } from "./helpers.ts";
 
 const seed = testSeed();
 const LONG = process.env.BMT_LONG === "1";
@@ -133,27 +132,6 @@ function plan(s: Scenario, rng: Rng): Plan {
 function depthOf(s: Scenario, chain: Model[]): number {
   if (s.action === "rollback" && chain.length < s.prefix + 1) return Math.min(s.prefix, W) - ROLLBACK_N;
   return Math.min(chain.length - 1, W);
-}
-
-function sameState(db: Db, chain: Model[], depth: number): string | null {
-  const model = chain[chain.length - 1];
-  if (toHex(db.root) !== model.root()) return "root";
-  if (db.rollbackDepth !== depth) return `rollback depth ${db.rollbackDepth}, expected ${depth}`;
-  const want = chain
-    .slice(chain.length - 1 - depth)
-    .reverse()
-    .map((m) => m.root());
-  if (db.history().map(toHex).join() !== want.join()) return "history";
-  const values = [...db.beginRead().entriesSync()].map(([k, v]) => `${toHex(k)}=${toHex(v)}`);
-  if (
-    values.join() !==
-    model
-      .sorted()
-      .map(([k, v]) => `${toHex(k)}=${toHex(v)}`)
-      .join()
-  )
-    return "values";
-  return null;
 }
 
 /** Runs the work on a fresh copy; returns the handle (if any) and what it threw. */

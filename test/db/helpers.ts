@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
-import type { StateReadable, WriteSession } from "../../src/db/index.ts";
+import type { Db, StateReadable, WriteSession } from "../../src/db/index.ts";
 import { toHex, trieRoot } from "../../src/trie/index.ts";
 import { keySharing, randomValue } from "../support/keysets.ts";
 import type { Rng } from "../support/random.ts";
@@ -116,4 +116,29 @@ export async function assertReads(reader: StateReadable, model: Model, probe: re
     for await (const [k, v] of reader.entries({ start, end })) part.push(`${toHex(k)}=${toHex(v)}`);
     assert.deepEqual(part, want.slice(1, -2), `${what}: entries in a range`);
   }
+}
+
+/**
+ * Null when `db` is at the last state of `chain` with `depth` commits of it in its rollback
+ * window (root, history and every value); else what differs.
+ */
+export function sameState(db: Db, chain: Model[], depth: number): string | null {
+  const model = chain[chain.length - 1];
+  if (toHex(db.root) !== model.root()) return "root";
+  if (db.rollbackDepth !== depth) return `rollback depth ${db.rollbackDepth}, expected ${depth}`;
+  const want = chain
+    .slice(chain.length - 1 - depth)
+    .reverse()
+    .map((m) => m.root());
+  if (db.history().map(toHex).join() !== want.join()) return "history";
+  const values = [...db.beginRead().entriesSync()].map(([k, v]) => `${toHex(k)}=${toHex(v)}`);
+  if (
+    values.join() !==
+    model
+      .sorted()
+      .map(([k, v]) => `${toHex(k)}=${toHex(v)}`)
+      .join()
+  )
+    return "values";
+  return null;
 }

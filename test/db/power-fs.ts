@@ -13,6 +13,7 @@ import { dirname } from "node:path";
 import type { KvFile } from "../../src/io/index.ts";
 import type { PageStoreFileSystem } from "../../src/io/fs.ts";
 import type { Rng } from "../support/random.ts";
+import { Data } from "./file-bytes.ts";
 
 const SECTOR = 512;
 
@@ -21,32 +22,6 @@ export class PowerLoss extends Error {
   constructor() {
     super("power lost");
     this.name = "PowerLoss";
-  }
-}
-
-class Data {
-  bytes = new Uint8Array(0);
-  length = 0;
-  write(buf: Uint8Array, pos: number): void {
-    const end = pos + buf.length;
-    if (end > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(end, this.bytes.length * 2, 4096));
-      grown.set(this.bytes.subarray(0, this.length));
-      this.bytes = grown;
-    }
-    if (pos > this.length) this.bytes.fill(0, this.length, pos);
-    this.bytes.set(buf, pos);
-    if (end > this.length) this.length = end;
-  }
-  truncate(size: number): void {
-    if (size > this.length) this.write(new Uint8Array(size - this.length), this.length);
-    else this.length = size;
-  }
-  copy(): Data {
-    const d = new Data();
-    d.bytes = this.bytes.slice(0, Math.max(this.length, 1));
-    d.length = this.length;
-    return d;
   }
 }
 

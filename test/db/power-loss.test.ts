@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import { type Db, open } from "../../src/db/index.ts";
 import { toHex } from "../../src/trie/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
-import { type Change, Model, randomChanges, universe, write } from "./helpers.ts";
+import { type Change, Model, randomChanges, sameState, universe, write } from "./helpers.ts";
 import { PowerFs } from "./power-fs.ts";
 
 const seed = testSeed();
@@ -102,27 +102,6 @@ async function run(fs: PowerFs, plan: Plan): Promise<{ done: number; checkpointe
     }
   }
   return { done, checkpointed, rewrites };
-}
-
-function sameState(db: Db, stack: Model[], depth: number): string | null {
-  const model = stack[stack.length - 1];
-  if (toHex(db.root) !== model.root()) return "root";
-  if (db.rollbackDepth !== depth) return `rollback depth ${db.rollbackDepth} != ${depth}`;
-  const want = stack
-    .slice(stack.length - 1 - depth)
-    .reverse()
-    .map((m) => m.root());
-  if (db.history().map(toHex).join() !== want.join()) return "history";
-  const values = [...db.beginRead().entriesSync()].map(([k, v]) => `${toHex(k)}=${toHex(v)}`);
-  if (
-    values.join() !==
-    model
-      .sorted()
-      .map(([k, v]) => `${toHex(k)}=${toHex(v)}`)
-      .join()
-  )
-    return "values";
-  return null;
 }
 
 async function powerLossAtEverySyncPoint(name: string, plan: Plan, t: { diagnostic(m: string): void }): Promise<void> {
