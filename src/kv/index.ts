@@ -6,15 +6,13 @@ export { TREE_META_SIZE, type TreeMeta, decodeTreeMeta, encodeTreeMeta } from ".
 export { PAGE_SIZE } from "./page.ts";
 export { DEFAULT_CACHE_BYTES } from "./cache.ts";
 export { type KvEntry, KvReader, type RangeOptions } from "./reader.ts";
+export { type BatchEntry, MAX_VALUE_SIZE } from "./batch.ts";
+export type { CheckReport, LevelReport } from "./check.ts";
 export {
-  type BatchEntry,
-  type CheckReport,
   type KvOptions,
   type KvStats,
   KvSnapshot,
   KvTree,
-  type LevelReport,
-  MAX_VALUE_SIZE,
   type OpenKvOptions,
   openKv,
 } from "./tree.ts";

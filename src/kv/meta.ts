@@ -3,7 +3,8 @@
 // the bytes in its own commit record and hand them back at open.
 import { crc32 } from "node:zlib";
 import { KvError } from "./errors.ts";
-import { readU32, writeU32 } from "./page.ts";
+import type { KvFile } from "../io/file.ts";
+import { KIND_META, newPage, PAGE_HEADER, PAGE_SIZE, pageIsSound, readU32, sealValuePage, writeU32 } from "./page.ts";
 
 /** Size of an encoded tree-meta record. */
 export const TREE_META_SIZE = 64;
@@ -73,4 +74,33 @@ export function decodeTreeMeta(b: Uint8Array): TreeMeta {
     freeCount: readU32(b, 32),
     entries: readU32(b, 36) + readU32(b, 40) * 0x1_0000_0000,
   };
+}
+
+/** Publishes `meta` in the meta page of its seq's parity, and syncs (standalone trees). */
+export function writeMetaPage(file: KvFile, meta: TreeMeta): void {
+  const no = meta.seq % 2;
+  const p = newPage(KIND_META);
+  p.set(encodeTreeMeta(meta), PAGE_HEADER);
+  sealValuePage(p, no);
+  file.write(p, no * PAGE_SIZE);
+  file.sync();
+}
+
+// The newer of the two meta pages that passes its checks, or null when neither does.
+export function readMetaPages(file: KvFile): TreeMeta | null {
+  let best: TreeMeta | null = null;
+  for (let no = 0; no < 2; no++) {
+    const p = new Uint8Array(PAGE_SIZE);
+    if (file.read(p, no * PAGE_SIZE) !== PAGE_SIZE) continue;
+    if (!pageIsSound(p, no) || p[4] !== KIND_META) continue;
+    let m: TreeMeta;
+    try {
+      m = decodeTreeMeta(p.subarray(PAGE_HEADER, PAGE_HEADER + TREE_META_SIZE));
+    } catch {
+      continue;
+    }
+    if (m.seq % 2 !== no) continue;
+    if (best === null || m.seq > best.seq) best = m;
+  }
+  return best;
 }

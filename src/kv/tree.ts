@@ -6,26 +6,18 @@
 // a store layer writes the encoded record into its own commit record and then calls
 // `markDurable`. Only then do pages replaced since the previous commit become reusable, so the
 // previous tree stays intact and readable until the new one is durable.
-import { branchChild, branchCount, branchSep, branchUsed, compareKeySep } from "./branch.ts";
+import { type BatchEntry, validateBatch } from "./batch.ts";
+import { type CheckReport, checkTree } from "./check.ts";
 import { DEFAULT_CACHE_BYTES } from "./cache.ts";
 import { KvCorruptionError, KvError } from "./errors.ts";
 import { type KvFile, type KvFileSystem, nodeFileSystem } from "../io/file.ts";
 import { closeQuietly, guardFileSystem } from "../io/io-error.ts";
 import type { WriteBehind } from "../io/write-behind.ts";
-import { KEY_BYTES, checkKey, kvBadKey, compareKeys, compareKeysAt } from "./key.ts";
-import { leafEntryCount, leafIsOverflow, leafUsed, leafValueStart } from "./leaf.ts";
-import { type TreeMeta, TREE_META_SIZE, decodeTreeMeta, encodeTreeMeta } from "./meta.ts";
-import { overflowRefLength, overflowRefPage, walkOverflow } from "./overflow.ts";
-import { FIRST_DATA_PAGE, KIND_BRANCH, KIND_LEAF, KIND_META, PAGE_HEADER, PAGE_SIZE, newPage, pageIsSound, sealValuePage } from "./page.ts";
+import { decodeTreeMeta, readMetaPages, type TreeMeta, writeMetaPage } from "./meta.ts";
+import { FIRST_DATA_PAGE, PAGE_SIZE } from "./page.ts";
 import { Pager, type PagerStats } from "./pager.ts";
 import { KvReader } from "./reader.ts";
 import { TreeUpdater } from "./update.ts";
-
-/** Longest value accepted: 128 MiB. */
-export const MAX_VALUE_SIZE = 128 * 1024 * 1024;
-
-/** One change of a batch: set `key` to `value`, or delete it when `value` is null. */
-export type BatchEntry = readonly [key: Uint8Array, value: Uint8Array | null];
 
 /** Options of `KvTree.open` and `openKv`. */
 export interface KvOptions {
@@ -44,28 +36,6 @@ export interface KvOptions {
 export interface OpenKvOptions extends KvOptions {
   /** File system to use (default: the host's). */
   fs?: KvFileSystem;
-}
-
-/** Shape and fill of one level, as found by `KvTree.check`. */
-export interface LevelReport {
-  /** Nodes at this level. */
-  nodes: number;
-  /** Least used bytes among non-root nodes (PAGE_SIZE when there are none). */
-  minFill: number;
-  /** Mean used bytes. */
-  avgFill: number;
-}
-
-/** Result of a full structural check. */
-export interface CheckReport {
-  /** Entries counted in the leaves. */
-  entries: number;
-  /** Per level, index 0 = leaves. */
-  levels: LevelReport[];
-  /** Overflow pages in use. */
-  overflowPages: number;
-  /** Pages below the high-water mark, in use or free. */
-  totalPages: number;
 }
 
 /** Counters and sizes of an open tree. */
@@ -335,83 +305,13 @@ export class KvTree extends KvReader {
   }
 
   /**
-   * Walks the whole live tree and verifies it: page kinds and checksums, key order, separator
-   * bounds, uniform depth, overflow chains, the entry count, and that every page below the
-   * high-water mark is either in the tree or free exactly once. Throws KvCorruptionError on the
+   * Walks the whole live tree and verifies it (see `checkTree`). Throws KvCorruptionError on the
    * first violation; returns per-level shape and fill.
    */
   check(): CheckReport {
     this.#live();
-    const pager = this._pager;
-    const levels: LevelReport[] = [];
-    for (let l = 0; l < this._height; l++) levels.push({ nodes: 0, minFill: PAGE_SIZE, avgFill: 0 });
-    const owner = new Uint8Array(pager.highWater);
-    const fail = (no: number, why: string): never => {
-      throw new KvCorruptionError(this.#file.path, no * PAGE_SIZE, why);
-    };
-    const claim = (no: number): void => {
-      if (no < FIRST_DATA_PAGE || no >= pager.highWater) fail(no, "page number out of range");
-      if (owner[no]++ !== 0) fail(no, "page referenced twice");
-    };
-    let entries = 0;
-    let overflow = 0;
-    let prevKey: Uint8Array | null = null;
-    const walk = (no: number, level: number, lo: Uint8Array | null, hi: Uint8Array | null, isRoot: boolean): void => {
-      claim(no);
-      const rep = levels[level];
-      if (level === 0) {
-        const p = pager.readOnce(no, KIND_LEAF);
-        const n = leafEntryCount(p);
-        if (n === 0) fail(no, "empty leaf");
-        const used = leafUsed(p);
-        if (used > PAGE_SIZE) fail(no, "leaf overflows its page");
-        rep.nodes++;
-        rep.avgFill += used;
-        if (!isRoot) rep.minFill = Math.min(rep.minFill, used);
-        for (let i = 0; i < n; i++) {
-          const ko = PAGE_HEADER + KEY_BYTES * i;
-          const key = p.subarray(ko, ko + KEY_BYTES);
-          if (prevKey !== null && compareKeysAt(prevKey, 0, p, ko) >= 0) fail(no, `key ${i} out of order`);
-          if (lo !== null && compareKeySep(key, lo) < 0) fail(no, `key ${i} below its separator`);
-          if (hi !== null && compareKeySep(key, hi) >= 0) fail(no, `key ${i} above its separator`);
-          prevKey = key;
-          if (leafIsOverflow(p, n, i)) {
-            const s = leafValueStart(p, n, i);
-            const len = overflowRefLength(p, s);
-            walkOverflow(pager, overflowRefPage(p, s), len, (q) => {
-              claim(q);
-              overflow++;
-            });
-          }
-        }
-        entries += n;
-        return;
-      }
-      const p = pager.readOnce(no, KIND_BRANCH);
-      const n = branchCount(p);
-      if (n === 0) fail(no, "empty branch");
-      const used = branchUsed(p);
-      rep.nodes++;
-      rep.avgFill += used;
-      if (!isRoot) rep.minFill = Math.min(rep.minFill, used);
-      for (let i = 0; i < n; i++) {
-        const clo = i === 0 ? lo : branchSep(p, i);
-        const chi = i === n - 1 ? hi : branchSep(p, i + 1);
-        if (i > 0 && lo !== null && compareSeps(clo!, lo) <= 0) fail(no, `separator ${i} not above its bound`);
-        if (i > 0 && i < n - 1 && compareSeps(clo!, chi!) >= 0) fail(no, `separators ${i}, ${i + 1} out of order`);
-        walk(branchChild(p, i), level - 1, clo, chi, false);
-      }
-    };
-    if (this._root !== 0) walk(this._root, this._height - 1, null, null, true);
-    for (const rep of levels) rep.avgFill = rep.nodes > 0 ? rep.avgFill / rep.nodes : 0;
-    if (entries !== this.#entries) fail(this._root, `tree holds ${entries} entries, count says ${this.#entries}`);
-    if (this.#prepared === null) {
-      for (const no of pager.freePages()) claim(no);
-      for (let no = FIRST_DATA_PAGE; no < pager.highWater; no++) {
-        if (owner[no] === 0) fail(no, "page neither in the tree nor free (leaked)");
-      }
-    }
-    return { entries, levels, overflowPages: overflow, totalPages: pager.highWater };
+    // Free pages are counted only when no commit is prepared (its frees are not listed yet).
+    return checkTree(this._pager, this._root, this._height, this.#file.path, this.#entries, this.#prepared === null);
   }
 
   /** Releases the file. Uncommitted batches are lost; the last durable commit remains. */
@@ -441,85 +341,10 @@ export function openKv(path: string, options: OpenKvOptions = {}): KvTree {
   }
 }
 
-function compareSeps(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
-}
-
 function positive(v: number | undefined, dflt: number, arg: string): number {
   if (v === undefined) return dflt;
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
     throw new KvError("BAD_ARGUMENT", `${arg}: expected a positive number`);
   }
   return v;
-}
-
-function writeMetaPage(file: KvFile, meta: TreeMeta): void {
-  const no = meta.seq % 2;
-  const p = newPage(KIND_META);
-  p.set(encodeTreeMeta(meta), PAGE_HEADER);
-  sealValuePage(p, no);
-  file.write(p, no * PAGE_SIZE);
-  file.sync();
-}
-
-// The newer of the two meta pages that passes its checks, or null when neither does.
-function readMetaPages(file: KvFile): TreeMeta | null {
-  let best: TreeMeta | null = null;
-  for (let no = 0; no < 2; no++) {
-    const p = new Uint8Array(PAGE_SIZE);
-    if (file.read(p, no * PAGE_SIZE) !== PAGE_SIZE) continue;
-    if (!pageIsSound(p, no) || p[4] !== KIND_META) continue;
-    let m: TreeMeta;
-    try {
-      m = decodeTreeMeta(p.subarray(PAGE_HEADER, PAGE_HEADER + TREE_META_SIZE));
-    } catch {
-      continue;
-    }
-    if (m.seq % 2 !== no) continue;
-    if (best === null || m.seq > best.seq) best = m;
-  }
-  return best;
-}
-
-function validateBatch(batch: Iterable<BatchEntry>): { keys: Uint8Array[]; vals: (Uint8Array | null)[] } {
-  if (batch === null || typeof batch !== "object" || typeof (batch as Iterable<BatchEntry>)[Symbol.iterator] !== "function") {
-    throw new KvError("BAD_BATCH", "batch: expected an iterable of [key, value | null]");
-  }
-  const known = Array.isArray(batch) ? batch.length : 0;
-  const keys = new Array<Uint8Array>(known);
-  const vals = new Array<Uint8Array | null>(known);
-  let sorted = true;
-  let i = 0;
-  for (const e of batch) {
-    if (!Array.isArray(e) || e.length !== 2) {
-      throw new KvError("BAD_BATCH", `batch[${i}]: expected [key, value | null]`);
-    }
-    const k = e[0];
-    const v = e[1];
-    checkKey(k, `batch[${i}][0]`, kvBadKey);
-    if (v !== null) {
-      if (!(v instanceof Uint8Array)) throw new KvError("BAD_VALUE", `batch[${i}][1]: expected a Uint8Array or null`);
-      if (v.length > MAX_VALUE_SIZE) {
-        throw new KvError("VALUE_TOO_LARGE", `batch[${i}][1]: ${v.length} bytes exceeds the maximum of ${MAX_VALUE_SIZE}`);
-      }
-    }
-    if (sorted && i > 0 && compareKeys(keys[i - 1], k) >= 0) sorted = false;
-    keys[i] = k;
-    vals[i] = v;
-    i++;
-  }
-  keys.length = i;
-  vals.length = i;
-  if (sorted) return { keys, vals };
-  const order = keys.map((_, x) => x).sort((a, b) => compareKeys(keys[a], keys[b]) || a - b);
-  const sk = order.map((x) => keys[x]);
-  const sv = order.map((x) => vals[x]);
-  for (let x = 1; x < sk.length; x++) {
-    if (compareKeys(sk[x - 1], sk[x]) === 0) {
-      throw new KvError("BAD_BATCH", `batch[${order[x]}][0]: duplicate key (also at batch[${order[x - 1]}])`);
-    }
-  }
-  return { keys: sk, vals: sv };
 }
