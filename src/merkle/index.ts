@@ -16,3 +16,4 @@ export {
   type UpdateStats,
 } from "./types.ts";
 export { type OldValues, updateTrie } from "./update.ts";
+export { DEFAULT_STEP_MS, drainSteps, type UpdateSource, type UpdateStepOptions, updateTrieSteps } from "./update-steps.ts";

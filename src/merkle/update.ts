@@ -21,18 +21,21 @@
 // the result itself, or clears it when the caller collapses. Node names are passed between
 // levels in the hash kernel's scratch memory: two slots per depth, so a branch is hashed in
 // place without copies.
+//
+// Pages in the working set are PageRefs (page-ref.ts); update-steps.ts runs a batch as a
+// sequence of these updates, one per key-ordered chunk, for callers that must yield between.
 
 import { HashKernel } from "../hash/index.ts";
-import type { Change, EntryVisitor, MerkleTop, PageReader, PageWrite, StateReader, UpdateResult, UpdateStats } from "./types.ts";
+import { checkChanges, compareKeyTo } from "./changes.ts";
+import { PageRef } from "./page-ref.ts";
+import type { Change, MerkleTop, PageReader, PageWrite, StateReader, UpdateResult, UpdateStats } from "./types.ts";
 import {
   BRANCH_NODE,
-  checkKey,
   compareKeys,
   EMPTY_NODE,
   keyBit,
   KEY_BYTES,
   LEAF_NODE,
-  TrieError,
   type TrieNodeKind,
   writeLeafPreimage,
   writeLeafPreimageAt,
@@ -43,81 +46,12 @@ import {
   subtrieLeafCount,
   setSubtrieLeafCount,
   isLeafSlot,
-  MERKLE_PAGE_BYTES,
   PAGE_LEVELS,
   pageIdKey,
   pageIdOf,
   stampPage,
   setLeafSlot,
 } from "./page.ts";
-
-/** Compares key `a` with the key at b[bOff..+31]. */
-function compareKeyTo(a: Uint8Array, b: Uint8Array, bOff: number): number {
-  for (let i = 0; i < KEY_BYTES; i++) {
-    const d = a[i] - b[bOff + i];
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-// Page copies are carved from 64 KiB slabs: one ArrayBuffer per 16 pages instead of one each
-// makes a copy ~4x cheaper. A slab lives while any of its pages does; the pages an update
-// writes are kept together (until the next checkpoint, or with the session that made them).
-const COPY_SLAB_PAGES = 16;
-let copySlab = new Uint8Array(0);
-let copySlabAt = COPY_SLAB_PAGES;
-
-/** A zeroed page-sized buffer, word aligned. */
-function pageBuffer(): Uint8Array {
-  if (copySlabAt === COPY_SLAB_PAGES) {
-    copySlab = new Uint8Array(COPY_SLAB_PAGES * MERKLE_PAGE_BYTES);
-    copySlabAt = 0;
-  }
-  const at = copySlabAt++ * MERKLE_PAGE_BYTES;
-  return copySlab.subarray(at, at + MERKLE_PAGE_BYTES);
-}
-
-/** A page in the update's working set; copied before the first write (sources are shared). */
-class PageRef {
-  /** Written by this update. */
-  dirty = false;
-  /** Dropped by elision: deleted if it existed, never written. */
-  pruned = false;
-  /** The buffer is this update's own copy. */
-  #owned = false;
-  /** The page as 32-bit words (node names are copied a word at a time). */
-  words: Int32Array | undefined;
-  page: Uint8Array | undefined;
-  constructor(
-    readonly id: Uint8Array,
-    page: Uint8Array | undefined,
-    readonly existed: boolean,
-    private readonly reader: PageReader,
-  ) {
-    // A view at an unaligned offset cannot be seen as words: work on a copy.
-    if (page !== undefined && (page.byteOffset & 3) !== 0) {
-      page = page.slice();
-      this.#owned = true;
-    }
-    this.page = page;
-    this.words = page && new Int32Array(page.buffer, page.byteOffset, MERKLE_PAGE_BYTES >> 2);
-  }
-
-  /** This page's buffer, made the update's own first (a copy, unless the reader grants it in place). */
-  writable(stats: UpdateStats): Uint8Array {
-    if (!this.#owned && this.page !== undefined && this.reader.inPlace?.(this.id, this.page)) this.#owned = true;
-    if (!this.#owned) {
-      stats.pagesCopied++;
-      const page = pageBuffer();
-      if (this.page) page.set(this.page);
-      this.page = page;
-      this.words = new Int32Array(page.buffer, page.byteOffset, MERKLE_PAGE_BYTES >> 2);
-      this.#owned = true;
-    }
-    this.dirty = true;
-    return this.page as Uint8Array;
-  }
-}
 
 // A node's position is passed as three numbers, not an object: its depth, the page holding it
 // (null for the root, which has no slot) and its slot there. The children of slot s sit in
@@ -497,6 +431,7 @@ class TrieUpdater {
   hashLeaves(changes: readonly Change[]): void {
     const kernel = this.kernel;
     const n = changes.length;
+    checkChanges(changes);
     this.keys = new Array(n);
     this.sets = new Uint8Array(n);
     this.leafIds = new Int32Array(n * 8);
@@ -514,16 +449,9 @@ class TrieUpdater {
       batch = 0;
     };
     for (let i = 0; i < n; i++) {
-      const change = changes[i];
-      const key = change[0];
-      const value = change[1];
-      checkKey(key, `changes[${i}] key`);
-      if (i > 0 && compareKeys(changes[i - 1][0], key) >= 0) {
-        throw new TrieError("UNSORTED", `changes[${i}] key is not after the previous key (sorted, distinct keys required)`);
-      }
+      const [key, value] = changes[i];
       this.keys[i] = key;
       if (value === null) continue;
-      if (!(value instanceof Uint8Array)) throw new TrieError("BAD_VALUE", `changes[${i}] value must be a Uint8Array or null`);
       this.sets[i] = 1;
       writeLeafPreimage(kernel, key, value, kernel.inOffset + batch * 64);
       if (++batch === kernel.capacity) {
