@@ -2,7 +2,8 @@
 // format facts the layers above need, and proofs over stored pages.
 export { type LeafSource, pagesNodeSource } from "./node-source.ts";
 export { MAX_PAGE_DEPTH, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, pageIdKey, pageIdOf } from "./page.ts";
-export { decodeTableInfo, encodeTableInfo, PageStore, type PageStoreStats, TABLE_INFO_BYTES, type TableInfo } from "./page-store.ts";
+export { PageStore, type PageStoreStats } from "./page-store.ts";
+export { decodeTableInfo, encodeTableInfo, TABLE_INFO_BYTES, type TableInfo } from "./table-info.ts";
 export { tableFileName } from "./table-file.ts";
 export {
   type Change,

@@ -16,164 +16,38 @@
 // `open` with the committed seq and TableInfo replays a WAL of exactly that seq (replay is
 // idempotent, so a crash during apply or replay is repaired by the next open), discards a newer
 // one, and removes table generations other than the committed one.
-import { hashPageId, bucketHash, fingerprint } from "./bucket-hash.ts";
-import { BucketTable, META_EMPTY, META_OCCUPIED, META_TOMBSTONE, occupiedMeta } from "./bucket-table.ts";
-import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, sealMerklePage, stampPage } from "./page.ts";
+//
+// Parts: page-table.ts (the live table, its cache and the probe), placement.ts (buckets for a
+// checkpoint's pages), table-growth.ts (the next generation), wal.ts (the WAL's format),
+// wal-apply.ts (replay, the in-place apply, a read-only store's held WAL), table-info.ts.
+import { BucketTable } from "./bucket-table.ts";
+import { MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, stampPage } from "./page.ts";
 import { DEFAULT_PAGE_CACHE_BYTES, MerklePageCache } from "./page-cache.ts";
-import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
-import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "../io/fs.ts";
+import { PageStoreError } from "./page-store-errors.ts";
+import {
+  DEFAULT_INITIAL_BUCKETS,
+  DEFAULT_MAX_LOAD,
+  DEFAULT_PIN_DEPTH,
+  type PageChange,
+  type PageStoreOptions,
+  type PageStoreStats,
+  WAL_FILE_NAME,
+} from "./page-store-options.ts";
+import { carriesId, PageTable } from "./page-table.ts";
+import { placeInPlace, type PreparedPages } from "./placement.ts";
+import { discardNext, rebuildTable } from "./table-growth.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
-import { buildWal, readWalBody, readWalHeader, walPageOffset, type WalRecord, writeWal } from "./wal.ts";
+import { checkTableInfo, type TableInfo } from "./table-info.ts";
+import { applyBehind, applyRecord, holdRecord } from "./wal-apply.ts";
+import { buildWal, readWalBody, readWalHeader, writeWal } from "./wal.ts";
+import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "../io/fs.ts";
 import { closeQuietly, guardFileSystem, type KvFile, StagingBuffer, WriteBehind, WriteJob } from "../io/index.ts";
 
-/** File name of the WAL inside the store directory. */
-export const WAL_FILE_NAME = "merkle.wal";
-/** Default bucket count of a new table (16 MiB, allocated sparsely). */
-export const DEFAULT_INITIAL_BUCKETS = 4096;
-/** Default load limit: occupied plus tombstone buckets over all buckets. */
-export const DEFAULT_MAX_LOAD = 0.75;
-/** Default deepest pinned page depth: the root page and its 64 children stay cached. */
-export const DEFAULT_PIN_DEPTH = 1;
-/** Bytes of an encoded `TableInfo`. */
-export const TABLE_INFO_BYTES = 8;
-
-const MAX_LOG2_BUCKETS = 31;
-// Bucket runs read at once when a rebuild scans the old table.
-const SCAN_BUCKETS = 64;
-
-/** Which table generation is live; the store layer keeps it in its meta record. */
-export interface TableInfo {
-  /** Generation number of the table file. */
-  readonly gen: number;
-  /** Bucket count of that table (a power of two). */
-  readonly buckets: number;
-}
-
-/** Encodes `info` in `TABLE_INFO_BYTES` bytes (u32 generation, u32 log2 buckets, little-endian). */
-export function encodeTableInfo(info: TableInfo, out: Uint8Array = new Uint8Array(TABLE_INFO_BYTES)): Uint8Array {
-  const dv = new DataView(out.buffer, out.byteOffset, TABLE_INFO_BYTES);
-  dv.setUint32(0, info.gen, true);
-  dv.setUint32(4, Math.log2(info.buckets), true);
-  return out;
-}
-
-/** Decodes what `encodeTableInfo` wrote. */
-export function decodeTableInfo(bytes: Uint8Array): TableInfo {
-  if (bytes.length < TABLE_INFO_BYTES) throw new PageStoreError("BAD_ARGUMENT", "table info: too short");
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, TABLE_INFO_BYTES);
-  const log2 = dv.getUint32(4, true);
-  if (log2 > MAX_LOG2_BUCKETS) throw new PageStoreError("BAD_ARGUMENT", `table info: 2^${log2} buckets`);
-  return { gen: dv.getUint32(0, true), buckets: 2 ** log2 };
-}
-
-/** One page a commit writes (its sealed image) or deletes (`page` null). */
-export interface PageChange {
-  /** The page's 32-byte id. */
-  readonly id: Uint8Array;
-  /** The new sealed 4096-byte image, or null to delete the page. */
-  readonly page: Uint8Array | null;
-}
-
-/** Options of `PageStore.open`. */
-export interface PageStoreOptions {
-  /** File system to use; the host's by default. */
-  fs?: PageStoreFileSystem;
-  /** Sequence number in the store's last durable meta record; required with `table`. */
-  committedSeq?: number;
-  /** Table description from that record; omit to create a new, empty store. */
-  table?: TableInfo;
-  /** Page cache budget in bytes (pinned pages not counted); default 128 MiB. */
-  cacheBytes?: number;
-  /** Pages of depth <= this stay cached for good; -1 pins nothing. Default 1. */
-  pinDepth?: number;
-  /** Bucket count of a new store's table, a power of two >= 4; default 4096. */
-  initialBuckets?: number;
-  /** Load (occupied + tombstones) above which a commit rebuilds the table; default 0.75. */
-  maxLoad?: number;
-  /**
-   * Open the committed state (`table` required) without writing anything: a WAL of the
-   * committed seq is held in memory over the table instead of being replayed into it, and
-   * `prepare` throws `READ_ONLY`. For readers beside a writer process, which must check that
-   * the writer's committed seq did not move while they read (its next checkpoint rewrites
-   * buckets in place).
-   */
-  readOnly?: boolean;
-  /**
-   * Run `apply`'s in-place writes and sync on a worker thread while the caller goes on
-   * (default true; only for table files with an OS descriptor, others are written inline).
-   */
-  writeBehind?: boolean;
-}
-
-/** Counters and gauges of a page store. */
-export interface PageStoreStats {
-  /** Pages stored. */
-  pages: number;
-  /** Buckets of the live table. */
-  buckets: number;
-  /** Tombstone buckets. */
-  tombstones: number;
-  /** Live table generation. */
-  gen: number;
-  /** Pages read from the table file. */
-  pagesRead: number;
-  /** Bucket loads answered by the cache. */
-  cacheHits: number;
-  /** Bucket loads that went to disk. */
-  cacheMisses: number;
-  /** Page images written to table files (in place, replayed, or by rebuilds). */
-  pagesWritten: number;
-  /** Meta bytes examined by probes. */
-  bucketsProbed: number;
-  /** Bytes written to the WAL. */
-  walBytes: number;
-  /** Sync barriers issued. */
-  fsyncs: number;
-  /** Tables rebuilt (grown or cleaned of tombstones). */
-  rebuilds: number;
-  /** WALs replayed at open. */
-  replays: number;
-  /** Unpinned pages cached. */
-  cachedPages: number;
-  /** Pinned pages cached. */
-  pinnedPages: number;
-}
-
-/** A table built by `prepare` for a growing commit, waiting for `apply` to go live. */
-interface NextTable {
-  readonly table: TableFile;
-  readonly meta: BucketTable;
-  readonly cache: [bucket: number, page: Uint8Array][];
-}
-
-interface Prepared {
-  readonly rec: WalRecord;
-  readonly next: NextTable | null;
-  /** The WAL as written (shared memory): write-behind writes its page images from there. */
-  wal?: Uint8Array;
-  /** The WAL is being written and synced by the worker (see `prepare`'s `walBehind`). */
-  walBehind?: boolean;
-}
-
-function sameId(page: Uint8Array, id: Uint8Array): boolean {
-  for (let i = 0; i < PAGE_ID_BYTES; i++) if (page[PAGE_ID_OFFSET + i] !== id[i]) return false;
-  return true;
-}
+export { DEFAULT_INITIAL_BUCKETS, DEFAULT_MAX_LOAD, DEFAULT_PIN_DEPTH, type PageChange, type PageStoreOptions, type PageStoreStats, WAL_FILE_NAME };
+export { decodeTableInfo, encodeTableInfo, TABLE_INFO_BYTES, type TableInfo } from "./table-info.ts";
 
 function idKey(id: Uint8Array): string {
   return Buffer.from(id.buffer, id.byteOffset, PAGE_ID_BYTES).toString("latin1");
-}
-
-function checkTableInfo(info: TableInfo): void {
-  const ok =
-    Number.isSafeInteger(info.gen) &&
-    info.gen >= 0 &&
-    info.gen < 0x1_0000_0000 &&
-    Number.isSafeInteger(info.buckets) &&
-    info.buckets >= 4 &&
-    info.buckets <= 2 ** MAX_LOG2_BUCKETS &&
-    (info.buckets & (info.buckets - 1)) === 0;
-  if (!ok) throw new PageStoreError("BAD_ARGUMENT", `table info: bad geometry ${JSON.stringify(info)}`);
 }
 
 /** Merkle pages by id, durable through a WAL whose commit point the caller owns. */
@@ -181,49 +55,32 @@ export class PageStore {
   readonly #dir: string;
   readonly #fs: PageStoreFileSystem;
   readonly #wal: KvFile;
-  readonly #cache: MerklePageCache;
-  readonly #pinDepth: number;
   readonly #maxLoad: number;
-  #table: TableFile;
-  #meta: BucketTable;
+  /** The live table, its meta bytes, cache and counters (see page-table.ts). */
+  readonly #pt: PageTable;
   #lastSeq: number;
-  #prepared: Prepared | null = null;
+  #prepared: PreparedPages | null = null;
   #closed = false;
-  /** Read-only stores: the images of a committed WAL not yet applied in place, by bucket. */
-  readonly #held: Map<number, Uint8Array> | null;
-  /** Write-behind, when enabled; `#behind` holds the images its job in flight is writing. */
+  /** Write-behind, when enabled (the in-place apply, and the WAL with `walBehind`). */
   readonly #writer: WriteBehind | null;
-  #behind: Map<number, Uint8Array> | null = null;
   /** The WAL is built here; the in-place job reads its page images until settled. */
   readonly #staging = new StagingBuffer();
   #failed: unknown = null;
-  #pagesRead = 0;
-  #cacheHits = 0;
-  #cacheMisses = 0;
-  #pagesWritten = 0;
-  #probes = 0;
-  #walBytes = 0;
-  #fsyncs = 0;
-  #rebuilds = 0;
-  #replays = 0;
 
   private constructor(dir: string, fs: PageStoreFileSystem, wal: KvFile, table: TableFile, meta: BucketTable, options: PageStoreOptions, lastSeq: number) {
     this.#dir = dir;
     this.#fs = fs;
     this.#wal = wal;
-    this.#table = table;
-    this.#meta = meta;
     this.#lastSeq = lastSeq;
-    this.#cache = new MerklePageCache(options.cacheBytes ?? DEFAULT_PAGE_CACHE_BYTES);
-    this.#pinDepth = options.pinDepth ?? DEFAULT_PIN_DEPTH;
     this.#maxLoad = options.maxLoad ?? DEFAULT_MAX_LOAD;
-    this.#held = options.readOnly === true ? new Map() : null;
     this.#writer = options.writeBehind === false || options.readOnly === true ? null : new WriteBehind();
+    const cache = new MerklePageCache(options.cacheBytes ?? DEFAULT_PAGE_CACHE_BYTES);
+    this.#pt = new PageTable(table, meta, cache, options.pinDepth ?? DEFAULT_PIN_DEPTH, options.readOnly === true, this.#writer);
   }
 
   /** True when opened with `readOnly`. */
   get readOnly(): boolean {
-    return this.#held !== null;
+    return this.#pt.held !== null;
   }
 
   /**
@@ -270,7 +127,7 @@ export class PageStore {
       throw e;
     }
     const store = new PageStore(dir, fs, wal, table, new BucketTable(new Uint8Array(buckets)), options, -1);
-    store.#fsyncs += 2;
+    store.#pt.fsyncs += 2;
     return store;
   }
 
@@ -309,26 +166,26 @@ export class PageStore {
             );
           }
           if (!rec.rebuilt) {
-            if (store.#held !== null) {
+            if (store.#pt.held !== null) {
               // The writer may be rewriting the units this record changes: check the others.
-              table.checkMeta(store.#meta.meta, new Set(Array.from(rec.metaBuckets, (b) => Math.floor(b / MERKLE_PAGE_BYTES))));
-              store.#holdRecord(rec);
-              store.#replays++;
+              table.checkMeta(store.#pt.meta.meta, new Set(Array.from(rec.metaBuckets, (b) => Math.floor(b / MERKLE_PAGE_BYTES))));
+              holdRecord(store.#pt, rec, wal.path);
+              store.#pt.replays++;
               return store;
             }
-            store.#applyRecord(rec);
+            applyRecord(store.#pt, rec, wal.path);
           }
-          store.#replays++;
+          store.#pt.replays++;
         }
-      } else if (store.#held === null && head !== undefined && head.seq > seq) {
+      } else if (store.#pt.held === null && head !== undefined && head.seq > seq) {
         wal.truncate(0);
         wal.sync();
-        store.#fsyncs++;
+        store.#pt.fsyncs++;
       }
       // Every meta unit as the committed state has it (any replay done): a damaged byte could
       // hide a page or send a probe to an empty bucket.
-      table.checkMeta(store.#meta.meta);
-      if (store.#held !== null) return store;
+      table.checkMeta(store.#pt.meta.meta);
+      if (store.#pt.held !== null) return store;
       // Either neighbour may be left over: the previous generation by a crash after a grow's
       // commit point, the next by a crash before it.
       if (info.gen > 0) fs.remove(pathIn(dir, tableFileName(info.gen - 1)));
@@ -344,7 +201,7 @@ export class PageStore {
 
   /** The live table's description (as last applied). */
   get table(): TableInfo {
-    return { gen: this.#table.gen, buckets: this.#table.buckets };
+    return { gen: this.#pt.table.gen, buckets: this.#pt.table.buckets };
   }
 
   /** Sequence number of the last applied (or, after open, committed) commit; -1 for none. */
@@ -354,7 +211,7 @@ export class PageStore {
 
   /** Number of pages stored. */
   get size(): number {
-    return this.#meta.occupied;
+    return this.#pt.meta.occupied;
   }
 
   /**
@@ -365,68 +222,7 @@ export class PageStore {
   get(id: Uint8Array): Uint8Array | undefined {
     this.#live();
     if (!(id instanceof Uint8Array) || id.length !== PAGE_ID_BYTES) throw new PageStoreError("BAD_ARGUMENT", "page id: expected 32 bytes");
-    return this.#find(id, null);
-  }
-
-  // Probes for `id`; bucket images staged by a prepare in progress take precedence over disk.
-  #find(id: Uint8Array, staged: Map<number, Uint8Array> | null): Uint8Array | undefined {
-    const h = hashPageId(id);
-    const want = occupiedMeta(fingerprint(h));
-    const t = this.#meta;
-    const meta = t.meta;
-    let b = bucketHash(h) & t.mask;
-    for (let i = 0; i < t.buckets; i++) {
-      this.#probes++;
-      const m = meta[b];
-      if (m === META_EMPTY) return undefined;
-      if (m === want) {
-        const page = staged?.get(b) ?? this.#load(b);
-        if (sameId(page, id)) {
-          this.#lastBucket = b;
-          return page;
-        }
-      }
-      b = (b + 1) & t.mask;
-    }
-    return undefined;
-  }
-
-  // Bucket of the last successful `#find`; avoids returning a pair from the hot path.
-  #lastBucket = -1;
-
-  // The image in bucket `b` of the live table: from the cache, or read and verified.
-  #load(b: number): Uint8Array {
-    const held = this.#held?.get(b);
-    if (held !== undefined) return held;
-    if (this.#behind !== null) {
-      // Until the worker's writes are done, the bucket on disk may be half written.
-      // (After a failed write, memory stays the truth: the store refuses to go on anyway.)
-      const behind = this.#behind.get(b);
-      if ((this.#writer as WriteBehind).done) this.#behind = null;
-      else if (behind !== undefined) return behind;
-    }
-    const hit = this.#cache.get(b);
-    if (hit !== undefined) {
-      this.#cacheHits++;
-      return hit;
-    }
-    this.#cacheMisses++;
-    const page = new Uint8Array(MERKLE_PAGE_BYTES);
-    const table = this.#table;
-    const at = table.offsetOf(b);
-    if (table.file.read(page, at) < MERKLE_PAGE_BYTES) throw new PageStoreCorruptionError(table.file.path, at, "bucket truncated");
-    this.#pagesRead++;
-    this.#verify(page, table.file.path, at, this.#meta.meta[b]);
-    this.#cache.set(b, page, page[PAGE_ID_OFFSET] <= this.#pinDepth);
-    return page;
-  }
-
-  // A page read from a bucket must pass its checksum and carry an id of the bucket's fingerprint.
-  #verify(page: Uint8Array, file: string, at: number, metaByte: number): void {
-    if (!checkPage(page)) throw new PageStoreCorruptionError(file, at, "page checksum mismatch");
-    if (occupiedMeta(fingerprint(hashPageId(page, PAGE_ID_OFFSET))) !== metaByte) {
-      throw new PageStoreCorruptionError(file, at, "page id does not match its bucket's meta byte");
-    }
+    return this.#pt.find(id, null);
   }
 
   /**
@@ -443,7 +239,7 @@ export class PageStore {
     const walBehind = options.walBehind === true;
     const distinct = options.distinct === true;
     this.#live();
-    if (this.#held !== null) throw new PageStoreError("READ_ONLY", "page store opened read-only");
+    if (this.#pt.held !== null) throw new PageStoreError("READ_ONLY", "page store opened read-only");
     if (this.#prepared !== null) throw new PageStoreError("STATE", "a prepared commit awaits apply or abort");
     if (!Number.isSafeInteger(seq) || seq <= this.#lastSeq) {
       throw new PageStoreError("BAD_ARGUMENT", `seq ${seq} must be an integer above the last commit's ${this.#lastSeq}`);
@@ -458,7 +254,7 @@ export class PageStore {
       if (!(id instanceof Uint8Array) || id.length !== PAGE_ID_BYTES) throw new PageStoreError("BAD_ARGUMENT", "page id: expected 32 bytes");
       const page = c.page;
       if (page !== null) {
-        if (!(page instanceof Uint8Array) || page.length !== MERKLE_PAGE_BYTES || !sameId(page, id)) {
+        if (!(page instanceof Uint8Array) || page.length !== MERKLE_PAGE_BYTES || !carriesId(page, id)) {
           throw new PageStoreError("BAD_PAGE", "page image: expected a 4096-byte page carrying its id");
         }
       }
@@ -479,11 +275,13 @@ export class PageStore {
         pages[at] = copy;
       }
     }
-    const t = this.#meta;
+    const t = this.#pt.meta;
     // Placed in the live table unless a new page would take it past its load limit; then the
     // table is rebuilt instead. (Counting every write as a new page, as an upper bound, rebuilt
     // a table of 288k pages for a checkpoint of ~100k pages that were nearly all rewrites.)
-    const prepared = this.#stageInPlace(ids, pages, seq, this.#maxLoad * t.buckets) ?? this.#stageRebuild(ids, pages, seq);
+    const prepared =
+      placeInPlace(this.#pt, ids, pages, seq, this.#maxLoad * t.buckets) ??
+      rebuildTable({ dir: this.#dir, fs: this.#fs }, this.#pt, this.#maxLoad, ids, pages, seq);
     try {
       const fd = this.#wal.fd;
       if (walBehind && this.#writer !== null && fd !== undefined) {
@@ -499,151 +297,14 @@ export class PageStore {
         prepared.wal = writeWal(this.#wal, prepared.rec, this.#staging);
         this.#wal.sync();
       }
-      this.#walBytes += prepared.wal.length;
-      this.#fsyncs++;
+      this.#pt.walBytes += prepared.wal.length;
+      this.#pt.fsyncs++;
     } catch (e) {
-      this.#discardNext(prepared.next, false);
+      discardNext({ dir: this.#dir, fs: this.#fs }, prepared.next, false);
       throw e;
     }
     this.#prepared = prepared;
     return { gen: prepared.rec.gen, buckets: prepared.rec.buckets };
-  }
-
-  // Places the changes in the live table's buckets. Meta bytes are changed while placing (so
-  // later changes see earlier ones) and restored afterwards: only `apply` publishes them.
-  // Returns null (nothing staged) as soon as a new page would take the buckets that end no
-  // probe (occupied or tombstone) past `limit`.
-  #stageInPlace(ids: Uint8Array[], pages: (Uint8Array | null)[], seq: number, limit: number): Prepared | null {
-    const t = this.#meta;
-    const meta = t.meta;
-    const before = new Map<number, number>();
-    const note = (b: number, old: number) => {
-      if (!before.has(b)) before.set(b, old);
-    };
-    const staged = new Map<number, Uint8Array>();
-    try {
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i];
-        const page = pages[i];
-        if (this.#find(id, staged) !== undefined) {
-          const b = this.#lastBucket;
-          if (page !== null) staged.set(b, page);
-          else {
-            staged.delete(b);
-            t.vacate(b, note);
-          }
-          continue;
-        }
-        if (page === null) continue;
-        const h = hashPageId(id);
-        let b = bucketHash(h) & t.mask;
-        while (meta[b] >= META_OCCUPIED) b = (b + 1) & t.mask;
-        if (meta[b] === META_EMPTY && t.occupied + t.tombstones + 1 > limit) return null;
-        note(b, meta[b]);
-        t.set(b, occupiedMeta(fingerprint(h)));
-        staged.set(b, page);
-      }
-      const metaBuckets: number[] = [];
-      for (const [b, old] of before) if (meta[b] !== old) metaBuckets.push(b);
-      metaBuckets.sort((x, y) => x - y);
-      const metaValues = new Uint8Array(metaBuckets.length);
-      for (let i = 0; i < metaBuckets.length; i++) metaValues[i] = meta[metaBuckets[i]];
-      const pageBuckets = Uint32Array.from(staged.keys()).sort();
-      const images = Array.from(pageBuckets, (b) => staged.get(b) as Uint8Array);
-      return {
-        rec: {
-          seq,
-          gen: this.#table.gen,
-          buckets: this.#table.buckets,
-          rebuilt: false,
-          pageBuckets,
-          pages: images,
-          metaBuckets: Uint32Array.from(metaBuckets),
-          metaValues,
-        },
-        next: null,
-      };
-    } finally {
-      for (const [b, old] of before) t.set(b, old);
-    }
-  }
-
-  // Builds the next generation holding the post-commit state, sized so it ends at most half
-  // full, and syncs it. The live table is only read.
-  #stageRebuild(ids: Uint8Array[], pages: (Uint8Array | null)[], seq: number): Prepared {
-    const old = this.#meta;
-    const replaced = new Set<number>();
-    let writes = 0;
-    for (let i = 0; i < ids.length; i++) {
-      if (this.#find(ids[i], null) !== undefined) replaced.add(this.#lastBucket);
-      if (pages[i] !== null) writes++;
-    }
-    const total = old.occupied - replaced.size + writes;
-    let buckets = Math.max(old.buckets, 4);
-    while (total > (this.#maxLoad / 2) * buckets && buckets < 2 ** MAX_LOG2_BUCKETS) buckets *= 2;
-    if (total > this.#maxLoad * buckets) throw new PageStoreError("BAD_ARGUMENT", `${total} pages exceed the largest table`);
-    const gen = this.#table.gen + 1;
-    const path = pathIn(this.#dir, tableFileName(gen));
-    this.#fs.remove(path);
-    const table = TableFile.create(this.#fs.open(path), gen, buckets);
-    const next: NextTable = { table, meta: new BucketTable(new Uint8Array(buckets)), cache: [] };
-    try {
-      const place = (page: Uint8Array, recache: boolean) => {
-        const h = hashPageId(page, PAGE_ID_OFFSET);
-        const b = next.meta.firstEmpty(bucketHash(h));
-        next.meta.set(b, occupiedMeta(fingerprint(h)));
-        table.file.write(page, table.offsetOf(b));
-        this.#pagesWritten++;
-        if (recache) next.cache.push([b, page]);
-      };
-      const src = this.#table;
-      const run = new Uint8Array(SCAN_BUCKETS * MERKLE_PAGE_BYTES);
-      for (let first = 0; first < old.buckets; first += SCAN_BUCKETS) {
-        const n = Math.min(SCAN_BUCKETS, old.buckets - first);
-        let any = false;
-        for (let b = first; b < first + n; b++) if (old.meta[b] >= META_OCCUPIED && !replaced.has(b)) any = true;
-        if (!any) continue;
-        const at = src.offsetOf(first);
-        if (src.file.read(run.subarray(0, n * MERKLE_PAGE_BYTES), at) < n * MERKLE_PAGE_BYTES) {
-          throw new PageStoreCorruptionError(src.file.path, at, "bucket run truncated");
-        }
-        for (let b = first; b < first + n; b++) {
-          if (old.meta[b] < META_OCCUPIED || replaced.has(b)) continue;
-          const page = run.slice((b - first) * MERKLE_PAGE_BYTES, (b - first + 1) * MERKLE_PAGE_BYTES);
-          this.#pagesRead++;
-          this.#verify(page, src.file.path, src.offsetOf(b), old.meta[b]);
-          place(page, this.#cache.has(b));
-        }
-      }
-      for (let i = 0; i < pages.length; i++) {
-        const page = pages[i];
-        if (page === null) continue;
-        sealMerklePage(page, ids[i]);
-        place(page, true);
-      }
-      table.writeMeta(next.meta.meta);
-      table.file.sync();
-      this.#fs.syncDir(this.#dir);
-      this.#fsyncs += 2;
-    } catch (e) {
-      this.#discardNext(next, false);
-      throw e;
-    }
-    this.#rebuilds++;
-    const none = new Uint32Array(0);
-    return { rec: { seq, gen, buckets, rebuilt: true, pageBuckets: none, pages: [], metaBuckets: none, metaValues: new Uint8Array(0) }, next };
-  }
-
-  // Drops a next table never published. After a failed write it is only closed: nothing more
-  // goes to a device that just failed, and the next open (or grow) removes the file anyway.
-  #discardNext(next: NextTable | null, remove = true): void {
-    if (next === null) return;
-    try {
-      next.table.file.close();
-      if (remove) this.#fs.remove(pathIn(this.#dir, tableFileName(next.table.gen)));
-    } catch {
-      // As above: the next open removes it.
-    }
   }
 
   /**
@@ -675,19 +336,19 @@ export class PageStore {
     if (p === null) throw new PageStoreError("STATE", "no prepared commit to apply");
     if (p.walBehind === true) throw new PageStoreError("STATE", "the prepared commit's WAL is still being written: settlePrepared first");
     if (p.next === null) {
-      const fd = this.#table.file.fd;
-      if (this.#writer !== null && fd !== undefined && p.wal !== undefined) this.#applyBehind(p.rec, p.wal, fd);
-      else this.#applyRecord(p.rec, p.wal);
+      const fd = this.#pt.table.file.fd;
+      if (this.#writer !== null && fd !== undefined && p.wal !== undefined) applyBehind(this.#pt, p.rec, this.#wal.path, p.wal, fd, this.#writer);
+      else applyRecord(this.#pt, p.rec, this.#wal.path, p.wal);
     } else {
-      const oldFile = this.#table.file;
-      this.#table = p.next.table;
-      this.#meta = p.next.meta;
-      this.#cache.clear();
-      for (const [b, page] of p.next.cache) this.#cache.set(b, page, page[PAGE_ID_OFFSET] <= this.#pinDepth);
+      const oldFile = this.#pt.table.file;
+      this.#pt.table = p.next.table;
+      this.#pt.meta = p.next.meta;
+      this.#pt.cache.clear();
+      for (const [b, page] of p.next.cache) this.#pt.cacheSet(b, page);
       oldFile.close();
       this.#fs.remove(pathIn(this.#dir, tableFileName(p.rec.gen - 1)));
       this.#fs.syncDir(this.#dir);
-      this.#fsyncs++;
+      this.#pt.fsyncs++;
     }
     this.#lastSeq = p.rec.seq;
     this.#prepared = null;
@@ -706,82 +367,7 @@ export class PageStore {
       }
     }
     this.#prepared = null;
-    this.#discardNext(p.next);
-  }
-
-  // Read-only open: the committed WAL's changes are kept in memory, the files left as they are.
-  #holdRecord(rec: WalRecord): void {
-    const held = this.#held as Map<number, Uint8Array>;
-    for (let i = 0; i < rec.pages.length; i++) held.set(rec.pageBuckets[i], rec.pages[i]);
-    this.#setMeta(rec, (b, v) => {
-      if (v < META_OCCUPIED) held.delete(b);
-    });
-  }
-
-  // Sets a record's meta bytes in memory, each checked first; `each` sees every change.
-  #setMeta(rec: WalRecord, each: (b: number, v: number) => void): void {
-    const t = this.#meta;
-    for (let i = 0; i < rec.metaBuckets.length; i++) {
-      const b = rec.metaBuckets[i];
-      const v = rec.metaValues[i];
-      if (b >= t.buckets || (v !== META_EMPTY && v !== META_TOMBSTONE && v < META_OCCUPIED)) {
-        throw new PageStoreCorruptionError(this.#wal.path, 0, `WAL meta change ${i} out of range`);
-      }
-      t.set(b, v);
-      each(b, v);
-    }
-  }
-
-  // Sets a record's meta bytes in memory, uncaching vacated buckets; returns the meta units to write.
-  #publishMeta(rec: WalRecord): Set<number> {
-    const units = new Set<number>();
-    this.#setMeta(rec, (b, v) => {
-      if (v < META_OCCUPIED) this.#cache.delete(b);
-      units.add(Math.floor(b / MERKLE_PAGE_BYTES));
-    });
-    return units;
-  }
-
-  // Writes a record's pages and meta bytes into the live table and syncs; idempotent. The
-  // sealed images are `wal`'s when given (a prepared record's own images are not sealed).
-  #applyRecord(rec: WalRecord, wal?: Uint8Array): void {
-    const table = this.#table;
-    const t = this.#meta;
-    const n = rec.pages.length;
-    for (let i = 0; i < n; i++) {
-      const b = rec.pageBuckets[i];
-      const page = rec.pages[i];
-      const at = wal === undefined ? 0 : walPageOffset(n, rec.metaBuckets.length, i);
-      table.file.write(wal === undefined ? page : wal.subarray(at, at + MERKLE_PAGE_BYTES), table.offsetOf(b));
-      this.#pagesWritten++;
-      this.#cache.set(b, page, page[PAGE_ID_OFFSET] <= this.#pinDepth);
-    }
-    const units = this.#publishMeta(rec);
-    table.writeMetaUnits(t.meta, units);
-    table.file.sync();
-    this.#fsyncs++;
-  }
-
-  // Like #applyRecord, but the writes and the sync go to the worker; memory is updated now.
-  #applyBehind(rec: WalRecord, wal: Uint8Array, fd: number): void {
-    const table = this.#table;
-    const behind = new Map<number, Uint8Array>();
-    const units = this.#publishMeta(rec);
-    const job = new WriteJob();
-    // Buckets ascend, so adjacent ones merge into one write.
-    const n = rec.pages.length;
-    for (let i = 0; i < n; i++) {
-      const b = rec.pageBuckets[i];
-      const page = rec.pages[i];
-      job.add(wal, walPageOffset(n, rec.metaBuckets.length, i), MERKLE_PAGE_BYTES, table.offsetOf(b));
-      behind.set(b, page);
-      this.#pagesWritten++;
-      this.#cache.set(b, page, page[PAGE_ID_OFFSET] <= this.#pinDepth);
-    }
-    for (const w of table.metaUnitWrites(this.#meta.meta, units)) job.addCopy(w.bytes, w.at);
-    (this.#writer as WriteBehind).submit(fd, table.file.path, job);
-    this.#behind = behind;
-    this.#fsyncs++;
+    discardNext({ dir: this.#dir, fs: this.#fs }, p.next);
   }
 
   // Waits for the write-behind job in flight, if any; its failure is thrown (the WAL still
@@ -797,33 +383,33 @@ export class PageStore {
       this.#failed = e;
       throw new PageStoreError("FAILED", `${this.#dir}: an in-place write failed; reopen the store`, { cause: e });
     }
-    this.#behind = null;
+    this.#pt.behind = null;
   }
 
   /** Counters since open and current gauges. */
   stats(): PageStoreStats {
     return {
-      pages: this.#meta.occupied,
-      buckets: this.#meta.buckets,
-      tombstones: this.#meta.tombstones,
-      gen: this.#table.gen,
-      pagesRead: this.#pagesRead,
-      cacheHits: this.#cacheHits,
-      cacheMisses: this.#cacheMisses,
-      pagesWritten: this.#pagesWritten,
-      bucketsProbed: this.#probes,
-      walBytes: this.#walBytes,
-      fsyncs: this.#fsyncs,
-      rebuilds: this.#rebuilds,
-      replays: this.#replays,
-      cachedPages: this.#cache.size,
-      pinnedPages: this.#cache.pinnedSize,
+      pages: this.#pt.meta.occupied,
+      buckets: this.#pt.meta.buckets,
+      tombstones: this.#pt.meta.tombstones,
+      gen: this.#pt.table.gen,
+      pagesRead: this.#pt.pagesRead,
+      cacheHits: this.#pt.cacheHits,
+      cacheMisses: this.#pt.cacheMisses,
+      pagesWritten: this.#pt.pagesWritten,
+      bucketsProbed: this.#pt.probes,
+      walBytes: this.#pt.walBytes,
+      fsyncs: this.#pt.fsyncs,
+      rebuilds: this.#pt.rebuilds,
+      replays: this.#pt.replays,
+      cachedPages: this.#pt.cache.size,
+      pinnedPages: this.#pt.cache.pinnedSize,
     };
   }
 
   /** Empties the page cache, pinned pages included (they come back on their next read). */
   dropCache(): void {
-    this.#cache.clear();
+    this.#pt.cache.clear();
   }
 
   /**
@@ -845,7 +431,7 @@ export class PageStore {
     }
     const p = this.#prepared;
     this.#prepared = null;
-    const files = [this.#table.file, this.#wal];
+    const files = [this.#pt.table.file, this.#wal];
     if (p !== null && p.next !== null) files.unshift(p.next.table.file);
     for (const f of files) {
       try {
@@ -854,7 +440,7 @@ export class PageStore {
         failure ??= e;
       }
     }
-    this.#cache.clear();
+    this.#pt.cache.clear();
     this.#staging.release();
     if (failure !== null) throw failure;
   }

@@ -24,7 +24,8 @@ import { StoreError } from "./errors.ts";
 import { META_VERSION_NO_REDO_HEADER, readMetaRecord } from "./meta-record.ts";
 import { ReaderSlot } from "./readers.ts";
 import { RedoLog } from "./redo-log.ts";
-import { checkFilesPresent, type DirState, inspectDir, valuesStateReader } from "./store.ts";
+import { checkFilesPresent, type DirState, inspectDir } from "./open.ts";
+import { valuesStateReader } from "./prepared.ts";
 
 /** Changes since the checkpoint: by key (latin1), and their keys in order. */
 interface LoggedChanges {

@@ -1,0 +1,116 @@
+// The live table of a page store and its reads: the table file, its meta byte per bucket, the
+// page cache, and the probe that finds a page by id. Images not yet on disk take precedence
+// over the file: a read-only store's held WAL (see wal-apply.ts `holdRecord`), and the images
+// an in-place write behind the caller is still writing. The page store's other parts
+// (placement, growth, WAL apply) work on this state; the counters are the store's stats.
+import { bucketHash, fingerprint, hashPageId } from "./bucket-hash.ts";
+import { type BucketTable, META_EMPTY, occupiedMeta } from "./bucket-table.ts";
+import { checkPage, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET } from "./page.ts";
+import type { MerklePageCache } from "./page-cache.ts";
+import { PageStoreCorruptionError } from "./page-store-errors.ts";
+import type { TableFile } from "./table-file.ts";
+import type { WriteBehind } from "../io/index.ts";
+
+/** True when the sealed image carries `id`. */
+export function carriesId(page: Uint8Array, id: Uint8Array): boolean {
+  for (let i = 0; i < PAGE_ID_BYTES; i++) if (page[PAGE_ID_OFFSET + i] !== id[i]) return false;
+  return true;
+}
+
+/** The live table, its meta bytes and cache, with the page store's counters. */
+export class PageTable {
+  table: TableFile;
+  meta: BucketTable;
+  /** Read-only stores: the images of a committed WAL not yet applied in place, by bucket. */
+  readonly held: Map<number, Uint8Array> | null;
+  /** Images an in-place write behind the caller is writing, by bucket (null: none in flight). */
+  behind: Map<number, Uint8Array> | null = null;
+  /** Bucket of the last successful `find`; avoids returning a pair from the hot path. */
+  lastBucket = -1;
+  pagesRead = 0;
+  cacheHits = 0;
+  cacheMisses = 0;
+  pagesWritten = 0;
+  probes = 0;
+  walBytes = 0;
+  fsyncs = 0;
+  rebuilds = 0;
+  replays = 0;
+
+  constructor(
+    table: TableFile,
+    meta: BucketTable,
+    readonly cache: MerklePageCache,
+    readonly pinDepth: number,
+    readOnly: boolean,
+    /** The write-behind client whose job `behind` belongs to. */
+    readonly writer: WriteBehind | null,
+  ) {
+    this.table = table;
+    this.meta = meta;
+    this.held = readOnly ? new Map() : null;
+  }
+
+  /** Caches `page` as bucket `b`'s image, pinned when it is shallow enough. */
+  cacheSet(b: number, page: Uint8Array): void {
+    this.cache.set(b, page, page[PAGE_ID_OFFSET] <= this.pinDepth);
+  }
+
+  /** Probes for `id`; bucket images in `staged` (a prepare in progress) take precedence over the table. */
+  find(id: Uint8Array, staged: Map<number, Uint8Array> | null): Uint8Array | undefined {
+    const h = hashPageId(id);
+    const want = occupiedMeta(fingerprint(h));
+    const t = this.meta;
+    const meta = t.meta;
+    let b = bucketHash(h) & t.mask;
+    for (let i = 0; i < t.buckets; i++) {
+      this.probes++;
+      const m = meta[b];
+      if (m === META_EMPTY) return undefined;
+      if (m === want) {
+        const page = staged?.get(b) ?? this.load(b);
+        if (carriesId(page, id)) {
+          this.lastBucket = b;
+          return page;
+        }
+      }
+      b = (b + 1) & t.mask;
+    }
+    return undefined;
+  }
+
+  /** The image in bucket `b` of the live table: held, being written, cached, or read and verified. */
+  load(b: number): Uint8Array {
+    const held = this.held?.get(b);
+    if (held !== undefined) return held;
+    if (this.behind !== null) {
+      // Until the worker's writes are done, the bucket on disk may be half written.
+      // (After a failed write, memory stays the truth: the store refuses to go on anyway.)
+      const behind = this.behind.get(b);
+      if ((this.writer as WriteBehind).done) this.behind = null;
+      else if (behind !== undefined) return behind;
+    }
+    const hit = this.cache.get(b);
+    if (hit !== undefined) {
+      this.cacheHits++;
+      return hit;
+    }
+    this.cacheMisses++;
+    const page = new Uint8Array(MERKLE_PAGE_BYTES);
+    const table = this.table;
+    const at = table.offsetOf(b);
+    if (table.file.read(page, at) < MERKLE_PAGE_BYTES) throw new PageStoreCorruptionError(table.file.path, at, "bucket truncated");
+    this.pagesRead++;
+    verifyBucketPage(page, table.file.path, at, this.meta.meta[b]);
+    this.cacheSet(b, page);
+    return page;
+  }
+}
+
+/** A page read from a bucket must pass its checksum and carry an id of the bucket's fingerprint. */
+export function verifyBucketPage(page: Uint8Array, file: string, at: number, metaByte: number): void {
+  if (!checkPage(page)) throw new PageStoreCorruptionError(file, at, "page checksum mismatch");
+  if (occupiedMeta(fingerprint(hashPageId(page, PAGE_ID_OFFSET))) !== metaByte) {
+    throw new PageStoreCorruptionError(file, at, "page id does not match its bucket's meta byte");
+  }
+}

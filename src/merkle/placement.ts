@@ -1,0 +1,87 @@
+// Placement: which bucket of the live table each page of a checkpoint goes to. Pages already
+// stored keep their bucket; new ones take the first free bucket of their probe sequence (linear
+// probing from the id's hash); deleted ones leave a tombstone, or an empty bucket where no probe
+// passes. The result is a WAL record; nothing is published until the page store's `apply`.
+import { bucketHash, fingerprint, hashPageId } from "./bucket-hash.ts";
+import { type BucketTable, META_EMPTY, META_OCCUPIED, occupiedMeta } from "./bucket-table.ts";
+import type { PageTable } from "./page-table.ts";
+import type { TableFile } from "./table-file.ts";
+import type { WalRecord } from "./wal.ts";
+
+/** A table built by `prepare` for a growing commit, waiting for `apply` to go live. */
+export interface NextTable {
+  readonly table: TableFile;
+  readonly meta: BucketTable;
+  readonly cache: [bucket: number, page: Uint8Array][];
+}
+
+/** A prepared checkpoint of the page store: its WAL record, and the grown table if any. */
+export interface PreparedPages {
+  readonly rec: WalRecord;
+  readonly next: NextTable | null;
+  /** The WAL as written (shared memory): write-behind writes its page images from there. */
+  wal?: Uint8Array;
+  /** The WAL is being written and synced by the worker (see `PageStore.prepare`'s `walBehind`). */
+  walBehind?: boolean;
+}
+
+/**
+ * Places the changes in the live table's buckets. Meta bytes are changed while placing (so
+ * later changes see earlier ones) and restored before this returns: only `apply` publishes
+ * them. Returns null (nothing staged) as soon as a new page would take the buckets that end no
+ * probe (occupied or tombstone) past `limit`.
+ */
+export function placeInPlace(pt: PageTable, ids: Uint8Array[], pages: (Uint8Array | null)[], seq: number, limit: number): PreparedPages | null {
+  const t = pt.meta;
+  const meta = t.meta;
+  const before = new Map<number, number>();
+  const note = (b: number, old: number) => {
+    if (!before.has(b)) before.set(b, old);
+  };
+  const staged = new Map<number, Uint8Array>();
+  try {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      const page = pages[i];
+      if (pt.find(id, staged) !== undefined) {
+        const b = pt.lastBucket;
+        if (page !== null) staged.set(b, page);
+        else {
+          staged.delete(b);
+          t.vacate(b, note);
+        }
+        continue;
+      }
+      if (page === null) continue;
+      const h = hashPageId(id);
+      let b = bucketHash(h) & t.mask;
+      while (meta[b] >= META_OCCUPIED) b = (b + 1) & t.mask;
+      if (meta[b] === META_EMPTY && t.occupied + t.tombstones + 1 > limit) return null;
+      note(b, meta[b]);
+      t.set(b, occupiedMeta(fingerprint(h)));
+      staged.set(b, page);
+    }
+    const metaBuckets: number[] = [];
+    for (const [b, old] of before) if (meta[b] !== old) metaBuckets.push(b);
+    metaBuckets.sort((x, y) => x - y);
+    const metaValues = new Uint8Array(metaBuckets.length);
+    for (let i = 0; i < metaBuckets.length; i++) metaValues[i] = meta[metaBuckets[i]];
+    const pageBuckets = Uint32Array.from(staged.keys()).sort();
+    const images = Array.from(pageBuckets, (b) => staged.get(b) as Uint8Array);
+    return {
+      rec: {
+        seq,
+        gen: pt.table.gen,
+        buckets: pt.table.buckets,
+        rebuilt: false,
+        pageBuckets,
+        pages: images,
+        metaBuckets: Uint32Array.from(metaBuckets),
+        metaValues,
+      },
+      next: null,
+    };
+  } finally {
+    for (const [b, old] of before) t.set(b, old);
+  }
+}
