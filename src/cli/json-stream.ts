@@ -12,6 +12,12 @@ export interface JsonSink {
   close(kind: "}" | "]"): void;
   key(name: string): void;
   value(v: string | number | boolean | null): void;
+  /**
+   * Optional: a string value without escapes, as its raw UTF-8 bytes `buf[start..end)` (valid
+   * only during the call). When present it replaces `value` for such strings, so a sink that
+   * wants bytes (hex keys and values) never makes a JS string of them.
+   */
+  rawString?(buf: Uint8Array, start: number, end: number): void;
 }
 
 const WS = new Uint8Array(256);
@@ -111,9 +117,15 @@ export class JsonTokenizer {
           if (last) this.fail("a string is not closed");
           return;
         }
-        const raw = this.decoder.decode(b.subarray(this.at + 1, j));
-        const text = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
+        const start = this.at + 1;
         this.at = j + 1;
+        if (!escaped && !this.expectKey && this.sink.rawString !== undefined) {
+          this.sink.rawString(b, start, j);
+          this.afterValue();
+          continue;
+        }
+        const raw = this.decoder.decode(b.subarray(start, j));
+        const text = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
         if (this.expectKey) {
           this.expectKey = false;
           this.sink.key(text);
@@ -153,6 +165,58 @@ export interface StreamedState {
   readonly expectedRoot: Uint8Array | null;
 }
 
+// Hex digit values by byte, -1 for anything else.
+const NIBBLE = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) NIBBLE[0x30 + c] = c;
+for (let c = 0; c < 6; c++) {
+  NIBBLE[0x61 + c] = 10 + c;
+  NIBBLE[0x41 + c] = 10 + c;
+}
+
+// Decoded keys and values are cut from shared slabs: one allocation per MiB instead of two
+// per entry (the entries live until the import ends anyway).
+const SLAB_BYTES = 1 << 20;
+
+/** Hex bytes of JSON strings' raw text, decoded without making JS strings, into slabs. */
+class HexSlab {
+  private slab = new Uint8Array(SLAB_BYTES);
+  private used = 0;
+
+  /**
+   * The bytes of the hex text `buf[start..end)` (`0x` optional). Throws an `Error` whose
+   * message is `fromHex`'s wording without the name (the caller prefixes it).
+   */
+  decode(buf: Uint8Array, start: number, end: number, length?: number): Uint8Array {
+    let from = start;
+    if (end - start >= 2 && buf[start] === 0x30 && (buf[start + 1] === 0x78 || buf[start + 1] === 0x58)) from += 2;
+    const digits = end - from;
+    if (digits % 2 !== 0) throw new Error("has an odd number of hex digits");
+    const n = digits >> 1;
+    if (length !== undefined && n !== length) {
+      // fromHex's order: a bad digit is reported before a wrong length.
+      for (let i = 0; i < digits; i++) if (NIBBLE[buf[from + i]] < 0) throw new Error(`is not hex (at digit ${i - (i % 2)})`);
+      throw new Error(`must be ${length} bytes, got ${n}`);
+    }
+    let out: Uint8Array;
+    if (n > SLAB_BYTES >> 4) out = new Uint8Array(n);
+    else {
+      if (this.used + n > SLAB_BYTES) {
+        this.slab = new Uint8Array(SLAB_BYTES);
+        this.used = 0;
+      }
+      out = this.slab.subarray(this.used, this.used + n);
+      this.used += n;
+    }
+    for (let i = 0; i < n; i++) {
+      const hi = NIBBLE[buf[from + 2 * i]];
+      const lo = NIBBLE[buf[from + 2 * i + 1]];
+      if (hi < 0 || lo < 0) throw new Error(`is not hex (at digit ${2 * i})`);
+      out[i] = (hi << 4) | lo;
+    }
+    return out;
+  }
+}
+
 /**
  * The state of a JAM state file read as a stream: genesis `state` or a trace's `post_state`
  * (keyvals `[{key, value}]`, `state_root` when present). `name` names the file in errors.
@@ -177,6 +241,8 @@ export async function streamStateFile(path: string, name: string): Promise<Strea
       throw new StateFileError(name, (e as Error).message);
     }
   };
+  const slab = new HexSlab();
+  const utf8 = new TextDecoder();
   // The keyvals array of a wanted state, as the container stack stands: [document, state, keyvals].
   const inKeyvals = (): boolean => frames.length === 3 && wanted(frames[1].name) && !frames[1].array && frames[2].name === "keyvals" && frames[2].array;
   const sink: JsonSink = {
@@ -210,6 +276,23 @@ export async function streamStateFile(path: string, name: string): Promise<Strea
         if (at === "key") kv.key = hex(v, `${label}.keyvals[${i}].key`, KEY_BYTES);
         else if (at === "value") kv.value = hex(v, `${label}.keyvals[${i}].value`);
       }
+    },
+    rawString(buf, start, end) {
+      // A keyval's key or value: decoded from the bytes (the names are made only for an error).
+      const at = pendingKey;
+      if (kv !== null && frames.length === 4 && (at === "key" || at === "value")) {
+        pendingKey = null;
+        try {
+          if (at === "key") kv.key = slab.decode(buf, start, end, KEY_BYTES);
+          else kv.value = slab.decode(buf, start, end);
+        } catch (e) {
+          const label = frames[1].name as string;
+          throw new StateFileError(name, `${label}.keyvals[${stateOf(label).entries.length}].${at} ${(e as Error).message}`);
+        }
+        return;
+      }
+      // Anything else (state_root, or strings the import drops) as text.
+      sink.value(utf8.decode(buf.subarray(start, end)));
     },
   };
   const tokenizer = new JsonTokenizer(sink);

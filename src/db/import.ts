@@ -4,7 +4,7 @@
 
 import { ioErrorOf } from "../io/index.ts";
 import { Store, StoreError, type StoreLoad } from "../store/index.ts";
-import { checkKey, compareKeys, type Entry, toHex } from "../trie/index.ts";
+import { checkKey, compareKeys, type Entry, KEY_BYTES, toHex } from "../trie/index.ts";
 import { toDbError } from "./boundary.ts";
 import { DbError } from "./errors.ts";
 import { checkImportOptions } from "./options.ts";
@@ -102,13 +102,16 @@ async function load(
       chunk = [];
       options.onProgress?.(n);
     };
-    for await (const item of entries as AsyncIterable<Entry | readonly [Uint8Array, Uint8Array]>) {
+    const take = (item: Entry | readonly [Uint8Array, Uint8Array]): void => {
       const key = Array.isArray(item) ? item[0] : (item as Entry)?.key;
       const value = Array.isArray(item) ? item[1] : (item as Entry)?.value;
-      try {
-        checkKey(key, `entry ${n} key`);
-      } catch (e) {
-        throw new DbError("BAD_ARGUMENT", (e as Error).message, { cause: e });
+      // The check's name is made only for a bad key: a string per entry cost ~0.5 s at 1M.
+      if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) {
+        try {
+          checkKey(key, `entry ${n} key`);
+        } catch (e) {
+          throw new DbError("BAD_ARGUMENT", (e as Error).message, { cause: e });
+        }
       }
       if (!(value instanceof Uint8Array)) throw new DbError("BAD_ARGUMENT", `entry ${n} value must be a Uint8Array`);
       if (prev !== null && compareKeys(prev, key) >= 0) {
@@ -118,7 +121,11 @@ async function load(
       prev = key;
       n++;
       if (chunk.length >= chunkSize) flush();
-    }
+    };
+    // A sync iterable is walked synchronously: `for await` over an array costs a microtask per
+    // entry (~2 s of a 1M-entry import).
+    if (Symbol.iterator in entries) for (const item of entries as Iterable<Entry | readonly [Uint8Array, Uint8Array]>) take(item);
+    else for await (const item of entries as AsyncIterable<Entry | readonly [Uint8Array, Uint8Array]>) take(item);
     if (chunk.length > 0) flush();
     const root = load.root();
     if (options.expectRoot !== undefined && toHex(root) !== toHex(options.expectRoot)) {

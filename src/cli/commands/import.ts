@@ -1,7 +1,7 @@
 // `bmt import`: a state (JSON state file or entry lines) into a new or empty database, by the
 // bulk load (one durable commit, nothing kept when anything is wrong).
 import { DbError, type Entry, fromHex, importEntries, toHex } from "../../index.ts";
-import { sortByKey } from "../../trie/key.ts";
+import { compareKeys, sortByKey } from "../../trie/key.ts";
 import { type Command, CommandFailure, flag, JSON_OPTION, PROGRESS_OPTIONS, positionals, printJson, str, UsageError } from "../command.ts";
 import { readImportSource } from "../import-source.ts";
 import { firstChar, streamEntryLines } from "../import-stream.ts";
@@ -9,15 +9,21 @@ import { streamStateFile } from "../json-stream.ts";
 import { readInput, reason } from "../input.ts";
 import { type Progress, progress } from "../progress.ts";
 
-/** Sorted by key, a repeated key's last entry kept (lines: the last line wins). */
+/**
+ * Sorted by key in place, a repeated key's last entry kept (lines: the last line wins; the
+ * sort is stable). The list is the caller's to give up: sorting a copy held both at 1M entries.
+ */
 function sortedLastWins(entries: Entry[]): Entry[] {
-  const sorted = sortByKey(entries.slice(), (e) => e.key);
-  const out: Entry[] = [];
-  for (const e of sorted) {
-    if (out.length > 0 && Buffer.compare(out[out.length - 1].key, e.key) === 0) out[out.length - 1] = e;
-    else out.push(e);
+  const sorted = sortByKey(entries, (e) => e.key);
+  let n = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const e = sorted[i];
+    // compareKeys, not Buffer.compare: a native call per entry cost ~1.5 s at 1M entries.
+    if (n > 0 && compareKeys(sorted[n - 1].key, e.key) === 0) sorted[n - 1] = e;
+    else sorted[n++] = e;
   }
-  return out;
+  sorted.length = n;
+  return sorted;
 }
 
 const UNSORTED = /is not after the previous key/;
