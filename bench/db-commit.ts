@@ -24,7 +24,7 @@ async function run(window: number): Promise<(string | number)[]> {
     for (let done = 0; done < N; done += 50_000) {
       const w = db.beginWrite();
       for (let i = done; i < Math.min(N, done + 50_000); i++) w.set(key(i), keys.subarray(i * 31, i * 31 + 32));
-      await w.finish().commit();
+      await (await w.finish()).commit();
     }
     const total: number[] = [];
     const finish: number[] = [];
@@ -38,7 +38,7 @@ async function run(window: number): Promise<(string | number)[]> {
       const w = db.beginWrite();
       let v = 0;
       for (const i of picked) w.set(key(i), values[v++]);
-      const f = w.finish();
+      const f = await w.finish();
       await f.commit();
       total.push(performance.now() - t);
       finish.push(f.stats.finishMs);

@@ -4,7 +4,7 @@
 //
 // Opens (or first builds with `importEntries`, in a child process, and keeps under
 // .bench-data/node-<keys>/) a database of KEYS keys, then runs SESSIONS `Db` write sessions of
-// UPDATES random value updates back to back (beginWrite, set..., finish(), await commit()),
+// UPDATES random value updates back to back (beginWrite, set..., await finish(), await commit()),
 // while a 10 ms setInterval ticks and `monitorEventLoopDelay` records the event loop's delay.
 // Reports the delay, the timer's ticks against those expected, session latency (beginWrite to
 // commit resolved), RSS against the configured caches, machine load, and where the slowest
@@ -98,6 +98,9 @@ async function main(): Promise<void> {
   const session: number[] = [];
   const finish: number[] = [];
   const commit: number[] = [];
+  // finish(): its work (the sum of its steps) and its longest step, the event loop's stall.
+  const finishWork: number[] = [];
+  const finishBlock: number[] = [];
   const detail: { i: number; ms: number; finishMs: number; snapshot: boolean; m: CommitMetrics | null }[] = [];
   const value = new Uint8Array(32);
   // Let the timer start before the first session, as on a node that is already running.
@@ -116,13 +119,15 @@ async function main(): Promise<void> {
       w.set(keyOf(i), value);
     }
     const tFinish = performance.now();
-    const f = w.finish();
+    const f = await w.finish();
     const tCommit = performance.now();
     await f.commit();
     const tEnd = performance.now();
     session.push(tEnd - tBegin);
     finish.push(tCommit - tFinish);
     commit.push(tEnd - tCommit);
+    finishWork.push(f.stats.finishMs);
+    finishBlock.push(f.stats.finishLongestStepMs);
     const m = db.metrics();
     detail.push({ i: s, ms: tEnd - tBegin, finishMs: tCommit - tFinish, snapshot: m.rollbackLogSnapshots > snapsBefore, m: m.lastCommit });
   }
@@ -146,6 +151,9 @@ async function main(): Promise<void> {
     timer: { fired, expected: Math.floor(elapsed / TICK_MS) },
     sessionMs: { p50: median(session), p99: pct(s, 99), max: s[s.length - 1], p99OverMedian: pct(s, 99) / median(session) },
     finishMsMedian: median(finish),
+    finishMsMax: Math.max(...finish),
+    finishWorkMsMedian: median(finishWork),
+    finishLongestStepMs: { p50: median(finishBlock), max: Math.max(...finishBlock) },
     commitMsMedian: median(commit),
     rssMiB: { before: rssBefore / MiB, after: rssAfter / MiB, peak: rssPeak / MiB, cachesMiB: caches / MiB },
     loadavg: { start: loadStart.map((x) => +x.toFixed(2)), end: loadEnd.map((x) => +x.toFixed(2)) },
@@ -182,6 +190,7 @@ async function main(): Promise<void> {
         ],
         ["session p99 / median", `${r.sessionMs.p99OverMedian.toFixed(2)}x`, "≤ 3x", flag(targets.sessionP99Over3xMedian)],
         ["finish() / commit() median (ms)", `${f1(r.finishMsMedian)} / ${f1(r.commitMsMedian)}`, "", ""],
+        ["finish() work median; longest step p50 / max (ms)", `${f1(r.finishWorkMsMedian)}; ${f1(r.finishLongestStepMs.p50)} / ${f1(r.finishLongestStepMs.max)}`, "", ""],
         [
           "RSS before / after / peak (MiB)",
           `${r.rssMiB.before.toFixed(0)} / ${r.rssMiB.after.toFixed(0)} / ${r.rssMiB.peak.toFixed(0)}`,

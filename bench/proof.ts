@@ -82,7 +82,7 @@ if (process.env.DB !== "0") {
     for (let i = 0; i < entries.length; i += 50_000) {
       const w = db.beginWrite();
       for (const e of entries.slice(i, i + 50_000)) w.set(e.key, e.value);
-      await w.finish().commit();
+      await (await w.finish()).commit();
     }
     const load = performance.now() - t;
     if (Buffer.compare(db.root, root) !== 0) throw new Error("database root differs from the entries' root");

@@ -46,7 +46,7 @@ export async function writer<T>(path: string, window: number, work: (db: Db) => 
 }
 
 /** Commits `changes` as one write session (reporting each change to `progress`); the new root as hex. */
-export function commitChanges(db: Db, changes: Iterable<readonly [Uint8Array, Uint8Array | null]>, progress?: Progress): string {
+export async function commitChanges(db: Db, changes: Iterable<readonly [Uint8Array, Uint8Array | null]>, progress?: Progress): Promise<string> {
   const session = db.beginWrite();
   let n = 0;
   for (const [key, value] of changes) {
@@ -55,7 +55,7 @@ export function commitChanges(db: Db, changes: Iterable<readonly [Uint8Array, Ui
     if ((++n & 1023) === 0) progress?.update(n);
   }
   progress?.update(n);
-  return toHex(session.finish().commitSync());
+  return toHex(await (await session.finish()).commit());
 }
 
 /** The database's current state as hex key -> value. */

@@ -13,7 +13,8 @@
  * - `ROOT_NOT_FOUND`: `beginReadAt` was given a root outside the rollback window;
  * - `EXPIRED`: a past state outside the rollback window that nothing pins any more;
  * - `READ_ONLY`: a write on a database opened read-only;
- * - `BUSY`: `commitSync` while other commits are queued;
+ * - `BUSY`: `commitSync` while other commits are queued; a write, `warmUp` or second finish while a
+ *   session's `finish()` is in flight; a `ForkStates` call refused while its own work runs;
  * - `NO_WITNESS`: `witness()` of a session not opened with `{ witness: true }`;
  * - `LOCKED`, `NOT_FOUND`, `VERSION`: from opening the store (see `StoreError`);
  * - `CORRUPT`: stored bytes are damaged or disagree with each other; a `DbCorruptionError` with

@@ -65,6 +65,15 @@ interface Node {
   readonly bytes: number;
 }
 
+/** An import checked and written, before its root is computed. */
+interface Started {
+  readonly id: string;
+  readonly up: Node;
+  readonly session: WriteSession;
+  readonly n: number;
+  readonly bytes: number;
+}
+
 const DEFAULT_MAX_STATES = 4096;
 const DEFAULT_MAX_DELTA_BYTES = 256 * 1024 * 1024;
 
@@ -80,6 +89,10 @@ export class ForkStates {
   #dropped = 0;
   /** A finalize in progress: imports and other finalizes wait for it. */
   #busy = false;
+  /** Ids of `importAsync` calls in flight: taken, and a finalize waits for them. */
+  readonly #importing = new Set<string>();
+  /** Bytes of their changes, counted against maxDeltaBytes. */
+  #importingBytes = 0;
 
   /** Tracks states over `db`, whose current state is the finalized one, named `finalizedId`. */
   constructor(db: Db, finalizedId: string, limits: ForkLimits = {}) {
@@ -114,15 +127,45 @@ export class ForkStates {
   /**
    * Imports a block: its `changes` (`[key, value | null]`, null deletes) over the state `parent`
    * (any retained one, the finalized included) make the state `id`. Returns its root. Refused,
-   * with nothing kept: an `id` already retained or a `parent` that is not (`BAD_ARGUMENT`),
-   * bad changes (`BAD_ARGUMENT` naming the entry), a finalize in progress or the limits
-   * reached (`BUSY`).
+   * with nothing kept: an `id` already retained or being imported, or a `parent` that is not
+   * retained (`BAD_ARGUMENT`), bad changes (`BAD_ARGUMENT` naming the entry), a finalize in
+   * progress or the limits reached (`BUSY`). Blocks the event loop while it computes the root
+   * (as `WriteSession.finishSync`); a server awaits `importAsync`.
    */
   import(id: string, parent: string, changes: Iterable<readonly [Uint8Array, Uint8Array | null]>): Uint8Array {
+    const started = this.#begin(id, parent, changes);
+    return this.#add(started, started.session.finishSync());
+  }
+
+  /**
+   * `import` with the root computed in steps between turns of the event loop
+   * (`WriteSession.finish`). Until it settles, `finalize` refuses (`BUSY`) and `id` counts as
+   * taken; if `release()` drops `parent` meanwhile, it rejects with `RELEASED` and keeps nothing.
+   */
+  async importAsync(id: string, parent: string, changes: Iterable<readonly [Uint8Array, Uint8Array | null]>): Promise<Uint8Array> {
+    const started = this.#begin(id, parent, changes);
+    this.#importing.add(id);
+    this.#importingBytes += started.bytes;
+    let finished: FinishedSession;
+    try {
+      finished = await started.session.finish();
+    } finally {
+      this.#importing.delete(id);
+      this.#importingBytes -= started.bytes;
+    }
+    if (this.#nodes.get(parent) !== started.up) {
+      finished.release();
+      throw new DbError("RELEASED", `importAsync: the parent ${parent} was dropped while the block was being imported`);
+    }
+    return this.#add(started, finished);
+  }
+
+  /** Checks an import and fills its write session; nothing is kept on failure. */
+  #begin(id: string, parent: string, changes: Iterable<readonly [Uint8Array, Uint8Array | null]>): Started {
     checkId(id, "id");
     checkId(parent, "parent");
     if (this.#busy) throw new DbError("BUSY", "a finalize is in progress; import after it resolves");
-    if (this.#nodes.has(id)) throw new DbError("BAD_ARGUMENT", `id ${id} names a retained state already`);
+    if (this.#nodes.has(id) || this.#importing.has(id)) throw new DbError("BAD_ARGUMENT", `id ${id} names a retained state already`);
     const up = this.#nodes.get(parent);
     if (up === undefined) throw new DbError("BAD_ARGUMENT", `parent ${parent} is not a retained state (finalized: ${this.#root.id})`);
     if (
@@ -133,7 +176,7 @@ export class ForkStates {
     ) {
       throw new DbError("BAD_ARGUMENT", "changes must be an iterable of [key, value | null] pairs");
     }
-    if (this.#nodes.size - 1 >= this.#maxStates)
+    if (this.#nodes.size - 1 + this.#importing.size >= this.#maxStates)
       throw new DbError("BUSY", `${this.#nodes.size - 1} unfinalized states retained, the limit (maxStates); finalize first`);
     const session = this.#db.beginWrite(up.session === null ? {} : { overlays: [up.session] });
     let n = 0;
@@ -147,7 +190,7 @@ export class ForkStates {
         bytes += 31 + (v === null ? 0 : v.length);
         n++;
       }
-      if (this.#bytes + bytes > this.#maxBytes)
+      if (this.#bytes + this.#importingBytes + bytes > this.#maxBytes)
         throw new DbError("BUSY", `the changes retained would pass ${this.#maxBytes} bytes (maxDeltaBytes); finalize first`);
     } catch (e) {
       // Nothing kept: the session's pin goes now rather than at garbage collection.
@@ -156,7 +199,11 @@ export class ForkStates {
         throw new DbError("BAD_ARGUMENT", `changes[${n}]: ${e.message}`, { cause: e });
       throw e;
     }
-    const finished = session.finish();
+    return { id, up, session, n, bytes };
+  }
+
+  #add(started: Started, finished: FinishedSession): Uint8Array {
+    const { id, up, n, bytes } = started;
     const node: Node = { id, parent: up, session: finished, children: new Set(), depth: up.depth + 1, changes: n, bytes };
     up.children.add(node);
     this.#nodes.set(id, node);
@@ -189,6 +236,7 @@ export class ForkStates {
   async finalize(id: string): Promise<number> {
     const target = this.#node(id);
     if (this.#busy) throw new DbError("BUSY", "a finalize is in progress");
+    if (this.#importing.size > 0) throw new DbError("BUSY", `${this.#importing.size} importAsync call(s) in flight; finalize after they resolve`);
     if (target === this.#root) return 0;
     const path: Node[] = [];
     for (let n: Node | null = target; n !== null && n !== this.#root; n = n.parent) path.push(n);
@@ -281,7 +329,7 @@ function checkId(id: unknown, name: string): asserts id is string {
 
 function discard(session: WriteSession): void {
   try {
-    session.finish().release();
+    session.finishSync().release();
   } catch {
     // Its pin goes at garbage collection instead.
   }

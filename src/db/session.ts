@@ -1,23 +1,44 @@
 // Write sessions, finished sessions and overlays.
 //
 // A write session reads through its own writes, then its base: the database at the version it
-// began on, or an overlay. `finish` sorts its changes, reads the values they replace (the
-// reverse delta the rollback log keeps) and runs the trie update over the base, which reads but
-// never writes: the result (root, page writes) is a `Layer`. The layer is readable as a state of
-// its own (its changes over its base) and can be the base of further sessions (`toOverlay`), so
-// forks and chains of speculative blocks live side by side in memory. Committing a layer writes
-// exactly its changes and page writes; it is allowed only when its base is the database's current
-// state, which a forward commit of its parent, or of nothing, makes so.
-import { type Change, MAX_PAGE_DEPTH, type MerkleTop, type OldValues, pageIdOf, type UpdateResult, type UpdateStats, updateTrie } from "../merkle/index.ts";
+// began on (pinned, so it stays readable whatever commits or rollbacks come), or an overlay.
+// `finish` sorts its changes, reads the values they replace (the reverse delta the rollback log
+// keeps) and runs the trie update over the base, which reads but never writes: the result
+// (root, page writes) is a `Layer` (layer.ts). `finish()` runs that work in steps of a few
+// milliseconds (updateTrieSteps) with a turn of the event loop between them, resolving the base
+// again at every step, since a commit in between turns the pinned version into a past state;
+// `finishSync()` drains the same steps at once. The layer is readable as a state of its own
+// (its changes over its base) and can be the base of further sessions (`toOverlay`), so forks
+// and chains of speculative blocks live side by side in memory. Committing a layer writes
+// exactly its changes and page writes; it is allowed only when its base is the database's
+// current state, which a forward commit of its parent, or of nothing, makes so.
+import {
+  type Change,
+  DEFAULT_STEP_MS,
+  drainSteps,
+  MAX_PAGE_DEPTH,
+  type MerkleTop,
+  type OldValues,
+  pageIdOf,
+  type UpdateStats,
+  updateTrieSteps,
+} from "../merkle/index.ts";
 import { MAX_VALUE_SIZE } from "../kv/index.ts";
 import { buildWitness, toHex, type Witness } from "../trie/index.ts";
 import { guardClass } from "./boundary.ts";
 import { DbCore, type Pin } from "./core.ts";
+import { Layer } from "./layer.ts";
 import { DbError } from "./errors.ts";
 import { badArgument, checkKey, checkValue, keyString, equalBytes } from "./keys.ts";
 import { buildProof, nodeSource } from "./proofs.ts";
 import { StateReadable } from "./readers.ts";
-import { DeltaState, pageMap, type StateView, sortedChanges, stateReader } from "./state.ts";
+import { type StateView, sortedChanges, stateReader } from "./state.ts";
+
+/**
+ * @internal The time budget of a finish step in milliseconds. Tests set 0: a step per change
+ * (after the first 64), so that what lands between steps does not depend on machine speed.
+ */
+export const finishStepping = { ms: DEFAULT_STEP_MS };
 
 /** Options of `Db.beginWrite`. */
 export interface WriteOptions {
@@ -42,8 +63,14 @@ export interface SessionStats extends UpdateStats {
   baseReads: number;
   /** Keys set or deleted (the change set's size). */
   changes: number;
-  /** Milliseconds of `finish`: reading replaced values and the trie update. */
+  /**
+   * Milliseconds of work in `finish`: reading replaced values and the trie update (the sum of
+   * its steps; an awaited `finish()` also waits between them, which this leaves out).
+   */
   finishMs: number;
+  /** Steps `finish` ran in, and the longest of them in milliseconds (the event loop's longest stall). */
+  finishSteps: number;
+  finishLongestStepMs: number;
   /** Milliseconds from `beginWrite` to the end of `finish`. */
   durationMs: number;
 }
@@ -54,135 +81,6 @@ export interface WitnessKeys {
   readonly read: readonly Uint8Array[];
   /** Keys set or deleted. */
   readonly written: readonly Uint8Array[];
-}
-
-/** @internal A finished session's state: changes over a base, with root and page writes. */
-export class Layer {
-  /** The overlay below, or null when the base is the database at `baseVersion`. */
-  parent: Layer | null;
-  readonly baseVersion: number;
-  readonly state: DeltaState;
-  readonly reverse: readonly Change[];
-  readonly prevTop: MerkleTop;
-  readonly update: UpdateResult;
-  readonly updateMs: number;
-  /** Version its commit made, once committed. */
-  committedAs: number | null = null;
-  #pin: Pin | null;
-
-  constructor(
-    readonly core: DbCore,
-    parent: Layer | null,
-    baseVersion: number,
-    changes: readonly Change[],
-    reverse: readonly Change[],
-    prevTop: MerkleTop,
-    update: UpdateResult,
-    updateMs: number,
-    pin: Pin | null,
-  ) {
-    this.parent = parent;
-    this.baseVersion = baseVersion;
-    this.reverse = reverse;
-    this.prevTop = prevTop;
-    this.update = update;
-    this.updateMs = updateMs;
-    this.#pin = pin;
-    this.state = new DeltaState(() => this.baseView(), changes, update.top, pageMap(update.writes));
-    if (pin !== null) core.registry.register(this, pin, this);
-  }
-
-  /** The changes, sorted by key. */
-  get changes(): readonly Change[] {
-    return this.state.changes;
-  }
-
-  /** The root after the changes. */
-  get top(): MerkleTop {
-    return this.update.top;
-  }
-
-  /** The base's state now. */
-  baseView(): StateView {
-    return this.parent !== null ? this.parent.view() : this.core.viewAt(this.baseVersion);
-  }
-
-  /** This layer's state now: the database at the version it made once committed. */
-  view(): StateView {
-    return this.committedAs !== null ? this.core.viewAt(this.committedAs) : this.state;
-  }
-
-  /** The key naming the base, for telling siblings (same base) from other commits. */
-  get baseKey(): object | number {
-    return this.parent ?? this.baseVersion;
-  }
-
-  /** Why committing now is refused, or null when it is allowed. */
-  refusal(): DbError | null {
-    if (this.committedAs !== null) return new DbError("ALREADY_COMMITTED", `the session was already committed (version ${this.committedAs})`);
-    let baseVersion: number;
-    if (this.parent === null) baseVersion = this.baseVersion;
-    else if (this.parent.committedAs !== null) baseVersion = this.parent.committedAs;
-    else {
-      const up = this.parent.refusal();
-      if (up === null || up.code === "PARENT_NOT_COMMITTED") {
-        return new DbError("PARENT_NOT_COMMITTED", `the overlay below the session (root ${toHex(this.parent.top.root)}) is not committed; commit it first`);
-      }
-      return new DbError(up.code, `the overlay below the session can never commit: ${up.message}`);
-    }
-    const now = this.core.version;
-    if (baseVersion === now) return null;
-    if (this.core.baseOfVersion(baseVersion + 1) === this.baseKey) {
-      return new DbError(
-        "SIBLING_COMMITTED",
-        `another session on the same base (root ${toHex(this.prevTop.root)}) was committed as version ${baseVersion + 1}`,
-      );
-    }
-    return new DbError(
-      "STALE",
-      `the database moved since the session's base (root ${toHex(this.prevTop.root)}, version ${baseVersion}; now version ${now}, root ${toHex(this.core.top.root)})`,
-    );
-  }
-
-  /** Commits at its turn in the queue; the log syncs without blocking the event loop. */
-  commit(): Promise<Uint8Array> {
-    return this.core.enqueue(async (queuedMs) => {
-      this.#check();
-      return this.#committed(await this.core.writeCommit(this, this.baseKey, queuedMs));
-    });
-  }
-
-  /** Commits now, blocking; `BUSY` when other commits are queued. */
-  commitSync(): Uint8Array {
-    if (this.core.busy) throw new DbError("BUSY", "commitSync: other commits are queued; await commit() instead");
-    this.#check();
-    return this.#committed(this.core.writeCommitSync(this, this.baseKey));
-  }
-
-  #check(): void {
-    const refusal = this.refusal();
-    if (refusal !== null) {
-      this.core.counters.refusedCommits++;
-      throw refusal;
-    }
-  }
-
-  #committed(seq: number): Uint8Array {
-    this.committedAs = seq;
-    // Reads now go to the database at `seq`, readable while it is within the rollback window
-    // (or pinned by others); the base and the parent are no longer needed.
-    this.#pin?.release();
-    this.#pin = null;
-    this.core.registry.unregister(this);
-    this.parent = null;
-    return this.update.top.root.slice();
-  }
-
-  /** Lets the database drop what this layer kept (reads of it fail with EXPIRED afterwards). */
-  release(): void {
-    this.#pin?.release();
-    this.core.registry.unregister(this);
-  }
 }
 
 /**
@@ -318,7 +216,7 @@ export class WriteSession {
   readonly #readKeys: Map<string, Uint8Array> | null;
   readonly #prevTop: MerkleTop;
   readonly #t0 = performance.now();
-  #state: "open" | "finished" = "open";
+  #state: "open" | "finishing" | "finished" = "open";
   #reads = 0;
   #baseReads = 0;
   #warm: Uint8Array[] = [];
@@ -341,7 +239,14 @@ export class WriteSession {
 
   #open(what: string): void {
     this.#core.live();
+    if (this.#state === "finishing") throw new DbError("BUSY", `${what}: the session's finish() is in flight`);
     if (this.#state !== "open") throw new DbError("FINISHED", `${what}: the session is finished`);
+  }
+
+  /** Reads are allowed while a finish is in flight (they change nothing it uses). */
+  #readable(what: string): void {
+    this.#core.live();
+    if (this.#state === "finished") throw new DbError("FINISHED", `${what}: the session is finished`);
   }
 
   /** The root the session started from. */
@@ -361,7 +266,7 @@ export class WriteSession {
   /** The value of `key`: the session's own write, else the base's; undefined when absent. */
   get(key: Uint8Array): Uint8Array | undefined {
     checkKey(key, "key", badArgument);
-    this.#open("get");
+    this.#readable("get");
     this.#reads++;
     this.#core.counters.reads++;
     const ks = keyString(key);
@@ -426,24 +331,92 @@ export class WriteSession {
   }
 
   /**
-   * Ends the session: computes its root over the base and returns the finished session. The
-   * session accepts nothing afterwards (`FINISHED`).
+   * Ends the session: computes its root over the base and resolves to the finished session.
+   * The work (sorting, reading the values the changes replace, the trie update) runs in steps
+   * of a few milliseconds with a turn of the event loop between them, so timers and I/O go on
+   * meanwhile. While it is in flight the session refuses `set`, `delete`, `warmUp` and another
+   * finish (`BUSY`); reads still work. Commits of the database meanwhile do not disturb it: its
+   * base stays the state it began on. Afterwards the session accepts nothing (`FINISHED`); if
+   * the finish fails, the session is open again.
    */
-  finish(): FinishedSession {
+  async finish(): Promise<FinishedSession> {
     this.#open("finish");
-    const t0 = performance.now();
-    const base = this.#base();
+    this.#state = "finishing";
+    try {
+      const steps = this.#finishSteps();
+      let r = steps.next();
+      while (!r.done) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        r = steps.next();
+      }
+      return r.value;
+    } catch (e) {
+      if (this.#state === "finishing") this.#state = "open";
+      throw e;
+    }
+  }
+
+  /**
+   * `finish()` at once: blocks the event loop for the whole computation (tens of milliseconds
+   * for a thousand changes over a million keys). For scripts and tools; a server awaits
+   * `finish()`.
+   */
+  finishSync(): FinishedSession {
+    this.#open("finishSync");
+    this.#state = "finishing";
+    try {
+      return drainSteps(this.#finishSteps());
+    } catch (e) {
+      this.#state = "open";
+      throw e;
+    }
+  }
+
+  /** The finish, yielding between steps of about DEFAULT_STEP_MS. */
+  *#finishSteps(): Generator<void, FinishedSession, void> {
+    let steps = 0;
+    let workMs = 0;
+    let longest = 0;
+    let t = performance.now();
+    const lap = () => {
+      const d = performance.now() - t;
+      steps++;
+      workMs += d;
+      if (d > longest) longest = d;
+    };
     const changes = sortedChanges(this.#writes);
     // The update reads most old values anyway (the small subtries it rebuilds); the rest are
-    // looked up.
+    // looked up. The base's views are resolved at every step: a commit between steps makes the
+    // pinned version a past state, read differently but the same.
     const olds: OldValues = [];
-    const update = updateTrie(base.top, changes, base.pages, stateReader(base), olds);
-    const reverse: Change[] = changes.map(([k], i) => {
+    const source = () => {
+      const base = this.#base();
+      return { pages: base.pages, state: stateReader(base) };
+    };
+    const stepMs = finishStepping.ms;
+    const stepping = updateTrieSteps(this.#prevTop, changes, source, olds, { stepMs });
+    let r = stepping.next();
+    while (!r.done) {
+      lap();
+      yield;
+      t = performance.now();
+      r = stepping.next();
+    }
+    const update = r.value;
+    const reverse: Change[] = new Array(changes.length);
+    for (let i = 0; i < changes.length; i++) {
+      const k = changes[i][0];
       const old = olds[i];
-      return [k, old !== undefined ? old : this.#baseValue(k, keyString(k))];
-    });
+      reverse[i] = [k, old !== undefined ? old : this.#baseValue(k, keyString(k))];
+      if ((i & 31) === 31 && performance.now() - t >= stepMs) {
+        lap();
+        yield;
+        t = performance.now();
+      }
+    }
+    lap();
     const t1 = performance.now();
-    const layer = new Layer(this.#core, this.#parent, this.#baseVersion, changes, reverse, base.top, update, t1 - t0, this.#pin);
+    const layer = new Layer(this.#core, this.#parent, this.#baseVersion, changes, reverse, this.#prevTop, update, workMs, this.#pin);
     // The layer holds the pin now.
     this.#core.registry.unregister(this);
     this.#pin = null;
@@ -454,7 +427,9 @@ export class WriteSession {
       reads: this.#reads,
       baseReads: this.#baseReads,
       changes: changes.length,
-      finishMs: t1 - t0,
+      finishMs: workMs,
+      finishSteps: steps,
+      finishLongestStepMs: longest,
       durationMs: t1 - this.#t0,
     };
     let witness: WitnessKeys | null = null;

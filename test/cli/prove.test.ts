@@ -47,7 +47,7 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
     const handle = open(db);
     const s = handle.beginWrite();
     for (const e of entries) s.set(e.key, e.value);
-    s.finish().commitSync();
+    s.finishSync().commitSync();
     handle.close();
   }
   const present = [genesis.entries[0], extra[0], extra[1]];
@@ -151,7 +151,7 @@ describe(`cli: bmt prove / verify (seed ${seed})`, () => {
     s.get(Buffer.from(absent[0].slice(2), "hex"));
     s.set(present[1].key, Uint8Array.of(1, 2, 3));
     s.delete(present[2].key);
-    const f = s.finish();
+    const f = await s.finish();
     const w = f.witness();
     f.release();
     handle.close();

@@ -131,12 +131,12 @@ async function fixture(): Promise<{ db: root.Db; fingerprint: () => string; witn
   for (let c = 0; c < 3; c++) {
     const s = db.beginWrite();
     for (let i = 0; i < 4; i++) s.set(keys[(c * 4 + i) % keys.length], rng.bytes(1 + rng.int(50)));
-    await s.finish().commit();
+    await (await s.finish()).commit();
   }
   const w = db.beginWrite({ witness: true });
   w.get(keys[1]);
   w.set(keys[2], new Uint8Array([9]));
-  const witnessed = w.finish();
+  const witnessed = await w.finish();
   const fingerprint = () => {
     const snap = db.beginRead();
     const rows = [...snap.entriesSync()].map(([k, v]) => `${toHex(k)}=${toHex(v)}`);
@@ -318,6 +318,21 @@ const TABLE: Record<string, TableEntry> = {
         ];
         await each(t, ctx, "ForkStates.import", f, ["b", "f", []], 2, changes, db_("changes"));
         if (forks.stats().states !== 0) t.fail("ForkStates.import", "a refused import was kept");
+      },
+      importAsync: async (t, ctx) => {
+        const forks = new root.ForkStates(ctx.db, "f");
+        const f = (id: unknown, parent: unknown, changes: unknown) => forks.importAsync(id as string, parent as string, changes as []);
+        await each(t, ctx, "ForkStates.importAsync", f, ["b", "f", []], 0, [...NOT_STRINGS, ["the finalized id", "f"]], db_("id"));
+        await each(t, ctx, "ForkStates.importAsync", f, ["b", "f", []], 1, [...NOT_STRINGS, ["unknown", "nope"]], db_("parent"));
+        const changes: Bad[] = [
+          ...NOT_ITERABLES,
+          ["string", "ab"],
+          ["[garbage]", [1]],
+          ["[[30 bytes, null]]", [[new Uint8Array(30), null]]],
+          ["[[key, string]]", [[key, "v"]]],
+        ];
+        await each(t, ctx, "ForkStates.importAsync", f, ["b", "f", []], 2, changes, db_("changes"));
+        if (forks.stats().states !== 0) t.fail("ForkStates.importAsync", "a refused import was kept");
       },
       reader: (t, ctx) =>
         each(
@@ -504,13 +519,14 @@ const TABLE: Record<string, TableEntry> = {
           try {
             s.set(k, v);
           } finally {
-            if (!Buffer.from(s.finish().root).equals(Buffer.from(ctx.db.root))) t.fail("WriteSession.set", "a refused set changed the session");
+            if (!Buffer.from(s.finishSync().root).equals(Buffer.from(ctx.db.root))) t.fail("WriteSession.set", "a refused set changed the session");
           }
         };
         await each(t, ctx, "WriteSession.set", checkedSet, [key, new Uint8Array(1)], 0, NOT_KEYS, db_("key"));
         await each(t, ctx, "WriteSession.set", checkedSet, [key, new Uint8Array(1)], 1, [...NOT_BYTES, ["null", null]], db_("value"));
       },
       finish: noArgs("WriteSession.finish", (ctx) => session(ctx).finish()),
+      finishSync: noArgs("WriteSession.finishSync", (ctx) => session(ctx).finishSync()),
     },
   },
 };

@@ -64,7 +64,7 @@ async function runOp(db: Db, op: Op, fs: CrashFs): Promise<Db> {
   }
   if (op.kind === "rollback") await db.rollback(op.n);
   else {
-    const f = write(db.beginWrite(), op.changes).finish();
+    const f = await write(db.beginWrite(), op.changes).finish();
     if (op.sync) f.commitSync();
     else await f.commit();
   }
@@ -158,9 +158,7 @@ describe(`db: crash safety of commits, rollbacks and the rollback log (seed ${se
           const stack = stacks[match];
           assert.equal(toHex(db.root), stack[stack.length - 1 - depth].root(), `rollback of ${depth} after crash ${k}`);
         }
-        write(db.beginWrite(), [[new Uint8Array(31).fill(k & 0xff), new Uint8Array([1])]])
-          .finish()
-          .commitSync();
+        (await write(db.beginWrite(), [[new Uint8Array(31).fill(k & 0xff), new Uint8Array([1])]]).finish()).commitSync();
       } finally {
         db.close();
       }

@@ -43,7 +43,7 @@ async function commit(db: ReturnType<typeof open>, changes: Change[]): Promise<v
     if (v === null) s.delete(k);
     else s.set(k, v);
   }
-  await s.finish().commit();
+  await (await s.finish()).commit();
 }
 
 function randomChanges(rng: Rng, keys: Uint8Array[], n: number): Change[] {

@@ -44,7 +44,7 @@ function readAll(db: ReturnType<typeof open>, keys: Uint8Array[]): unknown[] {
   attempt(() => {
     const s = db.beginWrite();
     for (const k of keys.slice(0, 200)) s.set(k, new Uint8Array([1, 2, 3]));
-    s.finish();
+    s.finishSync();
   });
   attempt(() => snap.release());
   return errors;
@@ -62,7 +62,7 @@ describe("db: errors a database user can catch", () => {
       const db = open(path, { merkleInitialBuckets: 64, valueCacheBytes: 64 * 1024, merkleCacheBytes: 64 * 1024 });
       const s = db.beginWrite();
       for (const k of keys) s.set(k, rng.bytes(40));
-      await s.finish().commit();
+      await (await s.finish()).commit();
       db.close();
       // The merkle table in force is the newest generation (it grew during the commit).
       const tables = readdirSync(join(path, "merkle"))

@@ -121,7 +121,7 @@ function plan(s: Scenario, rng: Rng): Plan {
     // unclosed, as by a process that exits: the next open replays the redo log).
     const fs = new FaultFs();
     const db = open(DIR, { ...optionsOf(s), fs });
-    for (const c of commits) write(db.beginWrite(), c).finish().commitSync();
+    for (const c of commits) write(db.beginWrite(), c).finishSync().commitSync();
     if (s.closed) db.close();
     image = fs.clone();
   }
@@ -142,14 +142,10 @@ async function attempt(s: Scenario, p: Plan, fs: FaultFs, arm: () => void): Prom
   try {
     switch (s.action) {
       case "commit":
-        await write((db as Db).beginWrite(), p.action)
-          .finish()
-          .commit();
+        await (await write((db as Db).beginWrite(), p.action).finish()).commit();
         break;
       case "commitSync":
-        write((db as Db).beginWrite(), p.action)
-          .finish()
-          .commitSync();
+        (await write((db as Db).beginWrite(), p.action).finish()).commitSync();
         break;
       case "rollback":
         await (db as Db).rollback(ROLLBACK_N);
@@ -250,9 +246,7 @@ async function trial(s: Scenario, p: Plan, mode: Mode, n: number, tally: Tally):
       else tally.acknowledged++;
     }
     // And it works: one more commit.
-    write(again.beginWrite(), [[new Uint8Array(31).fill(7), Uint8Array.of(n & 255)]])
-      .finish()
-      .commitSync();
+    (await write(again.beginWrite(), [[new Uint8Array(31).fill(7), Uint8Array.of(n & 255)]]).finish()).commitSync();
   } finally {
     again.close();
   }

@@ -42,7 +42,7 @@ describe(`db: fork states, conformance-fuzzer style (seed ${seed})`, () => {
       s.set(k, v);
       genesis.set(toHex(k), v);
     }
-    await s.finish().commit();
+    await (await s.finish()).commit();
     const blocks = new Map<string, Block>();
     blocks.set("genesis", { id: "genesis", parent: "", changes: [], model: genesis, root: rootOf(genesis) });
     assert.equal(toHex(db.root), blocks.get("genesis")?.root);

@@ -56,7 +56,7 @@ function makeDb(): { dir: string; root: string } {
   const db = open(dir);
   const s = db.beginWrite();
   for (let n = 1; n <= 40; n++) s.set(key(n), Uint8Array.of(n, n));
-  s.finish().commitSync();
+  s.finishSync().commitSync();
   const root = toHex(db.root);
   db.close();
   return { dir, root };
@@ -111,7 +111,7 @@ describe("db: I/O failures on the host file system", () => {
     for (; n < 40; n++) {
       const s = db.beginWrite();
       s.set(key(100 + n), Uint8Array.of(n));
-      const finished = s.finish();
+      const finished = s.finishSync();
       if (n < 32) {
         finished.commitSync();
         acknowledged = toHex(db.root);
@@ -142,7 +142,7 @@ describe("db: I/O failures on the host file system", () => {
     const db = open(dir, { merkleInitialBuckets: 16384 });
     const s = db.beginWrite();
     for (let n = 1; n <= 40; n++) s.set(key(n), Uint8Array.of(n));
-    s.finish().commitSync();
+    s.finishSync().commitSync();
     db.close();
     const table = join(dir, "merkle", "merkle-table.0");
     const bytes = readFileSync(table);
@@ -173,7 +173,7 @@ describe("db: a failed write of the write-behind worker", () => {
         const s = db.beginWrite();
         s.set(key(n), Uint8Array.of(n));
         try {
-          await s.finish().commit();
+          await (await s.finish()).commit();
           last = toHex(db.root);
         } catch (e) {
           failure = e;

@@ -85,7 +85,7 @@ async function run(fs: PowerFs, plan: Plan): Promise<{ done: number; checkpointe
         db = open(DIR, { ...OPTIONS, fs });
       } else if (op.kind === "rollback") await db.rollback(op.n);
       else {
-        const f = write(db.beginWrite(), op.changes).finish();
+        const f = await write(db.beginWrite(), op.changes).finish();
         if (op.sync) f.commitSync();
         else await f.commit();
         if (db.metrics().lastCommit?.store.checkpoint) checkpointed = true;

@@ -151,13 +151,13 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     const keys = universe(rng, 32_000);
     let db: Db = open(dir, { merkleCacheBytes: 1 << 20 });
     const init = randomChanges(rng, keys.slice(0, 24_000), 24_000, 0);
-    await write(db.beginWrite(), init).finish().commit();
+    await (await write(db.beginWrite(), init).finish()).commit();
     let model = new Model().apply(init);
     const past: { root: Uint8Array; model: Model }[] = [];
     for (let c = 1; c <= 60; c++) {
       if (c % 15 === 0) past.push({ root: db.root, model: Model.of(model) });
       const changes = randomChanges(rng, keys, 150 + rng.int(150), 0.3);
-      await write(db.beginWrite(), changes).finish().commit();
+      await (await write(db.beginWrite(), changes).finish()).commit();
       model.apply(changes);
       if (c === 40) {
         // Past the store's first checkpoint (every 32 commits): pages on disk and in memory.
@@ -184,12 +184,12 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     }
     // A finished session, an overlay over it and a session on that overlay: each proves its own state.
     const c1 = randomChanges(rng, keys, 200, 0.4);
-    const f1 = write(db.beginWrite(), c1).finish();
+    const f1 = await write(db.beginWrite(), c1).finish();
     const m1 = Model.of(model).apply(c1);
     assertProofs(f1, m1, rng, 60, "finished session");
     const o1 = f1.toOverlay();
     const c2 = randomChanges(rng, keys, 200, 0.4);
-    const f2 = write(db.beginWrite({ overlays: [o1] }), c2).finish();
+    const f2 = await write(db.beginWrite({ overlays: [o1] }), c2).finish();
     const m2 = Model.of(m1).apply(c2);
     assertProofs(o1, m1, rng, 40, "overlay");
     assertProofs(f2, m2, rng, 60, "session on an overlay");
@@ -210,12 +210,12 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     const rng = new Rng(seed ^ 0x5eed);
     const db = open(newDir());
     const genesis = readStateFile(join(dir, "genesis.json"))[0];
-    await write(
-      db.beginWrite(),
-      genesis.entries.map((e): Change => [e.key, e.value]),
-    )
-      .finish()
-      .commit();
+    await (
+      await write(
+        db.beginWrite(),
+        genesis.entries.map((e): Change => [e.key, e.value]),
+      ).finish()
+    ).commit();
     assert.equal(toHex(db.root), toHex(genesis.expectedRoot));
     const posts: { root: Uint8Array; entries: Entry[] }[] = [];
     for (const file of files) {
@@ -231,7 +231,7 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
       for (const e of post.entries)
         if (toHex(before.get(toHex(e.key)) ?? new Uint8Array(0)) !== toHex(e.value) || !before.has(toHex(e.key))) session.set(e.key, e.value);
       for (const e of pre.entries) if (!after.has(toHex(e.key))) session.delete(e.key);
-      const f = session.finish();
+      const f = await session.finish();
       const w = f.witness();
       assert.equal(toHex(w.prevRoot), toHex(pre.expectedRoot), `${file}: witness prevRoot`);
       const verified = verifyWitness(decodeWitness(encodeWitness(w)));
@@ -283,7 +283,7 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
         keys.push(k);
         s.set(k, rng.bytes(rng.int(2) ? 8 : 40));
       }
-      await s.finish().commit();
+      await (await s.finish()).commit();
     }
     using snapshot = db.beginRead();
     const picked = Array.from({ length: 1000 }, (_, i) => (i % 2 ? rng.pick(keys) : rng.bytes(31)));
@@ -316,7 +316,7 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     const big = { db: open(newDir()), keys: universe(rng, 2500), model: new Model() };
     const small = { db: open(newDir()), keys: universe(rng, 40), model: new Model() };
     const init = randomChanges(rng, big.keys, 1500, 0);
-    await write(big.db.beginWrite(), init).finish().commit();
+    await (await write(big.db.beginWrite(), init).finish()).commit();
     big.model.apply(init);
     let emptied = 0;
     let flipped = 0;
@@ -330,7 +330,7 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
       let base = target.model;
       if (rng.int(5) === 0) {
         const pc = randomChanges(rng, keys, 1 + rng.int(20), 0.4);
-        parent = write(db.beginWrite(), pc).finish();
+        parent = await write(db.beginWrite(), pc).finish();
         base = Model.of(target.model).apply(pc);
         overlays++;
       }
@@ -371,7 +371,7 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
         }
         emptied++;
       }
-      const f = session.finish();
+      const f = await session.finish();
       const want = model.root();
       const baseRoot = base.root();
       assert.equal(toHex(f.root), want, `session ${i}: root`);
@@ -459,16 +459,11 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     const dir = newDir();
     const keys = universe(rng, 6000);
     let db = open(dir);
-    for (let c = 0; c < 4; c++)
-      await write(db.beginWrite(), randomChanges(rng, keys, 2500, c < 2 ? 0 : 0.3))
-        .finish()
-        .commit();
+    for (let c = 0; c < 4; c++) await (await write(db.beginWrite(), randomChanges(rng, keys, 2500, c < 2 ? 0 : 0.3)).finish()).commit();
     db.close();
     // Reopened: the state so far is checkpointed, what follows is in the redo log.
     db = open(dir);
-    await write(db.beginWrite(), randomChanges(rng, keys, 2500))
-      .finish()
-      .commit();
+    await (await write(db.beginWrite(), randomChanges(rng, keys, 2500)).finish()).commit();
     const probes = [...Array.from({ length: 30 }, () => rng.pick(keys)), ...Array.from({ length: 10 }, () => rng.bytes(31))];
     const check = (label: string) => {
       using w = db.beginRead();
@@ -485,9 +480,7 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
       }
     };
     check("logged commits");
-    await write(db.beginWrite(), randomChanges(rng, keys, 300))
-      .finish()
-      .commit();
+    await (await write(db.beginWrite(), randomChanges(rng, keys, 300)).finish()).commit();
     check("after another commit");
     db.close();
     const ro = open(dir, { readOnly: true });
@@ -502,12 +495,12 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     const dir = newDir();
     const db = open(dir);
     const k = (n: number) => new Uint8Array(31).fill(n);
-    await write(db.beginWrite(), [
-      [k(1), Uint8Array.of(1)],
-      [k(2), new Uint8Array(64)],
-    ])
-      .finish()
-      .commit();
+    await (
+      await write(db.beginWrite(), [
+        [k(1), Uint8Array.of(1)],
+        [k(2), new Uint8Array(64)],
+      ]).finish()
+    ).commit();
     const s = db.beginRead();
     assert.throws(() => s.prove(new Uint8Array(30)), code("BAD_ARGUMENT", "key"));
     assert.throws(() => s.prove("0x01" as unknown as Uint8Array), code("BAD_ARGUMENT", "key"));
@@ -525,16 +518,16 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     assert.throws(() => s.prove(k(1)), code("RELEASED"));
     assert.throws(() => s.proveMany([k(1)]), code("RELEASED"));
     assert.throws(() => s.proveRange(k(0), k(9), 10), code("RELEASED"));
-    const plain = write(db.beginWrite(), [[k(3), Uint8Array.of(3)]]).finish();
+    const plain = await write(db.beginWrite(), [[k(3), Uint8Array.of(3)]]).finish();
     assert.throws(() => plain.witness(), code("NO_WITNESS"));
     // A witness-mode session with no reads and no writes: its witness is the bare root.
-    const idle = db.beginWrite({ witness: true }).finish();
+    const idle = await db.beginWrite({ witness: true }).finish();
     assert.equal(toHex(verifyWitness(idle.witness()).root), toHex(db.root));
     // A delete of an absent key changes nothing and is left out of the witness.
     const ghost = db.beginWrite({ witness: true });
     ghost.delete(k(7));
     ghost.set(k(8), Uint8Array.of(8));
-    const gw = ghost.finish().witness();
+    const gw = (await ghost.finish()).witness();
     assert.deepEqual(
       gw.writes.map(([key]) => toHex(key)),
       [toHex(k(8))],
@@ -556,7 +549,7 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
       assert.ok(verifyKeyProof(r.prove(k(3)), before));
     }
     ro.close();
-    const f = write(db.beginWrite({ witness: true }), [[k(4), Uint8Array.of(4)]]).finish();
+    const f = await write(db.beginWrite({ witness: true }), [[k(4), Uint8Array.of(4)]]).finish();
     db.close();
     assert.throws(() => f.prove(k(1)), code("CLOSED"));
     assert.throws(() => f.witness(), code("CLOSED"));

@@ -24,7 +24,7 @@ async function commitMany(db: Db, rng: Rng, keys: Uint8Array[], count: number, s
   const models = [Model.of(start)];
   for (let i = 0; i < count; i++) {
     const changes = randomChanges(rng, keys, i === 0 && start.map.size === 0 ? 400 : 1 + rng.int(60));
-    await write(db.beginWrite(), changes).finish().commit();
+    await (await write(db.beginWrite(), changes).finish()).commit();
     models.push(Model.of(models[models.length - 1]).apply(changes));
     assert.equal(toHex(db.root), models[models.length - 1].root());
   }
@@ -187,9 +187,9 @@ describe(`db: rollback and reads at past roots (seed ${seed})`, () => {
     const keys = universe(rng, 300);
     const db = open(newDir());
     await commitMany(db, rng, keys, 3);
-    const s = write(db.beginWrite(), randomChanges(rng, keys, 5)).finish();
+    const s = await write(db.beginWrite(), randomChanges(rng, keys, 5)).finish();
     const o = s.toOverlay();
-    const child = write(db.beginWrite({ overlays: [o] }), randomChanges(rng, keys, 5)).finish();
+    const child = await write(db.beginWrite({ overlays: [o] }), randomChanges(rng, keys, 5)).finish();
     await o.commit();
     await db.rollback(1);
     await assert.rejects(child.commit(), code("STALE"));

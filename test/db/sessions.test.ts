@@ -30,7 +30,7 @@ const val = (...b: number[]) => new Uint8Array(b);
 
 /** Commits `changes` as one session and returns the finished session. */
 async function commit(db: Db, changes: Change[], overlays?: Overlay[]): Promise<FinishedSession> {
-  const f = write(db.beginWrite({ overlays }), changes).finish();
+  const f = await write(db.beginWrite({ overlays }), changes).finish();
   await f.commit();
   return f;
 }
@@ -47,7 +47,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     const snap = db.beginRead();
     const session = db.beginWrite();
     session.set(key(1), val(1));
-    const fin = write(db.beginWrite(), [[key(2), val(2)]]).finish();
+    const fin = await write(db.beginWrite(), [[key(2), val(2)]]).finish();
     db.close();
     db.close();
     assert.throws(() => db.root, code("CLOSED"));
@@ -56,7 +56,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     assert.throws(() => db.metrics(), code("CLOSED"));
     assert.throws(() => snap.get(key(1)), code("CLOSED"));
     assert.throws(() => session.get(key(1)), code("CLOSED"));
-    assert.throws(() => session.finish(), code("CLOSED"));
+    assert.throws(() => session.finishSync(), code("CLOSED"));
     await assert.rejects(fin.commit(), code("CLOSED"));
     await assert.rejects(db.rollback(0), code("CLOSED"));
     // Nothing was committed.
@@ -109,7 +109,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     const got = s.get(key(3)) as Uint8Array;
     got[0] = 99; // a copy too
     assert.equal(h(s.get(key(3))), "0x03");
-    const f = s.finish();
+    const f = await s.finish();
     const model = new Model().apply([
       [key(1), val(9, 9)],
       [key(3), val(3)],
@@ -134,7 +134,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     // The finished session reads its own state; the database is unchanged until the commit.
     await assertReads(f, model, [key(1), key(2), key(3), key(4), key(40)], "finished session");
     assert.equal(toHex(db.root), before);
-    for (const call of [() => s.get(key(1)), () => s.set(key(1), val(1)), () => s.delete(key(1)), () => s.warmUp(key(1)), () => s.finish()]) {
+    for (const call of [() => s.get(key(1)), () => s.set(key(1), val(1)), () => s.delete(key(1)), () => s.warmUp(key(1)), () => s.finishSync()]) {
       assert.throws(call, code("FINISHED"));
     }
     assert.equal(toHex(await f.commit()), model.root());
@@ -179,7 +179,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     await assert.rejects(db.rollback(1.5), code("BAD_ARGUMENT", /n/));
     await assert.rejects(db.rollback(2), code("BAD_ARGUMENT", /0 \.\. 1/));
     // The session still holds exactly its valid write; the database is where it was.
-    const f = s.finish();
+    const f = await s.finish();
     assert.equal(f.stats.changes, 1);
     assert.equal(toHex(db.root), root);
     assert.equal(db.seq, seq);
@@ -203,7 +203,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     const s = write(db.beginWrite(), [[key(3), val(3)]]);
     await db.rollback(1); // moves the database (not a fork of s)
     const root = toHex(db.root);
-    const f = s.finish();
+    const f = await s.finish();
     // The session computed its root over its own base, not over the moved database.
     assert.equal(
       toHex(f.root),
@@ -247,12 +247,12 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
       const forkBase = Model.of(base);
       if (onOverlay) {
         const oc = randomChanges(rng, keys, 50);
-        overlay = write(db.beginWrite(), oc).finish().toOverlay();
+        overlay = (await write(db.beginWrite(), oc).finish()).toOverlay();
         forkBase.apply(oc);
       }
       const forks = [0, 1, 2].map(() => {
         const changes = randomChanges(rng, keys, 40);
-        const f = write(db.beginWrite({ overlays: overlay ? [overlay] : [] }), changes).finish();
+        const f = write(db.beginWrite({ overlays: overlay ? [overlay] : [] }), changes).finishSync();
         return { f, model: Model.of(forkBase).apply(changes) };
       });
       const roots = forks.map(({ f }) => toHex(f.root));
@@ -295,7 +295,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
       [key(1), val(11)],
       [key(3), val(3)],
     ];
-    const o1 = write(db.beginWrite(), c1).finish().toOverlay();
+    const o1 = (await write(db.beginWrite(), c1).finish()).toOverlay();
     const c2: Change[] = [
       [key(3), null],
       [key(4), val(4)],
@@ -304,7 +304,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     assert.equal(h(s2.get(key(1))), "0x0b", "reads the overlay's write");
     assert.equal(h(s2.get(key(2))), "0x02", "reads the database under it");
     assert.equal(h(s2.get(key(3))), "0x03");
-    const o2 = write(s2, c2).finish().toOverlay();
+    const o2 = (await write(s2, c2).finish()).toOverlay();
     assert.throws(() => db.beginWrite({ overlays: [o1, o2] }), code("BAD_ARGUMENT", /not the parent/));
     assert.throws(() => db.beginWrite({ overlays: [o2, o2] }), code("BAD_ARGUMENT", /overlays\[1\] is not the parent/));
     // Ancestors left out are implied.
@@ -315,7 +315,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     ];
     const s3 = db.beginWrite({ overlays: [o2, o1] });
     assert.equal(s3.get(key(3)), undefined, "a deletion in the middle overlay hides the value below");
-    const f3 = write(s3, c3).finish();
+    const f3 = await write(s3, c3).finish();
     const m1 = Model.of(m0).apply(c1);
     const m2 = Model.of(m1).apply(c2);
     const m3 = Model.of(m2).apply(c3);
@@ -335,7 +335,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     // Committed overlays still read their own states after the database moved on.
     await assertReads(o1, m1, [key(1), key(2), key(3)], "overlay 1 after later commits");
     // A session on o2 now is a fork of session 3.
-    const f4 = write(db.beginWrite({ overlays: [o2] }), [[key(6), val(6)]]).finish();
+    const f4 = await write(db.beginWrite({ overlays: [o2] }), [[key(6), val(6)]]).finish();
     assert.equal(
       toHex(f4.root),
       Model.of(m2)
@@ -360,8 +360,8 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
         // Two overlays deep, then commit both.
         const c1 = randomChanges(rng, keys, n);
         const c2 = randomChanges(rng, keys, 1 + rng.int(30));
-        const o1 = write(db.beginWrite(), c1).finish().toOverlay();
-        const f2 = write(db.beginWrite({ overlays: [o1] }), c2).finish();
+        const o1 = (await write(db.beginWrite(), c1).finish()).toOverlay();
+        const f2 = await write(db.beginWrite({ overlays: [o1] }), c2).finish();
         const m1 = Model.of(model).apply(c1);
         const m2 = Model.of(m1).apply(c2);
         assert.equal(toHex(o1.root), m1.root(), `round ${round} overlay`);
@@ -375,16 +375,16 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
         const c1 = randomChanges(rng, keys, n);
         const c2 = randomChanges(rng, keys, 1 + rng.int(60));
         const late = write(db.beginWrite(), c2);
-        const f1 = write(db.beginWrite(), c1).finish();
+        const f1 = await write(db.beginWrite(), c1).finish();
         await f1.commit();
-        const fl = late.finish();
+        const fl = await late.finish();
         assert.equal(toHex(fl.root), Model.of(model).apply(c2).root(), `round ${round} late session`);
         await assert.rejects(fl.commit(), code("SIBLING_COMMITTED"));
         model.apply(c1);
         checked += 2;
       } else {
         const c = randomChanges(rng, keys, n, kind === 2 ? 0.3 : 0.6);
-        const f = write(db.beginWrite(), c).finish();
+        const f = await write(db.beginWrite(), c).finish();
         model.apply(c);
         assert.equal(toHex(f.root), model.root(), `round ${round}`);
         await f.commit();
@@ -409,7 +409,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
       [key(1), val(1)],
       [key(2), val(2)],
     ])
-      .finish()
+      .finishSync()
       .commitSync();
     const s = db.beginWrite({ witness: true });
     s.get(key(2));
@@ -418,21 +418,21 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     s.get(key(5)); // own write: not a read of the base
     s.delete(key(1));
     s.get(key(2)); // repeated
-    const f = s.finish();
+    const f = s.finishSync();
     assert.ok(f.witnessKeys);
     assert.deepEqual(f.witnessKeys.read.map(toHex), [key(2), key(9)].map(toHex));
     assert.deepEqual(f.witnessKeys.written.map(toHex), [key(1), key(5)].map(toHex));
-    assert.equal(write(db.beginWrite(), []).finish().witnessKeys, null);
+    assert.equal(write(db.beginWrite(), []).finishSync().witnessKeys, null);
     db.close();
   });
 
   it("commitSync refuses while commits are queued (BUSY); close refuses queued commits, keeps acknowledged ones", async () => {
     const dir = newDir();
     const db = open(dir);
-    const f1 = write(db.beginWrite(), [[key(1), val(1)]]).finish();
+    const f1 = await write(db.beginWrite(), [[key(1), val(1)]]).finish();
     const o1 = f1.toOverlay();
-    const f2 = write(db.beginWrite({ overlays: [o1] }), [[key(2), val(2)]]).finish();
-    const f3 = write(db.beginWrite({ overlays: [f2.toOverlay(), o1] }), [[key(3), val(3)]]).finish();
+    const f2 = await write(db.beginWrite({ overlays: [o1] }), [[key(2), val(2)]]).finish();
+    const f3 = await write(db.beginWrite({ overlays: [f2.toOverlay(), o1] }), [[key(3), val(3)]]).finish();
     const p1 = f1.commit();
     assert.throws(() => f2.commitSync(), code("BUSY"));
     await p1;
@@ -469,7 +469,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     const changes = randomChanges(rng, keys, 50);
     write(s, changes);
     for (const k of keys.slice(0, 50)) assert.equal(h(s.get(k)), h(Model.of(model).apply(changes).get(k)));
-    const f = s.finish();
+    const f = await s.finish();
     assert.equal(toHex(f.root), model.apply(changes).root());
     db.close();
   });
@@ -483,7 +483,7 @@ describe(`db: open, close, write sessions (seed ${seed})`, () => {
     const s = db.beginWrite();
     for (let i = 0; i < 20; i++) s.set(key(i), val(i));
     s.get(key(3));
-    const f = s.finish();
+    const f = await s.finish();
     await f.commit();
     using snap = db.beginRead();
     for (let i = 0; i < 5; i++) snap.get(key(i));

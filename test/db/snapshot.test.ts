@@ -25,14 +25,14 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     const keys = universe(rng, 3000);
     const db = open(newDir(), { rollbackWindow: 20 });
     const init = randomChanges(rng, keys, 2000, 0);
-    await write(db.beginWrite(), init).finish().commit();
+    await (await write(db.beginWrite(), init).finish()).commit();
     const models = [new Model().apply(init)];
     // 100 sessions, each on the overlay of the one before: all committable in order.
     const sessions: FinishedSession[] = [];
     const chain: Overlay[] = [];
     for (let i = 0; i < 100; i++) {
       const changes = randomChanges(rng, keys, 1 + rng.int(40));
-      const f = write(db.beginWrite({ overlays: chain.slice(-1) }), changes).finish();
+      const f = await write(db.beginWrite({ overlays: chain.slice(-1) }), changes).finish();
       models.push(Model.of(models[i]).apply(changes));
       assert.equal(toHex(f.root), models[i + 1].root(), `session ${i + 1}`);
       sessions.push(f);
@@ -92,11 +92,9 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
   it("reads during a commit in flight see the state before it", async () => {
     const db = open(newDir());
     const k = new Uint8Array(31).fill(3);
-    write(db.beginWrite(), [[k, new Uint8Array([1])]])
-      .finish()
-      .commitSync();
+    (await write(db.beginWrite(), [[k, new Uint8Array([1])]]).finish()).commitSync();
     const before = toHex(db.root);
-    const f = write(db.beginWrite(), [[k, new Uint8Array([2])]]).finish();
+    const f = await write(db.beginWrite(), [[k, new Uint8Array([2])]]).finish();
     const p = f.commit();
     // The commit is queued and syncing its log event: everything reads the state before it.
     assert.equal(toHex(db.root), before);
@@ -108,7 +106,7 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     assert.equal(toHex(db.root), toHex(f.root));
     assert.equal(h(during.get(k)), "0x01", "a snapshot taken in flight keeps the state before");
     assert.equal(h(db.beginRead().get(k)), "0x02");
-    await assert.rejects(s.finish().commit(), code("SIBLING_COMMITTED"));
+    await assert.rejects((await s.finish()).commit(), code("SIBLING_COMMITTED"));
     db.close();
   });
 
@@ -117,7 +115,7 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     const k = new Uint8Array(31).fill(1);
     const commit = (v: number) =>
       write(db.beginWrite(), [[k, new Uint8Array([v])]])
-        .finish()
+        .finishSync()
         .commitSync();
     commit(1);
     {
@@ -141,7 +139,7 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     escaped.release(); // idempotent
     assert.equal(db.metrics().openSnapshots, 0);
     // A committed session reads its state while it is in the window, then EXPIRED.
-    const f = write(db.beginWrite(), [[k, new Uint8Array([8])]]).finish();
+    const f = await write(db.beginWrite(), [[k, new Uint8Array([8])]]).finish();
     f.commitSync();
     commit(9);
     commit(10);
@@ -149,7 +147,7 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     commit(11);
     assert.throws(() => f.get(k), code("EXPIRED"));
     // An uncommitted session keeps its base until released.
-    const g = write(db.beginWrite(), [[k, new Uint8Array([12])]]).finish();
+    const g = await write(db.beginWrite(), [[k, new Uint8Array([12])]]).finish();
     for (let v = 13; v <= 16; v++) commit(v);
     assert.equal(h(g.get(k)), "0x0c");
     assert.equal(db.metrics().retainedCommits, 4);
@@ -165,12 +163,12 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     const k = new Uint8Array(31).fill(2);
     const commit = (v: number) =>
       write(db.beginWrite(), [[k, new Uint8Array([v])]])
-        .finish()
+        .finishSync()
         .commitSync();
     commit(0);
     (() => {
       db.beginRead();
-      write(db.beginWrite(), [[k, new Uint8Array([1])]]).finish();
+      write(db.beginWrite(), [[k, new Uint8Array([1])]]).finishSync();
       db.beginWrite().get(k);
     })();
     for (let v = 1; v <= 5; v++) commit(v);
@@ -190,9 +188,7 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     const dir = newDir();
     const writer = open(dir);
     const k = new Uint8Array(31).fill(9);
-    write(writer.beginWrite(), [[k, new Uint8Array([1])]])
-      .finish()
-      .commitSync();
+    (await write(writer.beginWrite(), [[k, new Uint8Array([1])]]).finish()).commitSync();
     const ro = open(dir, { readOnly: true });
     assert.equal(ro.readOnly, true);
     assert.equal(toHex(ro.root), toHex(writer.root));
@@ -205,21 +201,18 @@ describe(`db: snapshots and concurrency (seed ${seed})`, () => {
     // intact: the checkpoint's in-place apply waits for the handle (the reader table).
     const other = new Uint8Array(31).fill(8);
     for (let v = 2; v <= 40; v++)
-      write(writer.beginWrite(), [
-        [k, new Uint8Array([v])],
-        [other, new Uint8Array(40).fill(v)],
-      ])
-        .finish()
-        .commitSync();
+      (
+        await write(writer.beginWrite(), [
+          [k, new Uint8Array([v])],
+          [other, new Uint8Array(40).fill(v)],
+        ]).finish()
+      ).commitSync();
     assert.equal(h(snap.get(k)), "0x01");
     assert.equal(snap.get(other), undefined);
     assert.ok(verifyKeyProof(snap.prove(k), snap.root));
     assert.equal([...snap.entriesSync()].length, 1);
     // Past the bound: the writer's second checkpoint applies the first whatever the handle holds.
-    for (let v = 41; v <= 80; v++)
-      write(writer.beginWrite(), [[k, new Uint8Array([v])]])
-        .finish()
-        .commitSync();
+    for (let v = 41; v <= 80; v++) (await write(writer.beginWrite(), [[k, new Uint8Array([v])]]).finish()).commitSync();
     assert.throws(() => snap.get(k), code("STALE"));
     ro.close();
     const again = open(dir, { readOnly: true });

@@ -69,7 +69,7 @@ function commit(handle: Handle, round: number): void {
   else if (handle.kind === "db") {
     const s = handle.h.beginWrite();
     s.set(keyOf(round), value);
-    s.finish().commitSync();
+    s.finishSync().commitSync();
   }
 }
 

@@ -82,7 +82,7 @@ Exit: 0 every root matched, 1 any did not or DIR cannot be read, 2 usage.`,
     const bar = progress(io, args, "bmt replay", files.length, "blocks");
     try {
       const t = performance.now();
-      const groot = commitChanges(handle, stateDiff(dbMap(handle), stateMap(genesis.entries)));
+      const groot = await commitChanges(handle, stateDiff(dbMap(handle), stateMap(genesis.entries)));
       const gexpected = toHex(genesis.expectedRoot);
       const gok = groot === gexpected;
       const gms = Number((performance.now() - t).toFixed(1));
@@ -123,7 +123,7 @@ Exit: 0 every root matched, 1 any did not or DIR cannot be read, 2 usage.`,
           forks.release();
           parents.clear();
           byRoot.clear();
-          const root = commitChanges(handle, stateDiff(dbMap(handle), stateMap(pre.entries)));
+          const root = await commitChanges(handle, stateDiff(dbMap(handle), stateMap(pre.entries)));
           const preOk = root === preRoot;
           ok &&= preOk;
           note = preOk ? " (synced to pre_state)" : ` (pre_state root ${root} != ${preRoot})`;
@@ -132,7 +132,7 @@ Exit: 0 every root matched, 1 any did not or DIR cannot be read, 2 usage.`,
           byRoot.set(root, parent);
         }
         const changes = stateDiff(stateMap(pre.entries), stateMap(post.entries));
-        const root = toHex(forks.import(block, parent as string, changes));
+        const root = toHex(await forks.importAsync(block, parent as string, changes));
         byRoot.set(root, block);
         parents.set(block, parent as string);
         newest = block;
