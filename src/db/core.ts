@@ -16,7 +16,7 @@
 import { closeQuietly, ioErrorOf } from "../io/index.ts";
 import { type Change, type MerkleTop, type UpdateResult, updateTrie } from "../merkle/index.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.ts";
-import { type CommitStats, Store, StoreError } from "../store/index.ts";
+import { type CommitStats, type PreparedCommit, Store, StoreError } from "../store/index.ts";
 import { StoreReader } from "../store/reader.ts";
 import { sortByKey } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
@@ -413,13 +413,20 @@ export class DbCore {
 
   /**
    * Writes a forward commit of `src` (checked committable by the caller, at its turn in the
-   * queue): the log event and its sync on the thread pool, then the store's commit.
+   * queue): the log event and its sync on the thread pool, then the store's redo record, its
+   * sync also on the thread pool; the version advances once both are durable.
    */
   async writeCommit(src: CommitSource, base: object | number, queuedMs: number): Promise<number> {
     const t0 = performance.now();
     const event = this.#forwardEvent(src);
     await this.#logAsync(event);
-    return this.#storeCommit(src, base, queuedMs, t0);
+    const t1 = performance.now();
+    const seq = this.#version + 1;
+    await this.#storeWriteAsync({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs });
+    this.#advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
+    this.counters.commits++;
+    this.#finishMetrics("commit", seq, src.changes.length, queuedMs, t0, t1);
+    return seq;
   }
 
   /** `writeCommit` with a blocking log sync, for callers that cannot await. */
@@ -469,7 +476,7 @@ export class DbCore {
     const seq = this.#version + 1;
     await this.#logAsync({ kind: "rollback", seq, n, remaining: chain.length - n });
     const t1 = performance.now();
-    this.#storeWrite(() => store.commitPrepared({ base: prevTop, changes, update, updateMs }));
+    await this.#storeWriteAsync({ base: prevTop, changes, update, updateMs });
     this.#advance(seq, { reverse: forward, prevTop, base: null });
     this.counters.rollbacks++;
     this.#finishMetrics("rollback", seq, changes.length, queuedMs, t0, t1);
@@ -530,12 +537,29 @@ export class DbCore {
     try {
       write();
     } catch (e) {
-      this.#log?.dropStaged();
-      // A refused prepared commit changed nothing; anything else may have failed mid-write.
-      if (e instanceof StoreError && e.code === "BAD_ARGUMENT") throw new DbError("CORRUPT", `database ${this.path}: ${e.message}`, { cause: e });
-      throw this.#fail(e, "the commit failed");
+      throw this.#storeFailed(e);
     }
     this.#log?.commitStaged();
+  }
+
+  // The store's commit with its redo-log sync on the thread pool. Until the sync returns the
+  // store's memory, and so every read, stays at the last acknowledged commit, and the version
+  // does not advance. A `close` meanwhile closes the store when the sync returns; the commit
+  // then still resolves if its sync succeeded (it is durable: the next open replays it).
+  async #storeWriteAsync(prepared: PreparedCommit): Promise<void> {
+    try {
+      await (this.#store as Store).commitPreparedAsync(prepared);
+    } catch (e) {
+      throw this.#storeFailed(e);
+    }
+    this.#log?.commitStaged();
+  }
+
+  #storeFailed(e: unknown): DbError {
+    this.#log?.dropStaged();
+    // A refused prepared commit changed nothing; anything else may have failed mid-write.
+    if (e instanceof StoreError && e.code === "BAD_ARGUMENT") return new DbError("CORRUPT", `database ${this.path}: ${e.message}`, { cause: e });
+    return this.#fail(e, "the commit failed");
   }
 
   // Marks the handle failed by `e` and returns the `FAILED` error to throw; its cause is the
@@ -567,7 +591,8 @@ export class DbCore {
   }
 
   /**
-   * Closes the files (idempotent). Queued commits are refused; one syncing its log is abandoned.
+   * Closes the files (idempotent). Queued commits are refused; one syncing its log is abandoned;
+   * one syncing its redo record completes, and the store's files close when that sync returns.
    * Everything is released whatever fails; then a checkpoint that failed is thrown as `FAILED`
    * and a file that failed to close as `IO` (nothing acknowledged is lost either way).
    */

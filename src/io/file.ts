@@ -18,8 +18,15 @@ export interface KvFile {
   truncate(size: number): void;
   /** Current length in bytes. */
   size(): number;
-  /** Releases the file; no call is valid afterwards. */
+  /** Releases the file; no call is valid afterwards (nor while an async call is in flight). */
   close(): void;
+  /**
+   * Optional: `sync` on the thread pool, so that the caller's thread does not block; files
+   * without it are synced with `sync`.
+   */
+  syncAsync?(): Promise<void>;
+  /** Optional: `write` on the thread pool; files without it are written with `write`. */
+  writeAsync?(buf: Uint8Array, position: number): Promise<void>;
   /**
    * The OS file descriptor, for files a worker thread may write behind the caller (see the
    * page store's write-behind). Absent for in-memory and wrapped files, which are then
@@ -73,6 +80,22 @@ export class NodeFile implements KvFile {
   /** See `KvFile.sync`. */
   sync(): void {
     fs.fdatasyncSync(this.#fd);
+  }
+
+  /** See `KvFile.syncAsync`: an fdatasync on the thread pool. */
+  syncAsync(): Promise<void> {
+    return new Promise((resolve, reject) => fs.fdatasync(this.#fd, (e) => (e ? reject(e) : resolve())));
+  }
+
+  /** See `KvFile.writeAsync`: positional writes on the thread pool until all of `buf` is written. */
+  async writeAsync(buf: Uint8Array, position: number): Promise<void> {
+    let done = 0;
+    while (done < buf.length) {
+      const fd = this.#fd;
+      done += await new Promise<number>((resolve, reject) =>
+        fs.write(fd, buf, done, buf.length - done, position + done, (e, n) => (e ? reject(e) : resolve(n))),
+      );
+    }
   }
 
   /** See `KvFile.truncate`. */

@@ -84,12 +84,12 @@ function typed(op: IoOp, path: string, e: unknown): IoError {
   return e instanceof IoError ? e : new IoError(op, path, e);
 }
 
-/** `file` with every call's failure raised as an `IoError` (an async `syncAsync` included). */
-export function guardFile<F extends KvFile & { syncAsync?(): Promise<void> }>(file: F): F {
+/** `file` with every call's failure raised as an `IoError` (`syncAsync` and `writeAsync` included). */
+export function guardFile<F extends KvFile>(file: F): F {
   if (seamWrapped.has(file)) return file;
   const path = file.path;
   // Plain try/catch per method: reads and writes are on the hot path.
-  const out: KvFile & { syncAsync?(): Promise<void> } = {
+  const out: KvFile = {
     path,
     read(buf, position) {
       try {
@@ -121,6 +121,18 @@ export function guardFile<F extends KvFile & { syncAsync?(): Promise<void> }>(fi
         });
       } catch (e) {
         return Promise.reject(typed("sync", path, e));
+      }
+    };
+  }
+  const writeAsync = file.writeAsync;
+  if (writeAsync !== undefined) {
+    out.writeAsync = (buf, position) => {
+      try {
+        return writeAsync.call(file, buf, position).catch((e: unknown) => {
+          throw typed("write", path, e);
+        });
+      } catch (e) {
+        return Promise.reject(typed("write", path, e));
       }
     };
   }

@@ -254,6 +254,17 @@ export class RedoLog {
 
   /** Appends one commit and syncs: when this returns, the commit is durable. */
   append(seq: number, top: MerkleTop, changes: readonly Change[]): void {
+    const len = this.write(seq, top, changes);
+    this.file.sync();
+    this.synced(len);
+  }
+
+  /**
+   * Writes one commit's record and the header slot naming it, not synced: the commit is durable
+   * once a sync of `file` returns, and then `synced(length)` makes it part of the log. Until
+   * then the next write goes to the same place (a failed sync fails the store, so none does).
+   */
+  write(seq: number, top: MerkleTop, changes: readonly Change[]): number {
     const len = HEADER + changesBytes(changes) + 4;
     const rec = new Uint8Array(len);
     const dv = new DataView(rec.buffer);
@@ -281,10 +292,21 @@ export class RedoLog {
     this.file.write(rec, this.#tail);
     // The slot after the record: a reader that sees the slot finds the record whole.
     this.#writeSlot((seq & 1) as 0 | 1, seq, this.#tail + len);
-    this.file.sync();
+    return len;
+  }
+
+  /** Syncs what `write` wrote on the thread pool when the file can (else blocking). */
+  async syncAsync(): Promise<void> {
+    const f = this.file as KvFile & { syncAsync?(): Promise<void> };
+    if (f.syncAsync) await f.syncAsync();
+    else f.sync();
+  }
+
+  /** The record `write` wrote (`length` bytes) was synced: it is part of the log now. */
+  synced(length: number): void {
     this.#fsyncs++;
-    this.#bytesWritten += len;
-    this.#tail += len;
+    this.#bytesWritten += length;
+    this.#tail += length;
     this.#records++;
   }
 

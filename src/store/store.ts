@@ -5,7 +5,8 @@
 //   2. the value tree applies the batch in memory (copy-on-write pages, not yet written) and the
 //      update's merkle pages join the dirty set;
 //   3. the batch and the new root are appended to the redo log and synced: the commit is
-//      durable, and acknowledged.
+//      durable, and acknowledged. (`commitPreparedAsync` syncs on the thread pool and applies
+//      step 2 only once the sync returned, so reads meanwhile see acknowledged commits only.)
 // Every `checkpointEvery` commits (or when the log and dirty pages pass `checkpointBytes`) a
 // checkpoint writes the state out (checkpoint.ts: steps 4 to 7, 6 the meta record).
 // Reopening starts from the meta record (a crash before 6 leaves the previous one in force, and
@@ -22,7 +23,7 @@
 // the prepared commit), dirty-pages.ts (merkle pages changed since the checkpoint),
 // checkpoint.ts (the checkpoint pipeline), bulk-load.ts (`beginLoad`). What stays here (~530
 // lines) is the public surface, each method with its contract, and the commit path.
-import type { BatchEntry, KvTree, RangeOptions } from "../kv/index.ts";
+import { type BatchEntry, type KvTree, MAX_VALUE_SIZE, type RangeOptions } from "../kv/index.ts";
 import { closeQuietly, guardFileSystem, nodePageStoreFileSystem, type PageStoreFileSystem, WriteBehind } from "../io/index.ts";
 import {
   type Change,
@@ -60,6 +61,10 @@ export class Store {
   #seq: number;
   #closed = false;
   #failed: unknown = null;
+  /** A commit's redo-log sync is in flight (see `commitPreparedAsync`). */
+  #syncing = false;
+  /** `close` or `abandon` came while it was: done when the sync returns. */
+  #deferredClose: "close" | "abandon" | null = null;
   #lastCommit: CommitStats | null = null;
   readonly #fs: PageStoreFileSystem;
   /**
@@ -272,16 +277,100 @@ export class Store {
     return this.#commitPrepared(prepared, false, false);
   }
 
-  // `owned`: the update's page images are this store's alone. `damaged`: the update changed
-  // owned images in place, so memory already holds part of this commit and any failure is fatal.
-  #commitPrepared(prepared: PreparedCommit, owned: boolean, damaged: boolean): Uint8Array {
+  /**
+   * `commitPrepared` whose redo-log sync runs on the thread pool: the caller's thread does not
+   * block on it. Memory (what reads see) stays at the last commit until the sync returned, and
+   * only then takes this one, so reads in the meantime see acknowledged commits only; no other
+   * commit, checkpoint or load may begin meanwhile (`BAD_ARGUMENT`). A failed sync fails the
+   * store, and nothing is written after it. `close` or `abandon` called meanwhile takes effect
+   * when the sync returns (the descriptor must outlive it); the commit still resolves when its
+   * sync succeeded, since it is durable.
+   */
+  async commitPreparedAsync(prepared: PreparedCommit): Promise<Uint8Array> {
+    this.#live();
+    this.#notLoading();
+    checkPrepared(prepared);
     const { changes, update } = prepared;
+    this.#checkCommittable(prepared);
+    // What the value tree would refuse after the sync, refused before the write.
+    for (let j = 0; j < changes.length; j++) {
+      checkStoreKey(changes[j][0], `prepared commit: changes[${j}] key`);
+      const v = changes[j][1];
+      if (v !== null && (!(v instanceof Uint8Array) || v.length > MAX_VALUE_SIZE))
+        throw new StoreError("BAD_ARGUMENT", `prepared commit: changes[${j}] value must be a Uint8Array of at most ${MAX_VALUE_SIZE} bytes, or null`);
+    }
+    const t0 = performance.now();
+    if (this.#cp.pending) this.#guard(() => this.#cp.finish());
+    const t1 = performance.now();
+    const seq = this.#seq + 1;
+    let length = 0;
+    this.#guard(() => {
+      length = this.redo.write(seq, update.top, changes);
+    });
+    this.#syncing = true;
+    try {
+      await this.redo.syncAsync();
+    } catch (e) {
+      this.#failed = e;
+      throw e;
+    } finally {
+      this.#syncing = false;
+      // Closed (or abandoned) while the sync ran: the files go now; a durable commit is kept
+      // by the redo log (the next open replays it), so nothing more is written for it.
+      if (this.#deferredClose !== null) {
+        this.#closed = false;
+        this.abandon();
+      }
+    }
+    const t2 = performance.now();
+    if (this.#closed) return update.top.root.slice();
+    let cp = NO_CHECKPOINT;
+    this.#guard(() => {
+      this.redo.synced(length);
+      this.values.apply(changes);
+      this.#stage(update.writes, false);
+      this.#top = update.top;
+      this.#seq = seq;
+    });
+    const t3 = performance.now();
+    this.#guard(() => {
+      this.#cp.applyHeldIfUnread();
+      if (this.#due()) cp = this.#cp.begin(this.#seq, this.#top, this.#behind !== null);
+    });
+    const t4 = performance.now();
+    this.#lastCommit = {
+      ...update.stats,
+      changes: changes.length,
+      updateMs: prepared.updateMs,
+      valuesMs: t3 - t2,
+      logMs: t2 - t1,
+      checkpoint: cp !== NO_CHECKPOINT,
+      checkpointMs: cp !== NO_CHECKPOINT ? t4 - t3 : 0,
+      valuesWriteMs: cp.valuesWriteMs,
+      merkleWalMs: cp.merkleWalMs,
+      metaMs: cp.metaMs,
+      applyMs: cp.applyMs,
+      settleMs: t1 - t0,
+    };
+    return this.#top.root.slice();
+  }
+
+  #checkCommittable(prepared: PreparedCommit): void {
+    const { changes } = prepared;
+    this.#notSyncing();
     if (prepared.base.kind !== this.#top.kind || Buffer.compare(prepared.base.root, this.#top.root) !== 0) {
       throw new StoreError("BAD_ARGUMENT", "prepared commit: computed against another root than the committed one");
     }
     for (let j = 1; j < changes.length; j++) {
       if (compareKeys(changes[j - 1][0], changes[j][0]) >= 0) throw new StoreError("BAD_ARGUMENT", `prepared commit: changes not sorted and distinct at ${j}`);
     }
+  }
+
+  // `owned`: the update's page images are this store's alone. `damaged`: the update changed
+  // owned images in place, so memory already holds part of this commit and any failure is fatal.
+  #commitPrepared(prepared: PreparedCommit, owned: boolean, damaged: boolean): Uint8Array {
+    const { changes, update } = prepared;
+    this.#checkCommittable(prepared);
     const t0 = performance.now();
     if (this.#cp.pending) this.#guard(() => this.#cp.finish());
     const t1 = performance.now();
@@ -339,6 +428,10 @@ export class Store {
     return key;
   }
 
+  #notSyncing(): void {
+    if (this.#syncing) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a commit is being synced; wait for it`);
+  }
+
   #notLoading(): void {
     if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a bulk load is in progress`);
   }
@@ -357,6 +450,7 @@ export class Store {
   beginLoad(options: { append?: boolean } = {}): StoreLoad {
     this.#live();
     if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a load is already in progress`);
+    this.#notSyncing();
     if (options.append !== true && (this.#top.kind !== EMPTY_NODE || this.values.stats().entries !== 0)) {
       throw new StoreError(
         "NOT_EMPTY",
@@ -421,6 +515,7 @@ export class Store {
    */
   checkpoint(): void {
     this.#live();
+    this.#notSyncing();
     this.#guard(() => {
       if (this.#cp.pending) this.#cp.finish();
       this.#cp.begin(this.#seq, this.#top, false);
@@ -476,10 +571,17 @@ export class Store {
    * Checkpoints (unless a commit failed), closes the files and releases the lock; idempotent.
    * Everything is released whatever fails. A checkpoint that fails here is then thrown as
    * `FAILED` (nothing is lost: every commit is durable in the redo log, and the next open
-   * replays it); a file that fails to close, as its `IoError`.
+   * replays it); a file that fails to close, as its `IoError`. While a commit's sync is in
+   * flight (`commitPreparedAsync`) it only marks the store closed: the files and the lock are
+   * released, without a checkpoint, when the sync returns (the redo log holds every commit).
    */
   close(): void {
     if (this.#closed) return;
+    if (this.#syncing) {
+      this.#closed = true;
+      this.#deferredClose = "close";
+      return;
+    }
     let checkpointFailure: unknown = null;
     if (this.#failed === null) {
       try {
@@ -513,6 +615,10 @@ export class Store {
   abandon(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#syncing) {
+      this.#deferredClose = "abandon";
+      return;
+    }
     for (const f of [{ close: () => this.#readers?.close() }, this.pages, this.values, this.redo, this.files.metaFile, { close: () => this.lock?.release() }])
       closeQuietly(f);
   }

@@ -66,6 +66,59 @@ export class FaultFs implements PageStoreFileSystem {
   afterFault: string[] = [];
   /** Files closed a second time. */
   doubleCloses: string[] = [];
+  /** Files closed while an async write or sync of theirs was in flight. */
+  closedBusy: string[] = [];
+  /** Async operations in flight, per open file (the latest file opened under a path). */
+  #busy = new Map<string, { add(n: number): void }>();
+
+  #gates: { suffix: string; kind: "sync" | "write"; reach(): void; opened: Promise<FaultCode | undefined> }[] = [];
+
+  /**
+   * Holds the next async `kind` (sync or write) of a file whose path ends with `suffix`: it
+   * starts (`reached` resolves) and does not finish until `open()`; `open(code)` fails it with
+   * that system error instead (the fault, as `arm` injects it).
+   */
+  gate(suffix: string, kind: "sync" | "write" = "sync"): { reached: Promise<void>; open(code?: FaultCode): void } {
+    let reach = () => {};
+    const reached = new Promise<void>((r) => {
+      reach = r;
+    });
+    let open: (code?: FaultCode) => void = () => {};
+    const opened = new Promise<FaultCode | undefined>((r) => {
+      open = r;
+    });
+    this.#gates.push({ suffix, kind, reach, opened });
+    return { reached, open };
+  }
+
+  /** Runs `op` on a later turn of the event loop, as the thread pool would. */
+  #later(path: string, op: () => void, kind: "sync" | "write" = "sync"): Promise<void> {
+    const b = this.#busy.get(path);
+    b?.add(1);
+    const at = this.#gates.findIndex((g) => g.kind === kind && path.endsWith(g.suffix));
+    const gate = at === -1 ? null : this.#gates.splice(at, 1)[0];
+    gate?.reach();
+    return new Promise((resolve, reject) => {
+      const run = (code: FaultCode | undefined) =>
+        setImmediate(() => {
+          b?.add(-1);
+          try {
+            if (code !== undefined) {
+              this.ops++;
+              this.fault = systemError(code, SYSCALL[kind === "sync" ? "sync" : "write"]);
+              this.faultOp = kind;
+              throw this.fault;
+            }
+            op();
+            resolve();
+          } catch (e) {
+            reject(e);
+          }
+        });
+      if (gate === null) run(undefined);
+      else void gate.opened.then(run);
+    });
+  }
 
   /**
    * Arms the fault: operation `at` from now (or write `at`, when tearing) fails with `code`;
@@ -135,6 +188,12 @@ export class FaultFs implements PageStoreFileSystem {
     const fs = this;
     const data = this.#data(path);
     let closed = false;
+    let busy = 0;
+    this.#busy.set(path, {
+      add: (n: number) => {
+        busy += n;
+      },
+    });
     const live = (op: Op) => {
       if (closed) throw systemError("EBADF", SYSCALL[op]);
       if (fs.#files.get(path) !== data) throw new Error(`${path}: used after removal`);
@@ -157,6 +216,15 @@ export class FaultFs implements PageStoreFileSystem {
         live("sync");
         fs.#step("sync", path);
       },
+      // As the host's: the operation runs later (here on a later turn of the event loop), and
+      // the descriptor must stay open until it has.
+      syncAsync() {
+        return fs.#later(path, () => file.sync());
+      },
+      writeAsync(buf, position) {
+        const copy = buf.slice();
+        return fs.#later(path, () => (file.write as (b: Uint8Array, p: number) => void)(copy, position), "write");
+      },
       truncate(size) {
         live("truncate");
         fs.#step("truncate", path);
@@ -168,6 +236,7 @@ export class FaultFs implements PageStoreFileSystem {
         return data.length;
       },
       close() {
+        if (busy > 0) fs.closedBusy.push(path);
         if (closed) {
           fs.doubleCloses.push(path);
           throw systemError("EBADF", "close");

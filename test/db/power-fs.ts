@@ -17,6 +17,20 @@ import { Data } from "./file-bytes.ts";
 
 const SECTOR = 512;
 
+/** Runs `op` on a later turn of the event loop, as the thread pool would. */
+function later(op: () => void): Promise<void> {
+  return new Promise((resolve, reject) =>
+    setImmediate(() => {
+      try {
+        op();
+        resolve();
+      } catch (e) {
+        reject(e);
+      }
+    }),
+  );
+}
+
 /** Thrown by every call once the power is lost. */
 export class PowerLoss extends Error {
   constructor() {
@@ -74,7 +88,7 @@ export class PowerFs implements PageStoreFileSystem {
       fs.#alive();
       if (closed) throw new Error(`${path}: closed`);
     };
-    return {
+    const file: KvFile = {
       path,
       read(buf, position) {
         live();
@@ -93,6 +107,14 @@ export class PowerFs implements PageStoreFileSystem {
         node.durable = node.current.copy();
         node.pending = [];
       },
+      // As the host's: the operation happens on a later turn of the event loop.
+      syncAsync() {
+        return later(() => file.sync());
+      },
+      writeAsync(buf, position) {
+        const copy = buf.slice();
+        return later(() => file.write(copy, position));
+      },
       truncate(size) {
         live();
         node.current.truncate(size);
@@ -106,6 +128,7 @@ export class PowerFs implements PageStoreFileSystem {
         closed = true;
       },
     };
+    return file;
   }
 
   remove(path: string): void {
