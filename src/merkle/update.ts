@@ -487,7 +487,11 @@ class TrieUpdater {
   }
 }
 
-let updateKernel: HashKernel | undefined;
+// One kernel per level of nesting: a reader may run an update of its own while serving this one
+// (a past state computes its pages on first read), and the kernel's memory holds this update's
+// node names between reads.
+const updateKernels: HashKernel[] = [];
+let nesting = 0;
 // Name slots and node inputs are copied as 32-bit words.
 const WORD_ALIGNED = (o: number) => (o & 3) === 0;
 
@@ -506,16 +510,22 @@ export type OldValues = (Uint8Array | null | undefined)[];
  * land in.
  */
 export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, state: StateReader, oldValues?: OldValues): UpdateResult {
-  if (updateKernel === undefined) {
-    updateKernel = new HashKernel(1024);
-    const k = updateKernel;
-    if (!WORD_ALIGNED(k.scratchOffset) || !WORD_ALIGNED(k.outOffset) || !WORD_ALIGNED(k.heap.byteOffset))
+  let kernel = updateKernels[nesting];
+  if (kernel === undefined) {
+    kernel = new HashKernel(1024);
+    if (!WORD_ALIGNED(kernel.scratchOffset) || !WORD_ALIGNED(kernel.outOffset) || !WORD_ALIGNED(kernel.heap.byteOffset))
       throw new Error("hash kernel scratch is not word aligned");
+    updateKernels[nesting] = kernel;
   }
-  const updater = new TrieUpdater(updateKernel, pages, state, top);
+  const updater = new TrieUpdater(kernel, pages, state, top);
   if (oldValues !== undefined) {
     oldValues.length = changes.length;
     updater.olds = oldValues;
   }
-  return updater.run(changes);
+  nesting++;
+  try {
+    return updater.run(changes);
+  } finally {
+    nesting--;
+  }
 }
