@@ -24,6 +24,9 @@
 //
 // Pages in the working set are PageRefs (page-ref.ts); update-steps.ts runs a batch as a
 // sequence of these updates, one per key-ordered chunk, for callers that must yield between.
+// The file stays one class past 500 lines: the descent, the terminal and elided rebuilds and
+// the leaf hashing share the updater's scratch (kernel slots, key pool, old leaf names), and
+// splitting them would pass that state around on the hot path.
 
 import { HashKernel } from "../hash/index.ts";
 import { checkChanges, compareKeyTo } from "./changes.ts";
