@@ -30,7 +30,7 @@ try {
   for (let done = 0; done < N; done += 50_000) {
     const w = db.beginWrite();
     for (let i = done; i < Math.min(N, done + 50_000); i++) w.set(key(i), keys.subarray(i * 31, i * 31 + 32));
-    await w.finish().commit();
+    await (await w.finish()).commit();
   }
   const loadS = (performance.now() - t) / 1000;
   // Keys read: a fixed sample (so the pages they touch stay cached), in a fixed random order.

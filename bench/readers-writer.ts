@@ -30,7 +30,7 @@ for (let n = 1; process.ppid === ppid; n++) {
     if (v === null) w.delete(k);
     else w.set(k, v);
   }
-  await w.finish().commit();
+  await (await w.finish()).commit();
   const end = performance.now();
   process.stdout.write(`ack ${db.seq} ${(end - t).toFixed(2)} ${(performance.timeOrigin + end).toFixed(1)}\n`);
   const wait = t0 + n * period - performance.now();
