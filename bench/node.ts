@@ -217,6 +217,7 @@ async function main(): Promise<void> {
         "checkpoint",
         "ckpt: values / page WAL / meta / apply",
         "settle prev",
+        "ckpt wait",
         "log snapshot",
       ],
       slow.map((d) => {
@@ -229,9 +230,10 @@ async function main(): Promise<void> {
           f1(m?.queuedMs ?? 0),
           f1(m?.logMs ?? 0),
           f1(m?.storeMs ?? 0),
-          st?.checkpoint ? f1(st.checkpointMs) : "-",
+          st?.checkpoint ? (st.checkpointBehind === true ? "behind" : f1(st.checkpointMs)) : "-",
           st?.checkpoint ? `${f1(st.valuesWriteMs)} / ${f1(st.merkleWalMs)} / ${f1(st.metaMs)} / ${f1(st.applyMs)}` : "-",
           f1(st?.settleMs ?? 0),
+          f1(m?.checkpointWaitMs ?? 0),
           d.snapshot ? "yes" : "",
         ];
       }),
@@ -247,11 +249,20 @@ async function main(): Promise<void> {
     storeMs: sum((d) => d.m?.storeMs ?? 0),
     checkpointMs: sum((d) => (d.m?.store.checkpoint ? d.m.store.checkpointMs : 0)),
     settleMs: sum((d) => d.m?.store.settleMs ?? 0),
+    checkpointWaitMs: sum((d) => d.m?.checkpointWaitMs ?? 0),
   };
+  // Checkpoints run in the background (in slices on the event loop): their slices and wall time.
+  const behind = detail.flatMap((d) => (d.m?.checkpointBehind ? [d.m.checkpointBehind] : []));
+  if (behind.length > 0) {
+    console.log(
+      `\nbackground checkpoints: ${behind.length}; slices median ${median(behind.map((c) => c.slices))}, longest slice max ${f1(Math.max(...behind.map((c) => c.longestSliceMs)))} ms, caller's-thread values / page WAL median ${f1(median(behind.map((c) => c.valuesWriteMs)))} / ${f1(median(behind.map((c) => c.merkleWalMs)))} ms, begin to durable median ${f1(median(behind.map((c) => c.wallMs)))} ms`,
+    );
+  }
   console.log(
-    `\nsums over all sessions (ms): sessions ${parts.sessionsMs.toFixed(0)}, finish ${parts.finishMs.toFixed(0)}, rollback log ${parts.logMs.toFixed(0)} (of which snapshot sessions ${parts.logSnapshotSessionsLogMs.toFixed(0)}), store ${parts.storeMs.toFixed(0)} (checkpoints ${parts.checkpointMs.toFixed(0)}, settling previous checkpoints ${parts.settleMs.toFixed(0)})`,
+    `\nsums over all sessions (ms): sessions ${parts.sessionsMs.toFixed(0)}, finish ${parts.finishMs.toFixed(0)}, rollback log ${parts.logMs.toFixed(0)} (of which snapshot sessions ${parts.logSnapshotSessionsLogMs.toFixed(0)}), store ${parts.storeMs.toFixed(0)} (checkpoints ${parts.checkpointMs.toFixed(0)}, settling previous checkpoints ${parts.settleMs.toFixed(0)}), waiting for background checkpoints ${parts.checkpointWaitMs.toFixed(0)}`,
   );
-  console.log(`json ${JSON.stringify({ ...r, targets, parts })}`);
+  const backgroundCheckpoints = behind.map((c) => ({ slices: c.slices, longestSliceMs: +c.longestSliceMs.toFixed(1), wallMs: +c.wallMs.toFixed(0) }));
+  console.log(`json ${JSON.stringify({ ...r, targets, parts, backgroundCheckpoints })}`);
 }
 
 await main();

@@ -16,7 +16,7 @@
 import { closeQuietly, ioErrorOf } from "../io/index.ts";
 import { type Change, type MerkleTop, type UpdateResult, updateTrie } from "../merkle/index.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.ts";
-import { type CommitStats, type PreparedCommit, Store, StoreError } from "../store/index.ts";
+import { type CheckpointStats, type CommitStats, type PreparedCommit, Store, StoreError } from "../store/index.ts";
 import { StoreReader } from "../store/reader.ts";
 import { sortByKey } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
@@ -66,6 +66,10 @@ export interface CommitMetrics {
   readonly changes: number;
   /** Milliseconds waiting in the commit queue. */
   readonly queuedMs: number;
+  /** Milliseconds waiting (without blocking the thread) for the last commit's background checkpoint. */
+  readonly checkpointWaitMs: number;
+  /** That checkpoint, when it finished during the wait (its slices and wall time), else null. */
+  readonly checkpointBehind: CheckpointStats | null;
   /** Milliseconds writing and syncing the rollback log event. */
   readonly logMs: number;
   /** Milliseconds of the store's durable write (its phases in `store`). */
@@ -417,6 +421,7 @@ export class DbCore {
    * sync also on the thread pool; the version advances once both are durable.
    */
   async writeCommit(src: CommitSource, base: object | number, queuedMs: number): Promise<number> {
+    await this.#awaitCheckpoint();
     const t0 = performance.now();
     const event = this.#forwardEvent(src);
     await this.#logAsync(event);
@@ -460,6 +465,7 @@ export class DbCore {
       throw new DbError("BAD_ARGUMENT", `n must be an integer in 0 .. ${chain.length} (the commits the rollback log holds), got ${String(n)}`);
     }
     if (n === 0) return this.#version;
+    await this.#awaitCheckpoint();
     const t0 = performance.now();
     const records = chain.slice(chain.length - n).reverse();
     const target = records[records.length - 1].prevTop;
@@ -578,16 +584,34 @@ export class DbCore {
 
   #finishMetrics(kind: CommitMetrics["kind"], seq: number, changes: number, queuedMs: number, t0: number, t1: number): void {
     const t2 = performance.now();
+    const wait = this.#checkpointWait;
+    this.#checkpointWait = { ms: 0, finished: null };
     this.#lastCommit = {
       kind,
       seq,
       changes,
       queuedMs,
+      checkpointWaitMs: wait.ms,
+      checkpointBehind: wait.finished,
       logMs: t1 - t0,
       storeMs: t2 - t1,
-      totalMs: queuedMs + (t2 - t0),
+      totalMs: queuedMs + wait.ms + (t2 - t0),
       store: (this.#store as Store).lastCommit as CommitStats,
     };
+  }
+
+  /** What the commit being written waited for: the last commit's background checkpoint. */
+  #checkpointWait: { ms: number; finished: CheckpointStats | null } = { ms: 0, finished: null };
+
+  // The last commit's checkpoint, running in the background, finishes first, without blocking
+  // the thread (a commit that found it running would otherwise finish it in one block).
+  async #awaitCheckpoint(): Promise<void> {
+    const store = this.#store as Store;
+    const before = store.lastCheckpoint;
+    const t = performance.now();
+    await store.idle();
+    const after = store.lastCheckpoint;
+    this.#checkpointWait = { ms: performance.now() - t, finished: after !== before ? after : null };
   }
 
   /**

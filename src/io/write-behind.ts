@@ -7,7 +7,7 @@
 //
 // Completion is signalled in shared memory, not by message: a caller that never yields to the
 // event loop (a loop of synchronous commits) still sees it, and `wait` blocks on it with
-// Atomics.wait. One worker serves the whole process, jobs in submission order; it is unref'd,
+// Atomics.wait; a caller on the event loop awaits `settled` (Atomics.waitAsync) instead. One worker serves the whole process, jobs in submission order; it is unref'd,
 // so it never keeps a process alive.
 import { Worker } from "node:worker_threads";
 import { IoError } from "./io-error.ts";
@@ -53,6 +53,11 @@ parentPort.on("message", ({ fd, parts, state, error }) => {
   Atomics.notify(state, 0);
 });
 `;
+
+// Node 20 has Atomics.waitAsync; the ES2022 library this project compiles against does not name it.
+const atomics = Atomics as unknown as {
+  waitAsync(a: Int32Array, index: number, value: number, timeout: number): { async: boolean; value: Promise<string> | string };
+};
 
 const RUNNING = 0;
 const DONE = 1;
@@ -146,6 +151,26 @@ export class WriteBehind {
   /** True when the last job is written and synced (or none was submitted). Never blocks. */
   get done(): boolean {
     return !this.#busy || Atomics.load(this.#state, 0) === DONE;
+  }
+
+  /**
+   * Resolves once the job in flight, if any, has stopped running (written and synced, or
+   * failed, or its worker lost), without blocking the thread; `wait` then returns or throws
+   * at once with the outcome.
+   */
+  async settled(): Promise<void> {
+    if (!this.#busy || Atomics.load(this.#state, 0) !== RUNNING) return;
+    // A pending waitAsync does not keep the process alive, and the worker is unref'd: without
+    // this timer a script awaiting a commit could see its process exit under it.
+    const alive = setTimeout(() => {}, 2 ** 31 - 1);
+    try {
+      while (this.#busy && Atomics.load(this.#state, 0) === RUNNING && worker !== null) {
+        const r = atomics.waitAsync(this.#state, 0, RUNNING, 1000);
+        if (r.async) await r.value;
+      }
+    } finally {
+      clearTimeout(alive);
+    }
   }
 
   /**

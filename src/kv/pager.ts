@@ -11,6 +11,7 @@ import { KvCorruptionError } from "./errors.ts";
 import type { KvFile } from "../io/file.ts";
 import { ValuePageCache } from "./cache.ts";
 import { StagingBuffer } from "../io/staging.ts";
+import { runSteps, type Steps } from "../io/steps.ts";
 import { WriteBehind, WriteJob } from "../io/write-behind.ts";
 import type { PageSink } from "./node-list.ts";
 import { FIRST_DATA_PAGE, KIND_FREELIST, PAGE_SIZE, pageCount, pageIsSound, readU32, sealBehind, sealValuePage, writeU16, writeU32 } from "./page.ts";
@@ -18,6 +19,8 @@ import { FIRST_DATA_PAGE, KIND_FREELIST, PAGE_SIZE, pageCount, pageIsSound, read
 const FREE_PER_PAGE = (PAGE_SIZE - 12) >> 2;
 const WRITE_RUN = 256; // pages per coalesced write (1 MiB)
 const SLAB_PAGES = 32;
+// Dirty pages copied for the worker between two steps of `prepareSteps` (1 MiB, well under a millisecond).
+const STEP_PAGES = 64;
 // Recycled buffers kept beyond the cache budget (4 MiB). Recycling also keeps slabs whole: a
 // slab is freed only when none of its pages is referenced.
 const MAX_SPARE = 1024;
@@ -330,6 +333,14 @@ export class Pager implements PageSink {
    * before the commit point is written.
    */
   prepare(behind?: WriteBehind): PreparedFreeList {
+    return runSteps(this.prepareSteps(behind));
+  }
+
+  /**
+   * `prepare` in steps (see io/steps.ts): the copies of the dirty pages for the worker are
+   * made a few hundred at a time. Nothing may change the tree until the last step is done.
+   */
+  *prepareSteps(behind?: WriteBehind): Steps<PreparedFreeList> {
     // The chain lives in reusable pages (never in pending ones: the durable tree uses those).
     const k = Math.ceil((this.#reusable.length + this.#pending.length) / FREE_PER_PAGE);
     const chain: number[] = [];
@@ -347,7 +358,7 @@ export class Pager implements PageSink {
     }
     const fd = this.file.fd;
     if (behind !== undefined && fd !== undefined && this.#dirty.size > 0) {
-      this.#writeBehind(behind, fd);
+      yield* this.#writeBehind(behind, fd);
     } else {
       this.writeDirty();
       this.file.sync();
@@ -359,12 +370,13 @@ export class Pager implements PageSink {
   // Copies the dirty pages into one shared buffer for the worker, which seals the copies (the
   // images in memory stay unsealed). They stay dirty (reads take them from memory, and nothing
   // changes them: the caller writes no page before `settle`).
-  #writeBehind(behind: WriteBehind, fd: number): void {
+  *#writeBehind(behind: WriteBehind, fd: number): Steps<void> {
     if (this.#behind !== null) throw new Error("pager: the last prepared pages are still being written");
     const nos = Array.from(this.#dirty.keys()).sort((a, b) => a - b);
     const data = this.#staging.take(nos.length * PAGE_SIZE);
     const job = new WriteJob();
     for (let i = 0; i < nos.length; i++) {
+      if (i % STEP_PAGES === STEP_PAGES - 1) yield;
       const p = this.#dirty.get(nos[i])!;
       data.set(p, i * PAGE_SIZE);
       sealBehind(job, data, i * PAGE_SIZE, nos[i]);

@@ -13,6 +13,7 @@ import { KvCorruptionError, KvError } from "./errors.ts";
 import { type KvFile, type KvFileSystem, nodeFileSystem } from "../io/file.ts";
 import { closeQuietly, guardFileSystem } from "../io/io-error.ts";
 import type { WriteBehind } from "../io/write-behind.ts";
+import { runSteps, type Steps } from "../io/steps.ts";
 import { decodeTreeMeta, readMetaPages, type TreeMeta, writeMetaPage } from "./meta.ts";
 import { FIRST_DATA_PAGE, PAGE_SIZE } from "./page.ts";
 import { Pager, type PagerStats } from "./pager.ts";
@@ -220,9 +221,23 @@ export class KvTree extends KvReader {
    * writing the outer record.
    */
   prepareCommit(behind?: WriteBehind): TreeMeta {
+    return runSteps(this.prepareCommitSteps(behind));
+  }
+
+  /**
+   * `prepareCommit` in steps (see io/steps.ts), for a caller that runs it in slices on the
+   * event loop. Reads may run between steps; nothing may change the tree until the last one.
+   */
+  *prepareCommitSteps(behind?: WriteBehind): Steps<TreeMeta> {
     this.#live();
     if (this.#prepared !== null) throw new KvError("BUSY", "a commit is already prepared");
-    const free = this.#guarded(() => this._pager.pinned(() => this._pager.prepare(behind)));
+    const steps = this._pager.prepareSteps(behind);
+    let step = this.#guarded(() => this._pager.pinned(() => steps.next()));
+    while (step.done !== true) {
+      yield;
+      step = this.#guarded(() => this._pager.pinned(() => steps.next()));
+    }
+    const free = step.value;
     this.#prepared = {
       seq: this.#durable.seq + 1,
       root: this._root,

@@ -34,17 +34,20 @@ import {
   WAL_FILE_NAME,
 } from "./page-store-options.ts";
 import { carriesId, PageTable } from "./page-table.ts";
-import { placeInPlace, type PreparedPages } from "./placement.ts";
+import { placeSteps, type PreparedPages } from "./placement.ts";
 import { discardNext, rebuildTable } from "./table-growth.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
 import { checkTableInfo, type TableInfo } from "./table-info.ts";
 import { applyBehind, applyRecord, holdRecord } from "./wal-apply.ts";
-import { buildWal, readWalBody, readWalHeader, writeWal } from "./wal.ts";
+import { buildWalSteps, readWalBody, readWalHeader, writeWal } from "./wal.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "../io/fs.ts";
-import { closeQuietly, guardFileSystem, type KvFile, StagingBuffer, WriteBehind, WriteJob } from "../io/index.ts";
+import { closeQuietly, guardFileSystem, type KvFile, runSteps, StagingBuffer, type Steps, WriteBehind, WriteJob } from "../io/index.ts";
 
 export { DEFAULT_INITIAL_BUCKETS, DEFAULT_MAX_LOAD, DEFAULT_PIN_DEPTH, type PageChange, type PageStoreOptions, type PageStoreStats, WAL_FILE_NAME };
 export { decodeTableInfo, encodeTableInfo, TABLE_INFO_BYTES, type TableInfo } from "./table-info.ts";
+
+// Pages copied between two steps of `prepareSteps`.
+const STEP_PAGES = 64;
 
 function idKey(id: Uint8Array): string {
   return Buffer.from(id.buffer, id.byteOffset, PAGE_ID_BYTES).toString("latin1");
@@ -236,6 +239,16 @@ export class PageStore {
    * (a store's dirty set, keyed by id), which skips the de-duplication.
    */
   prepare(changes: Iterable<PageChange>, seq: number, options: { walBehind?: boolean; distinct?: boolean } = {}): TableInfo {
+    return runSteps(this.prepareSteps(changes, seq, options));
+  }
+
+  /**
+   * `prepare` in steps (see io/steps.ts): the copies of the pages and the WAL's images are
+   * made a few hundred at a time; placing the pages in buckets (or building a grown table) is
+   * one step. Reads may run between steps; nothing may change the pages given, or the store,
+   * until the last one. Await `idle` first, or the first step waits for the last apply.
+   */
+  *prepareSteps(changes: Iterable<PageChange>, seq: number, options: { walBehind?: boolean; distinct?: boolean } = {}): Steps<TableInfo> {
     const walBehind = options.walBehind === true;
     const distinct = options.distinct === true;
     this.#live();
@@ -250,6 +263,7 @@ export class PageStore {
     const ids: Uint8Array[] = [];
     const pages: (Uint8Array | null)[] = [];
     for (const c of changes) {
+      if (ids.length % STEP_PAGES === STEP_PAGES - 1) yield;
       const id = c.id;
       if (!(id instanceof Uint8Array) || id.length !== PAGE_ID_BYTES) throw new PageStoreError("BAD_ARGUMENT", "page id: expected 32 bytes");
       const page = c.page;
@@ -275,19 +289,20 @@ export class PageStore {
         pages[at] = copy;
       }
     }
+    yield;
     const t = this.#pt.meta;
     // Placed in the live table unless a new page would take it past its load limit; then the
     // table is rebuilt instead. (Counting every write as a new page, as an upper bound, rebuilt
     // a table of 288k pages for a checkpoint of ~100k pages that were nearly all rewrites.)
     const prepared =
-      placeInPlace(this.#pt, ids, pages, seq, this.#maxLoad * t.buckets) ??
+      (yield* placeSteps(this.#pt, ids, pages, seq, this.#maxLoad * t.buckets)) ??
       rebuildTable({ dir: this.#dir, fs: this.#fs }, this.#pt, this.#maxLoad, ids, pages, seq);
     try {
       const fd = this.#wal.fd;
       if (walBehind && this.#writer !== null && fd !== undefined) {
         // The old WAL is no longer needed (its apply was settled above), so it may be cut now.
         const job = new WriteJob();
-        const wal = buildWal(prepared.rec, this.#staging, job);
+        const wal = yield* buildWalSteps(prepared.rec, this.#staging, job);
         if (this.#wal.size() > wal.length) this.#wal.truncate(wal.length);
         job.add(wal, 0, wal.length, 0);
         this.#writer.submit(fd, this.#wal.path, job);
@@ -305,6 +320,15 @@ export class PageStore {
     }
     this.#prepared = prepared;
     return { gen: prepared.rec.gen, buckets: prepared.rec.buckets };
+  }
+
+  /**
+   * Resolves once no write behind the caller is running (the last in-place apply, or the WAL
+   * of a `prepare` with `walBehind`), without blocking the thread. Its outcome is reported by
+   * the next call that waits for it (`settlePrepared`, `prepare`, `close`).
+   */
+  async idle(): Promise<void> {
+    await this.#writer?.settled();
   }
 
   /**

@@ -56,11 +56,13 @@ export class PageTable {
     this.cache.set(b, page, page[PAGE_ID_OFFSET] <= this.pinDepth);
   }
 
-  /** Probes for `id`; bucket images in `staged` (a prepare in progress) take precedence over the table. */
-  find(id: Uint8Array, staged: Map<number, Uint8Array> | null): Uint8Array | undefined {
+  /**
+   * Probes for `id`; bucket images in `staged` (a prepare in progress) take precedence over the
+   * table, and `t` (the meta bytes of a placement in progress) over the live meta bytes.
+   */
+  find(id: Uint8Array, staged: Map<number, Uint8Array> | null, t: BucketTable = this.meta): Uint8Array | undefined {
     const h = hashPageId(id);
     const want = occupiedMeta(fingerprint(h));
-    const t = this.meta;
     const meta = t.meta;
     let b = bucketHash(h) & t.mask;
     for (let i = 0; i < t.buckets; i++) {

@@ -3,7 +3,8 @@
 // probing from the id's hash); deleted ones leave a tombstone, or an empty bucket where no probe
 // passes. The result is a WAL record; nothing is published until the page store's `apply`.
 import { bucketHash, fingerprint, hashPageId } from "./bucket-hash.ts";
-import { type BucketTable, META_EMPTY, META_OCCUPIED, occupiedMeta } from "./bucket-table.ts";
+import { BucketTable, META_EMPTY, META_OCCUPIED, occupiedMeta } from "./bucket-table.ts";
+import type { Steps } from "../io/index.ts";
 import type { PageTable } from "./page-table.ts";
 import type { TableFile } from "./table-file.ts";
 import type { WalRecord } from "./wal.ts";
@@ -25,63 +26,65 @@ export interface PreparedPages {
   walBehind?: boolean;
 }
 
+// Pages placed between two steps of `placeSteps`.
+const STEP_PAGES = 64;
+
 /**
- * Places the changes in the live table's buckets. Meta bytes are changed while placing (so
- * later changes see earlier ones) and restored before this returns: only `apply` publishes
- * them. Returns null (nothing staged) as soon as a new page would take the buckets that end no
- * probe (occupied or tombstone) past `limit`.
+ * Places the changes in the live table's buckets, in steps (see io/steps.ts). The placing
+ * works on a copy of the meta bytes (so later changes see earlier ones), so that reads between
+ * steps see the live table unchanged: only `apply` publishes them. Returns null (nothing
+ * staged) as soon as a new page would take the buckets that end no probe (occupied or
+ * tombstone) past `limit`.
  */
-export function placeInPlace(pt: PageTable, ids: Uint8Array[], pages: (Uint8Array | null)[], seq: number, limit: number): PreparedPages | null {
-  const t = pt.meta;
+export function* placeSteps(pt: PageTable, ids: Uint8Array[], pages: (Uint8Array | null)[], seq: number, limit: number): Steps<PreparedPages | null> {
+  const live = pt.meta.meta;
+  const t = new BucketTable(live.slice());
   const meta = t.meta;
   const before = new Map<number, number>();
   const note = (b: number, old: number) => {
     if (!before.has(b)) before.set(b, old);
   };
   const staged = new Map<number, Uint8Array>();
-  try {
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      const page = pages[i];
-      if (pt.find(id, staged) !== undefined) {
-        const b = pt.lastBucket;
-        if (page !== null) staged.set(b, page);
-        else {
-          staged.delete(b);
-          t.vacate(b, note);
-        }
-        continue;
+  for (let i = 0; i < ids.length; i++) {
+    if (i % STEP_PAGES === STEP_PAGES - 1) yield;
+    const id = ids[i];
+    const page = pages[i];
+    if (pt.find(id, staged, t) !== undefined) {
+      const b = pt.lastBucket;
+      if (page !== null) staged.set(b, page);
+      else {
+        staged.delete(b);
+        t.vacate(b, note);
       }
-      if (page === null) continue;
-      const h = hashPageId(id);
-      let b = bucketHash(h) & t.mask;
-      while (meta[b] >= META_OCCUPIED) b = (b + 1) & t.mask;
-      if (meta[b] === META_EMPTY && t.occupied + t.tombstones + 1 > limit) return null;
-      note(b, meta[b]);
-      t.set(b, occupiedMeta(fingerprint(h)));
-      staged.set(b, page);
+      continue;
     }
-    const metaBuckets: number[] = [];
-    for (const [b, old] of before) if (meta[b] !== old) metaBuckets.push(b);
-    metaBuckets.sort((x, y) => x - y);
-    const metaValues = new Uint8Array(metaBuckets.length);
-    for (let i = 0; i < metaBuckets.length; i++) metaValues[i] = meta[metaBuckets[i]];
-    const pageBuckets = Uint32Array.from(staged.keys()).sort();
-    const images = Array.from(pageBuckets, (b) => staged.get(b) as Uint8Array);
-    return {
-      rec: {
-        seq,
-        gen: pt.table.gen,
-        buckets: pt.table.buckets,
-        rebuilt: false,
-        pageBuckets,
-        pages: images,
-        metaBuckets: Uint32Array.from(metaBuckets),
-        metaValues,
-      },
-      next: null,
-    };
-  } finally {
-    for (const [b, old] of before) t.set(b, old);
+    if (page === null) continue;
+    const h = hashPageId(id);
+    let b = bucketHash(h) & t.mask;
+    while (meta[b] >= META_OCCUPIED) b = (b + 1) & t.mask;
+    if (meta[b] === META_EMPTY && t.occupied + t.tombstones + 1 > limit) return null;
+    note(b, meta[b]);
+    t.set(b, occupiedMeta(fingerprint(h)));
+    staged.set(b, page);
   }
+  const metaBuckets: number[] = [];
+  for (const b of before.keys()) if (meta[b] !== live[b]) metaBuckets.push(b);
+  metaBuckets.sort((x, y) => x - y);
+  const metaValues = new Uint8Array(metaBuckets.length);
+  for (let i = 0; i < metaBuckets.length; i++) metaValues[i] = meta[metaBuckets[i]];
+  const pageBuckets = Uint32Array.from(staged.keys()).sort();
+  const images = Array.from(pageBuckets, (b) => staged.get(b) as Uint8Array);
+  return {
+    rec: {
+      seq,
+      gen: pt.table.gen,
+      buckets: pt.table.buckets,
+      rebuilt: false,
+      pageBuckets,
+      pages: images,
+      metaBuckets: Uint32Array.from(metaBuckets),
+      metaValues,
+    },
+    next: null,
+  };
 }

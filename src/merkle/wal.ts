@@ -11,7 +11,7 @@
 //   64  u32 bucket of each page, u32 bucket of each meta change, u8 value of each meta change,
 //       zero padding to a multiple of 4096, then the page images in order.
 import { crc32 } from "node:zlib";
-import { CHAIN, type KvFile, type StagingBuffer, type WriteJob } from "../io/index.ts";
+import { CHAIN, type KvFile, runSteps, type StagingBuffer, type Steps, type WriteJob } from "../io/index.ts";
 import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES, sealStamped, sealStampedBehind } from "./page.ts";
 
 const WAL_MAGIC = 0x4c574d42;
@@ -22,6 +22,8 @@ const WAL_HEADER_BYTES = 64;
 const TWO_32 = 0x1_0000_0000;
 // Replay reads page images in runs of this many, so a large commit costs few calls.
 const CHUNK_PAGES = 64;
+// Page images copied between two steps of `buildWalSteps`.
+const STEP_PAGES = 64;
 
 /** The geometry and identity of a WAL, readable without its body. */
 export interface WalHeader {
@@ -104,6 +106,11 @@ export function writeWal(file: KvFile, rec: WalRecord, staging?: StagingBuffer):
  * CRC and the header CRC are then left to it: the caller must write the WAL through `job`).
  */
 export function buildWal(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob): Uint8Array {
+  return runSteps(buildWalSteps(rec, staging, job));
+}
+
+/** `buildWal` in steps (see io/steps.ts): the page images are copied a few hundred at a time. */
+export function* buildWalSteps(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob): Steps<Uint8Array> {
   const pageCount = rec.pages.length;
   const metaCount = rec.metaBuckets.length;
   const length = walPageOffset(pageCount, metaCount, pageCount);
@@ -121,6 +128,7 @@ export function buildWal(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob
   if (job === undefined) {
     crc = crc32(wal.subarray(WAL_HEADER_BYTES, first));
     for (let i = 0; i < pageCount; i++) {
+      if (i % STEP_PAGES === STEP_PAGES - 1) yield;
       const at = first + i * MERKLE_PAGE_BYTES;
       wal.set(rec.pages[i], at);
       sealStamped(wal.subarray(at, at + MERKLE_PAGE_BYTES));
@@ -129,6 +137,7 @@ export function buildWal(rec: WalRecord, staging?: StagingBuffer, job?: WriteJob
   } else {
     // The same sums, in the same order, taken by the worker (see pageCrc for the body CRC).
     for (let i = 0; i < pageCount; i++) {
+      if (i % STEP_PAGES === STEP_PAGES - 1) yield;
       const at = first + i * MERKLE_PAGE_BYTES;
       wal.set(rec.pages[i], at);
       sealStampedBehind(job, wal, at);

@@ -1,2 +1,3 @@
 export { StoreError, type StoreErrorCode } from "./errors.ts";
 export { type CommitStats, type PreparedCommit, sortBatch, Store, type StoreLoad, type StoreOptions } from "./store.ts";
+export type { CheckpointStats } from "./checkpoint.ts";

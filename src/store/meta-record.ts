@@ -102,7 +102,16 @@ function newest(file: KvFile): { rec: MetaRecord | null; slot: number } {
  * the commit point is durable; if it is torn, the previous record stays in force.
  */
 export function writeMetaRecord(file: KvFile, rec: MetaRecord): void {
-  const { slot } = newest(file);
-  file.write(encode(rec), (slot === 0 ? 1 : 0) * SLOT_BYTES);
+  const { bytes, at } = metaRecordWrite(file, rec);
+  file.write(bytes, at);
   file.sync();
+}
+
+/**
+ * What `writeMetaRecord` writes, and where, for a caller that has the write and the sync done
+ * elsewhere (the write-behind worker); the same rule applies: durable once synced.
+ */
+export function metaRecordWrite(file: KvFile, rec: MetaRecord): { bytes: Uint8Array; at: number } {
+  const { slot } = newest(file);
+  return { bytes: encode(rec), at: (slot === 0 ? 1 : 0) * SLOT_BYTES };
 }

@@ -57,6 +57,8 @@ export interface CommitStats extends UpdateStats {
   logMs: number;
   /** True when this commit ran a checkpoint; its total and phase times follow (0 otherwise). */
   checkpoint: boolean;
+  /** The checkpoint runs in the background (`commitPrepared` with `background`): its phases are 0 here; see `Store.lastCheckpoint`. */
+  checkpointBehind: boolean;
   checkpointMs: number;
   /**
    * Checkpoint phases: value pages handed to be written, page WAL built and handed on (or, with

@@ -39,7 +39,7 @@ import {
 import { compareKeys, EMPTY_NODE, TrieError } from "../trie/index.ts";
 import { checkPageId, checkPrefixBits, checkScanLimit, checkScanRange, checkStoreKey } from "./args.ts";
 import { type StoreLoad, startLoad } from "./bulk-load.ts";
-import { Checkpoints, NO_CHECKPOINT } from "./checkpoint.ts";
+import { type CheckpointStats, Checkpoints, NO_CHECKPOINT } from "./checkpoint.ts";
 import { DirtyPages } from "./dirty-pages.ts";
 import { StoreError } from "./errors.ts";
 import type { DirLock } from "./lock.ts";
@@ -120,7 +120,10 @@ export class Store {
     this.#readers = files.readers;
     this.#made = files.made;
     this.#dirty = new DirtyPages(pages);
-    this.#cp = new Checkpoints({ values, pages, redo, metaFile: files.metaFile, dirty: this.#dirty, readers: files.readers, behind: this.#behind }, rec.seq);
+    this.#cp = new Checkpoints(
+      { values, pages, redo, metaFile: files.metaFile, dirty: this.#dirty, readers: files.readers, behind: this.#behind, fail: (e) => this.#failBehind(e) },
+      rec.seq,
+    );
   }
 
   /**
@@ -226,6 +229,8 @@ export class Store {
     this.#live();
     this.#notLoading();
     const changes = sortBatch(batch);
+    // A checkpoint still copying the dirty pages must be done before any of them changes in place.
+    if (this.#cp.pending) this.#guard(() => this.#cp.finish());
     // Nothing else can see this update's result, so the pages it writes stay this store's own,
     // and owned pages change in place (a checkpoint in flight writes copies it took when it
     // began). Input is checked before any page changes; a failure after one did is fatal.
@@ -270,11 +275,40 @@ export class Store {
    * committed state; one computed against another root is refused with `BAD_ARGUMENT` (nothing
    * changes).
    */
-  commitPrepared(prepared: PreparedCommit): Uint8Array {
+  commitPrepared(prepared: PreparedCommit, options: { background?: boolean } = {}): Uint8Array {
     this.#live();
     this.#notLoading();
     checkPrepared(prepared);
-    return this.#commitPrepared(prepared, false, false);
+    if (options === null || typeof options !== "object") throw new StoreError("BAD_ARGUMENT", "options must be an object");
+    return this.#commitPrepared(prepared, false, false, options.background === true);
+  }
+
+  /**
+   * Resolves once no checkpoint is in flight, without blocking the thread (a checkpoint begun
+   * by `commitPrepared(p, { background: true })` runs in slices on the event loop, and its
+   * writes on the worker). A caller on the event loop awaits this before its next commit, which
+   * would otherwise finish that checkpoint in one block. Never rejects: a checkpoint that
+   * failed has failed the store, and the next call says so.
+   */
+  async idle(): Promise<void> {
+    if (this.#closed || this.#failed !== null) return;
+    await this.#cp.idle();
+  }
+
+  /** True while a checkpoint is begun and not finished (its slices, or its writes, in flight). */
+  get checkpointPending(): boolean {
+    return this.#cp.pending;
+  }
+
+  /** The last checkpoint's figures (its slices, when it ran in the background), or null. */
+  get lastCheckpoint(): CheckpointStats | null {
+    return this.#cp.last;
+  }
+
+  // A background checkpoint failed: memory and disk may disagree (reopen).
+  #failBehind(e: unknown): void {
+    this.#failed ??= e;
+    this.#cp.abandon();
   }
 
   /**
@@ -335,7 +369,8 @@ export class Store {
     const t3 = performance.now();
     this.#guard(() => {
       this.#cp.applyHeldIfUnread();
-      if (this.#due()) cp = this.#cp.begin(this.#seq, this.#top, this.#behind !== null);
+      // On the event loop: the checkpoint runs in the background, in slices (see checkpoint.ts).
+      if (this.#due()) cp = this.#cp.beginBehind(this.#seq, this.#top);
     });
     const t4 = performance.now();
     this.#lastCommit = {
@@ -345,6 +380,7 @@ export class Store {
       valuesMs: t3 - t2,
       logMs: t2 - t1,
       checkpoint: cp !== NO_CHECKPOINT,
+      checkpointBehind: cp.background,
       checkpointMs: cp !== NO_CHECKPOINT ? t4 - t3 : 0,
       valuesWriteMs: cp.valuesWriteMs,
       merkleWalMs: cp.merkleWalMs,
@@ -368,7 +404,7 @@ export class Store {
 
   // `owned`: the update's page images are this store's alone. `damaged`: the update changed
   // owned images in place, so memory already holds part of this commit and any failure is fatal.
-  #commitPrepared(prepared: PreparedCommit, owned: boolean, damaged: boolean): Uint8Array {
+  #commitPrepared(prepared: PreparedCommit, owned: boolean, damaged: boolean, background = false): Uint8Array {
     const { changes, update } = prepared;
     this.#checkCommittable(prepared);
     const t0 = performance.now();
@@ -391,7 +427,7 @@ export class Store {
       // A checkpoint held back for a reader: applied once no reader of the one before is left.
       this.#cp.applyHeldIfUnread();
       // The commit is durable: its checkpoint's writes may finish with the next commit.
-      if (this.#due()) cp = this.#cp.begin(this.#seq, this.#top, this.#behind !== null);
+      if (this.#due()) cp = background ? this.#cp.beginBehind(this.#seq, this.#top) : this.#cp.begin(this.#seq, this.#top, this.#behind !== null);
     } catch (e) {
       // Memory and disk may now disagree; the disk is at the old or the new commit, and a
       // reopen finds out which.
@@ -406,6 +442,7 @@ export class Store {
       valuesMs: t2 - t1,
       logMs: t3 - t2,
       checkpoint: cp !== NO_CHECKPOINT,
+      checkpointBehind: cp.background,
       checkpointMs: cp !== NO_CHECKPOINT ? t4 - t3 : 0,
       valuesWriteMs: cp.valuesWriteMs,
       merkleWalMs: cp.merkleWalMs,
@@ -593,6 +630,8 @@ export class Store {
       }
     }
     this.#closed = true;
+    // A checkpoint left in flight by a failure: its meta record's write, if any, ends first.
+    this.#cp.abandon();
     let closeFailure: unknown = null;
     for (const f of [{ close: () => this.#readers?.close() }, this.pages, this.values, this.redo, this.files.metaFile, { close: () => this.lock?.release() }]) {
       try {
@@ -619,6 +658,7 @@ export class Store {
       this.#deferredClose = "abandon";
       return;
     }
+    this.#cp.abandon();
     for (const f of [{ close: () => this.#readers?.close() }, this.pages, this.values, this.redo, this.files.metaFile, { close: () => this.lock?.release() }])
       closeQuietly(f);
   }

@@ -31,6 +31,29 @@ function say(line: string): void {
   }
 }
 
+// BMT_CRASH_BACKGROUND=1: the commits go the database's way, each after the last one's
+// checkpoint (every second commit) has finished in the background (`idle`), and begin the next
+// in the background, so that kills land in checkpoints' slices and in their writes.
+async function runBackground(dir: string, seed: number): Promise<void> {
+  const keys = universe(seed);
+  const store = Store.open(dir, { checkpointEvery: 2 });
+  say(`open ${store.seq}\n`);
+  const ppid = process.ppid;
+  while (process.ppid === ppid) {
+    await store.idle();
+    const s = store.seq + 1;
+    const root = store.commitPrepared(store.prepare(batchFor(seed, keys, s)), { background: true });
+    if (process.env.BMT_CRASH_HOLD === "1") {
+      say(`held ${s}\n`);
+      for (;;) Atomics.wait(nap, 0, 0, 1000);
+    }
+    say(`ack ${s} ${toHex(root)}\n`);
+    // Let the checkpoint's slices run between commits too.
+    await new Promise((r) => setImmediate(r));
+  }
+  store.close();
+}
+
 function run(dir: string, seed: number, pauseMs: number): void {
   const keys = universe(seed);
   const store = Store.open(dir);
@@ -58,4 +81,5 @@ if (!dir || !Number.isInteger(seed) || !(pause >= 0)) {
   process.stderr.write("usage: crash-child.ts DIR SEED [PAUSE_MS]\n");
   process.exit(2);
 }
-run(dir, seed, pause);
+if (process.env.BMT_CRASH_BACKGROUND === "1") await runBackground(dir, seed);
+else run(dir, seed, pause);

@@ -21,6 +21,8 @@ import { batchFor, universe } from "./crash-batches.ts";
 
 const seed = testSeed();
 const KILLS = Number(process.env.BMT_CRASH_KILLS ?? 50);
+// Kills of a child whose checkpoints run in the background (every second commit); more with BMT_LONG=1.
+const BACKGROUND_KILLS = Number(process.env.BMT_CRASH_KILLS_BACKGROUND ?? (process.env.BMT_LONG === "1" ? 50 : 12));
 const childPath = join(projectRoot, "test", "store", "crash-child.ts");
 const tmp = mkdtempSync(join(tmpdir(), "bmt-crash-"));
 const live = new Set<ChildProcess>();
@@ -70,11 +72,11 @@ interface Round {
  * Spawns the child and kills it `early` ms after the spawn, or else `delay` ms after its first
  * ack (with `hold`, once it says it holds a durable commit unacked); returns everything it wrote.
  */
-async function round(dir: string, early: number | null, delay: number, hold = false): Promise<Round> {
+async function round(dir: string, early: number | null, delay: number, hold: boolean, background: boolean): Promise<Round> {
   const child = spawn(process.execPath, ["--import", "tsx", childPath, dir, String(seed)], {
     cwd: projectRoot,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, BMT_CRASH_HOLD: hold ? "1" : "0" },
+    env: { ...process.env, BMT_CRASH_HOLD: hold ? "1" : "0", BMT_CRASH_BACKGROUND: background ? "1" : "0" },
   });
   live.add(child);
   try {
@@ -118,114 +120,119 @@ async function round(dir: string, early: number | null, delay: number, hold = fa
 }
 
 describe(`store: crash safety under SIGKILL (seed ${seed})`, () => {
-  it(`${KILLS} kills of a committing child; the store reopens at the last ack or the commit in flight`, async (t) => {
-    const rng = new Rng(seed ^ 0x2545f491);
-    const dir = join(tmp, "db");
-    const keys = universe(seed);
-    const model = new Model(seed, keys);
-    const ackRoots = new Map<number, string>();
-    let low = 0; // seq known to be on disk
-    let unresolved = false; // a kill whose outcome no open/check has seen yet
-    const outcomes = { atAck: 0, inFlight: 0 };
-    let checks = 0;
-    let earlyKills = 0;
-    let beforeOpen = 0;
-    let openMs = 700; // running estimate of spawn -> `open`
-    const t0 = performance.now();
+  for (const [what, background, kills] of [
+    ["a committing child", false, KILLS],
+    ["a child whose checkpoints run in the background, in slices", true, BACKGROUND_KILLS],
+  ] as const) {
+    it(`${kills} kills of ${what}; the store reopens at the last ack or the commit in flight`, async (t) => {
+      const rng = new Rng(seed ^ 0x2545f491);
+      const dir = join(tmp, background ? "db-background" : "db");
+      const keys = universe(seed);
+      const model = new Model(seed, keys);
+      const ackRoots = new Map<number, string>();
+      let low = 0; // seq known to be on disk
+      let unresolved = false; // a kill whose outcome no open/check has seen yet
+      const outcomes = { atAck: 0, inFlight: 0 };
+      let checks = 0;
+      let earlyKills = 0;
+      let beforeOpen = 0;
+      let openMs = 700; // running estimate of spawn -> `open`
+      const t0 = performance.now();
 
-    /** The disk is at `seq`: resolves the previous kill's outcome. */
-    const observe = (seq: number, what: string) => {
-      assert.ok(seq === low || seq === low + 1, `${what}: seq ${seq}, expected ${low} (last ack) or ${low + 1} (in flight)`);
-      if (unresolved) {
-        if (seq === low) outcomes.atAck++;
-        else outcomes.inFlight++;
-        unresolved = false;
-      }
-      low = seq;
-    };
+      /** The disk is at `seq`: resolves the previous kill's outcome. */
+      const observe = (seq: number, what: string) => {
+        assert.ok(seq === low || seq === low + 1, `${what}: seq ${seq}, expected ${low} (last ack) or ${low + 1} (in flight)`);
+        if (unresolved) {
+          if (seq === low) outcomes.atAck++;
+          else outcomes.inFlight++;
+          unresolved = false;
+        }
+        low = seq;
+      };
 
-    const check = () => {
-      const store = Store.open(dir);
-      try {
-        observe(store.seq, "check");
-        checks++;
-        // An acked root below the current seq, checked on the way.
-        const acked = [...ackRoots.keys()].filter((s) => s > model.seq && s < store.seq);
-        const mid = acked.length > 0 ? Math.max(...acked) : -1;
-        if (mid > 0) {
-          model.advanceTo(mid);
-          assert.equal(ackRoots.get(mid), model.root(), `acked root of seq ${mid}`);
+      const check = () => {
+        const store = Store.open(dir);
+        try {
+          observe(store.seq, "check");
+          checks++;
+          // An acked root below the current seq, checked on the way.
+          const acked = [...ackRoots.keys()].filter((s) => s > model.seq && s < store.seq);
+          const mid = acked.length > 0 ? Math.max(...acked) : -1;
+          if (mid > 0) {
+            model.advanceTo(mid);
+            assert.equal(ackRoots.get(mid), model.root(), `acked root of seq ${mid}`);
+          }
+          model.advanceTo(store.seq);
+          const root = model.root();
+          assert.equal(toHex(store.root), root, `root at seq ${store.seq}`);
+          const ack = ackRoots.get(store.seq);
+          if (ack !== undefined) assert.equal(ack, root, `acked root of seq ${store.seq}`);
+          ackRoots.clear();
+          let wrong = 0;
+          for (const key of keys) {
+            const want = model.map.get(toHex(key))?.value;
+            const got = store.get(key);
+            if (want === undefined ? got !== undefined : !(got && Buffer.from(got).equals(want))) wrong++;
+          }
+          assert.equal(wrong, 0, `values differing from the model at seq ${store.seq}`);
+          assert.equal(store.size, model.map.size, `entry count at seq ${store.seq}`);
+        } finally {
+          store.close();
         }
-        model.advanceTo(store.seq);
-        const root = model.root();
-        assert.equal(toHex(store.root), root, `root at seq ${store.seq}`);
-        const ack = ackRoots.get(store.seq);
-        if (ack !== undefined) assert.equal(ack, root, `acked root of seq ${store.seq}`);
-        ackRoots.clear();
-        let wrong = 0;
-        for (const key of keys) {
-          const want = model.map.get(toHex(key))?.value;
-          const got = store.get(key);
-          if (want === undefined ? got !== undefined : !(got && Buffer.from(got).equals(want))) wrong++;
-        }
-        assert.equal(wrong, 0, `values differing from the model at seq ${store.seq}`);
-        assert.equal(store.size, model.map.size, `entry count at seq ${store.seq}`);
-      } finally {
-        store.close();
-      }
-    };
+      };
 
-    // One kill in eight is of a child that holds a durable commit it has not acked, so the
-    // in-flight outcome is met whatever the machine's speed (random kills meet it too, about
-    // one in ten, between the commit point and the ack).
-    let held = 0;
-    let acked = 0; // rounds that acked a commit
-    let k = 1;
-    for (; k <= KILLS; k++) {
-      const hold = rng.int(8) === 0;
-      const early = !hold && rng.int(100) < 15 ? Math.round(openMs * (0.6 + rng.int(60) / 100)) : null;
-      const r = await round(dir, early, 30 + rng.int(371), hold);
-      assert.equal(r.signal, "SIGKILL", `child ${k} ended by itself (code ${r.code}): ${r.stderr}`);
-      let lastSeq = -1;
-      let ackedHere = false;
-      for (const line of r.lines) {
-        const [tag, n, root] = line.split(" ");
-        const seq = Number(n);
-        if (tag === "open") {
-          observe(seq, `open of child ${k}`);
-          lastSeq = seq;
-        } else if (tag === "ack" && root?.length === 66) {
-          assert.equal(seq, lastSeq + 1, `child ${k}: ack ${seq} after ${lastSeq}`);
-          ackRoots.set(seq, root);
-          lastSeq = seq;
-          low = seq;
-          ackedHere = true;
-        } else if (tag === "held" && hold) {
-          assert.equal(seq, lastSeq + 1, `child ${k}: held ${seq} after ${lastSeq}`);
-          held++;
-        } else if (line !== "" && !/^(open|ack)/.test(line)) {
-          assert.fail(`child ${k} wrote '${line}'`);
+      // One kill in eight is of a child that holds a durable commit it has not acked, so the
+      // in-flight outcome is met whatever the machine's speed (random kills meet it too, about
+      // one in ten, between the commit point and the ack).
+      let held = 0;
+      let acked = 0; // rounds that acked a commit
+      let k = 1;
+      for (; k <= kills; k++) {
+        const hold = rng.int(8) === 0;
+        const early = !hold && rng.int(100) < 15 ? Math.round(openMs * (0.6 + rng.int(60) / 100)) : null;
+        const r = await round(dir, early, 30 + rng.int(371), hold, background);
+        assert.equal(r.signal, "SIGKILL", `child ${k} ended by itself (code ${r.code}): ${r.stderr}`);
+        let lastSeq = -1;
+        let ackedHere = false;
+        for (const line of r.lines) {
+          const [tag, n, root] = line.split(" ");
+          const seq = Number(n);
+          if (tag === "open") {
+            observe(seq, `open of child ${k}`);
+            lastSeq = seq;
+          } else if (tag === "ack" && root?.length === 66) {
+            assert.equal(seq, lastSeq + 1, `child ${k}: ack ${seq} after ${lastSeq}`);
+            ackRoots.set(seq, root);
+            lastSeq = seq;
+            low = seq;
+            ackedHere = true;
+          } else if (tag === "held" && hold) {
+            assert.equal(seq, lastSeq + 1, `child ${k}: held ${seq} after ${lastSeq}`);
+            held++;
+          } else if (line !== "" && !/^(open|ack)/.test(line)) {
+            assert.fail(`child ${k} wrote '${line}'`);
+          }
         }
+        if (ackedHere) acked++;
+        // A child not killed early acks (or holds) a commit: nothing here waits on a clock.
+        if (early === null) assert.ok(ackedHere || hold, `child ${k} was killed before its first ack`);
+        if (r.openMs !== null) openMs = 0.7 * openMs + 0.3 * r.openMs;
+        if (early !== null) earlyKills++;
+        if (r.openMs === null) beforeOpen++;
+        unresolved = true;
+        // Usually look before the next child does; sometimes leave the repair to the child.
+        if (rng.int(100) < 60) check();
       }
-      if (ackedHere) acked++;
-      // A child not killed early acks (or holds) a commit: nothing here waits on a clock.
-      if (early === null) assert.ok(ackedHere || hold, `child ${k} was killed before its first ack`);
-      if (r.openMs !== null) openMs = 0.7 * openMs + 0.3 * r.openMs;
-      if (early !== null) earlyKills++;
-      if (r.openMs === null) beforeOpen++;
-      unresolved = true;
-      // Usually look before the next child does; sometimes leave the repair to the child.
-      if (rng.int(100) < 60) check();
-    }
-    if (unresolved) check();
-    const kills = k - 1;
-    const secs = ((performance.now() - t0) / 1000).toFixed(1);
-    const summary = `${kills} kills (${earlyKills} at start, ${beforeOpen} before the child's open returned, ${held} holding an unacked commit), ${acked} rounds acked, ${checks} checks, reached seq ${low} in ${secs} s; outcomes: ${outcomes.atAck} at the last ack, ${outcomes.inFlight} with the commit in flight durable`;
-    t.diagnostic(summary);
-    assert.ok(low >= acked, `progress: ${summary}`);
-    // Both outcomes were met: a kill before the child's open leaves the disk at the last ack,
-    // a held child leaves its commit durable unacked (random kills meet both too).
-    if (beforeOpen > 0) assert.ok(outcomes.atAck > 0, summary);
-    if (held > 0) assert.ok(outcomes.inFlight > 0, summary);
-  });
+      if (unresolved) check();
+      const killed = k - 1;
+      const secs = ((performance.now() - t0) / 1000).toFixed(1);
+      const summary = `${killed} kills (${earlyKills} at start, ${beforeOpen} before the child's open returned, ${held} holding an unacked commit), ${acked} rounds acked, ${checks} checks, reached seq ${low} in ${secs} s; outcomes: ${outcomes.atAck} at the last ack, ${outcomes.inFlight} with the commit in flight durable`;
+      t.diagnostic(summary);
+      assert.ok(low >= acked, `progress: ${summary}`);
+      // Both outcomes were met: a kill before the child's open leaves the disk at the last ack,
+      // a held child leaves its commit durable unacked (random kills meet both too).
+      if (beforeOpen > 0) assert.ok(outcomes.atAck > 0, summary);
+      if (held > 0) assert.ok(outcomes.inFlight > 0, summary);
+    });
+  }
 });
