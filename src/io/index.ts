@@ -6,5 +6,5 @@ export { type KvFile, type KvFileSystem, MemFile, MemFileSystem, NodeFile, nodeF
 export { memPageStoreFileSystem, nodePageStoreFileSystem, type PageStoreFileSystem, pathIn } from "./fs.ts";
 export { closeQuietly, findIoError, guardFile, guardFileSystem, IoError, ioErrorOf, type IoOp } from "./io-error.ts";
 export { StagingBuffer } from "./staging.ts";
-export { runSteps, type Steps } from "./steps.ts";
+export { runSteps, STEP_PAGES, type Steps } from "./steps.ts";
 export { CHAIN, WriteBehind, WriteJob } from "./write-behind.ts";

@@ -11,7 +11,7 @@ import { KvCorruptionError } from "./errors.ts";
 import type { KvFile } from "../io/file.ts";
 import { ValuePageCache } from "./cache.ts";
 import { StagingBuffer } from "../io/staging.ts";
-import { runSteps, type Steps } from "../io/steps.ts";
+import { runSteps, STEP_PAGES, type Steps } from "../io/steps.ts";
 import { WriteBehind, WriteJob } from "../io/write-behind.ts";
 import type { PageSink } from "./node-list.ts";
 import { FIRST_DATA_PAGE, KIND_FREELIST, PAGE_SIZE, pageCount, pageIsSound, readU32, sealBehind, sealValuePage, writeU16, writeU32 } from "./page.ts";
@@ -19,8 +19,6 @@ import { FIRST_DATA_PAGE, KIND_FREELIST, PAGE_SIZE, pageCount, pageIsSound, read
 const FREE_PER_PAGE = (PAGE_SIZE - 12) >> 2;
 const WRITE_RUN = 256; // pages per coalesced write (1 MiB)
 const SLAB_PAGES = 32;
-// Dirty pages copied for the worker between two steps of `prepareSteps` (1 MiB, well under a millisecond).
-const STEP_PAGES = 64;
 // Recycled buffers kept beyond the cache budget (4 MiB). Recycling also keeps slabs whole: a
 // slab is freed only when none of its pages is referenced.
 const MAX_SPARE = 1024;

@@ -41,13 +41,10 @@ import { checkTableInfo, type TableInfo } from "./table-info.ts";
 import { applyBehind, applyRecord, holdRecord } from "./wal-apply.ts";
 import { buildWalSteps, readWalBody, readWalHeader, writeWal } from "./wal.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "../io/fs.ts";
-import { closeQuietly, guardFileSystem, type KvFile, runSteps, StagingBuffer, type Steps, WriteBehind, WriteJob } from "../io/index.ts";
+import { closeQuietly, guardFileSystem, type KvFile, runSteps, StagingBuffer, STEP_PAGES, type Steps, WriteBehind, WriteJob } from "../io/index.ts";
 
 export { DEFAULT_INITIAL_BUCKETS, DEFAULT_MAX_LOAD, DEFAULT_PIN_DEPTH, type PageChange, type PageStoreOptions, type PageStoreStats, WAL_FILE_NAME };
 export { decodeTableInfo, encodeTableInfo, TABLE_INFO_BYTES, type TableInfo } from "./table-info.ts";
-
-// Pages copied between two steps of `prepareSteps`.
-const STEP_PAGES = 64;
 
 function idKey(id: Uint8Array): string {
   return Buffer.from(id.buffer, id.byteOffset, PAGE_ID_BYTES).toString("latin1");

@@ -4,7 +4,7 @@
 // passes. The result is a WAL record; nothing is published until the page store's `apply`.
 import { bucketHash, fingerprint, hashPageId } from "./bucket-hash.ts";
 import { BucketTable, META_EMPTY, META_OCCUPIED, occupiedMeta } from "./bucket-table.ts";
-import type { Steps } from "../io/index.ts";
+import { STEP_PAGES, type Steps } from "../io/index.ts";
 import type { PageTable } from "./page-table.ts";
 import type { TableFile } from "./table-file.ts";
 import type { WalRecord } from "./wal.ts";
@@ -25,9 +25,6 @@ export interface PreparedPages {
   /** The WAL is being written and synced by the worker (see `PageStore.prepare`'s `walBehind`). */
   walBehind?: boolean;
 }
-
-// Pages placed between two steps of `placeSteps`.
-const STEP_PAGES = 64;
 
 /**
  * Places the changes in the live table's buckets, in steps (see io/steps.ts). The placing

@@ -11,7 +11,7 @@
 //   64  u32 bucket of each page, u32 bucket of each meta change, u8 value of each meta change,
 //       zero padding to a multiple of 4096, then the page images in order.
 import { crc32 } from "node:zlib";
-import { CHAIN, type KvFile, runSteps, type StagingBuffer, type Steps, type WriteJob } from "../io/index.ts";
+import { CHAIN, type KvFile, runSteps, type StagingBuffer, STEP_PAGES, type Steps, type WriteJob } from "../io/index.ts";
 import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES, sealStamped, sealStampedBehind } from "./page.ts";
 
 const WAL_MAGIC = 0x4c574d42;
@@ -22,8 +22,6 @@ const WAL_HEADER_BYTES = 64;
 const TWO_32 = 0x1_0000_0000;
 // Replay reads page images in runs of this many, so a large commit costs few calls.
 const CHUNK_PAGES = 64;
-// Page images copied between two steps of `buildWalSteps`.
-const STEP_PAGES = 64;
 
 /** The geometry and identity of a WAL, readable without its body. */
 export interface WalHeader {

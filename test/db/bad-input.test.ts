@@ -656,6 +656,9 @@ const STORE_TABLE: Record<string, TableEntry> = {
       size: noArgs("Store.size", (ctx) => ctx.store.size),
       empty: noArgs("Store.empty", (ctx) => ctx.store.empty),
       lastCommit: noArgs("Store.lastCommit", (ctx) => ctx.store.lastCommit),
+      lastCheckpoint: noArgs("Store.lastCheckpoint", (ctx) => ctx.store.lastCheckpoint),
+      checkpointPending: noArgs("Store.checkpointPending", (ctx) => ctx.store.checkpointPending),
+      idle: noArgs("Store.idle", (ctx) => ctx.store.idle()),
       lastKey: noArgs("Store.lastKey", (ctx) => ctx.store.lastKey()),
       // No arguments; the one a non-empty store refuses, typed.
       beginLoad: async (t, ctx) =>
