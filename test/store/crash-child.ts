@@ -42,7 +42,7 @@ async function runBackground(dir: string, seed: number): Promise<void> {
   while (process.ppid === ppid) {
     await store.idle();
     const s = store.seq + 1;
-    const root = store.commitPrepared(store.prepare(batchFor(seed, keys, s)), { background: true });
+    const root = await store.commitPreparedAsync(store.prepare(batchFor(seed, keys, s)));
     if (process.env.BMT_CRASH_HOLD === "1") {
       say(`held ${s}\n`);
       for (;;) Atomics.wait(nap, 0, 0, 1000);
