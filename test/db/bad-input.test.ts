@@ -648,6 +648,17 @@ const STORE_TABLE: Record<string, TableEntry> = {
           [...NOT_OBJECTS, ["object", {}], ["half", { base: ctx.store.top, changes: [] }]],
           store_("prepared"),
         ),
+      commitPreparedAsync: (t, ctx) =>
+        each(
+          t,
+          null,
+          "Store.commitPreparedAsync",
+          (p: unknown) => ctx.store.commitPreparedAsync(p as never),
+          [null],
+          0,
+          [...NOT_OBJECTS, ["object", {}], ["half", { base: ctx.store.top, changes: [] }]],
+          store_("prepared"),
+        ),
       checkpoint: noArgs("Store.checkpoint", (ctx) => ctx.store.checkpoint()),
       stats: noArgs("Store.stats", (ctx) => ctx.store.stats()),
       root: noArgs("Store.root", (ctx) => ctx.store.root),
