@@ -491,8 +491,13 @@ export class DbCore {
 
   // The rollback log's rewrite, when due, comes first: it runs between commits, and a failure
   // there fails this commit before anything of it is written.
-  #logStage(log: RollbackLog, event: LogEvent): void {
-    if (log.wantsSnapshot) log.snapshot(this.#version);
+  // With `background`, the rewrite is started and written behind the commits that follow
+  // (`RollbackLog.startSnapshot`); a blocking caller writes it now unless one is running.
+  #logStage(log: RollbackLog, event: LogEvent, background: boolean): void {
+    if (log.wantsSnapshot && !log.snapshotRunning) {
+      if (background) log.startSnapshot(this.#version);
+      else log.snapshot(this.#version);
+    }
     log.stage(event);
   }
 
@@ -500,6 +505,7 @@ export class DbCore {
   // fsync the kernel may have dropped the pages it held, so the sync is never tried again.
   #logFailed(log: RollbackLog, e: unknown): DbError {
     log.dropStaged();
+    log.stopBackground();
     return this.#fail(e, "writing the rollback log failed");
   }
 
@@ -507,7 +513,7 @@ export class DbCore {
     const log = this.#log;
     if (log === null) return;
     try {
-      this.#logStage(log, event);
+      this.#logStage(log, event, false);
       log.sync();
     } catch (e) {
       throw this.#logFailed(log, e);
@@ -518,7 +524,7 @@ export class DbCore {
     const log = this.#log;
     if (log === null) return;
     try {
-      this.#logStage(log, event);
+      this.#logStage(log, event, true);
       const p = log.syncAsync();
       this.#inflight = p;
       try {
@@ -526,8 +532,11 @@ export class DbCore {
       } finally {
         this.#inflight = null;
       }
+      // The log's rewrite failed behind this commit: it fails here, before the store has any of it.
+      log.checkBackground();
     } catch (e) {
-      const err = this.#logFailed(log, e);
+      // The first failure is the one to report: the rewrite's, when it failed before this.
+      const err = this.#logFailed(log, log.backgroundError ?? e);
       if (this.#closed) closeQuietly(log);
       throw err;
     }
@@ -563,6 +572,7 @@ export class DbCore {
 
   #storeFailed(e: unknown): DbError {
     this.#log?.dropStaged();
+    this.#log?.stopBackground();
     // A refused prepared commit changed nothing; anything else may have failed mid-write.
     if (e instanceof StoreError && e.code === "BAD_ARGUMENT") return new DbError("CORRUPT", `database ${this.path}: ${e.message}`, { cause: e });
     return this.#fail(e, "the commit failed");

@@ -15,10 +15,16 @@
 // breaks the sequence and ends the replay there.
 //
 // Files `rollback.0` and `rollback.1` alternate: when the live one holds `window` events past its
-// snapshot (at least 16), the next commit first writes the chain to the other as a snapshot
-// (records, then a sync, then a header naming a higher generation, then a sync), and events
-// continue there. At open the valid header of the higher generation wins, so a crash while
-// writing a snapshot keeps the old file in force.
+// snapshot (at least 16), the chain is written to the other as a snapshot (records, then a sync,
+// then a header naming a higher generation, then a sync), and events continue there. An async
+// commit starts that snapshot in the background (async writes and syncs, each record's bytes as
+// encoded for its event) while later commits append to the live file; the first commit after
+// the snapshot is durable writes the events appended meanwhile after it, then its own event,
+// and switches files under its sync. A blocking commit writes the snapshot at once. At open the
+// valid header of the higher generation wins unless its file does not reach the store's seq
+// while the other's does (a background snapshot whose carried-over events never became
+// durable): the older file, which got every event, is then in force. So a crash while writing
+// a snapshot, or before the switch, keeps the old file in force.
 //
 // Header (64 bytes): magic, version, gen, snapSeq (store seq of the snapshot), snapCount,
 // snapBytes, crc32. Event: u32 body length, u32 crc32(body), body (see encodeEvent).
@@ -26,7 +32,8 @@
 // Damage: what a crash cannot explain is `DbError` `CORRUPT` naming the file and offset: a
 // snapshot record that fails (it was synced before its header), an event that fails while a
 // whole later event follows it, a live file's header that fails while the other file does not
-// reach the store (the damaged one was the newer), both headers failing in two files that
+// reach the store (the damaged one was the newer; a newer file that does not reach the store
+// while the older one does is taken for an unfinished switch, above), both headers failing in two files that
 // were both written, a file missing beside one of a later generation. What stays ambiguous (the
 // events end early with nothing whole after them: a zeroed or cut tail, or a database committed
 // without its log, as with `rollbackWindow: 0`) opens with a shorter window and says so: the
@@ -75,7 +82,10 @@ export class RollbackLog {
   #end: number;
   #events = 0;
   #chain: UndoRecord[];
-  #staged: { event: LogEvent; bytes: Uint8Array } | null = null;
+  #staged: { event: LogEvent; bytes: Uint8Array; into: 0 | 1; end: number } | null = null;
+  /** The snapshot being written in the background, or written and waiting to take over. */
+  #bg: Background | null = null;
+  #filesClosed = false;
   #closed = false;
   /** Set when open discarded the chain on disk, and why. */
   readonly resetReason: LogResetReason | null;
@@ -160,7 +170,30 @@ export class RollbackLog {
       let end = 0;
       let events = 0;
       if (cur !== -1) {
-        const r = replay(images[cur], headers[cur] as Header, storeSeq, window, name(cur));
+        let r: ReturnType<typeof replay> | Error;
+        try {
+          r = replay(images[cur], headers[cur] as Header, storeSeq, window, name(cur));
+        } catch (e) {
+          r = e as Error;
+        }
+        const older = (1 - cur) as 0 | 1;
+        if (typeof r !== "object" || r instanceof Error) {
+          // A snapshot written in the background is in force only once the events committed
+          // while it was written follow it durably in its file (carried over under one sync,
+          // so a crash may leave any of them torn): until then the older file, which got each
+          // of those events under its own commit's sync, reaches the store and is in force.
+          let r2: ReturnType<typeof replay> | null = null;
+          try {
+            if (headers[older] !== null) r2 = replay(images[older], headers[older] as Header, storeSeq, window, name(older));
+          } catch {
+            r2 = null;
+          }
+          if (r2 !== null && typeof r2 !== "string") {
+            r = r2;
+            cur = older;
+          }
+        }
+        if (r instanceof Error) throw r;
         if (typeof r === "string") {
           const other = 1 - cur;
           if (r === "behind-store" || r === "damaged") {
@@ -179,18 +212,7 @@ export class RollbackLog {
       }
       for (const i of [0, 1]) if (!present[i]) files.splice(i, 0, open(i));
       const pair = files as [LogFile, LogFile];
-      const log = new RollbackLog(
-        dir,
-        guarded,
-        pair,
-        window,
-        cur === -1 ? 1 : cur,
-        cur === -1 ? maxGen : (headers[cur] as Header).gen,
-        end,
-        events,
-        chain,
-        reason,
-      );
+      const log = new RollbackLog(dir, guarded, pair, window, cur === -1 ? 1 : cur, maxGen, end, events, chain, reason);
       if (reason !== null) {
         if (reason !== "new") {
           process.emitWarning(
@@ -228,23 +250,42 @@ export class RollbackLog {
     return this.#events;
   }
 
-  /** Writes `event` after the last one, not yet synced; `commitStaged` makes it part of the log. */
+  /**
+   * Writes `event` after the last one, not yet synced; `commitStaged` makes it part of the log.
+   * When a background snapshot is durable, the event goes to the snapshot's file instead, after
+   * the events committed while it was written (carried over), and committing it switches files.
+   */
   stage(event: LogEvent): void {
     const bytes = encodeEvent(event);
+    const bg = this.#bg;
+    if (bg !== null && bg.error !== null) throw bg.error;
+    if (bg !== null && bg.done) {
+      const f = this.#files[bg.next];
+      let at = bg.end;
+      for (const b of bg.since) {
+        f.write(b, at);
+        at += b.length;
+      }
+      f.write(bytes, at);
+      this.#staged = { event, bytes, into: bg.next, end: at + bytes.length };
+      return;
+    }
     this.#files[this.#cur].write(bytes, this.#end);
-    this.#staged = { event, bytes };
+    this.#staged = { event, bytes, into: this.#cur, end: this.#end + bytes.length };
   }
 
   /** Syncs the staged event (blocking). */
   sync(): void {
-    this.#files[this.#cur].sync();
+    this.#files[this.#stagedInto()].sync();
   }
 
   /** Syncs the staged event on the thread pool when the file allows it. */
   async syncAsync(): Promise<void> {
-    const f = this.#files[this.#cur];
-    if (f.syncAsync) await f.syncAsync();
-    else f.sync();
+    await syncOf(this.#files[this.#stagedInto()]);
+  }
+
+  #stagedInto(): 0 | 1 {
+    return this.#staged?.into ?? this.#cur;
   }
 
   /** The store committed the staged event's commit: the event is part of the log now. */
@@ -252,9 +293,88 @@ export class RollbackLog {
     const s = this.#staged;
     if (s === null) throw new Error("rollback log: nothing staged");
     this.#staged = null;
-    this.#end += s.bytes.length;
-    this.#events++;
+    if (s.event.kind === "forward") encoded.set(s.event.record, s.bytes);
+    const bg = this.#bg;
+    if (s.into !== this.#cur && bg !== null) {
+      // The snapshot's file, with every event since it, is durable: it is the live file now.
+      this.#cur = bg.next;
+      this.#gen = bg.gen;
+      this.#events = bg.since.length + 1;
+      this.#bg = null;
+      this.snapshots++;
+    } else {
+      this.#events++;
+      bg?.since.push(s.bytes);
+    }
+    this.#end = s.end;
     applyEvent(this.#chain, s.event, this.#window);
+  }
+
+  /** The background snapshot's failure, or null. */
+  get backgroundError(): unknown {
+    return this.#bg?.error ?? null;
+  }
+
+  /** Throws the failure of the background snapshot, if one failed. */
+  checkBackground(): void {
+    if (this.#bg !== null && this.#bg.error !== null) throw this.#bg.error;
+  }
+
+  /** The handle failed: a background snapshot starts no further write or sync. */
+  stopBackground(): void {
+    if (this.#bg !== null) this.#bg.stopped = true;
+  }
+
+  /** A background snapshot is being written (a blocking one must not start). */
+  get snapshotRunning(): boolean {
+    return this.#bg !== null;
+  }
+
+  /**
+   * Starts writing the chain, at store seq `seq`, as a snapshot into the other file, in the
+   * background: each record's bytes as they were encoded for its event, async writes, a sync,
+   * the header naming the next generation, a sync. Commits meanwhile append to the live file;
+   * the first `stage` after the snapshot is durable carries their events over and switches.
+   * A failed write or sync is thrown by the next `stage` (never retried). Call between commits.
+   */
+  startSnapshot(seq: number): void {
+    const next = (1 - this.#cur) as 0 | 1;
+    const f = this.#files[next];
+    const parts = this.#chain.map((record) => encoded.get(record) ?? encodeEvent({ kind: "forward", record }));
+    const gen = this.#gen + 1;
+    const created = f.size() === 0;
+    f.truncate(0);
+    const bg: Background = { next, gen, end: 0, done: false, error: null, since: [], settled: null, stopped: false };
+    this.#bg = bg;
+    const run = async (): Promise<void> => {
+      let at = LOG_HEADER_BYTES;
+      const gone = () => this.#closed || bg.stopped;
+      for (const b of parts) {
+        if (gone()) return;
+        await writeOf(f, b, at);
+        at += b.length;
+      }
+      if (gone()) return;
+      await syncOf(f);
+      if (gone()) return;
+      await writeOf(f, encodeHeader({ gen, snapSeq: seq, snapCount: parts.length, snapBytes: at - LOG_HEADER_BYTES }), 0);
+      if (gone()) return;
+      await syncOf(f);
+      if (gone()) return;
+      if (created) this.#fs.syncDir(this.#dir);
+      bg.end = at;
+      bg.done = true;
+    };
+    bg.settled = run()
+      .catch((e: unknown) => {
+        bg.error = e;
+      })
+      .finally(() => {
+        bg.settled = null;
+        // Closed while it ran: the files were left open for it; abandoned, it is harmless (a
+        // header-less file, or a newer one that does not reach the store: the older file wins).
+        if (this.#closed) this.#closeFiles();
+      });
   }
 
   /** The store did not commit the staged event's commit: forget it (the bytes are overwritten). */
@@ -282,7 +402,7 @@ export class RollbackLog {
     f.truncate(0);
     let at = LOG_HEADER_BYTES;
     for (const record of this.#chain) {
-      const bytes = encodeEvent({ kind: "forward", record });
+      const bytes = encoded.get(record) ?? encodeEvent({ kind: "forward", record });
       f.write(bytes, at);
       at += bytes.length;
     }
@@ -298,10 +418,21 @@ export class RollbackLog {
     this.snapshots++;
   }
 
-  /** Closes the files, each once, whatever fails (the first failure is thrown after). */
+  /**
+   * Closes the files, each once, whatever fails (the first failure is thrown after). With a
+   * background snapshot in flight the files close when its current write or sync returns, and
+   * the snapshot is abandoned.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#bg?.settled) return;
+    this.#closeFiles();
+  }
+
+  #closeFiles(): void {
+    if (this.#filesClosed) return;
+    this.#filesClosed = true;
     let failure: unknown = null;
     for (const f of this.#files) {
       try {
@@ -312,6 +443,37 @@ export class RollbackLog {
     }
     if (failure !== null) throw failure;
   }
+}
+
+/** A snapshot written in the background (see `RollbackLog.startSnapshot`). */
+interface Background {
+  readonly next: 0 | 1;
+  readonly gen: number;
+  /** Where the snapshot ends in its file (once `done`). */
+  end: number;
+  /** Its records and header are durable. */
+  done: boolean;
+  /** The write or sync that failed. */
+  error: unknown;
+  /** Bytes of the events committed to the live file since the snapshot's seq. */
+  readonly since: Uint8Array[];
+  /** Settles when the background work has (null once it has). */
+  settled: Promise<void> | null;
+  /** The handle failed: start no further write or sync. */
+  stopped: boolean;
+}
+
+/** Each undo record's event bytes as first encoded or read, so snapshots do not encode again. */
+const encoded = new WeakMap<UndoRecord, Uint8Array>();
+
+async function syncOf(f: LogFile): Promise<void> {
+  if (f.syncAsync) await f.syncAsync();
+  else f.sync();
+}
+
+async function writeOf(f: LogFile, b: Uint8Array, at: number): Promise<void> {
+  if (f.writeAsync) await f.writeAsync(b, at);
+  else f.write(b, at);
 }
 
 /** Applies one event to a chain kept at most `window` long (Infinity: untrimmed). */
@@ -345,6 +507,7 @@ function replay(
     const d = decodeEvent(image, at);
     // The snapshot was synced before its header was written: it cannot be torn.
     if (d === null || d.event.kind !== "forward") throw new DbError("CORRUPT", `${file}: snapshot record ${i} of ${h.snapCount} at offset ${at} is damaged`);
+    encoded.set(d.event.record, image.slice(at, at + d.length));
     applyEvent(chain, d.event, Infinity);
     at += d.length;
   }
@@ -369,6 +532,7 @@ function replay(
       if (d === null && at < image.length) return "damaged";
       break;
     }
+    if (d.event.kind === "forward") encoded.set(d.event.record, image.slice(at, at + d.length));
     applyEvent(chain, d.event, Infinity);
     at += d.length;
     seq = s;

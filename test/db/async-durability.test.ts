@@ -172,3 +172,70 @@ describe(`db: the redo log's sync off the event loop (seed ${seed})`, () => {
     again.close();
   });
 });
+
+describe(`db: the rollback log's snapshot in the background (seed ${seed})`, () => {
+  /** A database whose next async commit starts the rollback log's snapshot (16 events in the live file). */
+  function due(rng: Rng) {
+    return setup(rng, 16);
+  }
+
+  it("commits go on while the snapshot is written, the next commit after it switches files, and a crash at any of those points reopens exact", async () => {
+    const rng = new Rng(seed + 5);
+    const { fs, db, keys, chain } = due(rng);
+    const gates = [fs.gate("/rollback.0", "write"), fs.gate("/rollback.1", "write")];
+    const images: { fs: FaultFs; chain: Model[] }[] = [];
+    const commit = async () => {
+      const c = randomChanges(rng, keys, 1 + rng.int(8));
+      await write(db.beginWrite(), c).finishSync().commit();
+      chain.push(Model.of(chain[chain.length - 1]).apply(c));
+      images.push({ fs: fs.clone(), chain: [...chain] });
+    };
+    const snaps = db.metrics().rollbackLogSnapshots;
+    await commit();
+    await Promise.race(gates.map((g) => g.reached));
+    // The snapshot's first write is held: commits keep appending to the live file.
+    for (let i = 0; i < 3; i++) await commit();
+    assert.equal(db.metrics().rollbackLogSnapshots, snaps, "no switch while the snapshot is being written");
+    for (const g of gates) g.open();
+    for (let i = 0; i < 30 && db.metrics().rollbackLogSnapshots === snaps; i++) await commit();
+    assert.equal(db.metrics().rollbackLogSnapshots, snaps + 1, "the commit after the snapshot switched files");
+    await commit();
+    db.close();
+    assert.deepEqual(fs.closedBusy, []);
+    for (const [i, im] of images.entries()) {
+      const again = open(DIR, { ...OPTIONS, fs: im.fs });
+      assert.equal(sameState(again, im.chain, W), null, `image after commit ${i}`);
+      again.close();
+    }
+    const again = open(DIR, { ...OPTIONS, fs });
+    assert.equal(sameState(again, chain, W), null);
+    again.close();
+  });
+
+  it("close with the snapshot in flight: abandoned, no file closed under its write, and the reopen keeps every commit with its history", async () => {
+    const rng = new Rng(seed + 6);
+    const { fs, db, keys, chain } = due(rng);
+    const gates = [fs.gate("/rollback.0", "write"), fs.gate("/rollback.1", "write")];
+    const c = randomChanges(rng, keys, 6);
+    await write(db.beginWrite(), c).finishSync().commit();
+    chain.push(Model.of(chain[chain.length - 1]).apply(c));
+    await Promise.race(gates.map((g) => g.reached));
+    db.close();
+    assert.equal(fs.openFiles().filter((f) => f.includes("rollback")).length, 2, "the log's files stay open under the snapshot's write");
+    for (const g of gates) g.open();
+    for (let i = 0; i < 4; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(fs.closedBusy, [], "no file closed under its own write");
+    assert.deepEqual(fs.openFiles(), []);
+    const again = open(DIR, { ...OPTIONS, fs });
+    assert.equal(sameState(again, chain, W), null);
+    // And the log goes on: enough commits for the next snapshot, then a rollback through it.
+    for (let i = 0; i < 20; i++) {
+      const d = randomChanges(rng, keys, 1 + rng.int(5));
+      await write(again.beginWrite(), d).finishSync().commit();
+      chain.push(Model.of(chain[chain.length - 1]).apply(d));
+    }
+    await again.rollback(W);
+    assert.equal(toHex(again.root), chain[chain.length - 1 - W].root());
+    again.close();
+  });
+});

@@ -71,6 +71,7 @@ export class FaultFs implements PageStoreFileSystem {
   /** Async operations in flight, per open file (the latest file opened under a path). */
   #busy = new Map<string, { add(n: number): void }>();
 
+  #issuedBefore = false;
   #gates: { suffix: string; kind: "sync" | "write"; reach(): void; opened: Promise<FaultCode | undefined> }[] = [];
 
   /**
@@ -98,6 +99,8 @@ export class FaultFs implements PageStoreFileSystem {
     const at = this.#gates.findIndex((g) => g.kind === kind && path.endsWith(g.suffix));
     const gate = at === -1 ? null : this.#gates.splice(at, 1)[0];
     gate?.reach();
+    // An async operation issued before the fault is not one written after it, whenever it runs.
+    const before = this.fault === null;
     return new Promise((resolve, reject) => {
       const run = (code: FaultCode | undefined) =>
         setImmediate(() => {
@@ -109,7 +112,12 @@ export class FaultFs implements PageStoreFileSystem {
               this.faultOp = kind;
               throw this.fault;
             }
-            op();
+            this.#issuedBefore = before;
+            try {
+              op();
+            } finally {
+              this.#issuedBefore = false;
+            }
             resolve();
           } catch (e) {
             reject(e);
@@ -157,7 +165,7 @@ export class FaultFs implements PageStoreFileSystem {
   #step(op: Op, path: string, tear?: (keep: number) => void, len = 0): void {
     this.ops++;
     if (op === "write") this.writes++;
-    if (this.fault !== null && MUTATING.has(op)) this.afterFault.push(`${op} ${path}`);
+    if (this.fault !== null && MUTATING.has(op) && !this.#issuedBefore) this.afterFault.push(`${op} ${path}`);
     const a = this.#armed;
     if (a === null) return;
     if (this.fault !== null) {

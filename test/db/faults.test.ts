@@ -1,5 +1,5 @@
-// Fault injection, SQLite style: for each piece of work (a commit, a commit that rewrites the
-// rollback log, a commit that checkpoints, a rollback, an open that replays, a create, a close),
+// Fault injection, SQLite style: for each piece of work (a commit, a commit that starts the
+// rollback log's rewrite in the background (a failure there is reported by the next commit), a commit that checkpoints, a rollback, an open that replays, a create, a close),
 // fail its N-th file operation for N = 1, 2, ... until the work completes with no failure left,
 // with EIO, ENOSPC and EROFS, and separately tear its N-th write (a prefix lands, then EIO).
 // After each failure:
@@ -143,6 +143,10 @@ async function attempt(s: Scenario, p: Plan, fs: FaultFs, arm: () => void): Prom
     switch (s.action) {
       case "commit":
         await (await write((db as Db).beginWrite(), p.action).finish()).commit();
+        // The rollback log's rewrite runs behind the commits that follow its start: a write or
+        // sync of it that failed fails the handle, reported by the next commit (nothing of
+        // which is written).
+        if (fs.fired) await (await write((db as Db).beginWrite(), p.action).finish()).commit();
         break;
       case "commitSync":
         (await write((db as Db).beginWrite(), p.action).finish()).commitSync();
@@ -230,8 +234,11 @@ async function trial(s: Scenario, p: Plan, mode: Mode, n: number, tally: Tally):
       if (inFlightWork) assert.deepEqual(fs.afterFault, [], `${what}: written or synced after the failure`);
     }
   }
+  // A background write or sync of the rollback log in flight at close returns first.
+  for (let i = 0; i < 4; i++) await new Promise((r) => setImmediate(r));
   if (s.action === "close") assert.deepEqual(fs.afterFault, [], `${what}: written or synced after the failure`);
   assert.deepEqual(fs.openFiles(), [], `${what}: files left open`);
+  assert.deepEqual(fs.closedBusy, [], `${what}: a file closed under its own write or sync`);
   assert.deepEqual(fs.doubleCloses, [], `${what}: files closed twice`);
   // Reopen on the healthy file system.
   const again = open(DIR, { ...optionsOf(s), fs });
