@@ -68,7 +68,6 @@ export function toDbError(e: unknown): DbError {
   return new DbError("INTERNAL", `unexpected failure: ${message}`, { cause: e });
 }
 
-const tag = (v: unknown): string => Object.prototype.toString.call(v);
 
 function* syncScan<T>(it: Generator<T, void, undefined>): Generator<T, void, undefined> {
   try {
@@ -86,12 +85,18 @@ async function* asyncScan<T>(it: AsyncGenerator<T, void, undefined>): AsyncGener
   }
 }
 
-/** What a guarded method returns: promises and generators convert what they throw later. */
+/**
+ * What a guarded method returns: promises and generators convert what they throw later. Every
+ * read passes here (a `get` three times: itself and its two internal hooks), so values, bytes
+ * and plain objects leave after a type test or one property read: no `toString` string built.
+ */
 function guardResult(r: unknown): unknown {
+  if (typeof r !== "object" || r === null || r instanceof Uint8Array) return r;
   if (r instanceof Promise) return r.catch((e: unknown) => Promise.reject(toDbError(e)));
-  const t = tag(r);
-  if (t === "[object Generator]") return syncScan(r as Generator<unknown, void, undefined>);
-  if (t === "[object AsyncGenerator]") return asyncScan(r as AsyncGenerator<unknown, void, undefined>);
+  // Generator objects carry their kind as the tag their prototype defines.
+  const t = (r as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+  if (t === "Generator") return syncScan(r as Generator<unknown, void, undefined>);
+  if (t === "AsyncGenerator") return asyncScan(r as AsyncGenerator<unknown, void, undefined>);
   return r;
 }
 
