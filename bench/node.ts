@@ -190,7 +190,12 @@ async function main(): Promise<void> {
         ],
         ["session p99 / median", `${r.sessionMs.p99OverMedian.toFixed(2)}x`, "≤ 3x", flag(targets.sessionP99Over3xMedian)],
         ["finish() / commit() median (ms)", `${f1(r.finishMsMedian)} / ${f1(r.commitMsMedian)}`, "", ""],
-        ["finish() work median; longest step p50 / max (ms)", `${f1(r.finishWorkMsMedian)}; ${f1(r.finishLongestStepMs.p50)} / ${f1(r.finishLongestStepMs.max)}`, "", ""],
+        [
+          "finish() work median; longest step p50 / max (ms)",
+          `${f1(r.finishWorkMsMedian)}; ${f1(r.finishLongestStepMs.p50)} / ${f1(r.finishLongestStepMs.max)}`,
+          "",
+          "",
+        ],
         [
           "RSS before / after / peak (MiB)",
           `${r.rssMiB.before.toFixed(0)} / ${r.rssMiB.after.toFixed(0)} / ${r.rssMiB.peak.toFixed(0)}`,

@@ -68,7 +68,6 @@ export function toDbError(e: unknown): DbError {
   return new DbError("INTERNAL", `unexpected failure: ${message}`, { cause: e });
 }
 
-
 function* syncScan<T>(it: Generator<T, void, undefined>): Generator<T, void, undefined> {
   try {
     yield* it;
