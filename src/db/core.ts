@@ -264,7 +264,7 @@ export class DbCore {
   /** Throws unless the handle is usable. */
   live(): void {
     if (this.#closed) throw new DbError("CLOSED", `database ${this.path} is closed`);
-    if (this.#failed !== null) throw new DbError("FAILED", `database ${this.path} failed during a commit; reopen it`, { cause: this.#failed });
+    if (this.#failed !== null) throw new DbError("FAILED", `database ${this.path} failed; reopen it`, { cause: ioErrorOf(this.#failed) ?? this.#failed });
   }
 
   /** Throws `READ_ONLY` on a read-only handle. */
@@ -495,7 +495,8 @@ export class DbCore {
   // (`RollbackLog.startSnapshot`); a blocking caller writes it now unless one is running.
   #logStage(log: RollbackLog, event: LogEvent, background: boolean): void {
     if (log.wantsSnapshot && !log.snapshotRunning) {
-      if (background) log.startSnapshot(this.#version);
+      // A failed rewrite fails the handle at once, so that the first failure is the one reported.
+      if (background) log.startSnapshot(this.#version, (e) => void (this.#failed ??= e));
       else log.snapshot(this.#version);
     }
     log.stage(event);
@@ -580,9 +581,14 @@ export class DbCore {
 
   // Marks the handle failed by `e` and returns the `FAILED` error to throw; its cause is the
   // failed file operation (an `IoError`, with the system error as its cause) when there is one.
+  // The first failure wins: a rewrite of the rollback log that failed in the background before
+  // this commit's own write is the cause, whichever the commit met.
   #fail(e: unknown, what: string): DbError {
     this.#failed ??= e;
-    return new DbError("FAILED", `database ${this.path}: ${what} (${(e as Error)?.message ?? String(e)}); reopen it`, { cause: ioErrorOf(e) ?? e });
+    const first = this.#failed;
+    return new DbError("FAILED", `database ${this.path}: ${what} (${(first as Error)?.message ?? String(first)}); reopen it`, {
+      cause: ioErrorOf(first) ?? first,
+    });
   }
 
   #advance(seq: number, t: Transition): void {

@@ -335,9 +335,10 @@ export class RollbackLog {
    * background: each record's bytes as they were encoded for its event, async writes, a sync,
    * the header naming the next generation, a sync. Commits meanwhile append to the live file;
    * the first `stage` after the snapshot is durable carries their events over and switches.
-   * A failed write or sync is thrown by the next `stage` (never retried). Call between commits.
+   * A failed write or sync is thrown by the next `stage` (never retried) and told to `failed`
+   * when it happens. Call between commits.
    */
-  startSnapshot(seq: number): void {
+  startSnapshot(seq: number, failed?: (e: unknown) => void): void {
     const next = (1 - this.#cur) as 0 | 1;
     const f = this.#files[next];
     const parts = this.#chain.map((record) => encoded.get(record) ?? encodeEvent({ kind: "forward", record }));
@@ -368,6 +369,7 @@ export class RollbackLog {
     bg.settled = run()
       .catch((e: unknown) => {
         bg.error = e;
+        failed?.(e);
       })
       .finally(() => {
         bg.settled = null;

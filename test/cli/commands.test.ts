@@ -385,7 +385,7 @@ for (let i = 0; i < 5; i++) {
   const s = db.beginWrite();
   s.set(new Uint8Array(31).fill(i + 1), new Uint8Array(40).fill(i));
   s.delete(Uint8Array.from(Buffer.from(${JSON.stringify(entries.slice(0, 5).map((e) => toHex(e.key).slice(2)))}[i], "hex")));
-  s.finish().commitSync();
+  s.finishSync().commitSync();
 }
 console.log(Buffer.from(db.root).toString("hex"));
 process.exit(0);
