@@ -126,8 +126,8 @@ export class Pin {
   /** Use `DbCore.pin`. */
   constructor(
     private readonly core: DbCore,
-    /** The version kept readable. */
-    readonly version: number,
+    /** The seq whose state is kept readable. */
+    readonly seq: number,
   ) {}
   /** True once released. */
   get released(): boolean {
@@ -137,7 +137,7 @@ export class Pin {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.core.unpin(this.version);
+    this.core.unpin(this.seq);
   }
 }
 
@@ -184,7 +184,7 @@ export class DbCore {
   readonly #storeState: StoreState;
   readonly #log: RollbackLog | null;
   readonly #window: number;
-  #version: number;
+  #seq: number;
   #closed = false;
   #failed: unknown = null;
   readonly #transitions = new Map<number, Transition>();
@@ -215,7 +215,7 @@ export class DbCore {
       page: (id) => (reader as StoreReader).page(id),
     };
     this.#storeState = new StoreState(typedReads(path, source));
-    this.#version = store ? store.seq : (reader as StoreReader).seq;
+    this.#seq = store ? store.seq : (reader as StoreReader).seq;
   }
 
   /** Opens the database in `path` (see `DbOptions`). */
@@ -277,9 +277,9 @@ export class DbCore {
     return this.#closed;
   }
 
-  /** The current version (store sequence number). */
-  get version(): number {
-    return this.#version;
+  /** The current seq (the store's sequence number: commits and rollbacks so far). */
+  get seq(): number {
+    return this.#seq;
   }
 
   /** The current root node. */
@@ -327,23 +327,23 @@ export class DbCore {
   }
 
   /** Keeps `version` readable until the pin is released. */
-  pin(version: number): Pin {
-    this.#pins.set(version, (this.#pins.get(version) ?? 0) + 1);
-    return new Pin(this, version);
+  pin(seq: number): Pin {
+    this.#pins.set(seq, (this.#pins.get(seq) ?? 0) + 1);
+    return new Pin(this, seq);
   }
 
   /** @internal Called by `Pin.release`. */
-  unpin(version: number): void {
-    const n = (this.#pins.get(version) ?? 0) - 1;
-    if (n > 0) this.#pins.set(version, n);
-    else this.#pins.delete(version);
+  unpin(seq: number): void {
+    const n = (this.#pins.get(seq) ?? 0) - 1;
+    if (n > 0) this.#pins.set(seq, n);
+    else this.#pins.delete(seq);
     this.#prune();
   }
 
   #prune(): void {
     // Past versions in the rollback window stay readable unpinned: forward commits share their
     // reverse deltas with the undo chain, so keeping them costs little.
-    let min = Math.max(0, this.#version - this.#window);
+    let min = Math.max(0, this.#seq - this.#window);
     for (const v of this.#pins.keys()) if (v < min) min = v;
     for (const u of this.#transitions.keys()) if (u <= min) this.#transitions.delete(u);
     for (const v of this.#past.keys()) if (v < min) this.#past.delete(v);
@@ -362,28 +362,27 @@ export class DbCore {
   }
 
   /** The state at `version` (current or kept in memory); use synchronously, do not keep. */
-  viewAt(version: number): StateView {
+  viewAt(seq: number): StateView {
     this.live();
-    if (version === this.#version) return this.#storeState;
-    let view = this.#past.get(version);
+    if (seq === this.#seq) return this.#storeState;
+    let view = this.#past.get(seq);
     if (view !== undefined) return view;
-    if (version > this.#version) throw new DbError("CORRUPT", `version ${version} is ahead of the database's ${this.#version}`);
+    if (seq > this.#seq) throw new DbError("CORRUPT", `seq ${seq} is ahead of the database's ${this.#seq}`);
     const deltas: (readonly Change[])[] = [];
-    for (let u = this.#version; u > version; u--) {
+    for (let u = this.#seq; u > seq; u--) {
       const t = this.#transitions.get(u);
-      if (t === undefined)
-        throw new DbError("EXPIRED", `the state of version ${version} is no longer kept (nothing pinned it; the database is at ${this.#version})`);
+      if (t === undefined) throw new DbError("EXPIRED", `the state at seq ${seq} is no longer kept (nothing pinned it; the database is at ${this.#seq})`);
       deltas.push(t.reverse);
     }
-    const top = (this.#transitions.get(version + 1) as Transition).prevTop;
+    const top = (this.#transitions.get(seq + 1) as Transition).prevTop;
     view = new DeltaState(() => this.#storeState, composeReverse(deltas), top, null, this.counters);
-    this.#past.set(version, view);
+    this.#past.set(seq, view);
     return view;
   }
 
   /** The base key of the commit that made `version`, if kept (for telling forks from stale). */
-  baseOfVersion(version: number): object | number | null | undefined {
-    return this.#transitions.get(version)?.base;
+  baseOfSeq(seq: number): object | number | null | undefined {
+    return this.#transitions.get(seq)?.base;
   }
 
   /** True while a commit or rollback is queued or being written. */
@@ -426,7 +425,7 @@ export class DbCore {
     const event = this.#forwardEvent(src);
     await this.#logAsync(event);
     const t1 = performance.now();
-    const seq = this.#version + 1;
+    const seq = this.#seq + 1;
     await this.#storeWriteAsync({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs });
     this.#advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
     this.counters.commits++;
@@ -443,13 +442,13 @@ export class DbCore {
   }
 
   #forwardEvent(src: CommitSource): LogEvent {
-    return { kind: "forward", record: { seq: this.#version + 1, prevTop: src.prevTop, top: src.update.top, reverse: src.reverse } };
+    return { kind: "forward", record: { seq: this.#seq + 1, prevTop: src.prevTop, top: src.update.top, reverse: src.reverse } };
   }
 
   #storeCommit(src: CommitSource, base: object | number, queuedMs: number, t0: number): number {
     const store = this.#store as Store;
     const t1 = performance.now();
-    const seq = this.#version + 1;
+    const seq = this.#seq + 1;
     this.#storeWrite(() => store.commitPrepared({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs }));
     this.#advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
     this.counters.commits++;
@@ -464,7 +463,7 @@ export class DbCore {
     if (!Number.isInteger(n) || n < 0 || n > chain.length) {
       throw new DbError("BAD_ARGUMENT", `n must be an integer in 0 .. ${chain.length} (the commits the rollback log holds), got ${String(n)}`);
     }
-    if (n === 0) return this.#version;
+    if (n === 0) return this.#seq;
     await this.#awaitCheckpoint();
     const t0 = performance.now();
     const records = chain.slice(chain.length - n).reverse();
@@ -479,7 +478,7 @@ export class DbCore {
     if (!equalBytes(update.top.root, target.root) || update.top.kind !== target.kind) {
       throw new DbError("CORRUPT", `rolling back ${n} commits gives root ${toHex(update.top.root)}, the log says ${toHex(target.root)}`);
     }
-    const seq = this.#version + 1;
+    const seq = this.#seq + 1;
     await this.#logAsync({ kind: "rollback", seq, n, remaining: chain.length - n });
     const t1 = performance.now();
     await this.#storeWriteAsync({ base: prevTop, changes, update, updateMs });
@@ -496,8 +495,8 @@ export class DbCore {
   #logStage(log: RollbackLog, event: LogEvent, background: boolean): void {
     if (log.wantsSnapshot && !log.snapshotRunning) {
       // A failed rewrite fails the handle at once, so that the first failure is the one reported.
-      if (background) log.startSnapshot(this.#version, (e) => void (this.#failed ??= e));
-      else log.snapshot(this.#version);
+      if (background) log.startSnapshot(this.#seq, (e) => void (this.#failed ??= e));
+      else log.snapshot(this.#seq);
     }
     log.stage(event);
   }
@@ -593,7 +592,7 @@ export class DbCore {
 
   #advance(seq: number, t: Transition): void {
     this.#transitions.set(seq, t);
-    this.#version = seq;
+    this.#seq = seq;
     this.#past.clear();
     this.#prune();
   }

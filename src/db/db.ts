@@ -103,7 +103,7 @@ export class Db implements Disposable, AsyncDisposable {
   /** Commits and rollbacks made since the database was created (the store's sequence number). */
   get seq(): number {
     this.#core.live();
-    return this.#core.version;
+    return this.#core.seq;
   }
 
   /** Commits `rollback(n)` can undo now (n at most this; up to `rollbackWindow`). */
@@ -127,7 +127,7 @@ export class Db implements Disposable, AsyncDisposable {
   /** A snapshot of the current state. */
   beginRead(): Snapshot {
     this.#core.live();
-    return new Snapshot(this.#core, this.#core.pin(this.#core.version), null);
+    return new Snapshot(this.#core, this.#core.pin(this.#core.seq), null);
   }
 
   /**
@@ -143,8 +143,8 @@ export class Db implements Disposable, AsyncDisposable {
     for (let k = 1; k <= chain.length; k++) {
       const record = chain[chain.length - k];
       if (!equalBytes(record.prevTop.root, root)) continue;
-      const pin = core.pin(core.version);
-      const version = pin.version;
+      const pin = core.pin(core.seq);
+      const version = pin.seq;
       const deltas = chain
         .slice(chain.length - k)
         .reverse()

@@ -10,9 +10,9 @@ import { DeltaState, pageMap, type StateView } from "./state.ts";
 
 /** @internal A finished session's state: changes over a base, with root and page writes. */
 export class Layer {
-  /** The overlay below, or null when the base is the database at `baseVersion`. */
+  /** The overlay below, or null when the base is the database at `baseSeq`. */
   parent: Layer | null;
-  readonly baseVersion: number;
+  readonly baseSeq: number;
   readonly state: DeltaState;
   readonly reverse: readonly Change[];
   readonly prevTop: MerkleTop;
@@ -25,7 +25,7 @@ export class Layer {
   constructor(
     readonly core: DbCore,
     parent: Layer | null,
-    baseVersion: number,
+    baseSeq: number,
     changes: readonly Change[],
     reverse: readonly Change[],
     prevTop: MerkleTop,
@@ -34,7 +34,7 @@ export class Layer {
     pin: Pin | null,
   ) {
     this.parent = parent;
-    this.baseVersion = baseVersion;
+    this.baseSeq = baseSeq;
     this.reverse = reverse;
     this.prevTop = prevTop;
     this.update = update;
@@ -56,7 +56,7 @@ export class Layer {
 
   /** The base's state now. */
   baseView(): StateView {
-    return this.parent !== null ? this.parent.view() : this.core.viewAt(this.baseVersion);
+    return this.parent !== null ? this.parent.view() : this.core.viewAt(this.baseSeq);
   }
 
   /** This layer's state now: the database at the version it made once committed. */
@@ -66,15 +66,15 @@ export class Layer {
 
   /** The key naming the base, for telling siblings (same base) from other commits. */
   get baseKey(): object | number {
-    return this.parent ?? this.baseVersion;
+    return this.parent ?? this.baseSeq;
   }
 
   /** Why committing now is refused, or null when it is allowed. */
   refusal(): DbError | null {
-    if (this.committedAs !== null) return new DbError("ALREADY_COMMITTED", `the session was already committed (version ${this.committedAs})`);
-    let baseVersion: number;
-    if (this.parent === null) baseVersion = this.baseVersion;
-    else if (this.parent.committedAs !== null) baseVersion = this.parent.committedAs;
+    if (this.committedAs !== null) return new DbError("ALREADY_COMMITTED", `the session was already committed (seq ${this.committedAs})`);
+    let baseSeq: number;
+    if (this.parent === null) baseSeq = this.baseSeq;
+    else if (this.parent.committedAs !== null) baseSeq = this.parent.committedAs;
     else {
       const up = this.parent.refusal();
       if (up === null || up.code === "PARENT_NOT_COMMITTED") {
@@ -82,17 +82,14 @@ export class Layer {
       }
       return new DbError(up.code, `the overlay below the session can never commit: ${up.message}`);
     }
-    const now = this.core.version;
-    if (baseVersion === now) return null;
-    if (this.core.baseOfVersion(baseVersion + 1) === this.baseKey) {
-      return new DbError(
-        "SIBLING_COMMITTED",
-        `another session on the same base (root ${toHex(this.prevTop.root)}) was committed as version ${baseVersion + 1}`,
-      );
+    const now = this.core.seq;
+    if (baseSeq === now) return null;
+    if (this.core.baseOfSeq(baseSeq + 1) === this.baseKey) {
+      return new DbError("SIBLING_COMMITTED", `another session on the same base (root ${toHex(this.prevTop.root)}) was committed as seq ${baseSeq + 1}`);
     }
     return new DbError(
       "STALE",
-      `the database moved since the session's base (root ${toHex(this.prevTop.root)}, version ${baseVersion}; now version ${now}, root ${toHex(this.core.top.root)})`,
+      `the database moved since the session's base (root ${toHex(this.prevTop.root)}, seq ${baseSeq}; now seq ${now}, root ${toHex(this.core.top.root)})`,
     );
   }
 

@@ -221,7 +221,7 @@ export class Snapshot extends StateReadable implements Disposable, AsyncDisposab
     if (!(pin instanceof Pin)) throw new DbError("BAD_ARGUMENT", "snapshots come from Db.beginRead or Db.beginReadAt, not from new");
     this.#pin = pin;
     this.#delta = delta;
-    this.#root = (delta?.top ?? core.viewAt(pin.version).top).root.slice();
+    this.#root = (delta?.top ?? core.viewAt(pin.seq).top).root.slice();
     core.snapshotsOpen++;
     // A snapshot dropped without release is released when collected.
     core.registry.register(this, { release: () => Snapshot.#drop(core, pin) }, this);
@@ -246,7 +246,7 @@ export class Snapshot extends StateReadable implements Disposable, AsyncDisposab
   /** @internal */
   protected _view(): StateView {
     if (this.#released) throw new DbError("RELEASED", "the snapshot was released");
-    return this.#delta ?? this._core.viewAt(this.#pin.version);
+    return this.#delta ?? this._core.viewAt(this.#pin.seq);
   }
 
   /** @internal */

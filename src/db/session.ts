@@ -209,7 +209,7 @@ export class FinishedSession extends Overlay {
 export class WriteSession {
   readonly #core: DbCore;
   readonly #parent: Layer | null;
-  readonly #baseVersion: number;
+  readonly #baseSeq: number;
   #pin: Pin | null;
   readonly #writes = new Map<string, Change>();
   readonly #baseValues = new Map<string, Uint8Array | null>();
@@ -226,15 +226,15 @@ export class WriteSession {
     if (!(core instanceof DbCore)) throw new DbError("BAD_ARGUMENT", "write sessions come from Db.beginWrite, not from new");
     this.#core = core;
     this.#parent = parent;
-    this.#baseVersion = parent === null ? core.version : -1;
-    this.#pin = parent === null ? core.pin(core.version) : null;
+    this.#baseSeq = parent === null ? core.seq : -1;
+    this.#pin = parent === null ? core.pin(core.seq) : null;
     if (this.#pin !== null) core.registry.register(this, this.#pin, this);
     this.#readKeys = witness ? new Map() : null;
     this.#prevTop = this.#base().top;
   }
 
   #base(): StateView {
-    return this.#parent !== null ? this.#parent.view() : this.#core.viewAt(this.#baseVersion);
+    return this.#parent !== null ? this.#parent.view() : this.#core.viewAt(this.#baseSeq);
   }
 
   #open(what: string): void {
@@ -416,7 +416,7 @@ export class WriteSession {
     }
     lap();
     const t1 = performance.now();
-    const layer = new Layer(this.#core, this.#parent, this.#baseVersion, changes, reverse, this.#prevTop, update, workMs, this.#pin);
+    const layer = new Layer(this.#core, this.#parent, this.#baseSeq, changes, reverse, this.#prevTop, update, workMs, this.#pin);
     // The layer holds the pin now.
     this.#core.registry.unregister(this);
     this.#pin = null;
