@@ -361,6 +361,15 @@ export class DbCore {
     }
   }
 
+  /**
+   * Reads ahead, on the thread pool, the value pages on the paths to `keys` (sorted, checked)
+   * that are not in memory (`Store.readAhead`); a hint: never rejects.
+   */
+  async readAhead(keys: readonly Uint8Array[]): Promise<void> {
+    if (this.#closed || this.#failed !== null) return;
+    await this.#store?.readAhead(keys).catch(() => 0);
+  }
+
   /** The state at `version` (current or kept in memory); use synchronously, do not keep. */
   viewAt(seq: number): StateView {
     this.live();

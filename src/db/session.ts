@@ -343,10 +343,18 @@ export class WriteSession {
     this.#open("finish");
     this.#state = "finishing";
     try {
-      const steps = this.#finishSteps();
+      const changes = sortedChanges(this.#writes);
+      // The pages the update and the reverse delta will read, read on the thread pool first: a
+      // step then finds them in memory instead of blocking the event loop on the file. The
+      // first step waits for a turn of the event loop and for that.
+      const ahead = this.#core.readAhead(changes.map(([k]) => k));
+      const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+      await turn();
+      await ahead;
+      const steps = this.#finishSteps(changes);
       let r = steps.next();
       while (!r.done) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await turn();
         r = steps.next();
       }
       return r.value;
@@ -365,7 +373,7 @@ export class WriteSession {
     this.#open("finishSync");
     this.#state = "finishing";
     try {
-      return drainSteps(this.#finishSteps());
+      return drainSteps(this.#finishSteps(sortedChanges(this.#writes)));
     } catch (e) {
       this.#state = "open";
       throw e;
@@ -373,7 +381,7 @@ export class WriteSession {
   }
 
   /** The finish, yielding between steps of about DEFAULT_STEP_MS. */
-  *#finishSteps(): Generator<void, FinishedSession, void> {
+  *#finishSteps(changes: Change[]): Generator<void, FinishedSession, void> {
     let steps = 0;
     let workMs = 0;
     let longest = 0;
@@ -384,7 +392,6 @@ export class WriteSession {
       workMs += d;
       if (d > longest) longest = d;
     };
-    const changes = sortedChanges(this.#writes);
     // The update reads most old values anyway (the small subtries it rebuilds); the rest are
     // looked up. The base's views are resolved at every step: a commit between steps makes the
     // pinned version a past state, read differently but the same.

@@ -28,6 +28,11 @@ export interface KvFile {
   /** Optional: `write` on the thread pool; files without it are written with `write`. */
   writeAsync?(buf: Uint8Array, position: number): Promise<void>;
   /**
+   * Optional: `read` on the thread pool (for reading ahead of a caller that reads
+   * synchronously later); files without it are not read ahead.
+   */
+  readAsync?(buf: Uint8Array, position: number): Promise<number>;
+  /**
    * The OS file descriptor, for files a worker thread may write behind the caller (see the
    * page store's write-behind). Absent for in-memory and wrapped files, which are then
    * written inline.
@@ -96,6 +101,20 @@ export class NodeFile implements KvFile {
         fs.write(fd, buf, done, buf.length - done, position + done, (e, n) => (e ? reject(e) : resolve(n))),
       );
     }
+  }
+
+  /** See `KvFile.readAsync`: positional reads on the thread pool until `buf` is full or the file ends. */
+  async readAsync(buf: Uint8Array, position: number): Promise<number> {
+    let done = 0;
+    while (done < buf.length) {
+      const fd = this.#fd;
+      const n = await new Promise<number>((resolve, reject) =>
+        fs.read(fd, buf, done, buf.length - done, position + done, (e, r) => (e ? reject(e) : resolve(r))),
+      );
+      if (n === 0) break;
+      done += n;
+    }
+    return done;
   }
 
   /** See `KvFile.truncate`. */

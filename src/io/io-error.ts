@@ -84,7 +84,7 @@ function typed(op: IoOp, path: string, e: unknown): IoError {
   return e instanceof IoError ? e : new IoError(op, path, e);
 }
 
-/** `file` with every call's failure raised as an `IoError` (`syncAsync` and `writeAsync` included). */
+/** `file` with every call's failure raised as an `IoError` (`syncAsync`, `writeAsync` and `readAsync` included). */
 export function guardFile<F extends KvFile>(file: F): F {
   if (seamWrapped.has(file)) return file;
   const path = file.path;
@@ -112,32 +112,33 @@ export function guardFile<F extends KvFile>(file: F): F {
   };
   // The descriptor stays visible to the write-behind worker (whose failures are typed there).
   if (file.fd !== undefined) Object.defineProperty(out, "fd", { get: () => file.fd, enumerable: true });
-  const syncAsync = file.syncAsync;
-  if (syncAsync !== undefined) {
-    out.syncAsync = () => {
-      try {
-        return syncAsync.call(file).catch((e: unknown) => {
-          throw typed("sync", path, e);
-        });
-      } catch (e) {
-        return Promise.reject(typed("sync", path, e));
-      }
-    };
-  }
-  const writeAsync = file.writeAsync;
-  if (writeAsync !== undefined) {
-    out.writeAsync = (buf, position) => {
-      try {
-        return writeAsync.call(file, buf, position).catch((e: unknown) => {
-          throw typed("write", path, e);
-        });
-      } catch (e) {
-        return Promise.reject(typed("write", path, e));
-      }
-    };
-  }
+  const syncAsync = guardAsync(file, file.syncAsync, "sync", path);
+  if (syncAsync !== undefined) out.syncAsync = syncAsync;
+  const writeAsync = guardAsync(file, file.writeAsync, "write", path);
+  if (writeAsync !== undefined) out.writeAsync = writeAsync;
+  const readAsync = guardAsync(file, file.readAsync, "read", path);
+  if (readAsync !== undefined) out.readAsync = readAsync;
   seamWrapped.add(out);
   return out as F;
+}
+
+// An optional async call of `file`, its failure (thrown or rejected) raised as an `IoError`.
+function guardAsync<A extends unknown[], R>(
+  file: KvFile,
+  call: ((...args: A) => Promise<R>) | undefined,
+  op: IoOp,
+  path: string,
+): ((...args: A) => Promise<R>) | undefined {
+  if (call === undefined) return undefined;
+  return (...args: A) => {
+    try {
+      return call.apply(file, args).catch((e: unknown) => {
+        throw typed(op, path, e);
+      });
+    } catch (e) {
+      return Promise.reject(typed(op, path, e));
+    }
+  };
 }
 
 // What the seam already wraps (guarding twice returns the object itself).

@@ -51,6 +51,12 @@ export class ValuePageCache {
     return this.#pages[slot]!;
   }
 
+  /** The cached page, or undefined, without counting a hit or a miss or marking it used. */
+  peek(no: number): Uint8Array | undefined {
+    const slot = no < this.#index.length ? this.#index[no] : -1;
+    return slot < 0 ? undefined : this.#pages[slot]!;
+  }
+
   /** Caches `page` under `no`, evicting a page not used recently when full; returns its buffer. */
   set(no: number, page: Uint8Array): Uint8Array | undefined {
     if (no >= this.#index.length) {

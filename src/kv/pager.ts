@@ -75,6 +75,11 @@ export class Pager implements PageSink {
   #behindError: unknown = undefined;
   /** Where pages written behind are sealed; reused once the job reading it is settled. */
   readonly #staging = new StagingBuffer();
+  /**
+   * Page numbers being read ahead (`readAhead`), one set per call in flight. A number taken
+   * again for a new page meanwhile (`allocate`) leaves its set: the image read is stale.
+   */
+  readonly #ahead = new Set<Set<number>>();
 
   /** Creates a pager over `file` whose pages are all below `highWater`. */
   constructor(file: KvFile, highWater: number, cacheBytes: number, maxDirtyPages: number) {
@@ -144,6 +149,59 @@ export class Pager implements PageSink {
     }
     if (p[4] !== kind) this.#corrupt(no, `expected page kind ${kind}, found ${p[4]}`);
     return p;
+  }
+
+  /** Page `no` when it is in memory (dirty or cached), else undefined; never reads the file. */
+  peek(no: number): Uint8Array | undefined {
+    return (this.#dirty.size > 0 ? this.#dirty.get(no) : undefined) ?? this.#cache.peek(no);
+  }
+
+  /**
+   * Reads the pages `nos` that are not in memory on the thread pool (adjacent ones in one call)
+   * and caches those that are sound, so that a synchronous `read` later finds them in memory
+   * instead of blocking on the file. Resolves to the number of pages cached. Best effort: a
+   * file without `readAsync`, a failed or short read, or a damaged page caches nothing, and the
+   * synchronous read reports what is wrong. A page whose number was taken for a new page while
+   * it was read (its image is stale), or that entered memory meanwhile, is dropped.
+   */
+  async readAhead(nos: readonly number[]): Promise<number> {
+    if (this.file.readAsync === undefined) return 0;
+    const want = nos.filter((no) => no >= FIRST_DATA_PAGE && no < this.highWater && this.peek(no) === undefined).sort((a, b) => a - b);
+    if (want.length === 0) return 0;
+    const reading = new Set(want);
+    this.#ahead.add(reading);
+    const runs: Promise<{ first: number; buf: Uint8Array; n: number } | null>[] = [];
+    try {
+      for (let i = 0; i < want.length; ) {
+        let j = i + 1;
+        while (j < want.length && j - i < SLAB_PAGES && want[j] === want[j - 1] + 1) j++;
+        const first = want[i];
+        const buf = new Uint8Array((j - i) * PAGE_SIZE);
+        runs.push(
+          (this.file.readAsync(buf, first * PAGE_SIZE) as Promise<number>).then(
+            (n) => ({ first, buf, n }),
+            () => null,
+          ),
+        );
+        i = j;
+      }
+      const done = await Promise.all(runs);
+      let cached = 0;
+      for (const run of done) {
+        if (run === null) continue;
+        for (let x = 0; x < Math.floor(run.n / PAGE_SIZE); x++) {
+          const no = run.first + x;
+          const p = run.buf.subarray(x * PAGE_SIZE, (x + 1) * PAGE_SIZE);
+          if (!reading.has(no) || this.peek(no) !== undefined || !pageIsSound(p, no)) continue;
+          this.#pagesRead++;
+          this.#cacheSet(no, p);
+          cached++;
+        }
+      }
+      return cached;
+    } finally {
+      this.#ahead.delete(reading);
+    }
   }
 
   /** Like `read`, but a page not already in memory is not cached (for one-off scans). */
@@ -229,6 +287,7 @@ export class Pager implements PageSink {
     }
     const no = this.#reusable.pop()!;
     this.#fresh.add(no);
+    for (const reading of this.#ahead) reading.delete(no);
     const old = this.#cache.take(no);
     if (old !== undefined && this.#spare.length < MAX_SPARE) this.#spare.push(old);
     return no;
@@ -463,5 +522,7 @@ export class Pager implements PageSink {
   dropCache(): void {
     this.writeDirty();
     this.#cache.clear();
+    // Images being read ahead were read for the cache just dropped.
+    for (const reading of this.#ahead) reading.clear();
   }
 }

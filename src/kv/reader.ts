@@ -3,6 +3,8 @@ import { KvError } from "./errors.ts";
 import { KEY_BITS, KEY_BYTES, checkKey, kvBadKey, compareKeyAt, prefixFloor, sharesBitPrefix } from "./key.ts";
 import { type CellVisitor, Cursor, lookup } from "./cursor.ts";
 import type { Pager } from "./pager.ts";
+import { branchChild, branchFind } from "./branch.ts";
+import { KIND_BRANCH } from "./page.ts";
 
 /**
  * A key and its value: copies the caller owns and may modify. Small copies may share one
@@ -56,6 +58,47 @@ export abstract class KvReader {
     checkKey(key, "key", kvBadKey);
     this._ensure(this._token());
     return lookup(this._pager, this._root, this._height, key);
+  }
+
+  /**
+   * Reads the pages on the paths to `keys` (sorted) that are not in memory on the thread pool,
+   * a level of the tree per round, so that later synchronous reads of those keys find them
+   * cached; resolves to the pages read. Best effort (see `Pager.readAhead`): what could not be
+   * read is read, or reported, by the synchronous read.
+   */
+  async readAhead(keys: readonly Uint8Array[]): Promise<number> {
+    let total = 0;
+    // A round reads the missing pages of one level or more; the tree has `_height` levels.
+    for (let round = 0; round <= this._height; round++) {
+      this._ensure(this._token());
+      const missing = this.#missingOnPaths(keys);
+      if (missing.length === 0) break;
+      const n = await this._pager.readAhead(missing);
+      if (n === 0) break;
+      total += n;
+    }
+    return total;
+  }
+
+  // The first page not in memory on each key's path (a page whose kind is wrong ends the path:
+  // the synchronous read reports it).
+  #missingOnPaths(keys: readonly Uint8Array[]): number[] {
+    const pager = this._pager;
+    const out = new Set<number>();
+    if (this._root === 0) return [];
+    for (const key of keys) {
+      let no = this._root;
+      for (let level = this._height - 1; ; level--) {
+        const p = pager.peek(no);
+        if (p === undefined) {
+          out.add(no);
+          break;
+        }
+        if (level === 0 || p[4] !== KIND_BRANCH) break;
+        no = branchChild(p, branchFind(p, key));
+      }
+    }
+    return [...out];
   }
 
   /** True when `key` is present. */

@@ -21,7 +21,7 @@
 // checkpoint's pages), table-growth.ts (the next generation), wal.ts (the WAL's format),
 // wal-apply.ts (replay, the in-place apply, a read-only store's held WAL), table-info.ts.
 import { BucketTable } from "./bucket-table.ts";
-import { MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, stampPage } from "./page.ts";
+import { MAX_PAGE_DEPTH, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, pageIdOf, stampPage } from "./page.ts";
 import { DEFAULT_PAGE_CACHE_BYTES, MerklePageCache } from "./page-cache.ts";
 import { PageStoreError } from "./page-store-errors.ts";
 import {
@@ -356,6 +356,7 @@ export class PageStore {
     const p = this.#prepared;
     if (p === null) throw new PageStoreError("STATE", "no prepared commit to apply");
     if (p.walBehind === true) throw new PageStoreError("STATE", "the prepared commit's WAL is still being written: settlePrepared first");
+    this.#pt.epoch++;
     if (p.next === null) {
       const fd = this.#pt.table.file.fd;
       if (this.#writer !== null && fd !== undefined && p.wal !== undefined) applyBehind(this.#pt, p.rec, this.#wal.path, p.wal, fd, this.#writer);
@@ -431,6 +432,27 @@ export class PageStore {
   /** Empties the page cache, pinned pages included (they come back on their next read). */
   dropCache(): void {
     this.#pt.cache.clear();
+    this.#pt.epoch++;
+  }
+
+  /**
+   * Reads the pages on the paths to `keys` (31-byte keys) that are in the table and not in
+   * memory on the thread pool and caches them, so that `get` of those pages later does not
+   * block on the file. A path is followed down while the meta bytes say its next page may be
+   * there. Resolves to the pages cached; best effort (see `PageTable.readAhead`), never rejects.
+   */
+  async readAhead(keys: readonly Uint8Array[]): Promise<number> {
+    if (this.#closed || this.#failed !== null) return 0;
+    const buckets = new Set<number>();
+    const id = new Uint8Array(PAGE_ID_BYTES);
+    for (const key of keys) {
+      for (let d = 0; d <= MAX_PAGE_DEPTH; d++) if (!this.#pt.probeAhead(pageIdOf(key, d, id), buckets)) break;
+    }
+    try {
+      return await this.#pt.readAhead([...buckets]);
+    } catch {
+      return 0;
+    }
   }
 
   /**
@@ -462,6 +484,7 @@ export class PageStore {
       }
     }
     this.#pt.cache.clear();
+    this.#pt.epoch++;
     this.#staging.release();
     if (failure !== null) throw failure;
   }

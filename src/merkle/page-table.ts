@@ -36,6 +36,11 @@ export class PageTable {
   fsyncs = 0;
   rebuilds = 0;
   replays = 0;
+  /**
+   * Bumped whenever bucket images may change on disk or the cache is emptied (an in-place
+   * apply, a new table generation, `dropCache`): a read ahead begun before caches nothing.
+   */
+  epoch = 0;
 
   constructor(
     table: TableFile,
@@ -79,6 +84,77 @@ export class PageTable {
       b = (b + 1) & t.mask;
     }
     return undefined;
+  }
+
+  /** Bucket `b`'s image when it is in memory (held, being written, cached), else undefined. */
+  #inMemory(b: number): Uint8Array | undefined {
+    return this.held?.get(b) ?? this.behind?.get(b) ?? (this.cache.has(b) ? this.cache.get(b) : undefined);
+  }
+
+  /**
+   * The buckets a probe for `id` may read from the file, judged from the meta bytes and the
+   * images in memory alone: every bucket on its probe with its fingerprint whose image is not
+   * in memory, up to its page's image in memory or an empty bucket, added to `out`. Returns
+   * false when there is certainly no such page (an empty bucket came first).
+   */
+  probeAhead(id: Uint8Array, out: Set<number>): boolean {
+    const t = this.meta;
+    const h = hashPageId(id);
+    const want = occupiedMeta(fingerprint(h));
+    let b = bucketHash(h) & t.mask;
+    let maybe = false;
+    for (let i = 0; i < t.buckets; i++, b = (b + 1) & t.mask) {
+      const m = t.meta[b];
+      if (m === META_EMPTY) return maybe;
+      if (m !== want) continue;
+      const page = this.#inMemory(b);
+      if (page === undefined) {
+        out.add(b);
+        maybe = true;
+      } else if (carriesId(page, id)) {
+        return true;
+      }
+    }
+    return maybe;
+  }
+
+  /**
+   * Reads buckets `buckets` of the live table on the thread pool and caches the sound images
+   * not in memory by then, so that a synchronous `find` later meets them in memory. Resolves
+   * to the images cached. Best effort: a file without `readAsync`, a failed or short read or a
+   * damaged image caches nothing (the synchronous read reports it), and nothing read is cached
+   * when the table changed meanwhile (`epoch`).
+   */
+  async readAhead(buckets: readonly number[]): Promise<number> {
+    const table = this.table;
+    const readAsync = table.file.readAsync;
+    if (readAsync === undefined || buckets.length === 0) return 0;
+    const epoch = this.epoch;
+    const images = await Promise.all(
+      buckets.map((b) => {
+        const page = new Uint8Array(MERKLE_PAGE_BYTES);
+        return readAsync.call(table.file, page, table.offsetOf(b)).then(
+          (n) => (n === MERKLE_PAGE_BYTES ? page : null),
+          () => null,
+        );
+      }),
+    );
+    if (this.epoch !== epoch || this.table !== table) return 0;
+    let cached = 0;
+    for (let i = 0; i < buckets.length; i++) {
+      const b = buckets[i];
+      const page = images[i];
+      if (page === null || this.#inMemory(b) !== undefined) continue;
+      try {
+        verifyBucketPage(page, table.file.path, table.offsetOf(b), this.meta.meta[b]);
+      } catch {
+        continue;
+      }
+      this.pagesRead++;
+      this.cacheSet(b, page);
+      cached++;
+    }
+    return cached;
   }
 
   /** The image in bucket `b` of the live table: held, being written, cached, or read and verified. */

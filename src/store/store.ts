@@ -453,6 +453,22 @@ export class Store {
     return this.#top.root.slice();
   }
 
+  /**
+   * Reads the value pages and merkle pages on the paths to `keys` (31-byte keys, best sorted)
+   * that are not in memory on the thread pool, so that a trie update or lookups of those keys
+   * that follow find them cached instead of blocking the thread on the file. Resolves to the
+   * pages read. Best effort: a failed read is not reported here (the synchronous read that
+   * meets the page reads it again, and reports a failure), and a closed or failed store reads
+   * nothing.
+   */
+  async readAhead(keys: readonly Uint8Array[]): Promise<number> {
+    if (!Array.isArray(keys)) throw new StoreError("BAD_ARGUMENT", "keys must be an array of 31-byte keys");
+    for (let i = 0; i < keys.length; i++) checkStoreKey(keys[i], `keys[${i}]`);
+    if (this.#closed || this.#failed !== null) return 0;
+    const [values, pages] = await Promise.all([this.values.readAhead(keys).catch(() => 0), this.pages.readAhead(keys)]);
+    return values + pages;
+  }
+
   /** The greatest key in the store, or undefined when it is empty (one prefix probe per bit). */
   lastKey(): Uint8Array | undefined {
     this.#live();

@@ -671,6 +671,7 @@ const STORE_TABLE: Record<string, TableEntry> = {
       checkpointPending: noArgs("Store.checkpointPending", (ctx) => ctx.store.checkpointPending),
       idle: noArgs("Store.idle", (ctx) => ctx.store.idle()),
       lastKey: noArgs("Store.lastKey", (ctx) => ctx.store.lastKey()),
+      readAhead: (t, ctx) => each(t, null, "Store.readAhead", (k: Uint8Array[]) => ctx.store.readAhead(k), [[key]], 0, BAD_KEY_LISTS, store_("keys")),
       // No arguments; the one a non-empty store refuses, typed.
       beginLoad: async (t, ctx) =>
         t.refuses("Store.beginLoad() of a non-empty store", () => ctx.store.beginLoad(), { family: StoreError, codes: ["NOT_EMPTY"], names: "not empty" }),
