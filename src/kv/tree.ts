@@ -214,6 +214,18 @@ export class KvTree extends KvReader {
   }
 
   /**
+   * Writes the pages changed since the last commit to the file now (never over a page a
+   * durable tree uses), after which they are ordinary cached pages, within the cache's budget:
+   * a bulk load's memory then does not grow with its size. Nothing refers to them until the
+   * next commit.
+   */
+  writeDirty(): void {
+    this.#live();
+    if (this.#prepared !== null) throw new KvError("BUSY", "a prepared commit awaits markDurable");
+    this.#guarded(() => this._pager.writeDirty());
+  }
+
+  /**
    * Commit step 1: writes all new pages and the free list, syncs the file, and returns the
    * tree-meta record of the new state. Nothing refers to the new pages until that record is
    * published (`publish`) or kept by an outer commit record (then call `markDurable`). With

@@ -2,6 +2,7 @@
 // format facts the layers above need, and proofs over stored pages.
 export { type LeafSource, pagesNodeSource } from "./node-source.ts";
 export { MAX_PAGE_DEPTH, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, pageIdKey, pageIdOf } from "./page.ts";
+export { DEFAULT_PAGE_CACHE_BYTES } from "./page-cache.ts";
 export { PageStore, type PageStoreStats } from "./page-store.ts";
 export { decodeTableInfo, encodeTableInfo, TABLE_INFO_BYTES, type TableInfo } from "./table-info.ts";
 export { tableFileName } from "./table-file.ts";

@@ -34,6 +34,7 @@ import {
   WAL_FILE_NAME,
 } from "./page-store-options.ts";
 import { carriesId, PageTable } from "./page-table.ts";
+import { PageSpill } from "./page-spill.ts";
 import { placeSteps, type PreparedPages } from "./placement.ts";
 import { discardNext, rebuildTable } from "./table-growth.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
@@ -65,6 +66,8 @@ export class PageStore {
   readonly #writer: WriteBehind | null;
   /** The WAL is built here; the in-place job reads its page images until settled. */
   readonly #staging = new StagingBuffer();
+  /** Pages a bulk load wrote out before its commit point (page-spill.ts). */
+  readonly #spill: PageSpill;
   #failed: unknown = null;
 
   private constructor(dir: string, fs: PageStoreFileSystem, wal: KvFile, table: TableFile, meta: BucketTable, options: PageStoreOptions, lastSeq: number) {
@@ -73,6 +76,7 @@ export class PageStore {
     this.#wal = wal;
     this.#lastSeq = lastSeq;
     this.#maxLoad = options.maxLoad ?? DEFAULT_MAX_LOAD;
+    this.#spill = new PageSpill(dir, fs);
     this.#writer = options.writeBehind === false || options.readOnly === true ? null : new WriteBehind();
     const cache = new MerklePageCache(options.cacheBytes ?? DEFAULT_PAGE_CACHE_BYTES);
     this.#pt = new PageTable(table, meta, cache, options.pinDepth ?? DEFAULT_PIN_DEPTH, options.readOnly === true, this.#writer);
@@ -116,8 +120,9 @@ export class PageStore {
     checkTableInfo({ gen: 0, buckets });
     wal.truncate(0);
     wal.sync();
-    // A crash before the first commit point may have left a grown generation 1 behind.
+    // A crash before the first commit point may have left a grown generation 1 behind, or a spill.
     fs.remove(pathIn(dir, tableFileName(1)));
+    PageSpill.discard(dir, fs);
     const table = TableFile.create(fs.open(pathIn(dir, tableFileName(0))), 0, buckets);
     try {
       table.file.sync();
@@ -190,6 +195,7 @@ export class PageStore {
       // commit point, the next by a crash before it.
       if (info.gen > 0) fs.remove(pathIn(dir, tableFileName(info.gen - 1)));
       fs.remove(pathIn(dir, tableFileName(info.gen + 1)));
+      PageSpill.discard(dir, fs);
       fs.syncDir(dir);
     } catch (e) {
       // The table file only: the WAL is `open`'s to close. Nothing is in flight at open.
@@ -223,6 +229,25 @@ export class PageStore {
     this.#live();
     if (!(id instanceof Uint8Array) || id.length !== PAGE_ID_BYTES) throw new PageStoreError("BAD_ARGUMENT", "page id: expected 32 bytes");
     return this.#pt.find(id, null);
+  }
+
+  /**
+   * Bulk load: writes out page `id` (copied) before the commit that holds it; the next `prepare`
+   * puts it in the table it builds (`changes` must not name it). Reads see it once that commit
+   * is applied; a crash before then forgets it (page-spill.ts).
+   */
+  spill(id: Uint8Array, page: Uint8Array): void {
+    this.#live();
+    if (this.#pt.held !== null) throw new PageStoreError("READ_ONLY", "page store opened read-only");
+    if (!(page instanceof Uint8Array) || page.length !== MERKLE_PAGE_BYTES || !(id instanceof Uint8Array) || id.length !== PAGE_ID_BYTES) {
+      throw new PageStoreError("BAD_PAGE", "spill: expected a 32-byte id and a 4096-byte page");
+    }
+    this.#spill.add(id, page);
+  }
+
+  /** Pages spilled and not yet in the live table. */
+  get spilled(): number {
+    return this.#spill.size;
   }
 
   /**
@@ -291,9 +316,12 @@ export class PageStore {
     // Placed in the live table unless a new page would take it past its load limit; then the
     // table is rebuilt instead. (Counting every write as a new page, as an upper bound, rebuilt
     // a table of 288k pages for a checkpoint of ~100k pages that were nearly all rewrites.)
+    // Spilled pages always go to a rebuilt table: read from the spill in runs, never all at once.
+    const at = { dir: this.#dir, fs: this.#fs };
     const prepared =
-      (yield* placeSteps(this.#pt, ids, pages, seq, this.#maxLoad * t.buckets)) ??
-      rebuildTable({ dir: this.#dir, fs: this.#fs }, this.#pt, this.#maxLoad, ids, pages, seq);
+      this.#spill.size > 0
+        ? rebuildTable(at, this.#pt, this.#maxLoad, ids, pages, seq, this.#spill)
+        : ((yield* placeSteps(this.#pt, ids, pages, seq, this.#maxLoad * t.buckets)) ?? rebuildTable(at, this.#pt, this.#maxLoad, ids, pages, seq));
     try {
       const fd = this.#wal.fd;
       if (walBehind && this.#writer !== null && fd !== undefined) {
@@ -369,6 +397,7 @@ export class PageStore {
       for (const [b, page] of p.next.cache) this.#pt.cacheSet(b, page);
       oldFile.close();
       this.#fs.remove(pathIn(this.#dir, tableFileName(p.rec.gen - 1)));
+      this.#spill.drop(p.spilled ?? 0);
       this.#fs.syncDir(this.#dir);
       this.#pt.fsyncs++;
     }
@@ -486,6 +515,7 @@ export class PageStore {
     this.#pt.cache.clear();
     this.#pt.epoch++;
     this.#staging.release();
+    this.#spill.close();
     if (failure !== null) throw failure;
   }
 

@@ -24,6 +24,8 @@ export interface PreparedPages {
   wal?: Uint8Array;
   /** The WAL is being written and synced by the worker (see `PageStore.prepare`'s `walBehind`). */
   walBehind?: boolean;
+  /** Spilled pages a rebuilt table holds (page-spill.ts): dropped from the spill once it is live. */
+  spilled?: number;
 }
 
 /**

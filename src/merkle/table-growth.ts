@@ -7,6 +7,7 @@ import { bucketHash, fingerprint, hashPageId } from "./bucket-hash.ts";
 import { MERKLE_PAGE_BYTES, PAGE_ID_OFFSET, sealMerklePage } from "./page.ts";
 import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
 import { type PageTable, verifyBucketPage } from "./page-table.ts";
+import type { PageSpill } from "./page-spill.ts";
 import type { NextTable, PreparedPages } from "./placement.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
 import { MAX_LOG2_BUCKETS } from "./table-info.ts";
@@ -36,14 +37,32 @@ export function discardNext(at: TableDir, next: NextTable | null, remove = true)
   }
 }
 
-/** Builds the next generation holding the post-commit state, and syncs it. */
-export function rebuildTable(at: TableDir, pt: PageTable, maxLoad: number, ids: Uint8Array[], pages: (Uint8Array | null)[], seq: number): PreparedPages {
+/**
+ * Builds the next generation holding the post-commit state, and syncs it. `spill`: pages a bulk
+ * load wrote out, none of them among `ids` (page-spill.ts); the result's `spilled` says how
+ * many it placed.
+ */
+export function rebuildTable(
+  at: TableDir,
+  pt: PageTable,
+  maxLoad: number,
+  ids: Uint8Array[],
+  pages: (Uint8Array | null)[],
+  seq: number,
+  spill: PageSpill | null = null,
+): PreparedPages {
   const old = pt.meta;
   const replaced = new Set<number>();
-  let writes = 0;
+  let writes = spill?.size ?? 0;
   for (let i = 0; i < ids.length; i++) {
     if (pt.find(ids[i], null) !== undefined) replaced.add(pt.lastBucket);
     if (pages[i] !== null) writes++;
+  }
+  // A load appended to a stored state may have spilled pages it changed (its first keys' path).
+  if (spill !== null && old.occupied > 0) {
+    spill.each((_, id) => {
+      if (pt.find(id, null) !== undefined) replaced.add(pt.lastBucket);
+    });
   }
   const total = old.occupied - replaced.size + writes;
   let buckets = Math.max(old.buckets, 4);
@@ -54,6 +73,7 @@ export function rebuildTable(at: TableDir, pt: PageTable, maxLoad: number, ids: 
   at.fs.remove(path);
   const table = TableFile.create(at.fs.open(path), gen, buckets);
   const next: NextTable = { table, meta: new BucketTable(new Uint8Array(buckets)), cache: [] };
+  let spilled = 0;
   try {
     const place = (page: Uint8Array, recache: boolean) => {
       const h = hashPageId(page, PAGE_ID_OFFSET);
@@ -82,6 +102,8 @@ export function rebuildTable(at: TableDir, pt: PageTable, maxLoad: number, ids: 
         place(page, pt.cache.has(b));
       }
     }
+    // Sealed when spilled; never cached (a load spills far more than a cache holds).
+    spilled = spill?.each((page) => place(page, false)) ?? 0;
     for (let i = 0; i < pages.length; i++) {
       const page = pages[i];
       if (page === null) continue;
@@ -98,5 +120,5 @@ export function rebuildTable(at: TableDir, pt: PageTable, maxLoad: number, ids: 
   }
   pt.rebuilds++;
   const none = new Uint32Array(0);
-  return { rec: { seq, gen, buckets, rebuilt: true, pageBuckets: none, pages: [], metaBuckets: none, metaValues: new Uint8Array(0) }, next };
+  return { rec: { seq, gen, buckets, rebuilt: true, pageBuckets: none, pages: [], metaBuckets: none, metaValues: new Uint8Array(0) }, next, spilled };
 }

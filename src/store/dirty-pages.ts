@@ -1,7 +1,7 @@
 // Merkle pages changed since the last checkpoint, and the pages of a checkpoint whose commit
 // point is written but whose page WAL is held back for a reader: together with the page store,
 // they answer "the committed image of page id" for the trie update and for readers.
-import { type PageStore, type PageWrite, pageIdKey } from "../merkle/index.ts";
+import { PAGE_ID_BYTES, type PageStore, type PageWrite, pageIdKey, pageIdOf } from "../merkle/index.ts";
 
 /** One changed merkle page: its latest image, or null (deleted). */
 export interface DirtyPage {
@@ -66,6 +66,25 @@ export class DirtyPages {
     }
   }
 
+  /**
+   * Bulk load: writes out (`PageStore.spill`) and forgets every changed page off the path of
+   * `edge`, the last key loaded. A sorted load never changes those pages again: later keys
+   * only meet the loaded ones on that path. Returns how many pages left memory.
+   */
+  spillOffPath(edge: Uint8Array): number {
+    const onPath = new Uint8Array(PAGE_ID_BYTES);
+    let n = 0;
+    for (const [key, d] of this.#dirty) {
+      if (d.page === null) continue;
+      pageIdOf(edge, d.id[0], onPath);
+      if (compareIds(d.id, onPath) === 0) continue;
+      this.pages.spill(d.id, d.page);
+      this.#dirty.delete(key);
+      n++;
+    }
+    return n;
+  }
+
   /** The changed pages, for a checkpoint (ids distinct). */
   list(): DirtyPage[] {
     return [...this.#dirty.values()];
@@ -91,4 +110,15 @@ export class DirtyPages {
   release(): void {
     this.#unapplied = null;
   }
+}
+
+/** True when page `id` lies before the path of `edge`: a sorted load past `edge` never reads or changes it. */
+export function beforePath(id: Uint8Array, edge: Uint8Array): boolean {
+  return compareIds(id, pageIdOf(edge, id[0])) < 0;
+}
+
+// Orders ids of one depth by their prefix bits (byte 0, the depth, is equal).
+function compareIds(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 1; i < PAGE_ID_BYTES; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
 }

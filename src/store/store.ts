@@ -27,6 +27,7 @@ import { type BatchEntry, type KvTree, MAX_VALUE_SIZE, type RangeOptions } from 
 import { closeQuietly, guardFileSystem, nodePageStoreFileSystem, type PageStoreFileSystem, WriteBehind } from "../io/index.ts";
 import {
   type Change,
+  DEFAULT_PAGE_CACHE_BYTES,
   type EntryVisitor,
   MERKLE_PAGE_BYTES,
   type MerkleTop,
@@ -40,7 +41,7 @@ import { compareKeys, EMPTY_NODE, TrieError } from "../trie/index.ts";
 import { checkPageId, checkPrefixBits, checkScanLimit, checkScanRange, checkStoreKey } from "./args.ts";
 import { type StoreLoad, startLoad } from "./bulk-load.ts";
 import { type CheckpointStats, Checkpoints, NO_CHECKPOINT } from "./checkpoint.ts";
-import { DirtyPages } from "./dirty-pages.ts";
+import { beforePath, DirtyPages } from "./dirty-pages.ts";
 import { StoreError } from "./errors.ts";
 import type { DirLock } from "./lock.ts";
 import type { MetaRecord } from "./meta-record.ts";
@@ -84,6 +85,20 @@ export class Store {
   readonly #maxBytes: number;
   /** A bulk load is in progress (see `beginLoad`). */
   #loading = false;
+  /** Bytes of changed merkle pages a load holds before it spills the finished ones (the merkle cache's budget). */
+  readonly #loadPageBytes: number;
+  /** The last key of the load's previous chunk, once the load has spilled pages (null: none spilled). */
+  #loadEdge: Uint8Array | null = null;
+  /** The load's page reads: none may fall before the last key's path, where spilled pages are. */
+  readonly #loadReader = {
+    get: (id: Uint8Array) => {
+      if (this.#loadEdge !== null && beforePath(id, this.#loadEdge)) {
+        throw new StoreError("FAILED", `store ${this.path}: the bulk load read a finished page (depth ${id[0]}) behind its last key`);
+      }
+      return this.#dirty.page(id);
+    },
+    inPlace: () => false,
+  };
   /** Set while `commit` runs its own update: owned images may change in place. */
   #inPlace = false;
   /** An image changed in place since `#inPlace` was set (a failure then leaves memory damaged). */
@@ -116,6 +131,7 @@ export class Store {
     this.#every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
     this.#behind = options.writeBehind === false ? null : new WriteBehind();
     this.#maxBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
+    this.#loadPageBytes = options.merkleCacheBytes ?? DEFAULT_PAGE_CACHE_BYTES;
     this.#fs = guardFileSystem(options.fs ?? nodePageStoreFileSystem);
     this.#readers = files.readers;
     this.#made = files.made;
@@ -218,6 +234,10 @@ export class Store {
   }
 
   #page(id: Uint8Array): Uint8Array | undefined {
+    // Pages a bulk load spilled are in no table until its checkpoint is applied (page-spill.ts).
+    if (this.pages.spilled > 0) {
+      throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a bulk load's pages are not in the table yet; read them once the load has committed`);
+    }
     return this.#dirty.page(id);
   }
 
@@ -521,10 +541,17 @@ export class Store {
         lastKey: () => this.lastKey(),
         apply: (chunk) =>
           this.#guard(() => {
-            const update = updateTrie(this.#top, chunk, this.#pageReader, valuesStateReader(this.path, this.values));
+            const update = updateTrie(this.#top, chunk, this.#loadReader, valuesStateReader(this.path, this.values));
             this.values.apply(chunk);
+            // Memory must not grow with the load: the value pages go to the file now (nothing
+            // refers to them before the commit point), and the merkle pages of finished
+            // subtries to the page store's spill once the changed ones pass the budget.
+            this.values.writeDirty();
             this.#dirty.stage(update.writes, true);
             this.#top = update.top;
+            const edge = chunk[chunk.length - 1][0];
+            if (this.#dirty.size * MERKLE_PAGE_BYTES > this.#loadPageBytes && this.#dirty.spillOffPath(edge) > 0) this.#loadEdge = edge;
+            else if (this.#loadEdge !== null) this.#loadEdge = edge;
           }),
         save: () =>
           this.#guard(() => {
@@ -533,6 +560,7 @@ export class Store {
           }),
         setLoading: (loading) => {
           this.#loading = loading;
+          this.#loadEdge = null;
         },
         fail: (e) => {
           this.#failed ??= e;

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DbError, importEntries, open } from "../../src/db/index.ts";
 import { pageIdKey, pageIdOf } from "../../src/merkle/page.ts";
-import { Store } from "../../src/store/index.ts";
+import { Store, StoreError } from "../../src/store/index.ts";
 import { compareKeys, type Entry, sortEntries, toHex, trieRoot, verifyStateResponse } from "../../src/trie/index.ts";
 import { keySharing, randomEntries } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
@@ -45,6 +45,9 @@ describe(`db: bulk import (seed ${seed})`, () => {
       const result = await importEntries(a, entries, { chunk });
       assert.equal(toHex(result.root), toHex(trieRoot(entries)), `n ${n}: root`);
       assert.equal(result.count, n);
+      // With a merkle budget of one byte the load writes out every finished page after each chunk.
+      const c = newDir();
+      assert.equal(toHex((await importEntries(c, entries, { chunk, merkleCacheBytes: 1 })).root), toHex(result.root), `n ${n}: spilled root`);
       // The same state committed in random batches.
       const b = newDir();
       const inc = Store.open(b);
@@ -53,19 +56,25 @@ describe(`db: bulk import (seed ${seed})`, () => {
       inc.close();
       const sa = Store.open(a);
       const sb = Store.open(b);
+      const sc = Store.open(c);
       try {
         assert.equal(toHex(sa.root), toHex(sb.root));
         const keys = entries.map((e) => e.key);
         const pa = pagesOf(sa, keys);
         const pb = pagesOf(sb, keys);
+        const pc = pagesOf(sc, keys);
         assert.deepEqual([...pa.keys()].sort(), [...pb.keys()].sort(), `n ${n}: page ids`);
+        assert.deepEqual([...pc.keys()].sort(), [...pb.keys()].sort(), `n ${n}: spilled page ids`);
         for (const [id, page] of pa) assert.ok(page === pb.get(id), `n ${n}: page ${id}`);
+        for (const [id, page] of pc) assert.ok(page === pb.get(id), `n ${n}: spilled page ${id}`);
+        for (const e of entries) assert.equal(toHex(sc.get(e.key) as Uint8Array), toHex(e.value));
         if (n >= 3000) assert.ok(pa.size > 10, `n ${n}: ${pa.size} pages compared`);
         for (const e of entries) assert.equal(toHex(sa.get(e.key) as Uint8Array), toHex(e.value));
         assert.equal(sa.size, n);
       } finally {
         sa.close();
         sb.close();
+        sc.close();
       }
       // The imported database opens and serves as any other.
       const db = open(a);
@@ -79,6 +88,35 @@ describe(`db: bulk import (seed ${seed})`, () => {
       } finally {
         db.close();
       }
+    }
+  });
+
+  it("writes finished pages out during the load, reads none back, and refuses page reads until it commits", () => {
+    const rng = new Rng(seed + 2);
+    const entries = sortEntries(randomEntries(rng, 20_000, false));
+    const dir = newDir();
+    const store = Store.open(dir, { merkleCacheBytes: 1 });
+    try {
+      const load = store.beginLoad();
+      const pairs = entries.map((e) => [e.key, e.value] as const);
+      for (let at = 0; at < pairs.length; at += 1000) load.add(pairs.slice(at, at + 1000));
+      // The first keys' pages are finished and spilled: no table holds them before the commit.
+      assert.throws(
+        () => store.page(pageIdOf(entries[0].key, 1)),
+        (e: unknown) => e instanceof StoreError && e.code === "BAD_ARGUMENT" && /not in the table yet/.test((e as Error).message),
+      );
+      assert.equal(toHex(load.finish()), toHex(trieRoot(entries)));
+      assert.ok(store.page(pageIdOf(entries[0].key, 1)) !== undefined);
+      assert.ok(store.page(pageIdOf(entries[0].key, 0)) !== undefined);
+    } finally {
+      store.close();
+    }
+    const again = Store.open(dir);
+    try {
+      assert.equal(toHex(again.root), toHex(trieRoot(entries)));
+      assert.ok(again.page(pageIdOf(entries[0].key, 1)) !== undefined);
+    } finally {
+      again.close();
     }
   });
 
