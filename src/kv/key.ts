@@ -42,6 +42,17 @@ export function prefixFloor(key: Uint8Array, bits: number, out: Uint8Array = new
   return out;
 }
 
+/** Copy of `key` keeping its first `bits` bits and setting the rest: the greatest key with that prefix. */
+export function prefixCeil(key: Uint8Array, bits: number, out: Uint8Array = new Uint8Array(KEY_BYTES)): Uint8Array {
+  const whole = bits >> 3;
+  for (let i = 0; i < whole; i++) out[i] = key[i];
+  const rest = bits & 7;
+  let i = whole;
+  if (rest !== 0) out[i++] = key[whole] | (0xff >> rest);
+  for (; i < KEY_BYTES; i++) out[i] = 0xff;
+  return out;
+}
+
 /** True when `a` and `b` (`b` at offset `bOff`) agree on their first `bits` bits. */
 export function sharesBitPrefix(a: Uint8Array, b: Uint8Array, bOff: number, bits: number): boolean {
   const whole = bits >> 3;

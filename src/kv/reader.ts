@@ -1,6 +1,6 @@
 // Read operations shared by the live tree and its snapshots.
 import { KvError } from "./errors.ts";
-import { KEY_BITS, KEY_BYTES, checkKey, kvBadKey, compareKeyAt, prefixFloor, sharesBitPrefix } from "./key.ts";
+import { KEY_BITS, KEY_BYTES, checkKey, kvBadKey, compareKeyAt, prefixCeil, prefixFloor, sharesBitPrefix } from "./key.ts";
 import { type CellVisitor, Cursor, lookup } from "./cursor.ts";
 import type { Pager } from "./pager.ts";
 import { branchChild, branchFind } from "./branch.ts";
@@ -63,15 +63,26 @@ export abstract class KvReader {
   /**
    * Reads the pages on the paths to `keys` (sorted) that are not in memory on the thread pool,
    * a level of the tree per round, so that later synchronous reads of those keys find them
-   * cached; resolves to the pages read. Best effort (see `Pager.readAhead`): what could not be
-   * read is read, or reported, by the synchronous read.
+   * cached; resolves to the pages read. With `spans`, the leaves holding the whole range of
+   * keys that share key i's first `spans[i]` bits are read too (the range a scan of that
+   * prefix reads, which may reach past the key's own leaf). Best effort (see
+   * `Pager.readAhead`): what could not be read is read, or reported, by the synchronous read.
    */
-  async readAhead(keys: readonly Uint8Array[]): Promise<number> {
+  async readAhead(keys: readonly Uint8Array[], spans?: readonly number[]): Promise<number> {
+    let paths = keys;
+    if (spans !== undefined) {
+      const bounds: Uint8Array[] = [];
+      for (let i = 0; i < keys.length; i++) {
+        const bits = spans[i];
+        if (bits >= 0 && bits < KEY_BITS) bounds.push(prefixFloor(keys[i], bits), prefixCeil(keys[i], bits));
+      }
+      paths = keys.concat(bounds);
+    }
     let total = 0;
     // A round reads the missing pages of one level or more; the tree has `_height` levels.
     for (let round = 0; round <= this._height; round++) {
       this._ensure(this._token());
-      const missing = this.#missingOnPaths(keys);
+      const missing = this.#missingOnPaths(paths);
       if (missing.length === 0) break;
       const n = await this._pager.readAhead(missing);
       if (n === 0) break;

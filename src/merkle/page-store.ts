@@ -20,8 +20,9 @@
 // Parts: page-table.ts (the live table, its cache and the probe), placement.ts (buckets for a
 // checkpoint's pages), table-growth.ts (the next generation), wal.ts (the WAL's format),
 // wal-apply.ts (replay, the in-place apply, a read-only store's held WAL), table-info.ts.
+import { KEY_BITS } from "../trie/index.ts";
 import { BucketTable } from "./bucket-table.ts";
-import { MAX_PAGE_DEPTH, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, pageIdOf, stampPage } from "./page.ts";
+import { MAX_PAGE_DEPTH, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, PAGE_LEVELS, pageIdOf, stampPage } from "./page.ts";
 import { DEFAULT_PAGE_CACHE_BYTES, MerklePageCache } from "./page-cache.ts";
 import { PageStoreError } from "./page-store-errors.ts";
 import {
@@ -468,14 +469,19 @@ export class PageStore {
    * Reads the pages on the paths to `keys` (31-byte keys) that are in the table and not in
    * memory on the thread pool and caches them, so that `get` of those pages later does not
    * block on the file. A path is followed down while the meta bytes say its next page may be
-   * there. Resolves to the pages cached; best effort (see `PageTable.readAhead`), never rejects.
+   * there; with `spans`, `spans[i]` is set, before this returns its promise, to the bits of key
+   * i's prefix where its path ends (the first page absent: a subtrie under the elision
+   * threshold, which an update rebuilds from a scan of that prefix). Resolves to the pages
+   * cached; best effort (see `PageTable.readAhead`), never rejects.
    */
-  async readAhead(keys: readonly Uint8Array[]): Promise<number> {
+  async readAhead(keys: readonly Uint8Array[], spans?: number[]): Promise<number> {
     if (this.#closed || this.#failed !== null) return 0;
     const buckets = new Set<number>();
     const id = new Uint8Array(PAGE_ID_BYTES);
-    for (const key of keys) {
-      for (let d = 0; d <= MAX_PAGE_DEPTH; d++) if (!this.#pt.probeAhead(pageIdOf(key, d, id), buckets)) break;
+    for (let i = 0; i < keys.length; i++) {
+      let d = 0;
+      while (d <= MAX_PAGE_DEPTH && this.#pt.probeAhead(pageIdOf(keys[i], d, id), buckets)) d++;
+      if (spans !== undefined) spans[i] = Math.min(d * PAGE_LEVELS, KEY_BITS);
     }
     try {
       return await this.#pt.readAhead([...buckets]);

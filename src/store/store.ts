@@ -485,8 +485,12 @@ export class Store {
     if (!Array.isArray(keys)) throw new StoreError("BAD_ARGUMENT", "keys must be an array of 31-byte keys");
     for (let i = 0; i < keys.length; i++) checkStoreKey(keys[i], `keys[${i}]`);
     if (this.#closed || this.#failed !== null) return 0;
-    const [values, pages] = await Promise.all([this.values.readAhead(keys).catch(() => 0), this.pages.readAhead(keys)]);
-    return values + pages;
+    // The page walk sets each key's span (where its path of pages ends) before it awaits: the
+    // value tree reads the leaves an update's scan of that prefix reads.
+    const spans: number[] = new Array(keys.length).fill(-1);
+    const pages = this.pages.readAhead(keys, spans);
+    const values = this.values.readAhead(keys, spans).catch(() => 0);
+    return (await pages) + (await values);
   }
 
   /** The greatest key in the store, or undefined when it is empty (one prefix probe per bit). */
