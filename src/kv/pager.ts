@@ -12,7 +12,7 @@ import type { KvFile } from "../io/file.ts";
 import { ValuePageCache } from "./cache.ts";
 import { StagingBuffer } from "../io/staging.ts";
 import { runSteps, STEP_PAGES, type Steps } from "../io/steps.ts";
-import { WriteBehind, WriteJob } from "../io/write-behind.ts";
+import { type WriteBehind, WriteJob } from "../io/write-behind.ts";
 import type { PageSink } from "./node-list.ts";
 import { FIRST_DATA_PAGE, KIND_FREELIST, PAGE_SIZE, pageCount, pageIsSound, readU32, sealBehind, sealValuePage, writeU16, writeU32 } from "./page.ts";
 
@@ -165,39 +165,40 @@ export class Pager implements PageSink {
    * it was read (its image is stale), or that entered memory meanwhile, is dropped.
    */
   async readAhead(nos: readonly number[]): Promise<number> {
-    if (this.file.readAsync === undefined) return 0;
+    const readAsync = this.file.readAsync;
+    if (readAsync === undefined) return 0;
     const want = nos.filter((no) => no >= FIRST_DATA_PAGE && no < this.highWater && this.peek(no) === undefined).sort((a, b) => a - b);
     if (want.length === 0) return 0;
     const reading = new Set(want);
     this.#ahead.add(reading);
-    const runs: Promise<{ first: number; buf: Uint8Array; n: number } | null>[] = [];
+    let cached = 0;
+    // Each run is checked and cached as its read returns: many small callbacks, not one block.
+    const run = async (first: number, count: number): Promise<void> => {
+      const buf = new Uint8Array(count * PAGE_SIZE);
+      let n: number;
+      try {
+        n = await readAsync.call(this.file, buf, first * PAGE_SIZE);
+      } catch {
+        return;
+      }
+      for (let x = 0; x < Math.floor(n / PAGE_SIZE); x++) {
+        const no = first + x;
+        const p = buf.subarray(x * PAGE_SIZE, (x + 1) * PAGE_SIZE);
+        if (!reading.has(no) || this.peek(no) !== undefined || !pageIsSound(p, no)) continue;
+        this.#pagesRead++;
+        this.#cacheSet(no, p);
+        cached++;
+      }
+    };
     try {
+      const runs: Promise<void>[] = [];
       for (let i = 0; i < want.length; ) {
         let j = i + 1;
         while (j < want.length && j - i < SLAB_PAGES && want[j] === want[j - 1] + 1) j++;
-        const first = want[i];
-        const buf = new Uint8Array((j - i) * PAGE_SIZE);
-        runs.push(
-          (this.file.readAsync(buf, first * PAGE_SIZE) as Promise<number>).then(
-            (n) => ({ first, buf, n }),
-            () => null,
-          ),
-        );
+        runs.push(run(want[i], j - i));
         i = j;
       }
-      const done = await Promise.all(runs);
-      let cached = 0;
-      for (const run of done) {
-        if (run === null) continue;
-        for (let x = 0; x < Math.floor(run.n / PAGE_SIZE); x++) {
-          const no = run.first + x;
-          const p = run.buf.subarray(x * PAGE_SIZE, (x + 1) * PAGE_SIZE);
-          if (!reading.has(no) || this.peek(no) !== undefined || !pageIsSound(p, no)) continue;
-          this.#pagesRead++;
-          this.#cacheSet(no, p);
-          cached++;
-        }
-      }
+      await Promise.all(runs);
       return cached;
     } finally {
       this.#ahead.delete(reading);

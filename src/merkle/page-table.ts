@@ -130,30 +130,27 @@ export class PageTable {
     const readAsync = table.file.readAsync;
     if (readAsync === undefined || buckets.length === 0) return 0;
     const epoch = this.epoch;
-    const images = await Promise.all(
-      buckets.map((b) => {
-        const page = new Uint8Array(MERKLE_PAGE_BYTES);
-        return readAsync.call(table.file, page, table.offsetOf(b)).then(
-          (n) => (n === MERKLE_PAGE_BYTES ? page : null),
-          () => null,
-        );
-      }),
-    );
-    if (this.epoch !== epoch || this.table !== table) return 0;
     let cached = 0;
-    for (let i = 0; i < buckets.length; i++) {
-      const b = buckets[i];
-      const page = images[i];
-      if (page === null || this.#inMemory(b) !== undefined) continue;
+    // Each image is checked and cached as its read returns: many small callbacks, not one block.
+    const one = async (b: number): Promise<void> => {
+      const page = new Uint8Array(MERKLE_PAGE_BYTES);
+      const at = table.offsetOf(b);
       try {
-        verifyBucketPage(page, table.file.path, table.offsetOf(b), this.meta.meta[b]);
+        if ((await readAsync.call(table.file, page, at)) !== MERKLE_PAGE_BYTES) return;
       } catch {
-        continue;
+        return;
+      }
+      if (this.epoch !== epoch || this.table !== table || this.#inMemory(b) !== undefined) return;
+      try {
+        verifyBucketPage(page, table.file.path, at, this.meta.meta[b]);
+      } catch {
+        return;
       }
       this.pagesRead++;
       this.cacheSet(b, page);
       cached++;
-    }
+    };
+    await Promise.all(buckets.map(one));
     return cached;
   }
 
