@@ -9,6 +9,7 @@ export type PageStoreErrorCode =
   | "STATE" // a call out of protocol order (e.g. `prepare` while a commit awaits `apply`)
   | "READ_ONLY" // a write to a store opened with `readOnly`
   | "FAILED" // an in-place write behind the caller failed: reopen (the WAL repairs the table)
+  | "VERSION" // the table was written by a build of another format or elision threshold
   | "CLOSED"; // the store was closed
 
 /** Error thrown by the page store; `code` says what went wrong. */

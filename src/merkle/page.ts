@@ -39,7 +39,7 @@ export const LEAF_COUNT_OFFSET = PAGE_ID_OFFSET + PAGE_ID_BYTES;
 export const CHECKSUM_OFFSET = MERKLE_PAGE_BYTES - 4;
 
 /** A page is stored only when its subtrie holds at least this many leaves. */
-export const ELISION_THRESHOLD = 16;
+export const ELISION_THRESHOLD = 128;
 
 /** Leaves in the subtrie under the page's prefix. */
 export function subtrieLeafCount(page: Uint8Array): number {

@@ -1,7 +1,7 @@
-// One generation of the bucket table on disk (format 2):
+// One generation of the bucket table on disk (format 3):
 //
 //   0             4096-byte header: u32 magic, u32 version, u32 generation, u32 log2(buckets),
-//                 12 reserved bytes, u32 CRC-32 of bytes 0 .. 28
+//                 u32 elision threshold, 8 reserved bytes, u32 CRC-32 of bytes 0 .. 28
 //   4096          meta region: one meta byte per bucket, padded to a multiple of 4096
 //   4096 + M      unit checksums: u32 CRC-32 of each 4 KiB meta unit's bytes (the last unit's
 //                 without its padding), padded to a multiple of 4096
@@ -11,15 +11,21 @@
 // those units after them; a torn write only mixes old and new values of the bytes that commit
 // changed, which a replay rewrites, checksums included. Open checks every unit once any replay
 // is done, so a damaged meta byte (which could hide a page, or point a probe at an empty bucket)
-// is reported with its offset instead of being believed. Format 1 (no checksum region) still
-// opens, unchecked; a table rebuilt by growth is written in format 2.
+// is reported with its offset instead of being believed.
+//
+// Which pages exist depends on the elision threshold (see page.ts), so a table records the one
+// its pages were built with, and open refuses (`VERSION`) a table of another threshold or an
+// older format (1 and 2: threshold 16): its pages would be misread as a state's page set.
 import { crc32 } from "node:zlib";
 import { closeQuietly, type KvFile } from "../io/index.ts";
-import { MERKLE_PAGE_BYTES } from "./page.ts";
-import { PageStoreCorruptionError } from "./page-store-errors.ts";
+import { ELISION_THRESHOLD, MERKLE_PAGE_BYTES } from "./page.ts";
+import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
 
 const TABLE_MAGIC = 0x54544d42;
-const TABLE_VERSION = 2;
+/** Format of the tables this build writes and reads. */
+export const TABLE_VERSION = 3;
+/** The elision threshold of formats 1 and 2, which did not record it. */
+const OLD_FORMAT_THRESHOLD = 16;
 const UNIT = MERKLE_PAGE_BYTES;
 
 /** File name of table generation `gen`. */
@@ -32,7 +38,7 @@ export function metaRegionBytes(buckets: number): number {
   return Math.ceil(buckets / UNIT) * UNIT;
 }
 
-/** Bytes of the unit-checksum region of a format-2 table of `buckets` buckets. */
+/** Bytes of the unit-checksum region of a table of `buckets` buckets. */
 export function checksumRegionBytes(buckets: number): number {
   return Math.ceil(((metaRegionBytes(buckets) / UNIT) * 4) / UNIT) * UNIT;
 }
@@ -45,21 +51,17 @@ export class TableFile {
   readonly gen: number;
   /** Bucket count, a power of two. */
   readonly buckets: number;
-  /** Format version: 2 checksums the meta units, 1 does not. */
-  readonly version: number;
   /** Byte offset of bucket 0. */
   readonly base: number;
-  /** Format 2: the unit checksums as on disk (little-endian u32 each). */
-  readonly #sums: Uint8Array | null;
+  /** The unit checksums as on disk (little-endian u32 each). */
+  readonly #sums: Uint8Array;
 
-  private constructor(file: KvFile, gen: number, buckets: number, version: number) {
+  private constructor(file: KvFile, gen: number, buckets: number) {
     this.file = file;
     this.gen = gen;
     this.buckets = buckets;
-    this.version = version;
-    const meta = metaRegionBytes(buckets);
-    this.#sums = version >= 2 ? new Uint8Array(checksumRegionBytes(buckets)) : null;
-    this.base = UNIT + meta + (this.#sums?.length ?? 0);
+    this.#sums = new Uint8Array(checksumRegionBytes(buckets));
+    this.base = UNIT + metaRegionBytes(buckets) + this.#sums.length;
   }
 
   /** Byte length of a complete table of this geometry. */
@@ -72,9 +74,9 @@ export class TableFile {
     return this.base + b * UNIT;
   }
 
-  /** Turns `file` into an empty table (all buckets empty, format 2); the caller syncs. */
+  /** Turns `file` into an empty table (all buckets empty, this format); the caller syncs. */
   static create(file: KvFile, gen: number, buckets: number): TableFile {
-    const t = new TableFile(file, gen, buckets, TABLE_VERSION);
+    const t = new TableFile(file, gen, buckets);
     try {
       file.truncate(0);
       const head = new Uint8Array(UNIT);
@@ -83,6 +85,7 @@ export class TableFile {
       dv.setUint32(4, TABLE_VERSION, true);
       dv.setUint32(8, gen, true);
       dv.setUint32(12, Math.log2(buckets), true);
+      dv.setUint32(16, ELISION_THRESHOLD, true);
       dv.setUint32(28, crc32(head.subarray(0, 28)), true);
       file.write(head, 0);
       file.truncate(t.byteLength);
@@ -95,19 +98,29 @@ export class TableFile {
     return t;
   }
 
-  /** Opens an existing table, checking its header and length against the expected geometry. */
+  /**
+   * Opens an existing table, checking its header and length against the expected geometry.
+   * Throws `VERSION` for a table of another format or elision threshold, before reading more.
+   */
   static open(file: KvFile, gen: number, buckets: number): TableFile {
     const head = new Uint8Array(32);
     const bad = (detail: string) => new PageStoreCorruptionError(file.path, 0, detail);
     if (file.read(head, 0) < head.length) throw bad("table header missing");
     const dv = new DataView(head.buffer);
-    const version = dv.getUint32(4, true);
-    if (dv.getUint32(0, true) !== TABLE_MAGIC || (version !== 1 && version !== TABLE_VERSION)) throw bad("not a page table");
+    if (dv.getUint32(0, true) !== TABLE_MAGIC) throw bad("not a page table");
     if (crc32(head.subarray(0, 28)) !== dv.getUint32(28, true)) throw bad("table header checksum mismatch");
+    const version = dv.getUint32(4, true);
+    const threshold = version < 3 ? OLD_FORMAT_THRESHOLD : dv.getUint32(16, true);
+    if (version !== TABLE_VERSION || threshold !== ELISION_THRESHOLD) {
+      throw new PageStoreError(
+        "VERSION",
+        `${file.path}: page table format ${version} (pages of subtries of ${threshold}+ leaves) is not supported; this build reads format ${TABLE_VERSION} (${ELISION_THRESHOLD}+ leaves): export its entries with the build that wrote it (bmt export) and import them with this one`,
+      );
+    }
     if (dv.getUint32(8, true) !== gen || 2 ** dv.getUint32(12, true) !== buckets) {
       throw bad(`table is generation ${dv.getUint32(8, true)} of ${2 ** dv.getUint32(12, true)} buckets, expected ${gen} of ${buckets}`);
     }
-    const t = new TableFile(file, gen, buckets, version);
+    const t = new TableFile(file, gen, buckets);
     if (file.size() < t.byteLength) throw bad(`table is ${file.size()} bytes, expected ${t.byteLength}`);
     return t;
   }
@@ -119,7 +132,7 @@ export class TableFile {
       throw new PageStoreCorruptionError(this.file.path, UNIT, "meta region truncated");
     }
     const sums = this.#sums;
-    if (sums !== null && this.file.read(sums, UNIT + metaRegionBytes(this.buckets)) < sums.length) {
+    if (this.file.read(sums, UNIT + metaRegionBytes(this.buckets)) < sums.length) {
       throw new PageStoreCorruptionError(this.file.path, UNIT + metaRegionBytes(this.buckets), "meta checksums truncated");
     }
     return meta;
@@ -131,7 +144,6 @@ export class TableFile {
    */
   checkMeta(meta: Uint8Array, skip?: ReadonlySet<number>): void {
     const sums = this.#sums;
-    if (sums === null) return;
     const dv = new DataView(sums.buffer, sums.byteOffset, sums.byteLength);
     for (let u = 0; u * UNIT < meta.length; u++) {
       if (skip?.has(u)) continue;
@@ -158,11 +170,10 @@ export class TableFile {
     for (const u of units) {
       const start = u * UNIT;
       out.push({ bytes: meta.subarray(start, Math.min(start + UNIT, meta.length)), at: UNIT + start });
-      if (sums === null) continue;
       new DataView(sums.buffer, sums.byteOffset, sums.byteLength).setUint32(4 * u, unitSum(meta, u), true);
       pages.add(Math.floor((4 * u) / UNIT));
     }
-    for (const p of pages) out.push({ bytes: (sums as Uint8Array).subarray(p * UNIT, (p + 1) * UNIT), at: UNIT + metaRegionBytes(this.buckets) + p * UNIT });
+    for (const p of pages) out.push({ bytes: sums.subarray(p * UNIT, (p + 1) * UNIT), at: UNIT + metaRegionBytes(this.buckets) + p * UNIT });
     return out;
   }
 
@@ -170,14 +181,13 @@ export class TableFile {
   writeMeta(meta: Uint8Array): void {
     this.file.write(meta, UNIT);
     const sums = this.#sums;
-    if (sums === null) return;
     const dv = new DataView(sums.buffer, sums.byteOffset, sums.byteLength);
     for (let u = 0; u * UNIT < meta.length; u++) dv.setUint32(4 * u, unitSum(meta, u), true);
     for (let p = 0; p * UNIT < sums.length; p++) this.#writeSums(p);
   }
 
   #writeSums(p: number): void {
-    const sums = this.#sums as Uint8Array;
+    const sums = this.#sums;
     this.file.write(sums.subarray(p * UNIT, (p + 1) * UNIT), UNIT + metaRegionBytes(this.buckets) + p * UNIT);
   }
 }

@@ -6,19 +6,18 @@
 // all land in one slot and a torn write would leave no record at all.)
 import { crc32 } from "node:zlib";
 import { decodeTreeMeta, encodeTreeMeta, TREE_META_SIZE, type TreeMeta } from "../kv/index.ts";
-import { type KvFile } from "../io/index.ts";
+import type { KvFile } from "../io/index.ts";
 import { decodeTableInfo, encodeTableInfo, type MerkleTop, TABLE_INFO_BYTES, type TableInfo } from "../merkle/index.ts";
-import { type TrieNodeKind } from "../trie/index.ts";
+import type { TrieNodeKind } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 
 const SLOT_BYTES = 4096;
 export const META_MAGIC = 0x544d4231; // "1BMT" little-endian
 // 2: merkle pages carry a leaf count and small subtries are elided (pages of 1 are not valid).
-// 3: the redo log has a header naming its last appended record (see redo-log.ts). A format-2
-//    record is still read: a writer's open upgrades the database (see `Store.open`).
-export const META_VERSION = 3;
-/** The previous format, whose redo log has no header. */
-export const META_VERSION_NO_REDO_HEADER = 2;
+// 3: the redo log has a header naming its last appended record (see redo-log.ts).
+// 4: subtries under 128 leaves are elided, not under 16 (page table format 3): the page set of
+//    a format-2 or -3 database is not this build's, so it is refused before anything is opened.
+export const META_VERSION = 4;
 // magic u32, version u32, seq u64, root 32, kind u8, pad 3, kv meta, table info, crc u32
 const ROOT_AT = 16;
 const KIND_AT = 48;
@@ -33,8 +32,6 @@ export interface MetaRecord {
   readonly top: MerkleTop;
   readonly kv: TreeMeta;
   readonly table: TableInfo;
-  /** The format the record was read in (written records are always `META_VERSION`). */
-  readonly version?: number;
 }
 
 function encode(rec: MetaRecord): Uint8Array {
@@ -56,9 +53,13 @@ function decode(slot: Uint8Array): MetaRecord | null {
   if (dv.getUint32(0, true) !== META_MAGIC) return null;
   if (dv.getUint32(CRC_AT, true) !== crc32(slot.subarray(0, CRC_AT))) return null;
   const version = dv.getUint32(4, true);
-  if (version !== META_VERSION && version !== META_VERSION_NO_REDO_HEADER) {
+  if (version !== META_VERSION) {
     // A whole record of another format: refuse rather than take the database for empty.
-    throw new StoreError("VERSION", `database format ${version} is not supported (this build reads format ${META_VERSION})`);
+    const pages =
+      version === 2 || version === 3
+        ? ": its merkle pages elide subtries under 16 leaves, this build's under 128; export its entries with the build that wrote it (bmt export) and import them with this one"
+        : "";
+    throw new StoreError("VERSION", `database format ${version} is not supported (this build reads format ${META_VERSION})${pages}`);
   }
   const kind = slot[KIND_AT];
   if (kind > 2) return null;
@@ -68,7 +69,6 @@ function decode(slot: Uint8Array): MetaRecord | null {
       top: { root: slot.slice(ROOT_AT, ROOT_AT + 32), kind: kind as TrieNodeKind },
       kv: decodeTreeMeta(slot.subarray(KV_AT, KV_AT + TREE_META_SIZE)),
       table: decodeTableInfo(slot.subarray(TABLE_AT, TABLE_AT + TABLE_INFO_BYTES)),
-      version,
     };
   } catch {
     return null;
@@ -88,8 +88,7 @@ function newest(file: KvFile): { rec: MetaRecord | null; slot: number } {
     const slot = new Uint8Array(SLOT_BYTES);
     if (file.read(slot, i * SLOT_BYTES) < RECORD_BYTES) continue;
     const rec = decode(slot);
-    // The same seq in both formats: the upgrade's rewrite (see `Store.open`) is the newer.
-    if (rec && (!best || rec.seq > best.seq || (rec.seq === best.seq && (rec.version ?? 0) > (best.version ?? 0)))) {
+    if (rec && (!best || rec.seq > best.seq)) {
       best = rec;
       at = i;
     }

@@ -7,7 +7,7 @@ import { closeQuietly, guardFileSystem, type KvFile, nodePageStoreFileSystem, ty
 import { EMPTY_TOP, PageStore, tableFileName } from "../merkle/index.ts";
 import { StoreError } from "./errors.ts";
 import { DirLock, isLockFileName } from "./lock.ts";
-import { META_VERSION_NO_REDO_HEADER, type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
+import { type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
 import { optionsProblem, STORE_OPTION_RULES } from "./options.ts";
 import { ReaderTable } from "./readers.ts";
 import { RedoLog, type RedoRecord } from "./redo-log.ts";
@@ -120,26 +120,6 @@ export function checkFilesPresent(fs: PageStoreFileSystem, path: string, dir: Di
   ] as const) {
     if (!present) throw new StoreError("CORRUPT", `${file} is missing: the commit point in ${join(path, "meta")} (seq ${rec.seq}) needs it`);
   }
-}
-
-/**
- * Upgrades a format-2 database (a redo log without a header) whose log holds no commit after
- * its commit point: a fresh log with the header, then the same record in format 3. Each step
- * is synced, and a crash between them leaves a format-2 record over a log this repeats. A log
- * still holding commits is refused (`VERSION`), changing nothing: the build that wrote it must
- * close it first.
- */
-function upgradeRedoLog(path: string, metaFile: KvFile, redo: RedoLog, rec: MetaRecord): MetaRecord {
-  if (RedoLog.legacyRecordAt(redo.file, rec.seq + 1)) {
-    throw new StoreError(
-      "VERSION",
-      `${path}: a format-${META_VERSION_NO_REDO_HEADER} database with commits in its redo log since the last checkpoint; open and close it with the build that wrote it, then open it here to upgrade it`,
-    );
-  }
-  RedoLog.create(redo.file, rec.seq);
-  const upgraded = { seq: rec.seq, top: rec.top, kv: rec.kv, table: rec.table };
-  writeMetaRecord(metaFile, upgraded);
-  return upgraded;
 }
 
 /** Removes `path` and its parents up to `top` while each is empty (best effort). */
@@ -286,7 +266,6 @@ export function openStoreFiles<T>(path: string, options: StoreOptions, make: (fi
       checkFilesPresent(fs, path, dir, rec);
       redo = new RedoLog(fs.open(join(path, "redo")));
       opened.push(redo);
-      if (rec.version === META_VERSION_NO_REDO_HEADER) rec = upgradeRedoLog(path, metaFile as KvFile, redo, rec);
       // The log is read whole before anything is opened for writing, so that damage there
       // is refused with the directory as it was.
       logged = redo.replay(rec.seq);

@@ -21,7 +21,7 @@ import { type Change, type MerkleTop, pageIdKey, PageStore, updateTrie } from ".
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.ts";
 import { checkKey, lowerBound, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
-import { META_VERSION_NO_REDO_HEADER, readMetaRecord } from "./meta-record.ts";
+import { readMetaRecord } from "./meta-record.ts";
 import { ReaderSlot } from "./readers.ts";
 import { RedoLog } from "./redo-log.ts";
 import { checkFilesPresent, type DirState, inspectDir } from "./open.ts";
@@ -108,9 +108,6 @@ export class StoreReader {
         );
       }
       checkFilesPresent(fs, path, dir, rec);
-      if (rec.version === META_VERSION_NO_REDO_HEADER) {
-        throw new StoreError("VERSION", `${path}: a format-${META_VERSION_NO_REDO_HEADER} database; open it once for writing with this build to upgrade it`);
-      }
       if (fs === nodePageStoreFileSystem) {
         // Registered before the writer announces a later checkpoint, or we see its announcement.
         slot = ReaderSlot.register(path, rec.seq);

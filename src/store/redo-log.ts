@@ -35,7 +35,7 @@
 import { crc32 } from "node:zlib";
 import type { KvFile } from "../io/index.ts";
 import type { Change, MerkleTop } from "../merkle/index.ts";
-import { type TrieNodeKind } from "../trie/index.ts";
+import type { TrieNodeKind } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 
 const REDO_MAGIC = 0x52544d42; // "BMTR"
@@ -109,17 +109,6 @@ export class RedoLog {
     log.#fsyncs++;
     log.#tail = REDO_DATA_START;
     return log;
-  }
-
-  /**
-   * True when `file`, a log of the format before the header (records from offset 0), holds a
-   * record numbered `seq` at its start: a commit logged after the last checkpoint.
-   */
-  static legacyRecordAt(file: KvFile, seq: number): boolean {
-    const head = new Uint8Array(16);
-    if (file.read(head, 0) < 16) return false;
-    const dv = new DataView(head.buffer);
-    return dv.getUint32(0, true) === REDO_MAGIC && Number(dv.getBigUint64(8, true)) === seq;
   }
 
   #writeSlot(i: 0 | 1, seq: number, end: number): void {

@@ -342,7 +342,7 @@ describe(`cli: every command through the built bmt (seed ${seed})`, () => {
     const info = JSON.parse(r.out);
     assert.equal(info.root, root);
     assert.equal(info.entries, entries.length);
-    assert.equal(info.formatVersion, 3);
+    assert.equal(info.formatVersion, 4);
     assert.equal(info.seq, 1);
     const names = info.files.map((f: { file: string }) => f.file);
     for (const f of ["meta", "values", "redo", join("merkle", "merkle-table.0")]) assert.ok(names.includes(f), `files list ${f}`);

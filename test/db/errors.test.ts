@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { toDbError } from "../../src/db/boundary.ts";
 import { DbCorruptionError, DbError, open } from "../../src/db/index.ts";
 import { KvCorruptionError, KvError } from "../../src/kv/index.ts";
+import { ELISION_THRESHOLD } from "../../src/merkle/page.ts";
 import { PageStoreCorruptionError } from "../../src/merkle/page-store-errors.ts";
 import { StoreError } from "../../src/store/index.ts";
 import { TrieError } from "../../src/trie/index.ts";
@@ -53,7 +54,8 @@ function readAll(db: ReturnType<typeof open>, keys: Uint8Array[]): unknown[] {
 describe("db: errors a database user can catch", () => {
   it("damage to the value tree or the merkle table reaches readers as DbCorruptionError with file, offset and cause", async () => {
     const rng = new Rng(5);
-    const keys = Array.from({ length: 3000 }, () => rng.bytes(31));
+    // Enough keys for pages at page-depth 1 (more than the 64-bucket table holds, so it grows).
+    const keys = Array.from({ length: (3000 * ELISION_THRESHOLD) / 16 }, () => rng.bytes(31));
     for (const [which, cause] of [
       ["values", KvCorruptionError],
       ["merkle table", PageStoreCorruptionError],

@@ -38,6 +38,8 @@ interface Scenario {
   first?: number;
   /** Buckets of the new page table (default 16). */
   buckets?: number;
+  /** Keys under this many 6-bit prefixes only, so that a few keys fill pages (default: any). */
+  prefixes?: number;
   /** A file the work must have made when it ran through (shows it reached that path). */
   makes?: string;
   /** Page caches of 1 byte: every read goes to the file. */
@@ -53,7 +55,8 @@ const SCENARIOS: Scenario[] = [
   { name: "commit rewriting the rollback log", prefix: 16, action: "commit" },
   // The 32nd commit since the last checkpoint writes one.
   { name: "commit with a checkpoint", prefix: 31, action: "commitSync" },
-  // The same, with more pages than a 4-bucket table holds: the checkpoint builds the next one.
+  // The same, with more pages than a 4-bucket table holds (4 prefixes of ~300 keys each give
+  // pages at page-depth 1): the checkpoint builds the next one.
   {
     name: "commit with a checkpoint that grows the page table",
     prefix: 31,
@@ -61,6 +64,7 @@ const SCENARIOS: Scenario[] = [
     keys: 1500,
     first: 1200,
     buckets: 4,
+    prefixes: 4,
     makes: "/db/merkle/merkle-table.1",
   },
   { name: "rollback", prefix: 5, action: "rollback" },
@@ -108,6 +112,8 @@ function optionsOf(s: Scenario) {
 
 function plan(s: Scenario, rng: Rng): Plan {
   const keys = universe(rng, s.keys ?? 120);
+  const prefixes = s.prefixes;
+  if (prefixes !== undefined) for (const [i, k] of keys.entries()) k[0] = (k[0] & 0x03) | ((i % prefixes) << 2);
   const commits = Array.from({ length: s.prefix }, (_, i) => randomChanges(rng, keys, i === 0 ? (s.first ?? 60) : 1 + rng.int(12)));
   const action = randomChanges(rng, keys, 1 + rng.int(12));
   const before = [new Model()];

@@ -38,6 +38,9 @@ function entriesOf(rng: Rng, n: number, clustered: boolean): Entry[] {
   return [...map.values()].sort((a, b) => compareKeys(a.key, b.key));
 }
 
+// Enough random keys for pages at page-depth 1 (64 prefixes of 6 bits, most over the threshold).
+const MANY = 200 * ELISION_THRESHOLD;
+
 describe(`merkle: proofs from stored pages (seed ${seed})`, () => {
   it("gives the same single and multi proofs as the entries, through stored and elided pages", () => {
     const rng = new Rng(seed);
@@ -46,13 +49,13 @@ describe(`merkle: proofs from stored pages (seed ${seed})`, () => {
       [1, false],
       [ELISION_THRESHOLD - 1, false],
       [ELISION_THRESHOLD, true],
-      [3000, false],
-      [3000, true],
+      [MANY, false],
+      [MANY, true],
     ] as const) {
       const entries = entriesOf(rng, n, clustered);
       const { top, pages, source } = stored(entries);
       const reference = entriesNodeSource(entries);
-      if (n >= 3000) assert.ok(pages.pages.size > 1, "some pages are stored");
+      if (n >= MANY) assert.ok(pages.pages.size > 1, "some pages are stored");
       const keys: Uint8Array[] = [];
       for (let i = 0; i < 60; i++) {
         const key = n > 0 && rng.int(2) ? rng.pick(entries).key : n > 0 && rng.int(2) ? keySharing(rng, rng.pick(entries).key, rng.int(248)) : rng.bytes(31);
@@ -69,7 +72,7 @@ describe(`merkle: proofs from stored pages (seed ${seed})`, () => {
 
   it("reports a stored page that has gone missing as BAD_PATH, reading a bounded number of entries", () => {
     const rng = new Rng(seed + 1);
-    const entries = entriesOf(rng, 3000, false);
+    const entries = entriesOf(rng, MANY, false);
     const { pages, source } = stored(entries);
     // Drop one stored page below the root page; a proof of a key under it must not be made
     // from the entries alone (that would hide the damage), and the scan stops at the threshold.

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { existsSync, readdirSync } from "node:fs";
 import { MemFileSystem } from "../../src/io/index.ts";
-import { CHECKSUM_OFFSET, checkPage, MERKLE_PAGE_BYTES, PAGE_ID_OFFSET, stampPage } from "../../src/merkle/page.ts";
+import { CHECKSUM_OFFSET, checkPage, ELISION_THRESHOLD, MERKLE_PAGE_BYTES, PAGE_ID_OFFSET, stampPage } from "../../src/merkle/page.ts";
 import {
   type PageChange,
   PageStore,
@@ -18,7 +18,7 @@ import {
 } from "../../src/merkle/page-store.ts";
 import { PageStoreCorruptionError, PageStoreError } from "../../src/merkle/page-store-errors.ts";
 import { memPageStoreFileSystem } from "../../src/io/fs.ts";
-import { checksumRegionBytes, metaRegionBytes, tableFileName } from "../../src/merkle/table-file.ts";
+import { checksumRegionBytes, metaRegionBytes, TABLE_VERSION, tableFileName } from "../../src/merkle/table-file.ts";
 import { Rng, hex, same, tempDir } from "../kv/helpers.ts";
 import { CrashFs, isCrash, makePage, randomPageId } from "./page-store-helpers.ts";
 
@@ -432,27 +432,50 @@ describe("page store", () => {
     assert.throws(() => PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table }), damaged);
   });
 
-  it("opens a table of the previous format (1: no meta checksums)", () => {
-    const { h, next, table } = secondPrepared(11, 30, 10, { insert: 0.5, update: 0.5 });
+  it("refuses a table of an older format or another elision threshold (VERSION naming it), changing nothing", () => {
+    const { h, table } = secondPrepared(11, 30, 10, { insert: 0.5, update: 0.5 });
     h.store.apply();
     h.store.close();
     const path = join(DIR, tableFileName(table.gen));
-    const v2 = h.fs.bytesOf(path) as Uint8Array;
-    // Format 1 is format 2 without the checksum region.
+    const current = (h.fs.bytesOf(path) as Uint8Array).slice();
+    const wal = (h.fs.bytesOf(join(DIR, WAL_FILE_NAME)) as Uint8Array).slice();
+    // Format 1 lacked the checksum region, format 2 the threshold; both elided below 16 leaves.
     const metaEnd = MERKLE_PAGE_BYTES + metaRegionBytes(table.buckets);
-    const v1 = new Uint8Array(v2.length - checksumRegionBytes(table.buckets));
-    v1.set(v2.subarray(0, metaEnd));
-    v1.set(v2.subarray(metaEnd + checksumRegionBytes(table.buckets)), metaEnd);
-    const dv = new DataView(v1.buffer);
-    dv.setUint32(4, 1, true);
-    dv.setUint32(28, crc32(v1.subarray(0, 28)), true);
-    const f = h.fs.open(path);
-    f.truncate(0);
-    f.write(v1, 0);
-    f.close();
-    const store = PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table });
-    verify(store, next.after, h.ids, "format 1");
-    store.close();
+    const v1 = new Uint8Array(current.length - checksumRegionBytes(table.buckets));
+    v1.set(current.subarray(0, metaEnd));
+    v1.set(current.subarray(metaEnd + checksumRegionBytes(table.buckets)), metaEnd);
+    const header = (bytes: Uint8Array, version: number, threshold: number) => {
+      const out = bytes.slice();
+      const dv = new DataView(out.buffer);
+      dv.setUint32(4, version, true);
+      dv.setUint32(16, threshold, true);
+      dv.setUint32(28, crc32(out.subarray(0, 28)), true);
+      return out;
+    };
+    const cases: [string, Uint8Array, RegExp][] = [
+      ["format 1", header(v1, 1, 0), /format 1 \(pages of subtries of 16\+ leaves\)/],
+      ["format 2", header(current, 2, 0), /format 2 \(pages of subtries of 16\+ leaves\)/],
+      [
+        "another threshold",
+        header(current, TABLE_VERSION, ELISION_THRESHOLD + 1),
+        new RegExp(`format ${TABLE_VERSION} \\(pages of subtries of ${ELISION_THRESHOLD + 1}\\+`),
+      ],
+    ];
+    for (const [name, bytes, message] of cases) {
+      const f = h.fs.open(path);
+      f.truncate(0);
+      f.write(bytes, 0);
+      f.close();
+      for (const readOnly of [false, true]) {
+        assert.throws(
+          () => PageStore.open(DIR, { fs: h.fs, committedSeq: 2, table, readOnly }),
+          (e: unknown) => e instanceof PageStoreError && e.code === "VERSION" && message.test(e.message) && e.message.includes(path),
+          name,
+        );
+        assert.ok(same(h.fs.bytesOf(path) as Uint8Array, bytes), `${name}: table unchanged`);
+        assert.ok(same(h.fs.bytesOf(join(DIR, WAL_FILE_NAME)) as Uint8Array, wal), `${name}: WAL unchanged`);
+      }
+    }
   });
 
   it("notices a WAL page replaced by another sealed page", () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { ELISION_THRESHOLD } from "../../src/merkle/page.ts";
 import { Store, StoreError } from "../../src/store/index.ts";
 import { toHex, trieRoot } from "../../src/trie/index.ts";
 import { keySharing } from "../support/keysets.ts";
@@ -74,9 +75,12 @@ describe(`store: pages changed in place (seed ${seed})`, () => {
       const model = new Map<string, Uint8Array>();
       const keys: Uint8Array[] = [];
       let inPlace = 0;
+      // Enough keys that most 6-bit prefixes (pinned pages) and a few clustered 12-bit ones
+      // hold the threshold's number of leaves.
+      const size = (150 * ELISION_THRESHOLD) / 16;
       for (let c = 0; c < 60; c++) {
         const batch = new Map<string, [Uint8Array, Uint8Array | null]>();
-        while (batch.size < 150) {
+        while (batch.size < size) {
           const r = rng.int(10);
           const k = keys.length === 0 || r < 3 ? rng.bytes(31) : r < 4 ? keySharing(rng, rng.pick(keys), 8 + rng.int(200)) : rng.pick(keys);
           batch.set(hex(k), [k, c > 10 && rng.int(8) === 0 ? null : rng.bytes(rng.pick([1, 32, 33]))]);
@@ -132,11 +136,12 @@ describe(`store: pages changed in place (seed ${seed})`, () => {
     let store = Store.open(dir);
     try {
       const keys: Uint8Array[] = [];
-      for (let i = 0; i < 2000; i++) keys.push(rng.bytes(31));
+      for (let i = 0; i < 100 * ELISION_THRESHOLD; i++) keys.push(rng.bytes(31));
       store.commit(keys.map((k) => [k, rng.bytes(32)] as [Uint8Array, Uint8Array]));
       store.checkpoint();
-      // A victim alone under its 12-bit prefix, in a stored page (16+ keys under its 6-bit
-      // prefix): its leaf sits in that page, so a key inserted next to it needs its key.
+      // A victim alone under its 12-bit prefix, in a stored page (the threshold's number of
+      // keys under its 6-bit prefix, and a few more): its leaf sits in that page, so a key
+      // inserted next to it needs its key.
       const count6 = new Map<number, number>();
       const count12 = new Map<number, number>();
       for (const k of keys) {
@@ -144,10 +149,10 @@ describe(`store: pages changed in place (seed ${seed})`, () => {
         count12.set(prefix(k, 12), (count12.get(prefix(k, 12)) ?? 0) + 1);
       }
       const sorted = keys.slice().sort(Buffer.compare);
-      const victims = sorted.filter((k) => count12.get(prefix(k, 12)) === 1 && (count6.get(prefix(k, 6)) as number) >= 20);
+      const victims = sorted.filter((k) => count12.get(prefix(k, 12)) === 1 && (count6.get(prefix(k, 6)) as number) >= ELISION_THRESHOLD + 4);
       const victim = victims[victims.length - 1];
       // A key before the victim, in another stored page, that the failing update writes first.
-      const left = sorted.find((k) => prefix(k, 6) < prefix(victim, 6) && (count6.get(prefix(k, 6)) as number) >= 20) as Uint8Array;
+      const left = sorted.find((k) => prefix(k, 6) < prefix(victim, 6) && (count6.get(prefix(k, 6)) as number) >= ELISION_THRESHOLD + 4) as Uint8Array;
       assert.ok(victim && left, "key set has a victim and a key left of it");
       const neighbour = keySharing(rng, victim, 40);
       // Damage the value tree behind the store's back: the trie still names the victim's leaf.
