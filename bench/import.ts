@@ -1,12 +1,14 @@
 // Bulk import and warp sync throughput.
 //
 //   npm run bench:import -- [--keys 1000000] [--runs 3] [--sync-max-size 1048576] [--no-sync]
+//                           [--chunk 16384[,65536...]]
 //
 // Per run, interleaved: `importEntries` of N sorted in-memory entries (31-byte random keys,
 // 32-byte values) into a fresh directory, timed from the call to the durable commit (making the
 // entries is not timed); `trieRoot` of the same entries, the floor any import pays for hashing;
 // and, unless --no-sync, a warp sync of the imported database into another one with responses
-// of --sync-max-size bytes, each verified (responder and verifier in one process).
+// of --sync-max-size bytes, each verified (responder and verifier in one process). With several
+// --chunk sizes, each run imports once per size (in the order given), into its own directory.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +26,11 @@ const N = Number(arg("keys", "1000000"));
 const RUNS = Number(arg("runs", "3"));
 const SYNC_MAX = Number(arg("sync-max-size", String(1 << 20)));
 const SYNC = !process.argv.includes("--no-sync");
+const CHUNKS = arg("chunk", "")
+  .split(",")
+  .filter((c) => c !== "")
+  .map(Number);
+if (CHUNKS.length === 0) CHUNKS.push(0);
 
 function entries(n: number): Entry[] {
   const keys = randomBytes(31 * n);
@@ -38,15 +45,27 @@ rmSync(base, { recursive: true, force: true });
 mkdirSync(base, { recursive: true });
 console.log(`import bench: ${N} keys, 32-byte values, ${RUNS} runs; ${machine()}`);
 const imports: number[] = [];
+const byChunk = new Map<number, number[]>(CHUNKS.map((c) => [c, []]));
 const roots: number[] = [];
 const syncs: number[] = [];
 try {
   for (let r = 0; r < RUNS; r++) {
     const list = entries(N);
     const dir = join(base, `import-${r}`);
-    let t = performance.now();
-    const res = await importEntries(dir, list);
-    const importMs = performance.now() - t;
+    let t = 0;
+    let importMs = 0;
+    let res: { root: Uint8Array } = { root: new Uint8Array(0) };
+    const times: string[] = [];
+    for (const [i, c] of CHUNKS.entries()) {
+      const at = i === 0 ? dir : `${dir}-${c}`;
+      t = performance.now();
+      res = await importEntries(at, list, c === 0 ? {} : { chunk: c });
+      const ms = performance.now() - t;
+      (byChunk.get(c) as number[]).push(ms);
+      if (i === 0) importMs = ms;
+      else rmSync(at, { recursive: true, force: true });
+      if (CHUNKS.length > 1) times.push(`chunk ${c}: ${ms.toFixed(0)} ms`);
+    }
     t = performance.now();
     const root = trieRoot(list);
     const rootMs = performance.now() - t;
@@ -54,6 +73,7 @@ try {
     imports.push(importMs);
     roots.push(rootMs);
     let line = `run ${r + 1}: import ${importMs.toFixed(0)} ms (${(((N / importMs) * 1000) / 1e6).toFixed(2)}M keys/s), trieRoot ${rootMs.toFixed(0)} ms`;
+    if (times.length > 0) line += ` [${times.join(", ")}]`;
     if (SYNC) {
       const peer = open(dir, { readOnly: true });
       const snap = peer.beginRead();
@@ -75,6 +95,7 @@ try {
   console.log(
     `\nmedian: import ${mi.toFixed(0)} ms = ${(((N / mi) * 1000) / 1e6).toFixed(2)}M keys/s; trieRoot ${median(roots).toFixed(0)} ms; import / trieRoot ${(mi / median(roots)).toFixed(2)}x`,
   );
+  if (CHUNKS.length > 1) for (const [c, ms] of byChunk) console.log(`median import, chunk ${c}: ${median(ms).toFixed(0)} ms`);
   if (SYNC) console.log(`median sync: ${median(syncs).toFixed(0)} ms = ${(((N / median(syncs)) * 1000) / 1e3).toFixed(0)}k keys/s`);
 } finally {
   rmSync(base, { recursive: true, force: true });

@@ -177,8 +177,8 @@ for (let c = 0; c < 6; c++) {
 // per entry (the entries live until the import ends anyway).
 const SLAB_BYTES = 1 << 20;
 
-/** Hex bytes of JSON strings' raw text, decoded without making JS strings, into slabs. */
-class HexSlab {
+/** Hex bytes of raw text (JSON strings, entry lines), decoded without making JS strings, into slabs. */
+export class HexSlab {
   private slab = new Uint8Array(SLAB_BYTES);
   private used = 0;
 

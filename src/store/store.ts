@@ -56,6 +56,13 @@ export { type PreparedCommit, sortBatch, valuesStateReader } from "./prepared.ts
 export { checkFilesPresent, type DirState, inspectDir } from "./open.ts";
 export type { StoreLoad } from "./bulk-load.ts";
 
+/**
+ * Most bytes of changed merkle pages a bulk load holds (less when the merkle cache is smaller).
+ * Spilling more often costs a pass over this many pages; holding more only takes memory (the
+ * load reads none of them again), and the checkpoint's copies of them more.
+ */
+const LOAD_PAGE_BYTES = 16 * 2 ** 20;
+
 /** A durable GP state on disk with its root, updated incrementally per commit. */
 export class Store {
   #top: MerkleTop;
@@ -85,7 +92,7 @@ export class Store {
   readonly #maxBytes: number;
   /** A bulk load is in progress (see `beginLoad`). */
   #loading = false;
-  /** Bytes of changed merkle pages a load holds before it spills the finished ones (the merkle cache's budget). */
+  /** Bytes of changed merkle pages a load holds before it spills the finished ones (see LOAD_PAGE_BYTES). */
   readonly #loadPageBytes: number;
   /** The last key of the load's previous chunk, once the load has spilled pages (null: none spilled). */
   #loadEdge: Uint8Array | null = null;
@@ -131,7 +138,7 @@ export class Store {
     this.#every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
     this.#behind = options.writeBehind === false ? null : new WriteBehind();
     this.#maxBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
-    this.#loadPageBytes = options.merkleCacheBytes ?? DEFAULT_PAGE_CACHE_BYTES;
+    this.#loadPageBytes = Math.min(options.merkleCacheBytes ?? DEFAULT_PAGE_CACHE_BYTES, LOAD_PAGE_BYTES);
     this.#fs = guardFileSystem(options.fs ?? nodePageStoreFileSystem);
     this.#readers = files.readers;
     this.#made = files.made;
@@ -559,6 +566,9 @@ export class Store {
           }),
         save: () =>
           this.#guard(() => {
+            // A load that spilled spills the rest off its path too: the checkpoint copies the
+            // pages it is handed, which would hold the budget twice.
+            if (this.#loadEdge !== null) this.#dirty.spillOffPath(this.#loadEdge);
             this.#seq++;
             this.#cp.begin(this.#seq, this.#top, false);
           }),

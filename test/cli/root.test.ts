@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { main } from "../../src/cli/main.ts";
+import { trieRootUnsorted } from "../../src/trie/index.ts";
 import { traceFiles, trieCases } from "../support/vector-states.ts";
 import { projectRoot, requireVectors } from "../support/vectors.ts";
 
@@ -28,6 +29,29 @@ describe("cli: bmt root", () => {
     assert.equal(r.code, 0, r.err.join("\n"));
     assert.equal(r.out.at(-1), `${stateCount} passed, 0 failed`);
     assert.equal(r.out.length, stateCount + 1);
+  });
+
+  it("reads entry lines as a stream: comments, blank lines, CRLF, no final newline, a line past the read size", async () => {
+    const entries = Array.from({ length: 300 }, (_, i) => {
+      const key = new Uint8Array(31);
+      key[0] = (i * 97) & 0xff;
+      key[1] = i >> 8;
+      key[30] = i & 0xff;
+      // One value of 1.5 MiB: its line (3 MiB of hex) is longer than a read.
+      const value = new Uint8Array(i === 150 ? 3 << 19 : i % 40).fill(i & 0xff);
+      return { key, value };
+    });
+    const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString("hex")}`;
+    const lines = entries.map((e, i) => (i % 3 === 0 ? `  ${hex(e.key)} \t${hex(e.value)}\r` : `${hex(e.key)} ${hex(e.value)}`));
+    const file = join(tmp, "state.lines");
+    writeFileSync(file, `# a comment\n\n${lines.join("\n")}`);
+    const r = await run(["root", file]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    assert.deepEqual(r.out, [hex(trieRootUnsorted(entries))]);
+    writeFileSync(file, `${lines[0]}\n${lines[1]}\n${hex(entries[2].key)}\n`);
+    const bad = await run(["root", file]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err.join("\n"), /line 3: expected '0xKEY 0xVALUE', got 1 field/);
   });
 
   it("prints one 0x line per state, in file order", async () => {

@@ -2,7 +2,8 @@
 import { toHex, trieRootUnsorted } from "../../index.ts";
 import { type Command, CommandFailure, flag, type Io, JSON_OPTION, printJson, str, UsageError } from "../command.ts";
 import { readOnly } from "../db-access.ts";
-import { readInput } from "../input.ts";
+import { firstChar, streamEntryLines } from "../import-stream.ts";
+import { readInput, reason } from "../input.ts";
 import { type NamedState, StateFileError, statesOfText } from "../state-files.ts";
 
 interface StateRow {
@@ -14,15 +15,33 @@ interface StateRow {
   error?: string;
 }
 
-function filesRoot(files: string[], check: boolean, json: boolean, io: Io): number {
+/** The state of an entry-line file, read as a stream (a file past 512 MiB is no one string); null for JSON. */
+async function lineState(file: string): Promise<NamedState | null> {
+  let first: string | undefined;
+  try {
+    first = await firstChar(file);
+  } catch (e) {
+    throw new CommandFailure(`${file}: cannot read (${reason(e)})`);
+  }
+  if (first === "{" || first === "[") return null;
+  const entries = [];
+  for await (const e of streamEntryLines(file, file)) entries.push(e);
+  return { label: "lines", entries, expectedRoot: new Uint8Array(32), givesRoot: false };
+}
+
+async function filesRoot(files: string[], check: boolean, json: boolean, io: Io): Promise<number> {
   const rows: StateRow[] = [];
   let passed = 0;
   let failed = 0;
   for (const file of files) {
     let states: NamedState[];
     try {
-      const text = Buffer.from(readInput(file, io)).toString("utf8");
-      states = statesOfText(file === "-" ? "stdin" : file, text);
+      const lines = file === "-" ? null : await lineState(file);
+      if (lines !== null) states = [lines];
+      else {
+        const text = Buffer.from(readInput(file, io)).toString("utf8");
+        states = statesOfText(file === "-" ? "stdin" : file, text);
+      }
     } catch (e) {
       if (!(e instanceof StateFileError || e instanceof CommandFailure)) throw e;
       io.err(`bmt root: ${(e as Error).message}`);
@@ -74,7 +93,9 @@ export const rootCommand: Command = {
        bmt root --db PATH [--json]
 
 Prints the state root (0x hex) of each state in FILE (trace block files: pre_state and
-post_state; genesis.json: state; trie.json: each case). - reads standard input.
+post_state; genesis.json: state; trie.json: each case; entry lines "0xKEY 0xVALUE" as bmt
+export writes them, read as a stream, in any order).
+- reads standard input.
   --check       compare each root with the one the file gives: "ROOT ok FILE LABEL" or
                 "ROOT FAIL FILE LABEL (expected ROOT)", then "N passed, N failed"
   --db PATH     print the database's root instead (read-only: no lock)
