@@ -6,7 +6,8 @@ export function checkChanges(changes: readonly Change[]): void {
   for (let i = 0; i < changes.length; i++) {
     const key = changes[i]?.[0];
     const value = changes[i]?.[1];
-    checkKey(key, `changes[${i}] key`);
+    // The name is made only for a bad key: a string per change cost ~0.6 s of a 1M-key load.
+    if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) checkKey(key, `changes[${i}] key`);
     if (i > 0 && compareKeys(changes[i - 1][0], key as Uint8Array) >= 0) {
       throw new TrieError("UNSORTED", `changes[${i}] key is not after the previous key (sorted, distinct keys required)`);
     }
