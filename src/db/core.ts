@@ -68,8 +68,19 @@ export interface CommitMetrics {
   readonly queuedMs: number;
   /** Milliseconds waiting (without blocking the thread) for the last commit's background checkpoint. */
   readonly checkpointWaitMs: number;
-  /** That checkpoint, when it finished during the wait (its slices and wall time), else null. */
-  readonly checkpointBehind: CheckpointStats | null;
+  /**
+   * That checkpoint, when it finished during the wait, else null: merkle pages written, slices
+   * of the caller's thread and the longest, milliseconds from its start to durable, and of them
+   * on the caller's thread handing over the value pages and building the page WAL.
+   */
+  readonly checkpointBehind: {
+    readonly pages: number;
+    readonly slices: number;
+    readonly longestSliceMs: number;
+    readonly wallMs: number;
+    readonly valuesWriteMs: number;
+    readonly merkleWalMs: number;
+  } | null;
   /** Milliseconds writing and syncing the rollback log event. */
   readonly logMs: number;
   /** Milliseconds of the store's durable write (its phases in `store`). */

@@ -399,22 +399,7 @@ export class Store {
       // On the event loop: the checkpoint runs in the background, in slices (see checkpoint.ts).
       if (this.#due()) cp = this.#cp.beginBehind(this.#seq, this.#top);
     });
-    const t4 = performance.now();
-    this.#lastCommit = {
-      ...update.stats,
-      changes: changes.length,
-      updateMs: prepared.updateMs,
-      valuesMs: t3 - t2,
-      logMs: t2 - t1,
-      checkpoint: cp !== NO_CHECKPOINT,
-      checkpointBehind: cp.background,
-      checkpointMs: cp !== NO_CHECKPOINT ? t4 - t3 : 0,
-      valuesWriteMs: cp.valuesWriteMs,
-      merkleWalMs: cp.merkleWalMs,
-      metaMs: cp.metaMs,
-      applyMs: cp.applyMs,
-      settleMs: t1 - t0,
-    };
+    this.#noteCommit(prepared, cp, { settleMs: t1 - t0, logMs: t2 - t1, valuesMs: t3 - t2, checkpointMs: performance.now() - t3 });
     return this.#top.root.slice();
   }
 
@@ -461,23 +446,27 @@ export class Store {
       this.#failed = e;
       throw e;
     }
-    const t4 = performance.now();
+    this.#noteCommit(prepared, cp, { settleMs: t1 - t0, valuesMs: t2 - t1, logMs: t3 - t2, checkpointMs: performance.now() - t3 });
+    return this.#top.root.slice();
+  }
+
+  // What `lastCommit` reports: the update's figures, the commit's phases, its checkpoint's.
+  #noteCommit(prepared: PreparedCommit, cp: CheckpointStats, ms: { settleMs: number; valuesMs: number; logMs: number; checkpointMs: number }): void {
     this.#lastCommit = {
-      ...update.stats,
-      changes: changes.length,
+      ...prepared.update.stats,
+      changes: prepared.changes.length,
       updateMs: prepared.updateMs,
-      valuesMs: t2 - t1,
-      logMs: t3 - t2,
+      valuesMs: ms.valuesMs,
+      logMs: ms.logMs,
       checkpoint: cp !== NO_CHECKPOINT,
       checkpointBehind: cp.background,
-      checkpointMs: cp !== NO_CHECKPOINT ? t4 - t3 : 0,
+      checkpointMs: cp !== NO_CHECKPOINT ? ms.checkpointMs : 0,
       valuesWriteMs: cp.valuesWriteMs,
       merkleWalMs: cp.merkleWalMs,
       metaMs: cp.metaMs,
       applyMs: cp.applyMs,
-      settleMs: t1 - t0,
+      settleMs: ms.settleMs,
     };
-    return this.#top.root.slice();
   }
 
   /**
