@@ -108,13 +108,20 @@ export function fifoHasReader(path: string): boolean {
 function holderOf(dir: string, fd: number): string {
   const key = inodeKey(fs.fstatSync(fd));
   if (heldHere.has(key)) return "this process (already open)";
+  let names: string[] = [];
   try {
-    for (const name of fs.readdirSync(dir)) {
-      const m = FIFO.exec(name);
-      if (m && inodeKey(fs.lstatSync(join(dir, name))) === key) return `process ${m[1]} on ${m[2]}`;
-    }
+    names = fs.readdirSync(dir);
   } catch {
     // Only the message suffers.
+  }
+  for (const name of names) {
+    const m = FIFO.exec(name);
+    if (m === null) continue;
+    try {
+      if (inodeKey(fs.lstatSync(join(dir, name))) === key) return `process ${m[1]} on ${m[2]}`;
+    } catch {
+      // Another acquirer's FIFO, removed since the listing: not the holder's, look on.
+    }
   }
   return "a live process";
 }
