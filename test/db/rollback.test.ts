@@ -104,8 +104,13 @@ describe(`db: rollback and reads at past roots (seed ${seed})`, () => {
         await assertReads(snap, m, probe, `${pass}: ${back} commits ago`);
         assertPages(snap, m, [keys[rng.int(keys.length)], new Uint8Array([back])], `${pass}: ${back} commits ago`);
       }
-      // Older roots are outside the window.
-      assert.throws(() => db.beginReadAt(Buffer.from(models[20 - W - 1].root().slice(2), "hex")), code("ROOT_NOT_FOUND"));
+      // Older roots are outside the window (a commit that deleted only absent keys repeats its parent's root).
+      const older = models
+        .slice(0, 20 - W)
+        .map((m) => m.root())
+        .filter((r) => !history.includes(r));
+      assert.ok(older.length > 0, `${pass}: some root left the window`);
+      for (const r of older) assert.throws(() => db.beginReadAt(Buffer.from(r.slice(2), "hex")), code("ROOT_NOT_FOUND"));
       db.close();
       db = open(dir, { rollbackWindow: W });
     }
