@@ -122,6 +122,22 @@ export function checkFilesPresent(fs: PageStoreFileSystem, path: string, dir: Di
   }
 }
 
+/**
+ * Closes what `openStoreFiles` opened, the lock last, each whatever the others do; returns the
+ * first failure, or null.
+ */
+export function closeOpened(files: OpenedFiles): unknown {
+  let failure: unknown = null;
+  for (const f of [{ close: () => files.readers?.close() }, files.pages, files.values, files.redo, files.metaFile, { close: () => files.lock?.release() }]) {
+    try {
+      f.close();
+    } catch (e) {
+      failure ??= e;
+    }
+  }
+  return failure;
+}
+
 /** Removes `path` and its parents up to `top` while each is empty (best effort). */
 function removeEmptyDirs(fs: PageStoreFileSystem, path: string, top: string): void {
   if (fs.removeTree === undefined || fs.list === undefined) return;

@@ -73,3 +73,13 @@ export function checkPrepared(p: unknown): asserts p is PreparedCommit {
     typeof q.updateMs === "number";
   if (!ok) throw new StoreError("BAD_ARGUMENT", "prepared must be what prepare() returned ({ base, changes, update, updateMs })");
 }
+
+/** Throws `BAD_ARGUMENT` for a key or value of prepared changes that the value tree would refuse. */
+export function checkPreparedValues(changes: readonly Change[]): void {
+  for (let j = 0; j < changes.length; j++) {
+    checkStoreKey(changes[j][0], `prepared commit: changes[${j}] key`);
+    const v = changes[j][1];
+    if (v !== null && (!(v instanceof Uint8Array) || v.length > MAX_VALUE_SIZE))
+      throw new StoreError("BAD_ARGUMENT", `prepared commit: changes[${j}] value must be a Uint8Array of at most ${MAX_VALUE_SIZE} bytes, or null`);
+  }
+}

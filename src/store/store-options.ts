@@ -1,6 +1,9 @@
 // The store's options and the figures it reports per commit.
 import type { PageStoreFileSystem } from "../io/index.ts";
-import type { UpdateStats } from "../merkle/index.ts";
+import type { KvTree } from "../kv/index.ts";
+import type { PageStoreStats, UpdateStats } from "../merkle/index.ts";
+import { type CheckpointStats, NO_CHECKPOINT } from "./checkpoint.ts";
+import type { PreparedCommit } from "./prepared.ts";
 
 /** Default commits between checkpoints. */
 export const DEFAULT_CHECKPOINT_EVERY = 32;
@@ -71,4 +74,36 @@ export interface CommitStats extends UpdateStats {
   applyMs: number;
   /** Milliseconds this commit spent finishing the previous commit's checkpoint (see `Store`). */
   settleMs: number;
+}
+
+/** Counters of the page store, the value tree and the redo log (`Store.stats`). */
+export interface StoreStats {
+  merkle: PageStoreStats;
+  values: ReturnType<KvTree["stats"]>;
+  redo: { fsyncs: number; bytesWritten: number; records: number; bytes: number };
+  checkpoints: number;
+  dirtyPages: number;
+}
+
+/** What `Store.lastCommit` reports: the update's figures, the commit's phases, its checkpoint's (`cp`). */
+export function commitStats(
+  prepared: PreparedCommit,
+  cp: CheckpointStats,
+  ms: { settleMs: number; valuesMs: number; logMs: number; checkpointMs: number },
+): CommitStats {
+  return {
+    ...prepared.update.stats,
+    changes: prepared.changes.length,
+    updateMs: prepared.updateMs,
+    valuesMs: ms.valuesMs,
+    logMs: ms.logMs,
+    checkpoint: cp !== NO_CHECKPOINT,
+    checkpointBehind: cp.background,
+    checkpointMs: cp !== NO_CHECKPOINT ? ms.checkpointMs : 0,
+    valuesWriteMs: cp.valuesWriteMs,
+    merkleWalMs: cp.merkleWalMs,
+    metaMs: cp.metaMs,
+    applyMs: cp.applyMs,
+    settleMs: ms.settleMs,
+  };
 }

@@ -19,52 +19,38 @@
 // Directory layout: `meta` (the record), `values` (the B+tree), `redo` (the log), `merkle/`
 // (page table and WAL), `lock.<n>` and `lock-*.fifo` (the writer lock, see lock.ts).
 //
-// The store's parts: open.ts (the directory, creation, cleanup), prepared.ts (batch checks,
-// the prepared commit), dirty-pages.ts (merkle pages changed since the checkpoint),
-// checkpoint.ts (the checkpoint pipeline), bulk-load.ts (`beginLoad`). What stays here (~530
-// lines) is the public surface, each method with its contract, and the commit path.
-import { type BatchEntry, type KvTree, MAX_VALUE_SIZE, type RangeOptions } from "../kv/index.ts";
-import { closeQuietly, guardFileSystem, nodePageStoreFileSystem, type PageStoreFileSystem, WriteBehind } from "../io/index.ts";
-import {
-  type Change,
-  DEFAULT_PAGE_CACHE_BYTES,
-  type EntryVisitor,
-  MERKLE_PAGE_BYTES,
-  type MerkleTop,
-  type PageStore,
-  type PageStoreStats,
-  type PageWrite,
-  type UpdateResult,
-  updateTrie,
-} from "../merkle/index.ts";
+// The store's parts: open.ts (the directory, creation, cleanup, closing the files),
+// store-reads.ts (the reads, which `Store` extends), prepared.ts (batch checks, the prepared
+// commit), dirty-pages.ts (merkle pages changed since the checkpoint), checkpoint.ts (the
+// checkpoint pipeline), bulk-load.ts and load-pages.ts (`beginLoad`), store-options.ts (the
+// options and `lastCommit`'s figures). What stays here (~560 lines, over the ~500 of one file
+// for a reason) is what changes the committed state: the commit paths (sync and async), the
+// load's and the checkpoints' entry points, replay, and close. They share the handle's private
+// state (root, seq, failure, the sync in flight, the checkpoint pipeline); splitting them
+// further would hand that state to other files.
+import type { BatchEntry, KvTree } from "../kv/index.ts";
+import { guardFileSystem, nodePageStoreFileSystem, type PageStoreFileSystem, WriteBehind } from "../io/index.ts";
+import { type Change, MERKLE_PAGE_BYTES, type MerkleTop, type PageStore, type PageWrite, type UpdateResult, updateTrie } from "../merkle/index.ts";
 import { compareKeys, EMPTY_NODE, TrieError } from "../trie/index.ts";
-import { checkPageId, checkPrefixBits, checkScanLimit, checkScanRange, checkStoreKey } from "./args.ts";
 import { type StoreLoad, startLoad } from "./bulk-load.ts";
 import { type CheckpointStats, Checkpoints, NO_CHECKPOINT } from "./checkpoint.ts";
-import { beforePath, DirtyPages } from "./dirty-pages.ts";
+import { DirtyPages } from "./dirty-pages.ts";
 import { StoreError } from "./errors.ts";
-import type { DirLock } from "./lock.ts";
+import { LoadPages } from "./load-pages.ts";
 import type { MetaRecord } from "./meta-record.ts";
-import { type OpenedFiles, openStoreFiles, removeMade } from "./open.ts";
-import { checkPrepared, type PreparedCommit, sortBatch, valuesStateReader } from "./prepared.ts";
-import type { ReaderTable } from "./readers.ts";
+import { closeOpened, type OpenedFiles, openStoreFiles, removeMade } from "./open.ts";
+import { checkPrepared, checkPreparedValues, type PreparedCommit, sortBatch, valuesStateReader } from "./prepared.ts";
 import type { RedoLog } from "./redo-log.ts";
-import { type CommitStats, DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_EVERY, type StoreOptions } from "./store-options.ts";
+import { type CommitStats, commitStats, DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_EVERY, type StoreOptions, type StoreStats } from "./store-options.ts";
+import { StoreReads } from "./store-reads.ts";
 
 export { type CommitStats, DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_EVERY, type StoreOptions } from "./store-options.ts";
 export { type PreparedCommit, sortBatch, valuesStateReader } from "./prepared.ts";
 export { checkFilesPresent, type DirState, inspectDir } from "./open.ts";
 export type { StoreLoad } from "./bulk-load.ts";
 
-/**
- * Most bytes of changed merkle pages a bulk load holds (less when the merkle cache is smaller).
- * Spilling more often costs a pass over this many pages; holding more only takes memory (the
- * load reads none of them again), and the checkpoint's copies of them more.
- */
-const LOAD_PAGE_BYTES = 16 * 2 ** 20;
-
 /** A durable GP state on disk with its root, updated incrementally per commit. */
-export class Store {
+export class Store extends StoreReads {
   #top: MerkleTop;
   #seq: number;
   #closed = false;
@@ -86,33 +72,19 @@ export class Store {
   readonly #cp: Checkpoints;
   /** Writes the checkpoints' pages behind (null: inline). */
   readonly #behind: WriteBehind | null;
-  /** Readers of older checkpoints in other processes (null: an in-memory file system). */
-  readonly #readers: ReaderTable | null;
   readonly #every: number;
   readonly #maxBytes: number;
   /** A bulk load is in progress (see `beginLoad`). */
   #loading = false;
-  /** Bytes of changed merkle pages a load holds before it spills the finished ones (see LOAD_PAGE_BYTES). */
-  readonly #loadPageBytes: number;
-  /** The last key of the load's previous chunk, once the load has spilled pages (null: none spilled). */
-  #loadEdge: Uint8Array | null = null;
-  /** The load's page reads: none may fall before the last key's path, where spilled pages are. */
-  readonly #loadReader = {
-    get: (id: Uint8Array) => {
-      if (this.#loadEdge !== null && beforePath(id, this.#loadEdge)) {
-        throw new StoreError("FAILED", `store ${this.path}: the bulk load read a finished page (depth ${id[0]}) behind its last key`);
-      }
-      return this.#dirty.page(id);
-    },
-    inPlace: () => false,
-  };
+  /** The load's page budget and spill edge. */
+  readonly #load: LoadPages;
   /** Set while `commit` runs its own update: owned images may change in place. */
   #inPlace = false;
   /** An image changed in place since `#inPlace` was set (a failure then leaves memory damaged). */
   #changedInPlace = false;
   /** The merkle pages of the current state: dirty ones first, then the page store's. */
   readonly #pageReader = {
-    get: (id: Uint8Array) => this.#page(id),
+    get: (id: Uint8Array) => this.committedPage(id),
     inPlace: (id: Uint8Array, page: Uint8Array) => {
       if (!this.#inPlace) return false;
       if (!this.#dirty.ownedImage(id, page)) return false;
@@ -122,27 +94,27 @@ export class Store {
   };
 
   private constructor(
-    readonly path: string,
-    private readonly values: KvTree,
-    private readonly pages: PageStore,
+    path: string,
+    values: KvTree,
+    pages: PageStore,
     private readonly redo: RedoLog,
-    private readonly lock: DirLock | null,
     private readonly files: OpenedFiles,
     options: StoreOptions,
   ) {
     if (files === null || typeof files !== "object" || options === null || typeof options !== "object")
       throw new StoreError("BAD_ARGUMENT", "stores come from Store.open, not from new");
+    const dirty = new DirtyPages(pages);
+    super(path, values, pages, dirty);
     const rec: MetaRecord = files.rec;
     this.#top = rec.top;
     this.#seq = rec.seq;
     this.#every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
     this.#behind = options.writeBehind === false ? null : new WriteBehind();
     this.#maxBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
-    this.#loadPageBytes = Math.min(options.merkleCacheBytes ?? DEFAULT_PAGE_CACHE_BYTES, LOAD_PAGE_BYTES);
     this.#fs = guardFileSystem(options.fs ?? nodePageStoreFileSystem);
-    this.#readers = files.readers;
     this.#made = files.made;
-    this.#dirty = new DirtyPages(pages);
+    this.#dirty = dirty;
+    this.#load = new LoadPages(path, dirty, options.merkleCacheBytes);
     this.#cp = new Checkpoints(
       { values, pages, redo, metaFile: files.metaFile, dirty: this.#dirty, readers: files.readers, behind: this.#behind, fail: (e) => this.#failBehind(e) },
       rec.seq,
@@ -155,16 +127,18 @@ export class Store {
    */
   static open(path: string, options: StoreOptions = {}): Store {
     return openStoreFiles(path, options, (files) => {
-      const store = new Store(path, files.values, files.pages, files.redo, files.lock, files, options);
+      const store = new Store(path, files.values, files.pages, files.redo, files, options);
       store.#replay(files.logged);
       return store;
     });
   }
 
-  #live(): void {
+  protected override readonly live = (): void => {
     if (this.#closed) throw new StoreError("CLOSED", `store ${this.path} is closed`);
     if (this.#failed) throw new StoreError("FAILED", `store ${this.path} failed during a commit; reopen it`, { cause: this.#failed });
-  }
+  };
+
+  protected override readonly usable = (): boolean => !this.#closed && this.#failed === null;
 
   /** The committed state root (GP merklization). */
   get root(): Uint8Array {
@@ -181,79 +155,12 @@ export class Store {
     return this.#seq;
   }
 
-  /** Number of entries. */
-  get size(): number {
-    return this.values.stats().entries;
-  }
-
-  /** The value of `key`, or undefined. */
-  get(key: Uint8Array): Uint8Array | undefined {
-    this.#live();
-    checkStoreKey(key, "key");
-    return this.values.get(key);
-  }
-
-  /**
-   * Entries with start <= key < end (bounds optional) in key order (sync). A scan belongs to the
-   * committed state it started on: it throws if a commit happens before it ends.
-   */
-  entries(range: RangeOptions = {}): Generator<[Uint8Array, Uint8Array]> {
-    // Checked at the call, not at the first `next()`.
-    this.#live();
-    checkScanRange(range, "range");
-    return this.#entries(range);
-  }
-
-  *#entries(range: RangeOptions): Generator<[Uint8Array, Uint8Array]> {
-    for (const [k, v] of this.values.entries(range)) yield [k, v];
-  }
-
-  /** The first key whose first `bits` bits equal those of `key`, or undefined. */
-  seekPrefixKey(key: Uint8Array, bits: number): Uint8Array | undefined {
-    this.#live();
-    checkStoreKey(key, "key");
-    checkPrefixBits(bits, "bits");
-    return this.values.seekPrefixKey(key, bits);
-  }
-
-  /**
-   * Passes every entry whose key shares `key`'s first `bits` bits to `visit`, in key order, as
-   * views valid during the call (see `EntryVisitor`), at most `limit` of them; the cheapest way
-   * to read a small subtrie.
-   */
-  scanPrefix(key: Uint8Array, bits: number, visit: EntryVisitor, limit = Infinity): void {
-    this.#live();
-    checkStoreKey(key, "key");
-    checkPrefixBits(bits, "bits");
-    if (typeof visit !== "function") throw new StoreError("BAD_ARGUMENT", "visit must be a function");
-    checkScanLimit(limit, "limit");
-    this.values.scanPrefix(key, bits, visit, limit);
-  }
-
-  /**
-   * The committed merkle page `id`, or undefined. The image is shared: do not modify it, and
-   * copy what you need before the next commit, which may change it in place.
-   */
-  page(id: Uint8Array): Uint8Array | undefined {
-    this.#live();
-    checkPageId(id, "id");
-    return this.#page(id);
-  }
-
-  #page(id: Uint8Array): Uint8Array | undefined {
-    // Pages a bulk load spilled are in no table until its checkpoint is applied (page-spill.ts).
-    if (this.pages.spilled > 0) {
-      throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a bulk load's pages are not in the table yet; read them once the load has committed`);
-    }
-    return this.#dirty.page(id);
-  }
-
   /**
    * Applies a batch (any order; value null deletes) as one durable commit and returns the new
    * root. Bad input throws a typed error and changes nothing.
    */
   commit(batch: Iterable<BatchEntry>): Uint8Array {
-    this.#live();
+    this.live();
     this.#notLoading();
     const changes = sortBatch(batch);
     // A checkpoint still copying the dirty pages must be done before any of them changes in place.
@@ -280,7 +187,7 @@ export class Store {
    * committed state. Pure: nothing changes, whatever it throws.
    */
   prepare(batch: Iterable<BatchEntry>): PreparedCommit {
-    this.#live();
+    this.live();
     return this.#prepareSorted(sortBatch(batch));
   }
 
@@ -303,7 +210,7 @@ export class Store {
    * changes).
    */
   commitPrepared(prepared: PreparedCommit, options: { background?: boolean } = {}): Uint8Array {
-    this.#live();
+    this.live();
     this.#notLoading();
     checkPrepared(prepared);
     if (options === null || typeof options !== "object") throw new StoreError("BAD_ARGUMENT", "options must be an object");
@@ -348,18 +255,13 @@ export class Store {
    * sync succeeded, since it is durable.
    */
   async commitPreparedAsync(prepared: PreparedCommit): Promise<Uint8Array> {
-    this.#live();
+    this.live();
     this.#notLoading();
     checkPrepared(prepared);
     const { changes, update } = prepared;
     this.#checkCommittable(prepared);
     // What the value tree would refuse after the sync, refused before the write.
-    for (let j = 0; j < changes.length; j++) {
-      checkStoreKey(changes[j][0], `prepared commit: changes[${j}] key`);
-      const v = changes[j][1];
-      if (v !== null && (!(v instanceof Uint8Array) || v.length > MAX_VALUE_SIZE))
-        throw new StoreError("BAD_ARGUMENT", `prepared commit: changes[${j}] value must be a Uint8Array of at most ${MAX_VALUE_SIZE} bytes, or null`);
-    }
+    checkPreparedValues(changes);
     const t0 = performance.now();
     if (this.#cp.pending) this.#guard(() => this.#cp.finish());
     const t1 = performance.now();
@@ -399,7 +301,7 @@ export class Store {
       // On the event loop: the checkpoint runs in the background, in slices (see checkpoint.ts).
       if (this.#due()) cp = this.#cp.beginBehind(this.#seq, this.#top);
     });
-    this.#noteCommit(prepared, cp, { settleMs: t1 - t0, logMs: t2 - t1, valuesMs: t3 - t2, checkpointMs: performance.now() - t3 });
+    this.#lastCommit = commitStats(prepared, cp, { settleMs: t1 - t0, logMs: t2 - t1, valuesMs: t3 - t2, checkpointMs: performance.now() - t3 });
     return this.#top.root.slice();
   }
 
@@ -446,59 +348,8 @@ export class Store {
       this.#failed = e;
       throw e;
     }
-    this.#noteCommit(prepared, cp, { settleMs: t1 - t0, valuesMs: t2 - t1, logMs: t3 - t2, checkpointMs: performance.now() - t3 });
+    this.#lastCommit = commitStats(prepared, cp, { settleMs: t1 - t0, valuesMs: t2 - t1, logMs: t3 - t2, checkpointMs: performance.now() - t3 });
     return this.#top.root.slice();
-  }
-
-  // What `lastCommit` reports: the update's figures, the commit's phases, its checkpoint's.
-  #noteCommit(prepared: PreparedCommit, cp: CheckpointStats, ms: { settleMs: number; valuesMs: number; logMs: number; checkpointMs: number }): void {
-    this.#lastCommit = {
-      ...prepared.update.stats,
-      changes: prepared.changes.length,
-      updateMs: prepared.updateMs,
-      valuesMs: ms.valuesMs,
-      logMs: ms.logMs,
-      checkpoint: cp !== NO_CHECKPOINT,
-      checkpointBehind: cp.background,
-      checkpointMs: cp !== NO_CHECKPOINT ? ms.checkpointMs : 0,
-      valuesWriteMs: cp.valuesWriteMs,
-      merkleWalMs: cp.merkleWalMs,
-      metaMs: cp.metaMs,
-      applyMs: cp.applyMs,
-      settleMs: ms.settleMs,
-    };
-  }
-
-  /**
-   * Reads the value pages and merkle pages on the paths to `keys` (31-byte keys, best sorted)
-   * that are not in memory on the thread pool, so that a trie update or lookups of those keys
-   * that follow find them cached instead of blocking the thread on the file. Resolves to the
-   * pages read. Best effort: a failed read is not reported here (the synchronous read that
-   * meets the page reads it again, and reports a failure), and a closed or failed store reads
-   * nothing.
-   */
-  async readAhead(keys: readonly Uint8Array[]): Promise<number> {
-    if (!Array.isArray(keys)) throw new StoreError("BAD_ARGUMENT", "keys must be an array of 31-byte keys");
-    for (let i = 0; i < keys.length; i++) checkStoreKey(keys[i], `keys[${i}]`);
-    if (this.#closed || this.#failed !== null) return 0;
-    // The page walk sets each key's span (where its path of pages ends) before it awaits: the
-    // value tree reads the leaves an update's scan of that prefix reads.
-    const spans: number[] = new Array(keys.length).fill(-1);
-    const pages = this.pages.readAhead(keys, spans);
-    const values = this.values.readAhead(keys, spans).catch(() => 0);
-    return (await pages) + (await values);
-  }
-
-  /** The greatest key in the store, or undefined when it is empty (one prefix probe per bit). */
-  lastKey(): Uint8Array | undefined {
-    this.#live();
-    if (this.values.stats().entries === 0) return undefined;
-    const key = new Uint8Array(31);
-    for (let d = 0; d < 248; d++) {
-      key[d >> 3] |= 0x80 >> (d & 7);
-      if (this.values.seekPrefixKey(key, d + 1) === undefined) key[d >> 3] &= ~(0x80 >> (d & 7));
-    }
-    return key;
   }
 
   #notSyncing(): void {
@@ -521,7 +372,7 @@ export class Store {
    * so far durable mid-load (warp sync resumes from there).
    */
   beginLoad(options: { append?: boolean } = {}): StoreLoad {
-    this.#live();
+    this.live();
     if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a load is already in progress`);
     this.#notSyncing();
     if (options.append !== true && (this.#top.kind !== EMPTY_NODE || this.values.stats().entries !== 0)) {
@@ -536,12 +387,12 @@ export class Store {
     return startLoad(
       {
         path: this.path,
-        live: () => this.#live(),
+        live: () => this.live(),
         root: () => this.#top.root.slice(),
         lastKey: () => this.lastKey(),
         apply: (chunk) =>
           this.#guard(() => {
-            const update = updateTrie(this.#top, chunk, this.#loadReader, valuesStateReader(this.path, this.values));
+            const update = updateTrie(this.#top, chunk, this.#load.reader, valuesStateReader(this.path, this.values));
             this.values.apply(chunk);
             // Memory must not grow with the load: the value pages go to the file now (nothing
             // refers to them before the commit point), and the merkle pages of finished
@@ -549,21 +400,17 @@ export class Store {
             this.values.writeDirty();
             this.#dirty.stage(update.writes, true);
             this.#top = update.top;
-            const edge = chunk[chunk.length - 1][0];
-            if (this.#dirty.size * MERKLE_PAGE_BYTES > this.#loadPageBytes && this.#dirty.spillOffPath(edge) > 0) this.#loadEdge = edge;
-            else if (this.#loadEdge !== null) this.#loadEdge = edge;
+            this.#load.applied(chunk[chunk.length - 1][0]);
           }),
         save: () =>
           this.#guard(() => {
-            // A load that spilled spills the rest off its path too: the checkpoint copies the
-            // pages it is handed, which would hold the budget twice.
-            if (this.#loadEdge !== null) this.#dirty.spillOffPath(this.#loadEdge);
+            this.#load.beforeSave();
             this.#seq++;
             this.#cp.begin(this.#seq, this.#top, false);
           }),
         setLoading: (loading) => {
           this.#loading = loading;
-          this.#loadEdge = null;
+          this.#load.reset();
         },
         fail: (e) => {
           this.#failed ??= e;
@@ -598,7 +445,7 @@ export class Store {
    * the log, the memory held by dirty pages and the replay at open.
    */
   checkpoint(): void {
-    this.#live();
+    this.live();
     this.#notSyncing();
     this.#guard(() => {
       if (this.#cp.pending) this.#cp.finish();
@@ -630,13 +477,7 @@ export class Store {
   }
 
   /** Counters of the page store, the value tree and the redo log. */
-  stats(): {
-    merkle: PageStoreStats;
-    values: ReturnType<KvTree["stats"]>;
-    redo: { fsyncs: number; bytesWritten: number; records: number; bytes: number };
-    checkpoints: number;
-    dirtyPages: number;
-  } {
+  stats(): StoreStats {
     return {
       merkle: this.pages.stats(),
       values: this.values.stats(),
@@ -679,14 +520,7 @@ export class Store {
     this.#closed = true;
     // A checkpoint left in flight by a failure: its meta record's write, if any, ends first.
     this.#cp.abandon();
-    let closeFailure: unknown = null;
-    for (const f of [{ close: () => this.#readers?.close() }, this.pages, this.values, this.redo, this.files.metaFile, { close: () => this.lock?.release() }]) {
-      try {
-        f.close();
-      } catch (e) {
-        closeFailure ??= e;
-      }
-    }
+    const closeFailure = closeOpened(this.files);
     if (checkpointFailure !== null) {
       throw new StoreError(
         "FAILED",
@@ -706,8 +540,7 @@ export class Store {
       return;
     }
     this.#cp.abandon();
-    for (const f of [{ close: () => this.#readers?.close() }, this.pages, this.values, this.redo, this.files.metaFile, { close: () => this.lock?.release() }])
-      closeQuietly(f);
+    closeOpened(this.files);
   }
 
   /**

@@ -71,7 +71,7 @@ describe(`store: checkpoints written behind (seed ${seed})`, () => {
           checkState(store, roots[i], states[i], `commit ${i + 1}, reopened`);
         } else if (i % 17 === 16) {
           // Dropped without close, as a killed process would (its lock released by hand).
-          (store as unknown as { lock: { release(): void } | null }).lock?.release();
+          (store as unknown as { files: { lock: { release(): void } | null } }).files.lock?.release();
           store = Store.open(dir, options);
           checkState(store, roots[i], states[i], `commit ${i + 1}, dropped`);
         }
@@ -109,7 +109,7 @@ describe(`store: checkpoints written behind (seed ${seed})`, () => {
       assert.equal(store.stats().redo.records, 1);
       store.commit(batches[8]);
       // Dropped without close, as a killed process would (its lock released by hand).
-      (store as unknown as { lock: { release(): void } | null }).lock?.release();
+      (store as unknown as { files: { lock: { release(): void } | null } }).files.lock?.release();
       const again = Store.open(dir, options);
       checkState(again, roots[8], states[8], "reopened");
       again.close();
