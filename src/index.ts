@@ -8,7 +8,8 @@
 export * from "./verify.ts";
 
 // The database a node opens, bulk import and warp sync.
-export { type CommitMetrics, type DbOptions } from "./db/core.ts";
+export type { CommitMetrics } from "./db/metrics.ts";
+export type { DbOptions } from "./db/options.ts";
 export { Db, type DbMetrics, open, type PageMetrics } from "./db/db.ts";
 export { DbCorruptionError, DbError, type DbErrorCode } from "./db/errors.ts";
 export { importEntries, type ImportOptions, type ImportResult } from "./db/import.ts";

@@ -1,126 +1,23 @@
-// The database's machinery behind the public classes: the store, the rollback log, versions and
-// the reverse deltas that let any pinned version be read after later commits, and the queue
-// commits and rollbacks go through.
-//
-// Versions are the store's sequence numbers: every commit and every rollback makes a new one.
-// For each version v kept in memory, `transitions` holds the reverse delta of the commit that
-// made it (per changed key, its value at v - 1) and the root at v - 1. The state at a past
-// version v is the store plus the composed reverse deltas of versions v + 1 .. current: a
-// `DeltaState`, built on demand and cached until the next commit. Transitions are kept for the
-// last `rollbackWindow` versions, and further back while a snapshot or an uncommitted session or
-// overlay pins a version below them (pins are released explicitly, or when the holder is garbage
-// collected).
+// The database's machinery behind the public classes: the store (or, read-only, a store
+// reader), the rollback log, the versions kept readable (versions.ts), and the queue commits and
+// rollbacks go through. Its options are in options.ts, its figures in metrics.ts.
 //
 // The undo chain of the rollback log serves `rollback(n)` and `beginReadAt(root)`: its records
 // are the reverse deltas of the last commits that were not rolled back, oldest first.
 import { closeQuietly, ioErrorOf } from "../io/index.ts";
 import { type Change, type MerkleTop, type UpdateResult, updateTrie } from "../merkle/index.ts";
-import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../io/index.ts";
+import { nodePageStoreFileSystem } from "../io/index.ts";
 import { type CheckpointStats, type CommitStats, type PreparedCommit, Store, StoreError } from "../store/index.ts";
 import { StoreReader } from "../store/reader.ts";
-import { sortByKey } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
-import { keyString, equalBytes } from "./keys.ts";
+import { equalBytes } from "./keys.ts";
 import { toHex } from "../trie/index.ts";
-import { checkDbOptions } from "./options.ts";
+import type { CommitMetrics, DbCounters } from "./metrics.ts";
+import { checkDbOptions, DEFAULT_ROLLBACK_WINDOW, type DbOptions } from "./options.ts";
 import { type LogEvent, RollbackLog, type UndoRecord } from "./rollback-log.ts";
 import { typedReads } from "./typed-reads.ts";
-import { type DeltaCounters, DeltaState, type StateView, stateReader, StoreState, type StoreSource } from "./state.ts";
-
-/** Options of `open`. */
-export interface DbOptions {
-  /**
-   * Commits kept for `rollback` and `beginReadAt` (default 100). 0 keeps no rollback log (and
-   * spares its write and sync per commit).
-   */
-  rollbackWindow?: number;
-  /** Create the database when `path` holds none (default true); with false: `NOT_FOUND`. */
-  create?: boolean;
-  /**
-   * Open for reading only, without the writer lock and without writing anything (default
-   * false): snapshots of the current root only; see the README for what a concurrent writer
-   * process means for such a handle.
-   */
-  readOnly?: boolean;
-  /** Page cache budget of the value tree, bytes (default 256 MiB). */
-  valueCacheBytes?: number;
-  /** Page cache budget of the merkle pages, bytes (default 128 MiB). */
-  merkleCacheBytes?: number;
-  /** File system seam for tests that inject faults (default: the host's). */
-  fs?: PageStoreFileSystem;
-  /** Take the writer lock (default true; in-memory test file systems turn it off). */
-  lock?: boolean;
-  /** Buckets of a new database's merkle page table (default 4096; it grows as needed). */
-  merkleInitialBuckets?: number;
-}
-
-/** Default of `DbOptions.rollbackWindow`. */
-export const DEFAULT_ROLLBACK_WINDOW = 100;
-
-/** Timings and work of one commit or rollback. */
-export interface CommitMetrics {
-  readonly kind: "commit" | "rollback";
-  /** Version (store sequence number) it made. */
-  readonly seq: number;
-  /** Keys changed. */
-  readonly changes: number;
-  /** Milliseconds waiting in the commit queue. */
-  readonly queuedMs: number;
-  /** Milliseconds waiting (without blocking the thread) for the last commit's background checkpoint. */
-  readonly checkpointWaitMs: number;
-  /**
-   * That checkpoint, when it finished during the wait, else null: merkle pages written, slices
-   * of the caller's thread and the longest, milliseconds from its start to durable, and of them
-   * on the caller's thread handing over the value pages and building the page WAL.
-   */
-  readonly checkpointBehind: {
-    readonly pages: number;
-    readonly slices: number;
-    readonly longestSliceMs: number;
-    readonly wallMs: number;
-    readonly valuesWriteMs: number;
-    readonly merkleWalMs: number;
-  } | null;
-  /** Milliseconds writing and syncing the rollback log event. */
-  readonly logMs: number;
-  /** Milliseconds of the store's durable write (its phases in `store`). */
-  readonly storeMs: number;
-  /** Milliseconds from the call to durable. */
-  readonly totalMs: number;
-  /**
-   * The store's phases: `updateMs` is the trie update (seeks and hashing; for a session it ran
-   * in `finish`), `valuesMs` the value tree's write and sync, `merkleWalMs` the page WAL's write
-   * and sync, `metaMs` the commit record's write and sync, `applyMs` the in-place page writes.
-   */
-  readonly store: CommitStats;
-}
-
-/** Counters of a database handle since it opened (see `DbMetrics` for their meaning). */
-export interface DbCounters extends DeltaCounters {
-  /** Point reads of snapshots, sessions and overlays. */
-  reads: number;
-  /** Entries returned by scans. */
-  entriesIterated: number;
-  /** `set` and `delete` calls. */
-  writes: number;
-  /** Sessions finished. */
-  sessionsFinished: number;
-  /** Commits and rollbacks written, and commits refused. */
-  commits: number;
-  rollbacks: number;
-  refusedCommits: number;
-  /** Proofs built (`prove`, `proveMany`, `proveRange`) and witnesses built. */
-  proofs: number;
-  witnesses: number;
-}
-
-/** Transition into a version: its reverse delta, the root before, and what it was based on. */
-interface Transition {
-  readonly reverse: readonly Change[];
-  readonly prevTop: MerkleTop;
-  /** The base of the session that made it (its parent overlay, or the version), or null. */
-  readonly base: object | number | null;
-}
+import { type StateView, stateReader, StoreState, type StoreSource } from "./state.ts";
+import { composeReverse, type Pin, Versions } from "./versions.ts";
 
 /** What a commit writes: a finished session's layer, as `core` sees it. */
 export interface CommitSource {
@@ -129,36 +26,6 @@ export interface CommitSource {
   readonly prevTop: MerkleTop;
   readonly update: UpdateResult;
   readonly updateMs: number;
-}
-
-/** A version held readable; release it when done. */
-export class Pin {
-  #released = false;
-  /** Use `DbCore.pin`. */
-  constructor(
-    private readonly core: DbCore,
-    /** The seq whose state is kept readable. */
-    readonly seq: number,
-  ) {}
-  /** True once released. */
-  get released(): boolean {
-    return this.#released;
-  }
-  /** Lets the database drop what only this pin kept; idempotent. */
-  release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.core.unpin(this.seq);
-  }
-}
-
-/** Composes reverse deltas given newest first: per key, the value before the oldest of them. */
-export function composeReverse(deltas: Iterable<readonly Change[]>): Change[] {
-  const map = new Map<string, Change>();
-  for (const d of deltas) for (const c of d) map.set(keyString(c[0]), c);
-  const out = [...map.values()];
-  sortByKey(out, (c) => c[0]);
-  return out;
 }
 
 function wrapStoreError(e: unknown): unknown {
@@ -195,12 +62,9 @@ export class DbCore {
   readonly #storeState: StoreState;
   readonly #log: RollbackLog | null;
   readonly #window: number;
-  #seq: number;
+  readonly #versions: Versions;
   #closed = false;
   #failed: unknown = null;
-  readonly #transitions = new Map<number, Transition>();
-  readonly #pins = new Map<number, number>();
-  readonly #past = new Map<number, DeltaState>();
   #queue: Promise<unknown> = Promise.resolve();
   #pending = 0;
   #inflight: Promise<unknown> | null = null;
@@ -226,7 +90,7 @@ export class DbCore {
       page: (id) => (reader as StoreReader).page(id),
     };
     this.#storeState = new StoreState(typedReads(path, source));
-    this.#seq = store ? store.seq : (reader as StoreReader).seq;
+    this.#versions = new Versions(store ? store.seq : (reader as StoreReader).seq, window);
   }
 
   /** Opens the database in `path` (see `DbOptions`). */
@@ -290,7 +154,7 @@ export class DbCore {
 
   /** The current seq (the store's sequence number: commits and rollbacks so far). */
   get seq(): number {
-    return this.#seq;
+    return this.#versions.seq;
   }
 
   /** The current root node. */
@@ -317,11 +181,11 @@ export class DbCore {
   }
 
   get pinnedVersions(): number {
-    return this.#pins.size;
+    return this.#versions.pinned;
   }
 
   get retainedTransitions(): number {
-    return this.#transitions.size;
+    return this.#versions.retained;
   }
 
   get logSnapshots(): number {
@@ -337,27 +201,9 @@ export class DbCore {
     return this.#store?.stats() ?? null;
   }
 
-  /** Keeps `version` readable until the pin is released. */
+  /** Keeps `seq` readable until the pin is released. */
   pin(seq: number): Pin {
-    this.#pins.set(seq, (this.#pins.get(seq) ?? 0) + 1);
-    return new Pin(this, seq);
-  }
-
-  /** @internal Called by `Pin.release`. */
-  unpin(seq: number): void {
-    const n = (this.#pins.get(seq) ?? 0) - 1;
-    if (n > 0) this.#pins.set(seq, n);
-    else this.#pins.delete(seq);
-    this.#prune();
-  }
-
-  #prune(): void {
-    // Past versions in the rollback window stay readable unpinned: forward commits share their
-    // reverse deltas with the undo chain, so keeping them costs little.
-    let min = Math.max(0, this.#seq - this.#window);
-    for (const v of this.#pins.keys()) if (v < min) min = v;
-    for (const u of this.#transitions.keys()) if (u <= min) this.#transitions.delete(u);
-    for (const v of this.#past.keys()) if (v < min) this.#past.delete(v);
+    return this.#versions.pin(seq);
   }
 
   /** After a read on a read-only handle: fails when a writer process has committed since open. */
@@ -384,25 +230,13 @@ export class DbCore {
   /** The state at `version` (current or kept in memory); use synchronously, do not keep. */
   viewAt(seq: number): StateView {
     this.live();
-    if (seq === this.#seq) return this.#storeState;
-    let view = this.#past.get(seq);
-    if (view !== undefined) return view;
-    if (seq > this.#seq) throw new DbError("CORRUPT", `seq ${seq} is ahead of the database's ${this.#seq}`);
-    const deltas: (readonly Change[])[] = [];
-    for (let u = this.#seq; u > seq; u--) {
-      const t = this.#transitions.get(u);
-      if (t === undefined) throw new DbError("EXPIRED", `the state at seq ${seq} is no longer kept (nothing pinned it; the database is at ${this.#seq})`);
-      deltas.push(t.reverse);
-    }
-    const top = (this.#transitions.get(seq + 1) as Transition).prevTop;
-    view = new DeltaState(() => this.#storeState, composeReverse(deltas), top, null, this.counters);
-    this.#past.set(seq, view);
-    return view;
+    if (seq === this.#versions.seq) return this.#storeState;
+    return this.#versions.pastView(seq, () => this.#storeState, this.counters);
   }
 
   /** The base key of the commit that made `version`, if kept (for telling forks from stale). */
   baseOfSeq(seq: number): object | number | null | undefined {
-    return this.#transitions.get(seq)?.base;
+    return this.#versions.baseOf(seq);
   }
 
   /** True while a commit or rollback is queued or being written. */
@@ -445,9 +279,9 @@ export class DbCore {
     const event = this.#forwardEvent(src);
     await this.#logAsync(event);
     const t1 = performance.now();
-    const seq = this.#seq + 1;
+    const seq = this.#versions.seq + 1;
     await this.#storeWriteAsync({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs });
-    this.#advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
+    this.#versions.advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
     this.counters.commits++;
     this.#finishMetrics("commit", seq, src.changes.length, queuedMs, t0, t1);
     return seq;
@@ -462,15 +296,15 @@ export class DbCore {
   }
 
   #forwardEvent(src: CommitSource): LogEvent {
-    return { kind: "forward", record: { seq: this.#seq + 1, prevTop: src.prevTop, top: src.update.top, reverse: src.reverse } };
+    return { kind: "forward", record: { seq: this.#versions.seq + 1, prevTop: src.prevTop, top: src.update.top, reverse: src.reverse } };
   }
 
   #storeCommit(src: CommitSource, base: object | number, queuedMs: number, t0: number): number {
     const store = this.#store as Store;
     const t1 = performance.now();
-    const seq = this.#seq + 1;
+    const seq = this.#versions.seq + 1;
     this.#storeWrite(() => store.commitPrepared({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs }));
-    this.#advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
+    this.#versions.advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
     this.counters.commits++;
     this.#finishMetrics("commit", seq, src.changes.length, queuedMs, t0, t1);
     return seq;
@@ -483,7 +317,7 @@ export class DbCore {
     if (!Number.isInteger(n) || n < 0 || n > chain.length) {
       throw new DbError("BAD_ARGUMENT", `n must be an integer in 0 .. ${chain.length} (the commits the rollback log holds), got ${String(n)}`);
     }
-    if (n === 0) return this.#seq;
+    if (n === 0) return this.#versions.seq;
     await this.#awaitCheckpoint();
     const t0 = performance.now();
     const records = chain.slice(chain.length - n).reverse();
@@ -498,11 +332,11 @@ export class DbCore {
     if (!equalBytes(update.top.root, target.root) || update.top.kind !== target.kind) {
       throw new DbError("CORRUPT", `rolling back ${n} commits gives root ${toHex(update.top.root)}, the log says ${toHex(target.root)}`);
     }
-    const seq = this.#seq + 1;
+    const seq = this.#versions.seq + 1;
     await this.#logAsync({ kind: "rollback", seq, n, remaining: chain.length - n });
     const t1 = performance.now();
     await this.#storeWriteAsync({ base: prevTop, changes, update, updateMs });
-    this.#advance(seq, { reverse: forward, prevTop, base: null });
+    this.#versions.advance(seq, { reverse: forward, prevTop, base: null });
     this.counters.rollbacks++;
     this.#finishMetrics("rollback", seq, changes.length, queuedMs, t0, t1);
     return seq;
@@ -515,8 +349,8 @@ export class DbCore {
   #logStage(log: RollbackLog, event: LogEvent, background: boolean): void {
     if (log.wantsSnapshot && !log.snapshotRunning) {
       // A failed rewrite fails the handle at once, so that the first failure is the one reported.
-      if (background) log.startSnapshot(this.#seq, (e) => void (this.#failed ??= e));
-      else log.snapshot(this.#seq);
+      if (background) log.startSnapshot(this.#versions.seq, (e) => void (this.#failed ??= e));
+      else log.snapshot(this.#versions.seq);
     }
     log.stage(event);
   }
@@ -608,13 +442,6 @@ export class DbCore {
     return new DbError("FAILED", `database ${this.path}: ${what} (${(first as Error)?.message ?? String(first)}); reopen it`, {
       cause: ioErrorOf(first) ?? first,
     });
-  }
-
-  #advance(seq: number, t: Transition): void {
-    this.#transitions.set(seq, t);
-    this.#seq = seq;
-    this.#past.clear();
-    this.#prune();
   }
 
   #finishMetrics(kind: CommitMetrics["kind"], seq: number, changes: number, queuedMs: number, t0: number, t1: number): void {

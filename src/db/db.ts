@@ -1,5 +1,8 @@
 // The database: the public entry point over the store (see src/db/core.ts for the machinery).
-import { type CommitMetrics, DbCore, type DbOptions, composeReverse } from "./core.ts";
+import { DbCore } from "./core.ts";
+import type { CommitMetrics } from "./metrics.ts";
+import type { DbOptions } from "./options.ts";
+import { composeReverse } from "./versions.ts";
 import { guardClass } from "./boundary.ts";
 import { DbError } from "./errors.ts";
 import { checkRoot, equalBytes } from "./keys.ts";

@@ -1,5 +1,6 @@
 // Public surface of the database layer.
-export { type CommitMetrics, DEFAULT_ROLLBACK_WINDOW, type DbOptions } from "./core.ts";
+export type { CommitMetrics } from "./metrics.ts";
+export { DEFAULT_ROLLBACK_WINDOW, type DbOptions } from "./options.ts";
 export { Db, type DbMetrics, open, type PageMetrics } from "./db.ts";
 export { DbCorruptionError, DbError, type DbErrorCode } from "./errors.ts";
 export { IoError, type IoOp } from "../io/index.ts";

@@ -4,7 +4,8 @@
 // committable when its base is the database's current state (see session.ts).
 import type { Change, MerkleTop, UpdateResult } from "../merkle/index.ts";
 import { toHex } from "../trie/index.ts";
-import type { DbCore, Pin } from "./core.ts";
+import type { DbCore } from "./core.ts";
+import type { Pin } from "./versions.ts";
 import { DbError } from "./errors.ts";
 import { DeltaState, pageMap, type StateView } from "./state.ts";
 

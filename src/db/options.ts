@@ -1,7 +1,38 @@
-// The checks of `open()`'s options (see `DbOptions`): type and range of each, and no unknown
+// `open()`'s options (`DbOptions`), and their checks: type and range of each, and no unknown
 // names (see src/store/options.ts for why).
+import type { PageStoreFileSystem } from "../io/index.ts";
 import { BOOLEAN_RULE, BUCKETS_RULE, BYTES_RULE, FS_RULE, type OptionRule, optionsProblem } from "../store/options.ts";
 import { DbError } from "./errors.ts";
+
+/** Options of `open`. */
+export interface DbOptions {
+  /**
+   * Commits kept for `rollback` and `beginReadAt` (default 100). 0 keeps no rollback log (and
+   * spares its write and sync per commit).
+   */
+  rollbackWindow?: number;
+  /** Create the database when `path` holds none (default true); with false: `NOT_FOUND`. */
+  create?: boolean;
+  /**
+   * Open for reading only, without the writer lock and without writing anything (default
+   * false): snapshots of the current root only; see the README for what a concurrent writer
+   * process means for such a handle.
+   */
+  readOnly?: boolean;
+  /** Page cache budget of the value tree, bytes (default 256 MiB). */
+  valueCacheBytes?: number;
+  /** Page cache budget of the merkle pages, bytes (default 128 MiB). */
+  merkleCacheBytes?: number;
+  /** File system seam for tests that inject faults (default: the host's). */
+  fs?: PageStoreFileSystem;
+  /** Take the writer lock (default true; in-memory test file systems turn it off). */
+  lock?: boolean;
+  /** Buckets of a new database's merkle page table (default 4096; it grows as needed). */
+  merkleInitialBuckets?: number;
+}
+
+/** Default of `DbOptions.rollbackWindow`. */
+export const DEFAULT_ROLLBACK_WINDOW = 100;
 
 /** Largest `rollbackWindow`: the undo chain is kept in memory. */
 export const MAX_ROLLBACK_WINDOW = 1_000_000;

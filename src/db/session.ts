@@ -26,7 +26,8 @@ import {
 import { MAX_VALUE_SIZE } from "../kv/index.ts";
 import { buildWitness, toHex, type Witness } from "../trie/index.ts";
 import { guardClass } from "./boundary.ts";
-import { DbCore, type Pin } from "./core.ts";
+import { DbCore } from "./core.ts";
+import type { Pin } from "./versions.ts";
 import { Layer } from "./layer.ts";
 import { DbError } from "./errors.ts";
 import { badArgument, checkKey, checkValue, keyString, equalBytes } from "./keys.ts";
