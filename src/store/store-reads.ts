@@ -111,7 +111,8 @@ export abstract class StoreReads {
     // The page walk sets each key's span (where its path of pages ends) before it awaits: the
     // value tree reads the leaves an update's scan of that prefix reads.
     const spans: number[] = new Array(keys.length).fill(-1);
-    const pages = this.pages.readAhead(keys, spans);
+    // Both halves are best effort: neither may reject (a probe of a damaged table throws).
+    const pages = this.pages.readAhead(keys, spans).catch(() => 0);
     const values = this.values.readAhead(keys, spans).catch(() => 0);
     return (await pages) + (await values);
   }
