@@ -8,9 +8,9 @@
 export * from "./verify.ts";
 
 // The database a node opens, bulk import and warp sync.
-export type { CommitMetrics } from "./db/metrics.ts";
 export type { DbOptions } from "./db/options.ts";
-export { Db, type DbMetrics, open, type PageMetrics } from "./db/db.ts";
+export { Db, open } from "./db/db.ts";
+export type { CommitMetrics, DbMetrics, PageMetrics } from "./db/metrics.ts";
 export { DbCorruptionError, DbError, type DbErrorCode } from "./db/errors.ts";
 export { importEntries, type ImportOptions, type ImportResult } from "./db/import.ts";
 export { type KeyRange, Snapshot, type StateReadable } from "./db/readers.ts";

@@ -1,7 +1,7 @@
 // Public surface of the database layer.
-export type { CommitMetrics } from "./metrics.ts";
 export { DEFAULT_ROLLBACK_WINDOW, type DbOptions } from "./options.ts";
-export { Db, type DbMetrics, open, type PageMetrics } from "./db.ts";
+export { Db, open } from "./db.ts";
+export type { CommitMetrics, DbMetrics, PageMetrics } from "./metrics.ts";
 export { DbCorruptionError, DbError, type DbErrorCode } from "./errors.ts";
 export { IoError, type IoOp } from "../io/index.ts";
 export { type KeyRange, Snapshot, StateReadable } from "./readers.ts";

@@ -1,7 +1,6 @@
-// What a database handle counts and times: its counters since open (`DbCounters`) and the
-// figures of its last commit or rollback (`CommitMetrics`).
+// What a database handle counts and times: `Db.metrics()` (`DbMetrics`), the counters it keeps
+// for them (`DbCounters`), and the figures of its last commit or rollback (`CommitMetrics`).
 import type { CommitStats } from "../store/index.ts";
-import type { DeltaCounters } from "./state.ts";
 
 /** Timings and work of one commit or rollback. */
 export interface CommitMetrics {
@@ -41,21 +40,71 @@ export interface CommitMetrics {
   readonly store: CommitStats;
 }
 
-/** Counters of a database handle since it opened (see `DbMetrics` for their meaning). */
-export interface DbCounters extends DeltaCounters {
-  /** Point reads of snapshots, sessions and overlays. */
+/** Cache counters and I/O of one of the store's two page files. */
+export interface PageMetrics {
+  cacheHits: number;
+  cacheMisses: number;
+  pagesRead: number;
+  pagesWritten: number;
+}
+
+/** What `Db.metrics()` reports: counters since open, gauges now, and the last commit. */
+export interface DbMetrics {
+  /** Point reads (`get`, `has`) of snapshots, sessions and overlays. */
   reads: number;
   /** Entries returned by scans. */
   entriesIterated: number;
-  /** `set` and `delete` calls. */
+  /** `set` and `delete` calls of write sessions. */
   writes: number;
-  /** Sessions finished. */
+  /** Write sessions finished. */
   sessionsFinished: number;
-  /** Commits and rollbacks written, and commits refused. */
+  /** Commits written, rollbacks written, and commits refused (stale, forks, order). */
   commits: number;
   rollbacks: number;
   refusedCommits: number;
-  /** Proofs built (`prove`, `proveMany`, `proveRange`) and witnesses built. */
+  /** Proofs built by readers (`prove`, `proveMany`, `proveRange`), and session witnesses built. */
   proofs: number;
   witnesses: number;
+  /** The value tree's page cache and I/O (zero on a read-only handle's merkle side). */
+  values: PageMetrics;
+  /** The merkle page store's bucket cache and I/O. */
+  merkle: PageMetrics;
+  /** Past states whose merkle pages were rebuilt from reverse deltas, and pages so built. */
+  deltaPageBuilds: number;
+  deltaPagesBuilt: number;
+  /** Snapshots not yet released. */
+  openSnapshots: number;
+  /** Versions pinned by snapshots, sessions and overlays, and commits kept in memory for them. */
+  pinnedVersions: number;
+  retainedCommits: number;
+  /** Commits `rollback` can undo now. */
+  rollbackDepth: number;
+  /** Snapshots of the rollback log written since open (it compacts itself every window). */
+  rollbackLogSnapshots: number;
+  /**
+   * Why this open started the rollback log over instead of keeping the one on disk, or null:
+   * `new` (no log yet), `missing` (both files gone), `behind-store` (the log ends before the
+   * store's last commit: committed without it, or its tail cut), `damaged` (its last events do
+   * not decode), `root-mismatch`. All but `new` also emit a process warning
+   * `BMT_ROLLBACK_LOG_RESET`; damage a crash cannot explain is `CORRUPT` instead.
+   */
+  rollbackLogReset: string | null;
+  /** Timings and work of the last commit or rollback, or null. */
+  lastCommit: CommitMetrics | null;
 }
+
+/** Counters of a database handle since it opened: the counting fields of `DbMetrics`. */
+export type DbCounters = Pick<
+  DbMetrics,
+  | "reads"
+  | "entriesIterated"
+  | "writes"
+  | "sessionsFinished"
+  | "commits"
+  | "rollbacks"
+  | "refusedCommits"
+  | "proofs"
+  | "witnesses"
+  | "deltaPageBuilds"
+  | "deltaPagesBuilt"
+>;
