@@ -40,7 +40,7 @@
 // reason is kept (`resetReason`, `DbMetrics.rollbackLogReset`) and a process warning with code
 // `BMT_ROLLBACK_LOG_RESET` is emitted.
 import { join } from "node:path";
-import { closeQuietly, guardFile, guardFileSystem, IoError, type KvFile, NodeFile } from "../io/index.ts";
+import { closeAll, closeQuietly, guardFile, guardFileSystem, IoError, type KvFile, NodeFile } from "../io/index.ts";
 import type { MerkleTop } from "../merkle/index.ts";
 import type { PageStoreFileSystem } from "../io/index.ts";
 import { DbError } from "./errors.ts";
@@ -435,15 +435,7 @@ export class RollbackLog {
   #closeFiles(): void {
     if (this.#filesClosed) return;
     this.#filesClosed = true;
-    let failure: unknown = null;
-    for (const f of this.#files) {
-      try {
-        f.close();
-      } catch (e) {
-        failure ??= e;
-      }
-    }
-    if (failure !== null) throw failure;
+    closeAll(this.#files);
   }
 }
 

@@ -4,7 +4,7 @@
 // and the shared staging buffers it writes from.
 export { type KvFile, type KvFileSystem, MemFile, MemFileSystem, NodeFile, nodeFileSystem } from "./file.ts";
 export { memPageStoreFileSystem, nodePageStoreFileSystem, type PageStoreFileSystem, pathIn } from "./fs.ts";
-export { closeQuietly, findIoError, guardFile, guardFileSystem, IoError, ioErrorOf, type IoOp } from "./io-error.ts";
+export { closeAll, closeQuietly, findIoError, guardFile, guardFileSystem, IoError, ioErrorOf, type IoOp } from "./io-error.ts";
 export { StagingBuffer } from "./staging.ts";
 export { runSteps, STEP_PAGES, type Steps } from "./steps.ts";
 export { CHAIN, WriteBehind, WriteJob } from "./write-behind.ts";

@@ -161,6 +161,19 @@ export function guardFileSystem<S extends KvFileSystem>(fs: S): S {
   return out as unknown as S;
 }
 
+/** Closes every one of `files`, whatever fails; then throws the first failure. */
+export function closeAll(files: Iterable<{ close(): void }>): void {
+  let failure: unknown = null;
+  for (const f of files) {
+    try {
+      f.close();
+    } catch (e) {
+      failure ??= e;
+    }
+  }
+  if (failure !== null) throw failure;
+}
+
 /**
  * Closes `file` on an error path, where the error already on its way is the one to report (a
  * second failure, of the close, must not replace it).

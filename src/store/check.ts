@@ -26,7 +26,7 @@ import { compareKeys } from "../trie/key.ts";
 import { type Entry, trieRoot } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { type MetaRecord, readMetaRecord } from "./meta-record.ts";
-import { RedoLog } from "./redo-log.ts";
+import { openRedoLog, REDO_FILE_NAMES, type RedoLog } from "./redo-log.ts";
 
 /** One problem found: where (file, byte offset when known) and what. */
 export interface Problem {
@@ -183,13 +183,18 @@ export function checkDatabase(path: string, progress: CheckProgress = NO_PROGRES
         root = toHex(rec.top.root);
       }
       // Redo log: the records after the checkpoint, and the root they lead to.
-      const redoPath = join(path, "redo");
+      let redoPath = join(path, REDO_FILE_NAMES[0]);
       let log: RedoLog | null = null;
       try {
         // A commit point with no log beside it: the commits logged since it are gone.
-        if (!existsSync(redoPath)) throw new StoreError("CORRUPT", `${redoPath} is missing: the commit point (seq ${rec.seq}) needs it`);
-        log = new RedoLog(nodeFileSystem.open(redoPath));
-        const records = log?.replay(rec.seq) ?? [];
+        for (const n of REDO_FILE_NAMES) {
+          redoPath = join(path, n);
+          if (!existsSync(redoPath)) throw new StoreError("CORRUPT", `${redoPath} is missing: the commit point (seq ${rec.seq}) needs it`);
+        }
+        log = openRedoLog(nodeFileSystem, path);
+        redoPath = join(path, "redo.*");
+        const records = log.replay(rec.seq);
+        redoPath = log.file.path;
         redoRecords = records.length;
         const last = records.at(-1);
         if (last !== undefined && problems.length === 0) {
@@ -208,7 +213,9 @@ export function checkDatabase(path: string, progress: CheckProgress = NO_PROGRES
           root = toHex(last.top.root);
         }
       } catch (e) {
-        report(problemOf(e, redoPath));
+        // The replay's messages begin with the file they are about.
+        const named = REDO_FILE_NAMES.map((n) => join(path, n)).find((f) => e instanceof Error && e.message.startsWith(`${f}:`));
+        report(problemOf(e, named ?? redoPath));
       } finally {
         log?.close();
       }

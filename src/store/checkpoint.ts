@@ -1,6 +1,6 @@
 // The checkpoint pipeline: writes every change since the last checkpoint to the value tree and
-// the page table under a new meta record, and starts the redo log over. Commits are durable
-// without it; it bounds the log, the memory held by dirty pages and the replay at open.
+// the page table under a new meta record; the redo log's commits after it go to its other file
+// (redo-log.ts). Commits are durable without it; it bounds the log, the memory held by dirty pages and the replay at open.
 //
 // In order (steps 4 to 7 of a commit, see store.ts):
 //   1. the value tree writes its new pages and syncs (on the worker thread when writing behind);
@@ -10,7 +10,8 @@
 //   3. the meta record (seq, root, value-tree meta, page table) is written and synced: the
 //      checkpoint is the new base;
 //   4. the page store applies its WAL in place (on the worker, while commits go on), the value
-//      tree may reuse the pages it freed, and the redo log starts over. Both are held back while
+//      tree may reuse the pages it freed, and the redo log's file of the records up to the
+//      checkpoint may be started over by the next one. The first two are held back while
 //      a reader in another process reads the checkpoint before (see readers.ts).
 // A checkpoint runs either in one block (`begin`: `Store.commit`, `checkpoint`, `close`, a bulk
 // load) or in the background (`beginBehind`: the database's commits): its work on the caller's
@@ -160,6 +161,7 @@ export class Checkpoints {
    */
   begin(seq: number, top: MerkleTop, defer: boolean): CheckpointStats {
     if (seq === this.seq) return NO_CHECKPOINT;
+    this.parts.redo.beginCheckpoint();
     runSteps(this.#steps(seq, top));
     const stats = (this.#pending as PendingCheckpoint).stats;
     return defer ? stats : this.finish();
@@ -172,6 +174,7 @@ export class Checkpoints {
    */
   beginBehind(seq: number, top: MerkleTop): CheckpointStats {
     if (seq === this.seq) return NO_CHECKPOINT;
+    this.parts.redo.beginCheckpoint();
     const run: BackgroundRun = {
       steps: this.#steps(seq, top),
       phase: "steps",
@@ -343,7 +346,8 @@ export class Checkpoints {
       dirty.clear();
     }
     this.#pending = null;
-    redo.reset();
+    // The log's file of the records up to p.seq may be started over by the next checkpoint.
+    redo.checkpointed(p.seq);
     this.seq = p.seq;
     this.count++;
   }

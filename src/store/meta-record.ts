@@ -17,7 +17,10 @@ export const META_MAGIC = 0x544d4231; // "1BMT" little-endian
 // 3: the redo log has a header naming its last appended record (see redo-log.ts).
 // 4: subtries under 128 leaves are elided, not under 16 (page table format 3): the page set of
 //    a format-2 or -3 database is not this build's, so it is refused before anything is opened.
-export const META_VERSION = 4;
+// 5: the redo log is two files taking turns at checkpoints (`redo.0`, `redo.1`; see
+//    redo-log.ts): a format-4 database's commits after its checkpoint are in `redo`, which
+//    this build does not read, so it is refused.
+export const META_VERSION = 5;
 // magic u32, version u32, seq u64, root 32, kind u8, pad 3, kv meta, table info, crc u32
 const ROOT_AT = 16;
 const KIND_AT = 48;
@@ -58,7 +61,9 @@ function decode(slot: Uint8Array): MetaRecord | null {
     const pages =
       version === 2 || version === 3
         ? ": its merkle pages elide subtries under 16 leaves, this build's under 128; export its entries with the build that wrote it (bmt export) and import them with this one"
-        : "";
+        : version === 4
+          ? ": its redo log is one file (redo), this build's two (redo.0, redo.1); export its entries with the build that wrote it (bmt export) and import them with this one"
+          : "";
     throw new StoreError("VERSION", `database format ${version} is not supported (this build reads format ${META_VERSION})${pages}`);
   }
   const kind = slot[KIND_AT];

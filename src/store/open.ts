@@ -10,7 +10,7 @@ import { DirLock, isLockFileName } from "./lock.ts";
 import { type MetaRecord, readMetaRecord, writeMetaRecord } from "./meta-record.ts";
 import { optionsProblem, STORE_OPTION_RULES } from "./options.ts";
 import { ReaderTable } from "./readers.ts";
-import { RedoLog, type RedoRecord } from "./redo-log.ts";
+import { openRedoLog, REDO_FILE_NAMES, type RedoLog, type RedoRecord } from "./redo-log.ts";
 import { DEFAULT_CHECKPOINT_BYTES, type StoreOptions } from "./store-options.ts";
 
 /** What `openStoreFiles` hands to the store it builds. */
@@ -33,7 +33,7 @@ export interface OpenedFiles {
 /** Marks a directory whose database is being created (written first, removed last). */
 const CREATING = "CREATING";
 /** Names a database directory may hold; any of them means a database is (or was) there. */
-const DATABASE_NAMES = ["meta", "values", "redo", "merkle", "readers", "rollback.0", "rollback.1"];
+const DATABASE_NAMES = ["meta", "values", "redo", ...REDO_FILE_NAMES, "merkle", "readers", "rollback.0", "rollback.1"];
 
 /** What `Store.open` found in a directory before touching it. */
 export interface DirState {
@@ -72,7 +72,7 @@ export function inspectDir(fs: PageStoreFileSystem, path: string): DirState {
     };
     const marker = size(CREATING) > 0;
     if (size("meta") > 0) return { kind: "database", marker, names: null, missing: false };
-    const found = ["values", "redo"].filter((n) => size(n) > 0);
+    const found = ["values", ...REDO_FILE_NAMES].filter((n) => size(n) > 0);
     if (!marker && found.length > 0)
       throw new StoreError("CORRUPT", `${join(path, "meta")} is missing beside ${found.join(", ")}: the database's commit point is gone`);
     return { kind: "new", marker, names: null, missing: false };
@@ -115,7 +115,7 @@ export function checkFilesPresent(fs: PageStoreFileSystem, path: string, dir: Di
   const table = tableFileName(rec.table.gen);
   for (const [file, present] of [
     [join(path, "values"), dir.names.includes("values")],
-    [join(path, "redo"), dir.names.includes("redo")],
+    ...REDO_FILE_NAMES.map((n) => [join(path, n), (dir.names as string[]).includes(n)] as const),
     [join(path, "merkle", table), (fs.list(join(path, "merkle")) ?? []).includes(table)],
   ] as const) {
     if (!present) throw new StoreError("CORRUPT", `${file} is missing: the commit point in ${join(path, "meta")} (seq ${rec.seq}) needs it`);
@@ -263,9 +263,10 @@ export function openStoreFiles<T>(path: string, options: StoreOptions, make: (fi
         throw e;
       }
       valuesFile.close();
-      const redoFile = fs.open(join(path, "redo"));
-      opened.push(redoFile); // closed as the log's file, once
-      redo = RedoLog.create(redoFile, 0);
+      const log = openRedoLog(fs, path);
+      opened.push(log);
+      redo = log;
+      log.create(0);
       values = openKv(valuesPath, { fs, cacheBytes: options.valueCacheBytes, maxDirtyBytes: valueDirtyBytes });
       opened.push(values);
       pages = PageStore.open(merkleDir, {
@@ -280,7 +281,7 @@ export function openStoreFiles<T>(path: string, options: StoreOptions, make: (fi
       fs.syncDir(path);
     } else {
       checkFilesPresent(fs, path, dir, rec);
-      redo = new RedoLog(fs.open(join(path, "redo")));
+      redo = openRedoLog(fs, path);
       opened.push(redo);
       // The log is read whole before anything is opened for writing, so that damage there
       // is refused with the directory as it was.

@@ -23,7 +23,7 @@ import { checkKey, lowerBound, TrieError } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
 import { readMetaRecord } from "./meta-record.ts";
 import { ReaderSlot } from "./readers.ts";
-import { RedoLog } from "./redo-log.ts";
+import { openRedoLog, type RedoLog } from "./redo-log.ts";
 import { checkFilesPresent, type DirState, inspectDir } from "./open.ts";
 import { valuesStateReader } from "./prepared.ts";
 
@@ -58,9 +58,8 @@ export class StoreReader {
     /** Sequence number of the checkpoint the meta record names. */
     private readonly checkpointSeq: number,
     private readonly overlay: LoggedChanges,
-    /** The redo log and where its next record would start, to notice later commits. */
+    /** The redo log, to notice later commits. */
     private readonly log: RedoLog,
-    private readonly logTail: number,
     private readonly pages: PageStore,
     /** The checkpoint's root, which the logged commits start from. */
     private readonly checkpointTop: MerkleTop,
@@ -139,7 +138,7 @@ export class StoreReader {
       let top = rec.top;
       let seq = rec.seq;
       const byKey = new Map<string, Uint8Array | null>();
-      const log = new RedoLog(fs.open(join(path, "redo")));
+      const log = openRedoLog(fs, path);
       try {
         for (const r of log.replay(rec.seq)) {
           for (const [k, v] of r.changes) byKey.set(keyString(k), v);
@@ -147,7 +146,19 @@ export class StoreReader {
           seq = r.seq;
         }
       } catch (e) {
+        // The writer started a file over under the replay (a checkpoint began): start over.
+        let again = false;
+        try {
+          again = log.movedSince(-1);
+        } catch {
+          // Unreadable now: the replay's own failure is the one to report.
+        }
         closeQuietly(log);
+        if (again) {
+          slot?.release();
+          metaFile.close();
+          return null;
+        }
         throw moved(e);
       }
       const keys = [...byKey.keys()].sort().map((k) => new Uint8Array(Buffer.from(k, "latin1")));
@@ -175,7 +186,7 @@ export class StoreReader {
         metaFile.close();
         return null;
       }
-      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, log.tail, pages, rec.top, slot);
+      return new StoreReader(path, metaFile, values, top, seq, rec.seq, { byKey, keys }, log, pages, rec.top, slot);
     } catch (e) {
       slot?.release();
       closeQuietly(metaFile);
@@ -211,7 +222,7 @@ export class StoreReader {
       return;
     }
     const rec = readMetaRecord(this.metaFile);
-    if (rec === null || rec.seq !== this.checkpointSeq || this.log.movedSince(this.logTail, this.seq + 1)) {
+    if (rec === null || rec.seq !== this.checkpointSeq || this.log.movedSince(this.seq + 1)) {
       throw new StoreError(
         "FAILED",
         `${this.path} was committed by another process since this read-only view opened (at seq ${this.seq}) and it has no reader table to keep its state`,

@@ -1,94 +1,84 @@
-// The redo log: each commit's batch, appended and synced, is what makes the commit durable.
+// The redo log: each commit's batch, appended and synced, is what makes the commit durable
+// (redo-file.ts: the format of one file, and what a crash may leave of it).
 //
-// Pages (values and merkle) are written only at checkpoints, every few commits, so the bytes a
-// commit must put on disk before it is acknowledged are its batch (~70 bytes per change), not
-// the ~4 KiB value page and merkle page each changed key dirties. Reopening replays the records
-// after the checkpoint's sequence number through the same update, checking each root.
-//
-// File layout (little-endian):
-//   0      header slot A (64 bytes)
-//   8192   header slot B (64 bytes); 8 KiB apart, so no 4 KiB run of damage reaches both
-//   12288  records, back to back, starting over here after every checkpoint
-// Header slot: u32 magic "BMTH", u32 version, u64 last appended seq, u64 its end offset,
-// 36 zero bytes, u32 CRC-32 of the 60 bytes before it.
-// Record:
-//   0   u32 magic "BMTR"
-//   4   u32 record length in bytes, all fields included
-//   8   u64 sequence number
-//   16  32  root after the commit
-//   48  u8  root kind (0 empty, 1 leaf, 2 branch), 3 zero bytes
-//   52  u32 number of changes
-//   56  changes in key order: 31-byte key, u8 op (0 delete, 1 set), and for a set u32 value
-//       length and the value
-//   end u32 CRC-32 of every byte before it
-//
-// An append writes its record, then the header slot of its seq's parity naming it, and syncs
-// once. So when record N is appended, record N - 1 and the slot naming it are durable, and that
-// slot is not written again until record N + 1: after a crash at any instant the newest valid
-// slot names N - 1 or N. Replay therefore knows where the acknowledged records end without
-// trusting the records themselves: every record up to one before the newest slot's number must
-// be whole. Only damage from that last record on can be a write torn by a crash (and costs at
-// most that one commit, which a crash could not have acknowledged unless it was damage to the
-// media); anything earlier, a log with no valid slot, or one shorter than its header, is CORRUPT
-// with the file and offset. Records after the live ones are stale (a previous checkpoint
-// interval's, with smaller numbers) and are never replayed.
-import { crc32 } from "node:zlib";
-import type { KvFile } from "../io/index.ts";
+// Two files, `redo.0` and `redo.1`, take turns, so that commits can go on while a checkpoint is
+// written. When checkpoint s begins, the commits after it go to the other file, started over (in
+// memory: nothing is written until the next append overwrites its first record). That file
+// holds only records of the interval before the last durable checkpoint (one checkpoint is in
+// flight at a time, begun after the one before it was published), all covered by the commit
+// point; and the file left holds records up to s until checkpoint s is durable. So no file is
+// overwritten while it holds a record the durable commit point does not cover, and a crash at
+// any instant leaves every acknowledged record in one of the two. Open replays them in the
+// order of their first records (the file whose first whole record is older first): the
+// records after the commit point's seq from the first, then the records after those from the
+// second, each file under the rule above. (Not in the order of their headers: a slot may name
+// a record torn by a crash, never acknowledged, whose number the other file took after the
+// reopen.) When both held live records (a crash during a checkpoint that commits followed),
+// the next checkpoint does not switch: it keeps appending to the second file, and frees the
+// first once it is durable.
+import { join } from "node:path";
+import { closeAll, closeQuietly, type KvFile } from "../io/index.ts";
 import type { Change, MerkleTop } from "../merkle/index.ts";
-import type { TrieNodeKind } from "../trie/index.ts";
 import { StoreError } from "./errors.ts";
+import { RedoFile, type RedoRecord } from "./redo-file.ts";
 
-const REDO_MAGIC = 0x52544d42; // "BMTR"
-const REDO_HEAD_MAGIC = 0x48544d42; // "BMTH"
-const REDO_HEAD_VERSION = 1;
-const HEADER = 56;
-const KEY = 31;
-/** Where header slot `i` starts. */
-const REDO_SLOT_AT = [0, 8192] as const;
-const REDO_SLOT_BYTES = 64;
-const REDO_SLOT_CRC_AT = 60;
-/** Where records start: the log's header is this long. */
-export const REDO_DATA_START = 12288;
+export { REDO_DATA_START, type RedoRecord } from "./redo-file.ts";
 
-/** One commit as the log holds it. */
-export interface RedoRecord {
-  readonly seq: number;
-  readonly top: MerkleTop;
-  readonly changes: Change[];
+/** The names of the log's two files in a store's directory. */
+export const REDO_FILE_NAMES = ["redo.0", "redo.1"] as const;
+
+/** Opens the log's two files in directory `dir` (neither read yet: see `replay`). */
+export function openRedoLog(fs: { open(path: string): KvFile }, dir: string): RedoLog {
+  const first = fs.open(join(dir, REDO_FILE_NAMES[0]));
+  let second: KvFile;
+  try {
+    second = fs.open(join(dir, REDO_FILE_NAMES[1]));
+  } catch (e) {
+    closeQuietly(first);
+    throw e;
+  }
+  return new RedoLog([first, second]);
 }
 
-/** Bytes `changes` take in a record. */
-function changesBytes(changes: readonly Change[]): number {
-  let n = 0;
-  for (const [, v] of changes) n += KEY + 1 + (v === null ? 0 : 4 + v.length);
-  return n;
-}
-
-/** Appends commits to one file and replays them after a crash. */
+/** Appends commits to two files taking turns at checkpoints, and replays them after a crash. */
 export class RedoLog {
-  #tail = REDO_DATA_START;
-  /** The newest header slot's seq when `replay` read it. */
-  #head = -1;
-  #records = 0;
+  readonly #files: readonly [RedoFile, RedoFile];
+  /** The file appends go to. */
+  #cur = 0;
+  /** The other file holds no record the durable commit point does not cover. */
+  #otherFree = true;
+  /** The seq of the last durable checkpoint (each append's header slot names it). */
+  #durable = 0;
   #fsyncs = 0;
   #bytesWritten = 0;
-  #closed = false;
 
-  constructor(readonly file: KvFile) {}
+  /** The log in `files` (`redo.0`, `redo.1`); `replay` reads it, `create` makes it empty. */
+  constructor(files: readonly [KvFile, KvFile]) {
+    this.#files = [new RedoFile(files[0]), new RedoFile(files[1])];
+  }
 
-  /** Bytes of records since the last reset. */
+  get #file(): RedoFile {
+    return this.#files[this.#cur];
+  }
+
+  /** Bytes of records in the file appended to, since it was started over. */
   get bytes(): number {
-    return this.#tail - REDO_DATA_START;
+    return this.#file.bytes;
   }
 
-  /** Where the next record will start. */
-  get tail(): number {
-    return this.#tail;
-  }
-
-  /** Records appended since the last reset. */
+  /** Records in the file appended to, since it was started over. */
   get records(): number {
-    return this.#records;
+    return this.#file.records;
+  }
+
+  /** Where the next record will start in the file appends go to. */
+  get tail(): number {
+    return this.#file.tail;
+  }
+
+  /** The file appends go to (its path names it in messages). */
+  get file(): KvFile {
+    return this.#file.file;
   }
 
   /** Counters since open. */
@@ -96,155 +86,68 @@ export class RedoLog {
     return { fsyncs: this.#fsyncs, bytesWritten: this.#bytesWritten };
   }
 
-  /**
-   * Makes `file` an empty log whose commits so far end at `seq` (a new database, or one whose
-   * log is being replaced), and syncs.
-   */
-  static create(file: KvFile, seq: number): RedoLog {
-    file.truncate(0);
-    file.truncate(REDO_DATA_START);
-    const log = new RedoLog(file);
-    for (const i of [0, 1] as const) log.#writeSlot(i, seq, REDO_DATA_START);
-    file.sync();
-    log.#fsyncs++;
-    log.#tail = REDO_DATA_START;
-    return log;
-  }
-
-  #writeSlot(i: 0 | 1, seq: number, end: number): void {
-    const slot = new Uint8Array(REDO_SLOT_BYTES);
-    const dv = new DataView(slot.buffer);
-    dv.setUint32(0, REDO_HEAD_MAGIC, true);
-    dv.setUint32(4, REDO_HEAD_VERSION, true);
-    dv.setBigUint64(8, BigInt(seq), true);
-    dv.setBigUint64(16, BigInt(end), true);
-    dv.setUint32(REDO_SLOT_CRC_AT, crc32(slot.subarray(0, REDO_SLOT_CRC_AT)), true);
-    this.file.write(slot, REDO_SLOT_AT[i]);
-  }
-
-  // The newest valid header slot's seq, or -1 when neither is valid.
-  #newestSlot(): number {
-    let best = -1;
-    const slot = new Uint8Array(REDO_SLOT_BYTES);
-    for (const at of REDO_SLOT_AT) {
-      if (this.file.read(slot, at) < REDO_SLOT_BYTES) continue;
-      const dv = new DataView(slot.buffer);
-      if (dv.getUint32(0, true) !== REDO_HEAD_MAGIC || dv.getUint32(REDO_SLOT_CRC_AT, true) !== crc32(slot.subarray(0, REDO_SLOT_CRC_AT))) continue;
-      if (dv.getUint32(4, true) !== REDO_HEAD_VERSION) {
-        throw new StoreError(
-          "VERSION",
-          `${this.file.path}: redo log format ${dv.getUint32(4, true)} is not supported (this build reads format ${REDO_HEAD_VERSION})`,
-        );
-      }
-      best = Math.max(best, Number(dv.getBigUint64(8, true)));
+  /** Makes both files an empty log whose commits so far end at `seq` (a new database), and syncs. */
+  create(seq: number): void {
+    for (const f of this.#files) {
+      f.create(seq);
+      f.file.sync();
+      this.#fsyncs++;
     }
-    return best;
+    this.#cur = 0;
+    this.#otherFree = true;
+    this.#durable = seq;
   }
 
   /**
-   * The records after `afterSeq` (consecutive), read from the start; the next append goes
-   * after the last of them. Throws `CORRUPT` (file and offset) for damage a crash cannot
-   * explain: see the module comment.
+   * The records after `afterSeq` (consecutive), from both files in order (see the module
+   * comment); the next append goes after the last of them. Throws `CORRUPT` (file and offset)
+   * for damage a crash cannot explain.
    */
   replay(afterSeq: number): RedoRecord[] {
-    const path = this.file.path;
-    const size = this.file.size();
-    if (size < REDO_DATA_START) {
-      throw new StoreError("CORRUPT", `${path}: the redo log is ${size} bytes, shorter than its ${REDO_DATA_START}-byte header`);
-    }
-    const newest = this.#newestSlot();
-    this.#head = newest;
-    if (newest < 0) throw new StoreError("CORRUPT", `${path}: neither header slot of the redo log (at offsets 0 and ${REDO_SLOT_AT[1]}) is valid`);
-    const out: RedoRecord[] = [];
-    let pos = REDO_DATA_START;
-    // Records the checkpoint already covers may open the log (none appended since it).
-    let covered = -1;
-    for (;;) {
-      const at = this.#wholeAt(pos, size);
-      if (at === null) {
-        // Not a whole record. If it has a valid magic and length and the next record follows
-        // it whole, it was not torn by a crash: appends are synced one by one.
-        const next = this.#nextAfterDamaged(pos, size);
-        if (next !== -1 && next > afterSeq + out.length) {
-          throw new StoreError(
-            "CORRUPT",
-            `${path}: the record at offset ${pos} fails its checksum, yet record ${next} follows it whole: it was damaged after it was written`,
-          );
-        }
-        break;
+    for (const f of this.#files) {
+      f.readHead();
+      // An append made after a newer commit point was durable: that one is damaged (a crash
+      // cannot lose a synced record), and the pages it applied in place are not this one's.
+      if (f.headDurable > afterSeq) {
+        throw new StoreError(
+          "CORRUPT",
+          `${f.file.path}: the redo log's header names commit point ${f.headDurable} as durable, after the last one the meta file holds (seq ${afterSeq}); the newer one is damaged`,
+        );
       }
-      const { rec, seq } = at;
-      if (out.length === 0 && seq <= afterSeq && (covered === -1 || seq === covered + 1)) {
-        covered = seq;
-        pos += rec.length;
-        continue;
-      }
-      if (seq !== afterSeq + out.length + 1) {
-        if (out.length === 0 && seq > afterSeq + 1) {
-          // A log that starts after the record in force belongs to a newer commit point, which
-          // the meta file no longer holds (damaged after it was written): refuse rather than go back.
-          throw new StoreError(
-            "CORRUPT",
-            `${path}: the redo log starts at commit ${seq} (offset ${pos}), after the last commit point the meta file holds (seq ${afterSeq}); the newer one is damaged`,
-          );
-        }
-        break;
-      }
-      const decoded = decodeRecord(rec, new DataView(rec.buffer), seq);
-      if (decoded === null) throw new StoreError("CORRUPT", `${path}: record ${seq} at offset ${pos} passes its checksum but does not parse`);
-      out.push(decoded);
-      pos += rec.length;
     }
-    const last = afterSeq + out.length;
-    if (last < newest - 1) {
-      throw new StoreError(
-        "CORRUPT",
-        `${path}: record ${last + 1} at offset ${out.length === 0 ? REDO_DATA_START : pos} is damaged or missing, yet the log's header names commit ${newest} as appended after it`,
-      );
-    }
-    this.#tail = out.length === 0 ? REDO_DATA_START : pos;
-    this.#records = out.length;
-    return out;
-  }
-
-  // The whole record (checksum checked) at byte `at` and its number, or null.
-  #wholeAt(at: number, size: number): { rec: Uint8Array; seq: number } | null {
-    const head = new Uint8Array(16);
-    if (at + HEADER + 4 > size || this.file.read(head, at) < 16) return null;
-    const dv = new DataView(head.buffer);
-    const len = dv.getUint32(4, true);
-    if (dv.getUint32(0, true) !== REDO_MAGIC || len < HEADER + 4 || at + len > size) return null;
-    const rec = new Uint8Array(len);
-    if (this.file.read(rec, at) < len) return null;
-    if (new DataView(rec.buffer).getUint32(len - 4, true) !== crc32(rec.subarray(0, len - 4))) return null;
-    return { rec, seq: Number(dv.getBigUint64(8, true)) };
-  }
-
-  // The number of the whole record right after a record at `at` whose magic and length are
-  // intact but whose checksum fails; -1 when there is none.
-  #nextAfterDamaged(at: number, size: number): number {
-    const head = new Uint8Array(8);
-    if (at + 8 > size || this.file.read(head, at) < 8) return -1;
-    const dv = new DataView(head.buffer);
-    const len = dv.getUint32(4, true);
-    if (dv.getUint32(0, true) !== REDO_MAGIC || len < HEADER + 4 || at + len > size) return -1;
-    return this.#wholeAt(at + len, size)?.seq ?? -1;
+    this.#durable = afterSeq;
+    // The file whose first record is older goes first. (Not by the headers: a slot may name a
+    // record torn by a crash, never acknowledged, whose number the other file then took.)
+    const leads = this.#files.map((f) => f.leadSeq());
+    const first = leads[1] < leads[0] ? 1 : 0;
+    const a = this.#files[first];
+    const b = this.#files[1 - first];
+    const older = a.replay(afterSeq);
+    const last = afterSeq + older.length;
+    const newer = b.replay(last, older.length > 0 ? `record ${last}, the last of ${a.file.path}` : null);
+    // Appends continue in the file that holds the newest records (the second, when neither
+    // does: every record of both is covered, so either may start over).
+    this.#cur = newer.length > 0 || older.length === 0 ? 1 - first : first;
+    this.#otherFree = newer.length === 0 || older.length === 0;
+    if (older.length === 0 && newer.length === 0) this.#file.startOver();
+    return older.concat(newer);
   }
 
   /**
-   * True when the log moved on from what `replay` saw: a whole record numbered `seq` starts at
-   * byte `at`, or the header names another last commit (how a reader learns that a writer has
-   * committed after the records it replayed; a damaged last record that replay dropped does
-   * not count, nor does an append still being written).
+   * True when the log moved on from what `replay` saw: a whole record numbered `seq` starts
+   * where the next append would, or a header names another last commit (how a reader learns
+   * that a writer has committed after the records it replayed; a damaged last record that
+   * replay dropped does not count, nor does an append still being written). Also tells a
+   * failed replay that a writer appended meanwhile.
    */
-  movedSince(at: number, seq: number): boolean {
-    return this.#newestSlot() !== this.#head || this.#wholeAt(at, this.file.size())?.seq === seq;
+  movedSince(seq: number): boolean {
+    return this.#files.some((f) => f.headMoved()) || this.#file.appendedAtTail(seq);
   }
 
   /** Appends one commit and syncs: when this returns, the commit is durable. */
   append(seq: number, top: MerkleTop, changes: readonly Change[]): void {
     const len = this.write(seq, top, changes);
-    this.file.sync();
+    this.#file.file.sync();
     this.synced(len);
   }
 
@@ -254,39 +157,12 @@ export class RedoLog {
    * then the next write goes to the same place (a failed sync fails the store, so none does).
    */
   write(seq: number, top: MerkleTop, changes: readonly Change[]): number {
-    const len = HEADER + changesBytes(changes) + 4;
-    const rec = new Uint8Array(len);
-    const dv = new DataView(rec.buffer);
-    dv.setUint32(0, REDO_MAGIC, true);
-    dv.setUint32(4, len, true);
-    dv.setBigUint64(8, BigInt(seq), true);
-    rec.set(top.root, 16);
-    rec[48] = top.kind;
-    dv.setUint32(52, changes.length, true);
-    let at = HEADER;
-    for (const [key, value] of changes) {
-      rec.set(key, at);
-      at += KEY;
-      if (value === null) {
-        rec[at++] = 0;
-      } else {
-        rec[at++] = 1;
-        dv.setUint32(at, value.length, true);
-        at += 4;
-        rec.set(value, at);
-        at += value.length;
-      }
-    }
-    dv.setUint32(at, crc32(rec.subarray(0, at)), true);
-    this.file.write(rec, this.#tail);
-    // The slot after the record: a reader that sees the slot finds the record whole.
-    this.#writeSlot((seq & 1) as 0 | 1, seq, this.#tail + len);
-    return len;
+    return this.#file.write(seq, top, changes, this.#durable);
   }
 
   /** Syncs what `write` wrote on the thread pool when the file can (else blocking). */
   async syncAsync(): Promise<void> {
-    const f = this.file as KvFile & { syncAsync?(): Promise<void> };
+    const f = this.#file.file as KvFile & { syncAsync?(): Promise<void> };
     if (f.syncAsync) await f.syncAsync();
     else f.sync();
   }
@@ -295,54 +171,29 @@ export class RedoLog {
   synced(length: number): void {
     this.#fsyncs++;
     this.#bytesWritten += length;
-    this.#tail += length;
-    this.#records++;
+    this.#file.synced(length);
   }
 
   /**
-   * Starts over after the header; call only once a checkpoint covering every record is
-   * durable. Nothing is written: the records left are numbered at most the checkpoint's, which
-   * replay skips, and the header slots name at most that number. The file keeps its length, so
-   * later appends overwrite in place (no size change to sync).
+   * A checkpoint of every record so far begins: the commits after it go to the other file,
+   * started over, when that file holds nothing the durable commit point does not cover (else,
+   * after a crash during a checkpoint, to this one, until `checkpointed`). Nothing is written.
    */
-  reset(): void {
-    this.#tail = REDO_DATA_START;
-    this.#records = 0;
+  beginCheckpoint(): void {
+    if (!this.#otherFree) return;
+    this.#cur = 1 - this.#cur;
+    this.#file.startOver();
+    this.#otherFree = false;
   }
 
-  /** Closes the file; idempotent. */
+  /** The checkpoint begun last, at `seq`, is durable: the file it left holds nothing live any more. */
+  checkpointed(seq: number): void {
+    this.#otherFree = true;
+    this.#durable = seq;
+  }
+
+  /** Closes both files; idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.file.close();
+    closeAll(this.#files);
   }
-}
-
-function decodeRecord(rec: Uint8Array, dv: DataView, seq: number): RedoRecord | null {
-  const kind = rec[48];
-  if (kind > 2) return null;
-  const count = dv.getUint32(52, true);
-  const end = rec.length - 4;
-  const changes: Change[] = [];
-  let at = HEADER;
-  for (let i = 0; i < count; i++) {
-    if (at + KEY + 1 > end) return null;
-    const key = rec.slice(at, at + KEY);
-    at += KEY;
-    const op = rec[at++];
-    if (op === 0) {
-      changes.push([key, null]);
-    } else if (op === 1) {
-      if (at + 4 > end) return null;
-      const n = dv.getUint32(at, true);
-      at += 4;
-      if (at + n > end) return null;
-      changes.push([key, rec.slice(at, at + n)]);
-      at += n;
-    } else {
-      return null;
-    }
-  }
-  if (at !== end) return null;
-  return { seq, top: { root: rec.slice(16, 48), kind: kind as TrieNodeKind }, changes };
 }

@@ -16,8 +16,9 @@
 // and a commit writes ~70 bytes per change instead of the 4 KiB value page and merkle page each
 // change dirties; that is why commits are logged and pages checkpointed.
 //
-// Directory layout: `meta` (the record), `values` (the B+tree), `redo` (the log), `merkle/`
-// (page table and WAL), `lock.<n>` and `lock-*.fifo` (the writer lock, see lock.ts).
+// Directory layout: `meta` (the record), `values` (the B+tree), `redo.0` and `redo.1` (the log,
+// two files taking turns at checkpoints), `merkle/` (page table and WAL), `lock.<n>` and
+// `lock-*.fifo` (the writer lock, see lock.ts).
 //
 // The store's parts: open.ts (the directory, creation, cleanup, closing the files),
 // store-reads.ts (the reads, which `Store` extends), prepared.ts (batch checks, the prepared

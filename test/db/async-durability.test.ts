@@ -41,6 +41,9 @@ function modelValues(m: Model): string {
     .join();
 }
 
+/** Either file of the redo log. */
+const REDO = /\/redo\.[01]$/;
+
 describe(`db: the redo log's sync off the event loop (seed ${seed})`, () => {
   it("reads see the acknowledged version while a commit's redo record syncs, and the new one once it resolved", async () => {
     const rng = new Rng(seed);
@@ -49,7 +52,7 @@ describe(`db: the redo log's sync off the event loop (seed ${seed})`, () => {
     const version = db.seq;
     const change: Change[] = randomChanges(rng, keys, 12);
     const after = Model.of(before).apply(change);
-    const gate = fs.gate("/redo");
+    const gate = fs.gate(REDO);
     const pending = write(db.beginWrite(), change).finishSync().commit();
     await gate.reached;
     // The record is written, not yet durable: nothing of it may be seen.
@@ -85,14 +88,14 @@ describe(`db: the redo log's sync off the event loop (seed ${seed})`, () => {
     const rng = new Rng(seed + 1);
     const { fs, db, keys, chain } = setup(rng, 5);
     const change = randomChanges(rng, keys, 8);
-    const gate = fs.gate("/redo");
+    const gate = fs.gate(REDO);
     const pending = write(db.beginWrite(), change).finishSync().commit();
     await gate.reached;
     gate.open("EIO");
     await assert.rejects(pending, (e: unknown) => {
       assert.ok(e instanceof DbError && e.code === "FAILED", String(e));
       assert.ok(e.cause instanceof IoError && e.cause.code === "EIO" && e.cause.syscall === "fdatasync" && e.cause.op === "sync", String(e.cause));
-      assert.equal(e.cause.path, "/db/redo");
+      assert.match(e.cause.path, /^\/db\/redo\.[01]$/);
       return true;
     });
     assert.throws(
@@ -116,7 +119,7 @@ describe(`db: the redo log's sync off the event loop (seed ${seed})`, () => {
     const { fs, db, keys, chain } = setup(rng, 3);
     const change = randomChanges(rng, keys, 8);
     const after = Model.of(chain[chain.length - 1]).apply(change);
-    const gate = fs.gate("/redo");
+    const gate = fs.gate(REDO);
     const pending = write(db.beginWrite(), change).finishSync().commit();
     await gate.reached;
     db.close();
@@ -124,7 +127,10 @@ describe(`db: the redo log's sync off the event loop (seed ${seed})`, () => {
       () => db.beginRead(),
       (e: unknown) => e instanceof DbError && e.code === "CLOSED",
     );
-    assert.ok(fs.openFiles().includes("/db/redo"), "the redo log stays open under its sync");
+    assert.ok(
+      fs.openFiles().some((f) => REDO.test(f)),
+      "the redo log stays open under its sync",
+    );
     gate.open();
     assert.equal(toHex(await pending), after.root(), "the commit is durable, and resolves");
     assert.deepEqual(fs.closedBusy, [], "no file closed under its own sync");
@@ -138,7 +144,7 @@ describe(`db: the redo log's sync off the event loop (seed ${seed})`, () => {
     const rng = new Rng(seed + 3);
     const { fs, db, keys, chain } = setup(rng, 3);
     const change = randomChanges(rng, keys, 8);
-    const gate = fs.gate("/redo");
+    const gate = fs.gate(REDO);
     const pending = write(db.beginWrite(), change).finishSync().commit();
     await gate.reached;
     db.close();

@@ -81,7 +81,7 @@ async function build(rng: Rng): Promise<Built> {
   cpSync(dir, pristine, { recursive: true, filter: (src) => !isLockFileName(src.split("/").at(-1) as string) && !statSync(src).isFIFO() });
   db.close();
   rmSync(dir, { recursive: true, force: true });
-  assert.ok(statSync(join(pristine, "redo")).size > 12288, "commits are logged after the checkpoint");
+  assert.ok(statSync(join(pristine, liveRedo(pristine))).size > 12288, "commits are logged after the checkpoint");
   return { pristine, model, root, history, keys };
 }
 
@@ -188,7 +188,7 @@ async function check(b: Built, dir: string, fileName: string, readOnly: boolean,
     // append also leaves) the one before the last commit.
     let model = b.model;
     if (root !== b.root) {
-      assert.equal(fileName, "redo", `${what}: root ${root} is not the acknowledged ${b.root}`);
+      assert.ok(fileName.startsWith("redo."), `${what}: root ${root} is not the acknowledged ${b.root}`);
       assert.equal(root, lastModel.root(), `${what}: root ${root} is neither the acknowledged one nor the one before the last commit`);
       model = lastModel;
       outcome = "last-dropped";
@@ -347,6 +347,15 @@ function refused(dir: string, name: string, also?: RegExp): void {
 }
 
 /** Offsets of the live redo records (the first at 12288), from the log's own framing. */
+/** The redo file whose header names the newest commit: the one of the commits after the checkpoint. */
+function liveRedo(dir: string): string {
+  const newest = (name: string) => {
+    const r = readFileSync(join(dir, name));
+    return Math.max(Number(r.readBigUInt64LE(8)), Number(r.readBigUInt64LE(8192 + 8)));
+  };
+  return newest("redo.1") > newest("redo.0") ? "redo.1" : "redo.0";
+}
+
 function redoRecords(bytes: Buffer, upTo: number): number[] {
   const out: number[] = [];
   let at = 12288;
@@ -400,12 +409,12 @@ describe(`db: the damage cases a crash cannot explain (seed ${seed})`, () => {
     for (const field of [0, 4, 8, 20]) {
       let offset = 0;
       const dir = damagedCopy(b, (d) => {
-        const r = readFileSync(join(d, "redo"));
+        const r = readFileSync(join(d, liveRedo(d)));
         offset = redoRecords(r, 2)[0];
         r[offset + field] ^= 0x40; // magic, length, number, root of the first of five records
-        writeFileSync(join(d, "redo"), r);
+        writeFileSync(join(d, liveRedo(d)), r);
       });
-      refused(dir, "redo", new RegExp(`offset ${offset}\\b`));
+      refused(dir, liveRedo(dir), new RegExp(`offset ${offset}\\b`));
       const cli = spawnSync(process.execPath, ["--import", "tsx", join(projectRoot, "src", "cli", "main.ts"), "root", "--db", dir], {
         cwd: projectRoot,
         encoding: "utf8",
@@ -418,27 +427,30 @@ describe(`db: the damage cases a crash cannot explain (seed ${seed})`, () => {
   });
 
   it("a redo log deleted, emptied or cut into its header after a crash is CORRUPT", () => {
-    refused(
-      damagedCopy(b, (d) => unlinkSync(join(d, "redo"))),
-      "redo",
-      /missing/,
-    );
-    refused(
-      damagedCopy(b, (d) => truncateSync(join(d, "redo"), 0)),
-      "redo",
-      /shorter than its 12288-byte header/,
-    );
-    refused(
-      damagedCopy(b, (d) => truncateSync(join(d, "redo"), 5000)),
-      "redo",
-      /shorter than its 12288-byte header/,
-    );
+    // Either file: the one of the live records, or the one a checkpoint left.
+    for (const name of ["redo.0", "redo.1"]) {
+      refused(
+        damagedCopy(b, (d) => unlinkSync(join(d, name))),
+        name,
+        /missing/,
+      );
+      refused(
+        damagedCopy(b, (d) => truncateSync(join(d, name), 0)),
+        name,
+        /shorter than its 12288-byte header/,
+      );
+      refused(
+        damagedCopy(b, (d) => truncateSync(join(d, name), 5000)),
+        name,
+        /shorter than its 12288-byte header/,
+      );
+    }
     // Cut after the first live record: the header names commit 25, the log holds 21.
     const dir = damagedCopy(b, (d) => {
-      const r = readFileSync(join(d, "redo"));
-      truncateSync(join(d, "redo"), redoRecords(r, 2)[1]);
+      const r = readFileSync(join(d, liveRedo(d)));
+      truncateSync(join(d, liveRedo(d)), redoRecords(r, 2)[1]);
     });
-    refused(dir, "redo", /damaged or missing/);
+    refused(dir, liveRedo(dir), /damaged or missing/);
   });
 
   it("a rollback-log event damaged before the last one, or a snapshot record, is CORRUPT naming the file and offset", () => {
@@ -519,7 +531,7 @@ describe(`db: the damage cases a crash cannot explain (seed ${seed})`, () => {
     mkdirSync(join(dir, "merkle"), { recursive: true });
     writeFileSync(join(dir, "CREATING"), "bmt: database being created\n");
     writeFileSync(join(dir, "values"), Buffer.alloc(5000, 7));
-    writeFileSync(join(dir, "redo"), Buffer.alloc(100, 1));
+    writeFileSync(join(dir, "redo.0"), Buffer.alloc(100, 1));
     writeFileSync(join(dir, "meta"), Buffer.alloc(0));
     const db = open(dir);
     assert.equal(db.seq, 0);

@@ -72,14 +72,15 @@ export class FaultFs implements PageStoreFileSystem {
   #busy = new Map<string, { add(n: number): void }>();
 
   #issuedBefore = false;
-  #gates: { suffix: string; kind: "sync" | "write"; reach(): void; opened: Promise<FaultCode | undefined> }[] = [];
+  #gates: { suffix: string | RegExp; kind: "sync" | "write"; reach(): void; opened: Promise<FaultCode | undefined> }[] = [];
 
   /**
-   * Holds the next async `kind` (sync or write) of a file whose path ends with `suffix`: it
+   * Holds the next async `kind` (sync or write) of a file whose path ends with `suffix` (or
+   * matches it, a RegExp): it
    * starts (`reached` resolves) and does not finish until `open()`; `open(code)` fails it with
    * that system error instead (the fault, as `arm` injects it).
    */
-  gate(suffix: string, kind: "sync" | "write" = "sync"): { reached: Promise<void>; open(code?: FaultCode): void } {
+  gate(suffix: string | RegExp, kind: "sync" | "write" = "sync"): { reached: Promise<void>; open(code?: FaultCode): void } {
     let reach = () => {};
     const reached = new Promise<void>((r) => {
       reach = r;
@@ -96,7 +97,7 @@ export class FaultFs implements PageStoreFileSystem {
   #later(path: string, op: () => void, kind: "sync" | "write" = "sync"): Promise<void> {
     const b = this.#busy.get(path);
     b?.add(1);
-    const at = this.#gates.findIndex((g) => g.kind === kind && path.endsWith(g.suffix));
+    const at = this.#gates.findIndex((g) => g.kind === kind && (typeof g.suffix === "string" ? path.endsWith(g.suffix) : g.suffix.test(path)));
     const gate = at === -1 ? null : this.#gates.splice(at, 1)[0];
     gate?.reach();
     // An async operation issued before the fault is not one written after it, whenever it runs.

@@ -77,7 +77,7 @@ describe("db: I/O failures on the host file system", () => {
     assert.equal(readFileSync(file, "utf8"), "x");
   });
 
-  for (const name of ["redo", "values", "rollback.1", join("merkle", "merkle.wal")]) {
+  for (const name of ["redo.0", "redo.1", "values", "rollback.1", join("merkle", "merkle.wal")]) {
     it(`a database whose ${name} is a directory: IO (EISDIR), the lock released, nothing else changed; it opens again once repaired`, () => {
       const { dir, root } = makeDb();
       const saved = readFileSync(join(dir, name));

@@ -32,9 +32,9 @@ describe(`store: on-disk format (seed ${seed})`, () => {
 });
 
 describe(`store: databases of earlier formats (seed ${seed})`, () => {
-  it("refuses formats 2 and 3 (pages elided under 16 leaves) with VERSION naming them, writer and reader, changing nothing", () => {
+  it("refuses formats 2, 3 (pages elided under 16 leaves) and 4 (a redo log of one file) with VERSION naming them, writer and reader, changing nothing", () => {
     const rng = new Rng(seed + 1);
-    for (const version of [2, 3]) {
+    for (const version of [2, 3, 4]) {
       const dir = join(tmp, `format-${version}`);
       const store = Store.open(dir);
       store.commit(Array.from({ length: 100 }, () => [rng.bytes(31), rng.bytes(8)] as [Uint8Array, Uint8Array]));
@@ -48,7 +48,10 @@ describe(`store: databases of earlier formats (seed ${seed})`, () => {
       const names = files();
       const before = names.map((f) => readFileSync(f));
       const refused = (e: unknown) =>
-        e instanceof StoreError && e.code === "VERSION" && new RegExp(`format ${version} is not supported`).test(e.message) && /16 leaves/.test(e.message);
+        e instanceof StoreError &&
+        e.code === "VERSION" &&
+        new RegExp(`format ${version} is not supported`).test(e.message) &&
+        (version === 4 ? /redo log is one file/ : /16 leaves/).test(e.message);
       assert.throws(() => Store.open(dir), refused, `format ${version}: writer`);
       assert.throws(() => StoreReader.open(dir), refused, `format ${version}: reader`);
       assert.deepEqual(files(), names, `format ${version}: no file made`);
