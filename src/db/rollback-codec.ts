@@ -1,7 +1,7 @@
 // The rollback log's bytes: events (a commit's undo record, or a rollback) and the files'
 // header, encoded and decoded with their checksums; the scan for a whole event past a damaged
-// one. The log itself (files, replay, snapshots) is rollback-log.ts, whose comment gives the
-// layout.
+// one. The log itself (files, snapshots) is rollback-log.ts, whose comment gives the layout;
+// its replay at open, rollback-replay.ts.
 import { crc32 } from "node:zlib";
 import type { Change, MerkleTop } from "../merkle/index.ts";
 import { KEY_BYTES, type TrieNodeKind } from "../trie/index.ts";
