@@ -19,7 +19,8 @@
 //
 // Parts: page-table.ts (the live table, its cache and the probe), placement.ts (buckets for a
 // checkpoint's pages), table-growth.ts (the next generation), wal.ts (the WAL's format),
-// wal-apply.ts (replay, the in-place apply, a read-only store's held WAL), table-info.ts.
+// wal-apply.ts (the recovery at open, replay, the in-place apply, a read-only store's held WAL),
+// table-info.ts.
 import { KEY_BITS } from "../trie/index.ts";
 import { BucketTable } from "./bucket-table.ts";
 import { MAX_PAGE_DEPTH, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, PAGE_ID_OFFSET, PAGE_LEVELS, pageIdOf, stampPage } from "./page.ts";
@@ -40,8 +41,8 @@ import { placeSteps, type PreparedPages } from "./placement.ts";
 import { discardNext, rebuildTable } from "./table-growth.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
 import { checkTableInfo, type TableInfo } from "./table-info.ts";
-import { applyBehind, applyRecord, holdRecord } from "./wal-apply.ts";
-import { buildWalSteps, readWalBody, readWalHeader, writeWal } from "./wal.ts";
+import { applyBehind, applyRecord, recoverAtOpen } from "./wal-apply.ts";
+import { buildWalSteps, writeWal } from "./wal.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "../io/fs.ts";
 import { closeQuietly, guardFileSystem, type KvFile, runSteps, StagingBuffer, STEP_PAGES, type Steps, WriteBehind, WriteJob } from "../io/index.ts";
 
@@ -159,45 +160,7 @@ export class PageStore {
       throw e;
     }
     try {
-      const head = readWalHeader(wal);
-      if (head !== undefined && head.seq === seq) {
-        // A torn WAL of the committed seq cannot be the commit's own (it was synced before the
-        // commit point), so it is a later prepare's partial rewrite over an applied one.
-        const rec = readWalBody(wal, head);
-        if (rec !== undefined) {
-          if (rec.gen !== info.gen || rec.buckets !== info.buckets) {
-            throw new PageStoreError(
-              "BAD_WAL",
-              `WAL of seq ${seq} is for generation ${rec.gen} of ${rec.buckets} buckets, committed table is ${info.gen} of ${info.buckets}`,
-            );
-          }
-          if (!rec.rebuilt) {
-            if (store.#pt.held !== null) {
-              // The writer may be rewriting the units this record changes: check the others.
-              table.checkMeta(store.#pt.meta.meta, new Set(Array.from(rec.metaBuckets, (b) => Math.floor(b / MERKLE_PAGE_BYTES))));
-              holdRecord(store.#pt, rec, wal.path);
-              store.#pt.replays++;
-              return store;
-            }
-            applyRecord(store.#pt, rec, wal.path);
-          }
-          store.#pt.replays++;
-        }
-      } else if (store.#pt.held === null && head !== undefined && head.seq > seq) {
-        wal.truncate(0);
-        wal.sync();
-        store.#pt.fsyncs++;
-      }
-      // Every meta unit as the committed state has it (any replay done): a damaged byte could
-      // hide a page or send a probe to an empty bucket.
-      table.checkMeta(store.#pt.meta.meta);
-      if (store.#pt.held !== null) return store;
-      // Either neighbour may be left over: the previous generation by a crash after a grow's
-      // commit point, the next by a crash before it.
-      if (info.gen > 0) fs.remove(pathIn(dir, tableFileName(info.gen - 1)));
-      fs.remove(pathIn(dir, tableFileName(info.gen + 1)));
-      PageSpill.discard(dir, fs);
-      fs.syncDir(dir);
+      recoverAtOpen(store.#pt, wal, table, info, seq, dir, fs);
     } catch (e) {
       // The table file only: the WAL is `open`'s to close. Nothing is in flight at open.
       closeQuietly(file);

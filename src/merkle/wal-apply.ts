@@ -1,13 +1,17 @@
 // Applying a WAL record to the live table: in place and synced (replay at open, or a store
 // without write-behind), behind the caller on the worker thread (a checkpoint's apply: memory
 // is updated now, the disk when the job is done), or, for a read-only store, held in memory
-// over a table another process is writing.
+// over a table another process is writing; and the recovery at open that replays it.
 import { META_EMPTY, META_OCCUPIED, META_TOMBSTONE } from "./bucket-table.ts";
 import { MERKLE_PAGE_BYTES } from "./page.ts";
-import { PageStoreCorruptionError } from "./page-store-errors.ts";
 import type { PageTable } from "./page-table.ts";
-import { walPageOffset, type WalRecord } from "./wal.ts";
-import { type WriteBehind, WriteJob } from "../io/index.ts";
+import { PageSpill } from "./page-spill.ts";
+import { PageStoreCorruptionError, PageStoreError } from "./page-store-errors.ts";
+import { type TableFile, tableFileName } from "./table-file.ts";
+import type { TableInfo } from "./table-info.ts";
+import { readWalBody, readWalHeader, walPageOffset, type WalRecord } from "./wal.ts";
+import { pathIn, type PageStoreFileSystem } from "../io/fs.ts";
+import { type KvFile, type WriteBehind, WriteJob } from "../io/index.ts";
 
 /** Sets a record's meta bytes in memory, each checked first (`walPath` names it in errors); `each` sees every change. */
 function setMeta(pt: PageTable, rec: WalRecord, walPath: string, each: (b: number, v: number) => void): void {
@@ -83,4 +87,51 @@ export function applyBehind(pt: PageTable, rec: WalRecord, walPath: string, wal:
   writer.submit(fd, table.file.path, job);
   pt.behind = behind;
   pt.fsyncs++;
+}
+
+/**
+ * At open of the committed `seq` with table `info`: replays a WAL of that seq (a read-only
+ * store holds it in memory instead), discards a newer one, checks every meta unit and, when
+ * writable, removes what a crash may have left beside the committed generation.
+ */
+export function recoverAtOpen(pt: PageTable, wal: KvFile, table: TableFile, info: TableInfo, seq: number, dir: string, fs: PageStoreFileSystem): void {
+  const head = readWalHeader(wal);
+  if (head !== undefined && head.seq === seq) {
+    // A torn WAL of the committed seq cannot be the commit's own (it was synced before the
+    // commit point), so it is a later prepare's partial rewrite over an applied one.
+    const rec = readWalBody(wal, head);
+    if (rec !== undefined) {
+      if (rec.gen !== info.gen || rec.buckets !== info.buckets) {
+        throw new PageStoreError(
+          "BAD_WAL",
+          `WAL of seq ${seq} is for generation ${rec.gen} of ${rec.buckets} buckets, committed table is ${info.gen} of ${info.buckets}`,
+        );
+      }
+      if (!rec.rebuilt) {
+        if (pt.held !== null) {
+          // The writer may be rewriting the units this record changes: check the others.
+          table.checkMeta(pt.meta.meta, new Set(Array.from(rec.metaBuckets, (b) => Math.floor(b / MERKLE_PAGE_BYTES))));
+          holdRecord(pt, rec, wal.path);
+          pt.replays++;
+          return;
+        }
+        applyRecord(pt, rec, wal.path);
+      }
+      pt.replays++;
+    }
+  } else if (pt.held === null && head !== undefined && head.seq > seq) {
+    wal.truncate(0);
+    wal.sync();
+    pt.fsyncs++;
+  }
+  // Every meta unit as the committed state has it (any replay done): a damaged byte could
+  // hide a page or send a probe to an empty bucket.
+  table.checkMeta(pt.meta.meta);
+  if (pt.held !== null) return;
+  // Either neighbour may be left over: the previous generation by a crash after a grow's
+  // commit point, the next by a crash before it.
+  if (info.gen > 0) fs.remove(pathIn(dir, tableFileName(info.gen - 1)));
+  fs.remove(pathIn(dir, tableFileName(info.gen + 1)));
+  PageSpill.discard(dir, fs);
+  fs.syncDir(dir);
 }
