@@ -6,7 +6,8 @@
 // pending list: the durable tree still refers to it, so it is reused only after the next
 // commit is durable. At commit the free list (reusable + pending) is written to a chain of
 // free-list pages taken from the reusable pages, and that chain is in turn pending in the
-// following epoch.
+// following epoch. The chain's page format is free-list.ts; page buffers come from
+// page-buffers.ts.
 import { KvCorruptionError } from "./errors.ts";
 import type { KvFile } from "../io/file.ts";
 import { ValuePageCache } from "./cache.ts";
@@ -14,14 +15,11 @@ import { StagingBuffer } from "../io/staging.ts";
 import { runSteps, STEP_PAGES, type Steps } from "../io/steps.ts";
 import { type WriteBehind, WriteJob } from "../io/write-behind.ts";
 import type { PageSink } from "./node-list.ts";
-import { FIRST_DATA_PAGE, KIND_FREELIST, PAGE_SIZE, pageCount, pageIsSound, readU32, sealBehind, sealValuePage, writeU16, writeU32 } from "./page.ts";
+import { FREE_PER_PAGE, fillFreeListPage, readFreeList } from "./free-list.ts";
+import { PageBuffers, SLAB_PAGES } from "./page-buffers.ts";
+import { FIRST_DATA_PAGE, KIND_FREELIST, PAGE_SIZE, pageIsSound, sealBehind, sealValuePage } from "./page.ts";
 
-const FREE_PER_PAGE = (PAGE_SIZE - 12) >> 2;
 const WRITE_RUN = 256; // pages per coalesced write (1 MiB)
-const SLAB_PAGES = 32;
-// Recycled buffers kept beyond the cache budget (4 MiB). Recycling also keeps slabs whole: a
-// slab is freed only when none of its pages is referenced.
-const MAX_SPARE = 1024;
 
 /** Counters of page traffic. */
 export interface PagerStats {
@@ -62,12 +60,9 @@ export class Pager implements PageSink {
   #held: number[] = [];
   #maxDirty: number;
   #prepared: { list: number[]; chain: number[]; reusable: number } | null = null;
-  #spare: Uint8Array[] = []; // buffers nobody can still read, recycled for new and loaded pages
-  #pinned = 0; // while > 0, evicted buffers may still be in use: they wait in #deferred
-  #deferred: Uint8Array[] = [];
+  /** Page buffers: carved from slabs, recycled once nobody can read them. */
+  readonly #buffers = new PageBuffers();
   #runBuf = new Uint8Array(WRITE_RUN * PAGE_SIZE);
-  #slab = new Uint8Array(0);
-  #slabAt = SLAB_PAGES;
   #pagesRead = 0;
   #pagesWritten = 0;
   /** Set while a prepared commit's pages are being written behind; they stay dirty until done. */
@@ -118,26 +113,12 @@ export class Pager implements PageSink {
    * so outside pinned work an evicted buffer is recycled for the next page loaded or built.
    */
   pinned<T>(work: () => T): T {
-    this.#pinned++;
-    try {
-      return work();
-    } finally {
-      if (--this.#pinned === 0) {
-        // Nothing holds the buffers evicted meanwhile any more.
-        for (const p of this.#deferred) if (this.#spare.length < MAX_SPARE) this.#spare.push(p);
-        this.#deferred.length = 0;
-      }
-    }
+    return this.#buffers.pinned(work);
   }
 
   #cacheSet(no: number, p: Uint8Array): void {
     const evicted = this.#cache.set(no, p);
-    if (evicted === undefined) return;
-    if (this.#pinned === 0) {
-      if (this.#spare.length < MAX_SPARE) this.#spare.push(evicted);
-    } else if (this.#deferred.length < MAX_SPARE) {
-      this.#deferred.push(evicted);
-    }
+    if (evicted !== undefined) this.#buffers.evicted(evicted);
   }
 
   /** Page `no`, which must be of `kind`; damaged pages throw `KvCorruptionError`. */
@@ -267,7 +248,7 @@ export class Pager implements PageSink {
     if (!(no >= FIRST_DATA_PAGE && no < this.highWater)) {
       this.#corrupt(no, `page number ${no} out of range [${FIRST_DATA_PAGE}, ${this.highWater})`);
     }
-    const p = this.#spare.pop() ?? this.#carve();
+    const p = this.#buffers.take();
     const n = this.file.read(p, no * PAGE_SIZE);
     this.#pagesRead++;
     if (n !== PAGE_SIZE) this.#corrupt(no, `short read (${n} bytes)`);
@@ -290,40 +271,20 @@ export class Pager implements PageSink {
     this.#fresh.add(no);
     for (const reading of this.#ahead) reading.delete(no);
     const old = this.#cache.take(no);
-    if (old !== undefined && this.#spare.length < MAX_SPARE) this.#spare.push(old);
+    if (old !== undefined) this.#buffers.release(old);
     return no;
   }
 
   /** A zeroed page buffer of `kind`, recycled when possible. */
   page(kind: number): Uint8Array {
-    const p = this.#spare.pop();
-    if (p === undefined) {
-      const q = this.#carve();
-      q[4] = kind;
-      return q;
-    }
-    p.fill(0);
-    p[4] = kind;
-    return p;
+    return this.#buffers.page(kind);
   }
 
   /** A page buffer holding a copy of `src` (recycled when possible; no zeroing first). */
   copyOf(src: Uint8Array): Uint8Array {
-    const p = this.#spare.pop() ?? this.#carve();
+    const p = this.#buffers.take();
     p.set(src);
     return p;
-  }
-
-  // New page buffers are carved from 128 KiB slabs: one ArrayBuffer per 32 pages instead of
-  // one each keeps allocation and garbage-collection costs down. Pages built or read together
-  // tend to age and leave the cache together, so slabs are released whole.
-  #carve(): Uint8Array {
-    if (this.#slabAt === SLAB_PAGES) {
-      this.#slab = new Uint8Array(SLAB_PAGES * PAGE_SIZE);
-      this.#slabAt = 0;
-    }
-    const at = this.#slabAt++ * PAGE_SIZE;
-    return this.#slab.subarray(at, at + PAGE_SIZE);
   }
 
   /**
@@ -408,10 +369,7 @@ export class Pager implements PageSink {
     const list = this.#reusable.concat(this.#pending);
     for (let i = 0; i < k; i++) {
       const p = this.page(KIND_FREELIST);
-      const part = list.slice(i * FREE_PER_PAGE, (i + 1) * FREE_PER_PAGE);
-      writeU16(p, 6, part.length);
-      writeU32(p, 8, i + 1 < k ? chain[i + 1] : 0);
-      for (let x = 0; x < part.length; x++) writeU32(p, 12 + 4 * x, part[x]);
+      fillFreeListPage(p, list.slice(i * FREE_PER_PAGE, (i + 1) * FREE_PER_PAGE), i + 1 < k ? chain[i + 1] : 0);
       this.put(chain[i], p);
     }
     const fd = this.file.fd;
@@ -494,26 +452,13 @@ export class Pager implements PageSink {
 
   /** Loads the free list of a durable commit (at open). */
   loadFreeList(head: number, count: number): void {
-    const list: number[] = [];
-    const chain: number[] = [];
-    let no = head;
-    while (no !== 0) {
-      if (chain.length > count) this.#corrupt(no, "free-list chain longer than its count");
-      const p = this.readOnce(no, KIND_FREELIST);
-      chain.push(no);
-      const n = pageCount(p);
-      for (let x = 0; x < n; x++) {
-        const free = readU32(p, 12 + 4 * x);
-        if (free < FIRST_DATA_PAGE || free >= this.highWater) {
-          this.#corrupt(no, `free-list entry ${free} out of range`);
-        }
-        list.push(free);
-      }
-      no = readU32(p, 8);
-    }
-    if (list.length !== count) {
-      this.#corrupt(head, `free list holds ${list.length} pages, meta says ${count}`);
-    }
+    const { list, chain } = readFreeList(
+      head,
+      count,
+      this.highWater,
+      (no) => this.readOnce(no, KIND_FREELIST),
+      (no, detail) => this.#corrupt(no, detail),
+    );
     this.#reusable = list.sort((a, b) => b - a);
     this.#pending = chain;
     this.#fresh.clear();
