@@ -22,16 +22,7 @@ export { IoError, type IoOp } from "./io/io-error.ts";
 // Roots, proofs and witnesses, built from sorted entries or any node source (a database
 // reader, or `entriesNodeSource`).
 export { type Entry, sortEntries, trieRoot, trieRootUnsorted } from "./trie/root.ts";
-export {
-  BRANCH_NODE,
-  EMPTY_NODE,
-  entriesNodeSource,
-  LEAF_NODE,
-  type TrieLeaf,
-  type TrieNode,
-  type TrieNodeKind,
-  type TrieNodeSource,
-} from "./trie/node-source.ts";
+export * from "./trie/node-source.ts";
 export { proveKey } from "./trie/proof.ts";
 export { proveMany } from "./trie/multiproof.ts";
 export { proveRange } from "./trie/range-proof.ts";

@@ -15,23 +15,11 @@ export {
 } from "./trie/encoding.ts";
 export { TrieError, type TrieErrorCode } from "./trie/errors.ts";
 export { fromHex, toHex } from "./trie/hex.ts";
-export {
-  type Json,
-  keyProofFromJson,
-  keyProofToJson,
-  multiProofFromJson,
-  multiProofToJson,
-  type ParsedJsonProof,
-  proofFromJson,
-  rangeProofFromJson,
-  rangeProofToJson,
-  witnessFromJson,
-  witnessToJson,
-} from "./trie/json.ts";
+export * from "./trie/json.ts";
 export { KEY_BYTES } from "./trie/key.ts";
 export { type MultiProof, type MultiProofPath, multiProofValues, verifyMultiProof } from "./trie/multiproof.ts";
 export { type KeyProof, type ProofTerminal, verifyKeyProof } from "./trie/proof.ts";
-export { type ProvenValues } from "./trie/proven.ts";
+export type { ProvenValues } from "./trie/proven.ts";
 export { type BoundaryNode, type RangeProof, verifyRangeProof } from "./trie/range-proof.ts";
 export { statelessUpdate, type Change } from "./trie/stateless.ts";
 export { isValidWitness, type Read, type VerifiedWitness, type Witness, verifyWitness } from "./trie/witness.ts";

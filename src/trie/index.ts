@@ -5,47 +5,14 @@ export { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit, l
 export { EMBED_MAX, encodeBranch, encodeHashedLeaf, encodeLeaf, H0, isEmptyId, isLeafNode, writeLeafPreimage, writeLeafPreimageAt } from "./node.ts";
 export { assertKeyProof, type KeyProof, type ProofTerminal, proveKey, verifyKeyProof } from "./proof.ts";
 export { type Entry, sortEntries, subtrieRoot, trieRoot, trieRootUnsorted } from "./root.ts";
-export {
-  BRANCH_NODE,
-  EMPTY_NODE,
-  entriesNodeSource,
-  LEAF_NODE,
-  type TrieLeaf,
-  type TrieNode,
-  type TrieNodeKind,
-  type TrieNodeSource,
-} from "./node-source.ts";
+export * from "./node-source.ts";
 export { type MultiProof, type MultiProofPath, multiProofValues, proveMany, verifyMultiProof } from "./multiproof.ts";
 export { ProvenValues } from "./proven.ts";
 export { proveForUpdate, statelessUpdate, type Change } from "./stateless.ts";
 export { buildWitness, isValidWitness, type Read, type VerifiedWitness, type Witness, verifyWitness } from "./witness.ts";
 export { type BoundaryNode, proveRange, type RangeProof, verifyRangeProof } from "./range-proof.ts";
-export {
-  decodeKeyProof,
-  decodeMultiProof,
-  decodeProof,
-  type DecodedProof,
-  decodeRangeProof,
-  decodeWitness,
-  encodeKeyProof,
-  encodeMultiProof,
-  encodeRangeProof,
-  encodeWitness,
-  FORMAT_VERSION,
-} from "./encoding.ts";
-export {
-  type Json,
-  keyProofFromJson,
-  keyProofToJson,
-  multiProofFromJson,
-  multiProofToJson,
-  type ParsedJsonProof,
-  proofFromJson,
-  rangeProofFromJson,
-  rangeProofToJson,
-  witnessFromJson,
-  witnessToJson,
-} from "./json.ts";
+export * from "./encoding.ts";
+export * from "./json.ts";
 export { encodeNatural, naturalLength, readNatural, writeNatural } from "./natural.ts";
 export { frameStateResponse, MAX_STATE_REQUEST_SIZE, pairBytes, respondStateRequest, type StateResponse, unframeStateResponse } from "./state-request.ts";
 export { type VerifiedStateResponse, verifyStateResponse } from "./state-response.ts";

@@ -93,3 +93,13 @@ export function lowerBound<T>(items: readonly T[], key: Uint8Array, keyOf: (item
   }
   return lo;
 }
+
+/** Index of the first key in [lo, hi) whose bit `depth` is 1 (the range shares bits < depth). */
+export function splitPoint(keys: readonly Uint8Array[], lo: number, hi: number, depth: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keyBit(keys[mid], depth) === 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -13,9 +13,9 @@
 
 import { checkSource } from "./args.ts";
 import { TrieError } from "./errors.ts";
-import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
+import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit, splitPoint } from "./key.ts";
 import { EMBED_MAX, HASH_BYTES } from "./node.ts";
-import { BRANCH_NODE, LEAF_NODE, splitPoint, type TrieNode, type TrieNodeSource } from "./node-source.ts";
+import { BRANCH_NODE, LEAF_NODE, type TrieNode, type TrieNodeSource } from "./node-source.ts";
 import { branchNode, EMPTY_PARTIAL, leafNode, nameOf, namedNode, type PartialNode } from "./partial-trie.ts";
 import { leafTerminal, type ProofTerminal, siblingPath } from "./proof.ts";
 import { ProvenValues } from "./proven.ts";

@@ -64,7 +64,7 @@ export interface TrieNodeSource {
 }
 
 /** Throws `BAD_ARGUMENT` unless `depth` is an integer in [min, 248]. */
-export function checkDepth(depth: unknown, min = 0, name = "depth"): asserts depth is number {
+function checkDepth(depth: unknown, min = 0, name = "depth"): asserts depth is number {
   if (!Number.isInteger(depth) || (depth as number) < min || (depth as number) > KEY_BITS) {
     throw new TrieError("BAD_ARGUMENT", `${name} must be an integer in ${min}..${KEY_BITS}, got ${String(depth)}`);
   }
@@ -397,16 +397,6 @@ class NodeOut implements TrieNode {
 function copyName(from: Uint8Array, at: number, out: Uint8Array): Uint8Array {
   for (let i = 0; i < HASH_BYTES; i++) out[i] = from[at + i];
   return out;
-}
-
-/** Index of the first key in [lo, hi) whose bit `depth` is 1 (the range shares bits < depth). */
-export function splitPoint(keys: readonly Uint8Array[], lo: number, hi: number, depth: number): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keyBit(keys[mid], depth) === 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 let leafKernel: HashKernel | undefined;

@@ -15,9 +15,9 @@
 
 import { checkSource } from "./args.ts";
 import { TrieError } from "./errors.ts";
-import { checkKey, compareKeys, KEY_BYTES, keyBit, sortByKey } from "./key.ts";
+import { checkKey, compareKeys, KEY_BYTES, keyBit, sortByKey, splitPoint } from "./key.ts";
 import { type MultiProof, openMultiProof, proveMany, sortedKeys } from "./multiproof.ts";
-import { BRANCH_NODE, EMPTY_NODE, LEAF_NODE, splitPoint, type TrieNodeSource } from "./node-source.ts";
+import { BRANCH_NODE, EMPTY_NODE, LEAF_NODE, type TrieNodeSource } from "./node-source.ts";
 import {
   branchNode,
   EMPTY_PARTIAL,
