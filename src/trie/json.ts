@@ -5,7 +5,7 @@
 //   {"root","key","value": hex|null,"siblings":[hex...],"terminal":
 //     {"kind":"leaf","key","value"} | {"kind":"leaf","key","valueHash"} | {"kind":"empty"}}
 
-import { encodeKeyProof, encodeMultiProof, encodeRangeProof, encodeWitness } from "./encoding.ts";
+import { type DecodedProof, encodeKeyProof, encodeMultiProof, encodeRangeProof, encodeWitness } from "./encoding.ts";
 import { TrieError } from "./errors.ts";
 import { fromHex, toHex } from "./hex.ts";
 import { HASH_BYTES } from "./node.ts";
@@ -206,12 +206,8 @@ function parsed(json: unknown): unknown {
   }
 }
 
-/** Any proof or witness from its JSON form, told apart by its fields. */
-export type ParsedJsonProof =
-  | { readonly type: "key"; readonly proof: KeyProof }
-  | { readonly type: "multi"; readonly proof: MultiProof }
-  | { readonly type: "range"; readonly proof: RangeProof }
-  | { readonly type: "witness"; readonly witness: Witness };
+/** Any proof or witness from its JSON form, told apart by its fields: the same tagged union as `decodeProof`'s. */
+export type ParsedJsonProof = DecodedProof;
 
 /** Reads any proof or witness JSON (value or text): witness, multi, range or single by shape. */
 export function proofFromJson(json: unknown): ParsedJsonProof {
