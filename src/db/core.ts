@@ -1,6 +1,8 @@
 // The database's machinery behind the public classes: the store (or, read-only, a store
 // reader), the rollback log, the versions kept readable (versions.ts), and the queue commits and
-// rollbacks go through. Its options are in options.ts, its figures in metrics.ts.
+// rollbacks go through. Its options are in options.ts, its figures in metrics.ts, the commits
+// the store holds back during a checkpoint in ahead.ts. (~530 lines: the commit and rollback
+// paths share the handle's failure, queue and versions; the rest is already split off.)
 //
 // The undo chain of the rollback log serves `rollback(n)` and `beginReadAt(root)`: its records
 // are the reverse deltas of the last commits that were not rolled back, oldest first.
@@ -16,6 +18,7 @@ import type { CommitMetrics, DbCounters } from "./metrics.ts";
 import { checkDbOptions, DEFAULT_ROLLBACK_WINDOW, type DbOptions } from "./options.ts";
 import { type LogEvent, RollbackLog, type UndoRecord } from "./rollback-log.ts";
 import { typedReads } from "./typed-reads.ts";
+import { AheadOfStore, MAX_AHEAD } from "./ahead.ts";
 import { type StateView, stateReader, StoreState, type StoreSource } from "./state.ts";
 import { composeReverse, type Pin, Versions } from "./versions.ts";
 
@@ -63,6 +66,8 @@ export class DbCore {
   readonly #log: RollbackLog | null;
   readonly #window: number;
   readonly #versions: Versions;
+  /** Commits the store logged while a checkpoint ran and applies when it is published. */
+  readonly #ahead: AheadOfStore;
   #closed = false;
   #failed: unknown = null;
   #queue: Promise<unknown> = Promise.resolve();
@@ -90,6 +95,7 @@ export class DbCore {
       page: (id) => (reader as StoreReader).page(id),
     };
     this.#storeState = new StoreState(typedReads(path, source));
+    this.#ahead = new AheadOfStore(() => store?.seq ?? Number.POSITIVE_INFINITY, this.#storeState, this.counters);
     this.#versions = new Versions(store ? store.seq : (reader as StoreReader).seq, window);
   }
 
@@ -139,6 +145,8 @@ export class DbCore {
   /** Throws unless the handle is usable. */
   live(): void {
     if (this.#closed) throw new DbError("CLOSED", `database ${this.path} is closed`);
+    // The store failed on its own: a checkpoint running in the background failed.
+    if (this.#failed === null && this.#store !== null && this.#store.failure !== null) this.#failed = this.#store.failure;
     if (this.#failed !== null) throw new DbError("FAILED", `database ${this.path} failed; reopen it`, { cause: ioErrorOf(this.#failed) ?? this.#failed });
   }
 
@@ -159,7 +167,12 @@ export class DbCore {
 
   /** The current root node. */
   get top(): MerkleTop {
-    return this.#storeState.top;
+    return this.#current().top;
+  }
+
+  // The current version: the store, or the store plus the commits it holds back (ahead.ts).
+  #current(): StateView {
+    return this.#ahead.view() ?? this.#storeState;
   }
 
   /** Commits the undo chain holds (what `rollback` can undo). */
@@ -230,8 +243,8 @@ export class DbCore {
   /** The state at `version` (current or kept in memory); use synchronously, do not keep. */
   viewAt(seq: number): StateView {
     this.live();
-    if (seq === this.#versions.seq) return this.#storeState;
-    return this.#versions.pastView(seq, () => this.#storeState, this.counters);
+    if (seq === this.#versions.seq) return this.#current();
+    return this.#versions.pastView(seq, () => this.#current(), this.counters);
   }
 
   /** The base key of the commit that made `version`, if kept (for telling forks from stale). */
@@ -281,6 +294,7 @@ export class DbCore {
     const t1 = performance.now();
     const seq = this.#versions.seq + 1;
     await this.#storeWriteAsync({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs });
+    this.#ahead.note(seq, src.changes, src.update);
     this.#versions.advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
     this.counters.commits++;
     this.#finishMetrics("commit", seq, src.changes.length, queuedMs, t0, t1);
@@ -312,7 +326,6 @@ export class DbCore {
 
   /** Undoes the newest `n` records of the undo chain as one durable commit (at its queue turn). */
   async writeRollback(n: number, queuedMs: number): Promise<number> {
-    const store = this.#store as Store;
     const chain = this.chain;
     if (!Number.isInteger(n) || n < 0 || n > chain.length) {
       throw new DbError("BAD_ARGUMENT", `n must be an integer in 0 .. ${chain.length} (the commits the rollback log holds), got ${String(n)}`);
@@ -323,11 +336,12 @@ export class DbCore {
     const records = chain.slice(chain.length - n).reverse();
     const target = records[records.length - 1].prevTop;
     const changes = composeReverse(records.map((r) => r.reverse));
-    const prevTop = store.top;
+    const current = this.#current();
+    const prevTop = current.top;
     // The values now, for the transition that lets older snapshots read past the rollback.
-    const forward: Change[] = changes.map(([k]) => [k, this.#storeState.value(k) ?? null]);
+    const forward: Change[] = changes.map(([k]) => [k, current.value(k) ?? null]);
     const u0 = performance.now();
-    const update = updateTrie(prevTop, changes, this.#storeState.pages, stateReader(this.#storeState));
+    const update = updateTrie(prevTop, changes, current.pages, stateReader(current));
     const updateMs = performance.now() - u0;
     if (!equalBytes(update.top.root, target.root) || update.top.kind !== target.kind) {
       throw new DbError("CORRUPT", `rolling back ${n} commits gives root ${toHex(update.top.root)}, the log says ${toHex(target.root)}`);
@@ -336,6 +350,7 @@ export class DbCore {
     await this.#logAsync({ kind: "rollback", seq, n, remaining: chain.length - n });
     const t1 = performance.now();
     await this.#storeWriteAsync({ base: prevTop, changes, update, updateMs });
+    this.#ahead.note(seq, changes, update);
     this.#versions.advance(seq, { reverse: forward, prevTop, base: null });
     this.counters.rollbacks++;
     this.#finishMetrics("rollback", seq, changes.length, queuedMs, t0, t1);
@@ -349,7 +364,11 @@ export class DbCore {
   #logStage(log: RollbackLog, event: LogEvent, background: boolean): void {
     if (log.wantsSnapshot && !log.snapshotRunning) {
       // A failed rewrite fails the handle at once, so that the first failure is the one reported.
-      if (background) log.startSnapshot(this.#versions.seq, (e) => void (this.#failed ??= e));
+      if (background)
+        log.startSnapshot(this.#versions.seq, (e) => {
+          this.#failed ??= this.#store?.failure ?? e;
+          this.#store?.fail(e);
+        });
       else log.snapshot(this.#versions.seq);
     }
     log.stage(event);
@@ -437,7 +456,10 @@ export class DbCore {
   // The first failure wins: a rewrite of the rollback log that failed in the background before
   // this commit's own write is the cause, whichever the commit met.
   #fail(e: unknown, what: string): DbError {
-    this.#failed ??= e;
+    // A checkpoint that failed in the background failed the store before this.
+    this.#failed ??= this.#store?.failure ?? e;
+    // Nothing more is written: not even the store's checkpoint in flight.
+    this.#store?.fail(e);
     const first = this.#failed;
     return new DbError("FAILED", `database ${this.path}: ${what} (${(first as Error)?.message ?? String(first)}); reopen it`, {
       cause: ioErrorOf(first) ?? first,
@@ -462,18 +484,27 @@ export class DbCore {
     };
   }
 
-  /** What the commit being written waited for: the last commit's background checkpoint. */
-  #checkpointWait: { ms: number; finished: CheckpointStats | null } = { ms: 0, finished: null };
+  /** What the commit being written waited for, and the background checkpoint that finished since the last one. */
+  #checkpointWait: { ms: number; finished: CommitMetrics["checkpointBehind"] } = { ms: 0, finished: null };
+  /** The store's last checkpoint as the commit before saw it. */
+  #seenCheckpoint: CheckpointStats | null = null;
 
-  // The last commit's checkpoint, running in the background, finishes first, without blocking
-  // the thread (a commit that found it running would otherwise finish it in one block).
+  // A checkpoint running in the background takes the commit beside it (the store logs it now
+  // and applies it to memory when the checkpoint is published), up to MAX_AHEAD commits. One
+  // begun by a blocking commit, or a longer backlog, finishes first, without blocking the thread
+  // (a commit that found it in flight would otherwise finish it in one block).
   async #awaitCheckpoint(): Promise<void> {
     const store = this.#store as Store;
-    const before = store.lastCheckpoint;
-    const t = performance.now();
-    await store.idle();
-    const after = store.lastCheckpoint;
-    this.#checkpointWait = { ms: performance.now() - t, finished: after !== before ? after : null };
+    let ms = 0;
+    if (store.checkpointPending && (!store.checkpointRunning || store.commitsAhead >= MAX_AHEAD)) {
+      const t = performance.now();
+      await store.idle();
+      ms = performance.now() - t;
+    }
+    const last = store.lastCheckpoint;
+    const finished = last !== null && last !== this.#seenCheckpoint && last.background ? { ...last, publishMs: last.applyMs } : null;
+    this.#seenCheckpoint = last;
+    this.#checkpointWait = { ms, finished };
   }
 
   /**

@@ -11,12 +11,18 @@ export interface CommitMetrics {
   readonly changes: number;
   /** Milliseconds waiting in the commit queue. */
   readonly queuedMs: number;
-  /** Milliseconds waiting (without blocking the thread) for the last commit's background checkpoint. */
+  /**
+   * Milliseconds waiting (without blocking the thread) for a background checkpoint: only when
+   * it was begun by a blocking commit, or `MAX_AHEAD` (32) commits already went on beside it;
+   * else the commit goes on beside it (`store.duringCheckpoint`).
+   */
   readonly checkpointWaitMs: number;
   /**
-   * That checkpoint, when it finished during the wait, else null: merkle pages written, slices
-   * of the caller's thread and the longest, milliseconds from its start to durable, and of them
-   * on the caller's thread handing over the value pages and building the page WAL.
+   * The last background checkpoint, when it finished since the commit before this one (beside
+   * the commits, or during the wait), else null: merkle pages written, slices of the caller's
+   * thread and the longest, milliseconds from its start to durable, and of them on the caller's
+   * thread handing over the value pages and building the page WAL; `publishMs`, its publication
+   * (one block: the commit point applied in memory, then the commits made beside it).
    */
   readonly checkpointBehind: {
     readonly pages: number;
@@ -25,6 +31,7 @@ export interface CommitMetrics {
     readonly wallMs: number;
     readonly valuesWriteMs: number;
     readonly merkleWalMs: number;
+    readonly publishMs: number;
   } | null;
   /** Milliseconds writing and syncing the rollback log event. */
   readonly logMs: number;

@@ -155,6 +155,11 @@ export class DeltaState implements StateView {
     return this.#changes;
   }
 
+  /** The page writes, when known (given, or computed by a page read), else null. */
+  get pageWrites(): PageMap | null {
+    return this.#pages;
+  }
+
   readonly pages: PageReader = {
     get: (id) => {
       const p = this.#ensurePages().get(pageIdKey(id));
@@ -221,6 +226,34 @@ export class DeltaState implements StateView {
     const r = this.iterate(start, end).next();
     return r.done ? undefined : r.value[0];
   }
+
+  // Under a prefix no change touches, the base's own scan (a trie update scans many such).
+  scanUnder(path: Uint8Array, depth: number, visit: EntryVisitor, limit = Infinity): void {
+    const { start, end } = prefixRange(path, depth);
+    const i = lowerBound(this.#changes, start, (c) => c[0]);
+    const touched = i < this.#changes.length && (end === undefined || compareKeys(this.#changes[i][0], end) < 0);
+    const base = this.#base();
+    if (!touched && base.scanUnder !== undefined) base.scanUnder(path, depth, visit, limit);
+    else scanByIterate(this, path, depth, visit, limit);
+  }
+}
+
+/** `older` then `newer` (each sorted, keys distinct) as one sorted delta: per key, the newer change. */
+export function mergeChanges(older: readonly Change[], newer: readonly Change[]): Change[] {
+  const out: Change[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < older.length && j < newer.length) {
+    const order = compareKeys(older[i][0], newer[j][0]);
+    if (order < 0) out.push(older[i++]);
+    else {
+      if (order === 0) i++;
+      out.push(newer[j++]);
+    }
+  }
+  while (i < older.length) out.push(older[i++]);
+  while (j < newer.length) out.push(newer[j++]);
+  return out;
 }
 
 /** Sorted changes of a key -> value map. */

@@ -18,11 +18,13 @@
 // thread (the value pages' copies for the worker, the pages' copies, placement, the WAL's
 // images) in slices of a few milliseconds with the event loop free between them, then the
 // waits for the worker with Atomics.waitAsync, the meta record written and synced by the worker,
-// and step 4. No commit runs meanwhile: the database's next commit awaits `idle()`, and any
-// synchronous call that changes the store first runs what is left of it in one block (`finish`).
-// Between slices only reads run (sessions' `finish`, snapshots): they read the dirty pages and
-// the value tree's memory, which the checkpoint leaves as they are until step 4, and step 4 is
-// one block. See docs/design.md, "Checkpoints in slices".
+// and step 4. The database's commits go on meanwhile: `Store.commitPreparedAsync` appends them
+// to the redo log's other file and keeps them out of the store's memory until step 4, which
+// applies them (`parts.published`); any synchronous call that changes the store first runs
+// what is left of the checkpoint in one block (`finish`). Between slices the store's memory is
+// only read (sessions' `finish`, snapshots, the commits' trie updates): the dirty pages and the
+// value tree's memory stay as the checkpoint found them until step 4, and step 4 is one block.
+// See docs/design.md, "Checkpoints in slices" and "Commits during a checkpoint".
 // Reopening starts from the meta record: a crash before 3 leaves the previous one in force, and
 // nothing it names was overwritten (copy-on-write values, WAL not yet applied); a crash after 3
 // is repaired by replaying the WAL.
@@ -79,6 +81,19 @@ export function setCheckpointSliceMs(ms: number): number {
   return old;
 }
 
+let hold: (() => Promise<void>) | null = null;
+
+/**
+ * Tests: a background checkpoint awaits `h()` once its pages are written, before its meta
+ * record (null: none), so that commits can be made during it whatever the machine's speed;
+ * returns the previous hold.
+ */
+export function setCheckpointHold(h: (() => Promise<void>) | null): (() => Promise<void>) | null {
+  const old = hold;
+  hold = h;
+  return old;
+}
+
 /** A checkpoint whose writes are in flight: what its commit point will record. */
 interface PendingCheckpoint {
   seq: number;
@@ -120,6 +135,11 @@ export interface CheckpointParts {
   readonly behind: WriteBehind | null;
   /** Called when a background checkpoint fails: the store is failed (memory and disk may disagree). */
   readonly fail: (e: unknown) => void;
+  /**
+   * Called at the end of the publication, in the same block: the store applies the commits it
+   * logged while the checkpoint ran (see `Store.commitPreparedAsync`).
+   */
+  readonly published: () => void;
 }
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -151,6 +171,11 @@ export class Checkpoints {
   /** True while a checkpoint is begun and not finished. */
   get pending(): boolean {
     return this.#pending !== null || this.#run !== null;
+  }
+
+  /** True while a checkpoint runs in the background (`beginBehind`), driven by the event loop. */
+  get running(): boolean {
+    return this.#run !== null;
   }
 
   /**
@@ -251,6 +276,7 @@ export class Checkpoints {
       run.phase = "writes";
       const p = this.#pending as PendingCheckpoint;
       await Promise.all([behind?.settled(), pages.idle()]);
+      if (hold !== null) await hold();
       if (run.over) return;
       // Both have stopped: these report a failure at once, or return.
       values.settleCommit();
@@ -350,6 +376,7 @@ export class Checkpoints {
     redo.checkpointed(p.seq);
     this.seq = p.seq;
     this.count++;
+    this.parts.published();
   }
 
   /**

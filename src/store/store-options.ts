@@ -74,6 +74,12 @@ export interface CommitStats extends UpdateStats {
   applyMs: number;
   /** Milliseconds this commit spent finishing the previous commit's checkpoint (see `Store`). */
   settleMs: number;
+  /**
+   * Held back: logged while a checkpoint ran in the background (or while the commits it held
+   * back were being applied): durable, and applied to the store's memory after that checkpoint
+   * is published (`valuesMs` is then 0; see `Store.commitPreparedAsync`).
+   */
+  duringCheckpoint: boolean;
 }
 
 /** Counters of the page store, the value tree and the redo log (`Store.stats`). */
@@ -90,6 +96,7 @@ export function commitStats(
   prepared: PreparedCommit,
   cp: CheckpointStats,
   ms: { settleMs: number; valuesMs: number; logMs: number; checkpointMs: number },
+  duringCheckpoint = false,
 ): CommitStats {
   return {
     ...prepared.update.stats,
@@ -105,5 +112,6 @@ export function commitStats(
     metaMs: cp.metaMs,
     applyMs: cp.applyMs,
     settleMs: ms.settleMs,
+    duringCheckpoint,
   };
 }

@@ -6,7 +6,8 @@
 //      update's merkle pages join the dirty set;
 //   3. the batch and the new root are appended to the redo log and synced: the commit is
 //      durable, and acknowledged. (`commitPreparedAsync` syncs on the thread pool and applies
-//      step 2 only once the sync returned, so reads meanwhile see acknowledged commits only.)
+//      step 2 only once the sync returned, so reads meanwhile see acknowledged commits only;
+//      during a checkpoint in the background, only after it is published: held-commits.ts.)
 // Every `checkpointEvery` commits (or when the log and dirty pages pass `checkpointBytes`) a
 // checkpoint writes the state out (checkpoint.ts: steps 4 to 7, 6 the meta record).
 // Reopening starts from the meta record (a crash before 6 leaves the previous one in force, and
@@ -23,12 +24,13 @@
 // The store's parts: open.ts (the directory, creation, cleanup, closing the files),
 // store-reads.ts (the reads, which `Store` extends), prepared.ts (batch checks, the prepared
 // commit), dirty-pages.ts (merkle pages changed since the checkpoint), checkpoint.ts (the
-// checkpoint pipeline), bulk-load.ts and load-pages.ts (`beginLoad`), store-options.ts (the
-// options and `lastCommit`'s figures). What stays here (~560 lines, over the ~500 of one file
-// for a reason) is what changes the committed state: the commit paths (sync and async), the
-// load's and the checkpoints' entry points, replay, and close. They share the handle's private
-// state (root, seq, failure, the sync in flight, the checkpoint pipeline); splitting them
-// further would hand that state to other files.
+// checkpoint pipeline), held-commits.ts (commits made during a checkpoint, held back from
+// memory until it is published), bulk-load.ts and load-pages.ts (`beginLoad`),
+// store-options.ts (the options and `lastCommit`'s figures). What stays here (~640 lines, over
+// the ~500 of one file for a reason) is what changes the committed state: the commit paths
+// (sync and async), the load's and the checkpoints' entry points, replay, failure and close.
+// They share the handle's private state (root, seq, failure, the sync in flight, the checkpoint
+// pipeline, the held-back commits); splitting them further would hand that state to other files.
 import type { BatchEntry, KvTree } from "../kv/index.ts";
 import { guardFileSystem, nodePageStoreFileSystem, type PageStoreFileSystem, WriteBehind } from "../io/index.ts";
 import { type Change, MERKLE_PAGE_BYTES, type MerkleTop, type PageStore, type PageWrite, type UpdateResult, updateTrie } from "../merkle/index.ts";
@@ -37,6 +39,7 @@ import { type StoreLoad, startLoad } from "./bulk-load.ts";
 import { type CheckpointStats, Checkpoints, NO_CHECKPOINT } from "./checkpoint.ts";
 import { DirtyPages } from "./dirty-pages.ts";
 import { StoreError } from "./errors.ts";
+import { HeldCommits } from "./held-commits.ts";
 import { LoadPages } from "./load-pages.ts";
 import type { MetaRecord } from "./meta-record.ts";
 import { closeOpened, type OpenedFiles, openStoreFiles, removeMade } from "./open.ts";
@@ -79,6 +82,8 @@ export class Store extends StoreReads {
   #loading = false;
   /** The load's page budget and spill edge. */
   readonly #load: LoadPages;
+  /** Commits durable in the redo log, held back from memory while a checkpoint runs (held-commits.ts). */
+  readonly #held: HeldCommits;
   /** Set while `commit` runs its own update: owned images may change in place. */
   #inPlace = false;
   /** An image changed in place since `#inPlace` was set (a failure then leaves memory damaged). */
@@ -116,8 +121,29 @@ export class Store extends StoreReads {
     this.#made = files.made;
     this.#dirty = dirty;
     this.#load = new LoadPages(path, dirty, options.merkleCacheBytes);
+    this.#held = new HeldCommits(
+      (seq, prepared) => {
+        this.values.apply(prepared.changes);
+        this.#stage(prepared.update.writes, false);
+        this.#top = prepared.update.top;
+        this.#seq = seq;
+      },
+      () => !this.#closed && this.#failed === null && !this.#cp.running,
+      (e) => this.#halt(e),
+    );
     this.#cp = new Checkpoints(
-      { values, pages, redo, metaFile: files.metaFile, dirty: this.#dirty, readers: files.readers, behind: this.#behind, fail: (e) => this.#failBehind(e) },
+      {
+        values,
+        pages,
+        redo,
+        metaFile: files.metaFile,
+        dirty: this.#dirty,
+        readers: files.readers,
+        behind: this.#behind,
+        // A background checkpoint failed: memory and disk may disagree (reopen).
+        fail: (e) => this.#halt(e),
+        published: () => this.#held.drain(),
+      },
       rec.seq,
     );
   }
@@ -165,7 +191,7 @@ export class Store extends StoreReads {
     this.#notLoading();
     const changes = sortBatch(batch);
     // A checkpoint still copying the dirty pages must be done before any of them changes in place.
-    if (this.#cp.pending) this.#guard(() => this.#cp.finish());
+    this.#guard(() => this.#settle());
     // Nothing else can see this update's result, so the pages it writes stay this store's own,
     // and owned pages change in place (a checkpoint in flight writes copies it took when it
     // began). Input is checked before any page changes; a failure after one did is fatal.
@@ -175,7 +201,7 @@ export class Store extends StoreReads {
     try {
       prepared = this.#prepareSorted(changes);
     } catch (e) {
-      if (this.#changedInPlace) this.#failed = e;
+      if (this.#changedInPlace) this.#halt(e);
       throw e;
     } finally {
       this.#inPlace = false;
@@ -240,10 +266,26 @@ export class Store extends StoreReads {
     return this.#cp.last;
   }
 
-  // A background checkpoint failed: memory and disk may disagree (reopen).
-  #failBehind(e: unknown): void {
+  // Fails the store: memory and disk may disagree, or a write failed; nothing more is written,
+  // so a checkpoint in flight stops (the redo log holds every acknowledged commit).
+  #halt(e: unknown): void {
     this.#failed ??= e;
     this.#cp.abandon();
+  }
+
+  /** What failed the store, or null (a failed store throws `FAILED` from every call). */
+  get failure(): unknown {
+    return this.#failed;
+  }
+
+  /**
+   * Fails the store because a layer above failed beside it (its own log): nothing more is
+   * written, and a checkpoint running in the background is given up (the redo log holds every
+   * acknowledged commit; the next open replays them). Later calls throw `FAILED`.
+   */
+  fail(cause: unknown): void {
+    if (this.#closed) return;
+    this.#halt(cause);
   }
 
   /**
@@ -254,6 +296,14 @@ export class Store extends StoreReads {
    * store, and nothing is written after it. `close` or `abandon` called meanwhile takes effect
    * when the sync returns (the descriptor must outlive it); the commit still resolves when its
    * sync succeeded, since it is durable.
+   *
+   * While a checkpoint runs in the background (`checkpointRunning`), the commit goes on beside
+   * it: durable in the redo log's other file when this resolves, but held back from memory
+   * (`seq`, `top` and reads stay at the state the checkpoint writes out) until the checkpoint is
+   * published; then the held-back commits are applied in order, one per turn of the event loop
+   * (`commitsAhead` counts them, `loggedSeq` is the last durable commit's seq). `prepared` must
+   * then be computed over the state with the held-back commits (the database reads it as a
+   * delta: src/db/ahead.ts); its `base` is checked against the newest of them.
    */
   async commitPreparedAsync(prepared: PreparedCommit): Promise<Uint8Array> {
     this.live();
@@ -264,9 +314,10 @@ export class Store extends StoreReads {
     // What the value tree would refuse after the sync, refused before the write.
     checkPreparedValues(changes);
     const t0 = performance.now();
-    if (this.#cp.pending) this.#guard(() => this.#cp.finish());
+    // A background checkpoint goes on beside the commit; one begun in one block is finished.
+    if (this.#cp.pending && !this.#cp.running) this.#guard(() => this.#cp.finish());
     const t1 = performance.now();
-    const seq = this.#seq + 1;
+    const seq = this.loggedSeq + 1;
     let length = 0;
     this.#guard(() => {
       length = this.redo.write(seq, update.top, changes);
@@ -275,7 +326,7 @@ export class Store extends StoreReads {
     try {
       await this.redo.syncAsync();
     } catch (e) {
-      this.#failed = e;
+      this.#halt(e);
       throw e;
     } finally {
       this.#syncing = false;
@@ -288,6 +339,18 @@ export class Store extends StoreReads {
     }
     const t2 = performance.now();
     if (this.#closed) return update.top.root.slice();
+    // A background checkpoint that failed during the sync failed the store: the commit may be
+    // durable (the reopen replays it), but memory has nothing more.
+    this.live();
+    if (this.#cp.running || this.#held.length > 0) {
+      // Durable, and kept out of memory, which the checkpoint in flight is writing out: applied
+      // after it is published, after the commits held back before it. Reads of the store
+      // meanwhile see the state before it; the database reads it as a forward delta.
+      this.#guard(() => this.redo.synced(length));
+      this.#held.push(seq, prepared);
+      this.#lastCommit = commitStats(prepared, NO_CHECKPOINT, { settleMs: t1 - t0, logMs: t2 - t1, valuesMs: 0, checkpointMs: 0 }, true);
+      return update.top.root.slice();
+    }
     let cp = NO_CHECKPOINT;
     this.#guard(() => {
       this.redo.synced(length);
@@ -306,10 +369,33 @@ export class Store extends StoreReads {
     return this.#top.root.slice();
   }
 
+  /** The seq of the last durable commit: memory's (`seq`), or a commit logged ahead of it. */
+  get loggedSeq(): number {
+    return this.#held.last?.seq ?? this.#seq;
+  }
+
+  /** Commits logged while a background checkpoint runs, not yet in memory (see `commitPreparedAsync`). */
+  get commitsAhead(): number {
+    return this.#held.length;
+  }
+
+  /** True while a checkpoint runs in the background: `commitPreparedAsync` commits beside it. */
+  get checkpointRunning(): boolean {
+    return this.#cp.running;
+  }
+
+  // Before a synchronous change: the checkpoint in flight finished in one block, and the
+  // commits held back applied.
+  #settle(): void {
+    if (this.#cp.pending) this.#cp.finish();
+    this.#held.applyAll();
+  }
+
   #checkCommittable(prepared: PreparedCommit): void {
     const { changes } = prepared;
     this.#notSyncing();
-    if (prepared.base.kind !== this.#top.kind || Buffer.compare(prepared.base.root, this.#top.root) !== 0) {
+    const top = this.#held.last?.top ?? this.#top;
+    if (prepared.base.kind !== top.kind || Buffer.compare(prepared.base.root, top.root) !== 0) {
       throw new StoreError("BAD_ARGUMENT", "prepared commit: computed against another root than the committed one");
     }
     for (let j = 1; j < changes.length; j++) {
@@ -323,7 +409,7 @@ export class Store extends StoreReads {
     const { changes, update } = prepared;
     this.#checkCommittable(prepared);
     const t0 = performance.now();
-    if (this.#cp.pending) this.#guard(() => this.#cp.finish());
+    this.#guard(() => this.#settle());
     const t1 = performance.now();
     const seq = this.#seq + 1;
     // The value tree validates the whole batch before changing anything.
@@ -346,7 +432,7 @@ export class Store extends StoreReads {
     } catch (e) {
       // Memory and disk may now disagree; the disk is at the old or the new commit, and a
       // reopen finds out which.
-      this.#failed = e;
+      this.#halt(e);
       throw e;
     }
     this.#lastCommit = commitStats(prepared, cp, { settleMs: t1 - t0, valuesMs: t2 - t1, logMs: t3 - t2, checkpointMs: performance.now() - t3 });
@@ -376,13 +462,12 @@ export class Store extends StoreReads {
     this.live();
     if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a load is already in progress`);
     this.#notSyncing();
-    if (options.append !== true && (this.#top.kind !== EMPTY_NODE || this.values.stats().entries !== 0)) {
-      throw new StoreError(
-        "NOT_EMPTY",
-        `store ${this.path} is not empty (root 0x${Buffer.from(this.#top.root).toString("hex")}); a bulk load needs an empty store`,
-      );
+    // Commits held back count: they are durable.
+    const top = this.#held.last?.top ?? this.#top;
+    if (options.append !== true && (top.kind !== EMPTY_NODE || this.values.stats().entries !== 0)) {
+      throw new StoreError("NOT_EMPTY", `store ${this.path} is not empty (root 0x${Buffer.from(top.root).toString("hex")}); a bulk load needs an empty store`);
     }
-    if (this.#cp.pending) this.#guard(() => this.#cp.finish());
+    this.#guard(() => this.#settle());
     // Durable first: the load's commit points are checkpoints, which take all before them.
     this.#guard(() => this.#cp.begin(this.#seq, this.#top, false));
     return startLoad(
@@ -426,7 +511,7 @@ export class Store extends StoreReads {
     try {
       f();
     } catch (e) {
-      this.#failed = e;
+      this.#halt(e);
       throw e;
     }
   }
@@ -449,7 +534,7 @@ export class Store extends StoreReads {
     this.live();
     this.#notSyncing();
     this.#guard(() => {
-      if (this.#cp.pending) this.#cp.finish();
+      this.#settle();
       this.#cp.begin(this.#seq, this.#top, false);
     });
   }
@@ -511,7 +596,7 @@ export class Store extends StoreReads {
     let checkpointFailure: unknown = null;
     if (this.#failed === null) {
       try {
-        if (this.#cp.pending) this.#cp.finish();
+        this.#settle();
         this.#cp.begin(this.#seq, this.#top, false);
         this.#cp.applyHeld();
       } catch (e) {

@@ -669,6 +669,11 @@ const STORE_TABLE: Record<string, TableEntry> = {
       lastCommit: noArgs("Store.lastCommit", (ctx) => ctx.store.lastCommit),
       lastCheckpoint: noArgs("Store.lastCheckpoint", (ctx) => ctx.store.lastCheckpoint),
       checkpointPending: noArgs("Store.checkpointPending", (ctx) => ctx.store.checkpointPending),
+      checkpointRunning: noArgs("Store.checkpointRunning", (ctx) => ctx.store.checkpointRunning),
+      commitsAhead: noArgs("Store.commitsAhead", (ctx) => ctx.store.commitsAhead),
+      loggedSeq: noArgs("Store.loggedSeq", (ctx) => ctx.store.loggedSeq),
+      failure: noArgs("Store.failure", (ctx) => ctx.store.failure),
+      fail: async () => {}, // fails the store; any value is a cause
       idle: noArgs("Store.idle", (ctx) => ctx.store.idle()),
       lastKey: noArgs("Store.lastKey", (ctx) => ctx.store.lastKey()),
       readAhead: (t, ctx) => each(t, null, "Store.readAhead", (k: Uint8Array[]) => ctx.store.readAhead(k), [[key]], 0, BAD_KEY_LISTS, store_("keys")),

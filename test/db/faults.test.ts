@@ -1,5 +1,6 @@
 // Fault injection, SQLite style: for each piece of work (a commit, a commit that starts the
-// rollback log's rewrite in the background (a failure there is reported by the next commit), a commit that checkpoints, a rollback, an open that replays, a create, a close),
+// rollback log's rewrite in the background (a failure there is reported by the next commit), a commit that checkpoints, a commit that
+// begins a checkpoint in the background and one acknowledged while it runs, a rollback, an open that replays, a create, a close),
 // fail its N-th file operation for N = 1, 2, ... until the work completes with no failure left,
 // with EIO, ENOSPC and EROFS, and separately tear its N-th write (a prefix lands, then EIO).
 // After each failure:
@@ -16,6 +17,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { type Db, DbError, IoError, open } from "../../src/db/index.ts";
+import { setCheckpointHold } from "../../src/store/checkpoint.ts";
 import { Rng, testSeed } from "../support/random.ts";
 import { type FaultCode, FaultFs } from "./fault-fs.ts";
 import { type Change, Model, randomChanges, sameState, universe, write } from "./helpers.ts";
@@ -26,7 +28,7 @@ const DIR = "/db";
 const W = 4;
 const OPTIONS = { lock: false, rollbackWindow: W, merkleInitialBuckets: 16 };
 
-type Action = "commit" | "commitSync" | "rollback" | "open" | "create" | "close" | "read";
+type Action = "commit" | "commitSync" | "commitBehind" | "rollback" | "open" | "create" | "close" | "read";
 
 interface Scenario {
   name: string;
@@ -55,6 +57,9 @@ const SCENARIOS: Scenario[] = [
   { name: "commit rewriting the rollback log", prefix: 16, action: "commit" },
   // The 32nd commit since the last checkpoint writes one.
   { name: "commit with a checkpoint", prefix: 31, action: "commitSync" },
+  // The 32nd commit begins a checkpoint in the background (held before its meta record until the
+  // next commit is acknowledged beside it), then the checkpoint is published.
+  { name: "commit during a background checkpoint", prefix: 31, action: "commitBehind" },
   // The same, with more pages than a 4-bucket table holds (4 prefixes of ~300 keys each give
   // pages at page-depth 1): the checkpoint builds the next one.
   {
@@ -100,8 +105,11 @@ interface Plan {
   image: FaultFs | null;
   commits: Change[][];
   action: Change[];
-  /** Chain before the work and after it. */
+  /** commitBehind: the commit made while the checkpoint runs. */
+  action2: Change[];
+  /** Chain before the work and after it (and, for commitBehind, after its first commit). */
   before: Model[];
+  mid: Model[] | null;
   after: Model[];
 }
 
@@ -116,10 +124,16 @@ function plan(s: Scenario, rng: Rng): Plan {
   if (prefixes !== undefined) for (const [i, k] of keys.entries()) k[0] = (k[0] & 0x03) | ((i % prefixes) << 2);
   const commits = Array.from({ length: s.prefix }, (_, i) => randomChanges(rng, keys, i === 0 ? (s.first ?? 60) : 1 + rng.int(12)));
   const action = randomChanges(rng, keys, 1 + rng.int(12));
+  const action2 = s.action === "commitBehind" ? randomChanges(rng, keys, 1 + rng.int(12)) : [];
   const before = [new Model()];
   for (const c of commits) before.push(Model.of(before[before.length - 1]).apply(c));
   let after = before;
+  let mid: Model[] | null = null;
   if (s.action === "commit" || s.action === "commitSync") after = [...before, Model.of(before[before.length - 1]).apply(action)];
+  if (s.action === "commitBehind") {
+    mid = [...before, Model.of(before[before.length - 1]).apply(action)];
+    after = [...mid, Model.of(mid[mid.length - 1]).apply(action2)];
+  }
   if (s.action === "rollback") after = before.slice(0, before.length - ROLLBACK_N);
   let image: FaultFs | null = null;
   if (s.action !== "create") {
@@ -131,7 +145,7 @@ function plan(s: Scenario, rng: Rng): Plan {
     if (s.closed) db.close();
     image = fs.clone();
   }
-  return { image, commits, action, before, after };
+  return { image, commits, action, action2, before, mid, after };
 }
 
 /** Depth of the rollback history a chain of states leaves (prefix commits and rollbacks). */
@@ -157,6 +171,26 @@ async function attempt(s: Scenario, p: Plan, fs: FaultFs, arm: () => void): Prom
       case "commitSync":
         (await write((db as Db).beginWrite(), p.action).finish()).commitSync();
         break;
+      case "commitBehind": {
+        let release = () => {};
+        const gate = new Promise<void>((r) => {
+          release = r;
+        });
+        setCheckpointHold(() => gate);
+        try {
+          await (await write((db as Db).beginWrite(), p.action).finish()).commit();
+          await (await write((db as Db).beginWrite(), p.action2).finish()).commit();
+          if (!fs.fired) assert.equal((db as Db).metrics().lastCommit?.store.duringCheckpoint, true, "the second commit ran beside the checkpoint");
+        } finally {
+          setCheckpointHold(null);
+          release();
+        }
+        // The checkpoint is published on the turn after its release; a failure of it, reported
+        // by the next commit (nothing of which is written).
+        await new Promise((r) => setImmediate(r));
+        if (fs.fired) await (await write((db as Db).beginWrite(), p.action2).finish()).commit();
+        break;
+      }
       case "rollback":
         await (db as Db).rollback(ROLLBACK_N);
         break;
@@ -198,7 +232,7 @@ async function trial(s: Scenario, p: Plan, mode: Mode, n: number, tally: Tally):
   const fs = p.image === null ? new FaultFs() : p.image.clone();
   const what = `${s.name}: ${mode.name} at ${mode.tear ? "write" : "operation"} ${n} (seed ${seed})`;
   const { db, error } = await attempt(s, p, fs, () => fs.arm(n, mode.code, mode.tear, mode.persist));
-  const inFlightWork = s.action === "commit" || s.action === "commitSync" || s.action === "rollback";
+  const inFlightWork = s.action === "commit" || s.action === "commitSync" || s.action === "commitBehind" || s.action === "rollback";
   if (!fs.fired) {
     assert.equal(error, null, `${what}: no fault fired, yet it failed: ${error}`);
     if (s.makes !== undefined) assert.ok(fs.names().includes(s.makes), `${what}: the work made ${s.makes}`);
@@ -250,7 +284,7 @@ async function trial(s: Scenario, p: Plan, mode: Mode, n: number, tally: Tally):
   const again = open(DIR, { ...optionsOf(s), fs });
   try {
     const done = !fs.fired;
-    const candidates = done ? [p.after] : inFlightWork ? [p.before, p.after] : [p.before];
+    const candidates = done ? [p.after] : inFlightWork ? [p.before, ...(p.mid === null ? [] : [p.mid]), p.after] : [p.before];
     const found = candidates.map((c) => sameState(again, c, depthOf(s, c)));
     const match = found.indexOf(null);
     assert.ok(match >= 0, `${what}: reopened at neither state: ${found.join("; ")}`);

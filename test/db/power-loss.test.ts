@@ -1,5 +1,6 @@
 // Simulated power loss: a scenario (create, commits sync and async, rollbacks, a commit that
-// checkpoints, commits that rewrite the rollback log, close and reopen, which checkpoint too)
+// checkpoints in the background with commits acknowledged while it runs, commits that rewrite
+// the rollback log, close and reopen, which checkpoint too)
 // runs on a file system that keeps only what was synced, file by file and directory by
 // directory (test/db/power-fs.ts). Power is lost at every sync point in turn; the disk a restart
 // finds (unsynced writes kept, dropped or torn, unsynced directory changes undone: a seeded
@@ -10,6 +11,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Db, open } from "../../src/db/index.ts";
+import { setCheckpointHold } from "../../src/store/checkpoint.ts";
 import { toHex } from "../../src/trie/index.ts";
 import { Rng, testSeed } from "../support/random.ts";
 import { type Change, Model, randomChanges, sameState, universe, write } from "./helpers.ts";
@@ -21,6 +23,11 @@ const DIR = "/db";
 const W = 4;
 const OPTIONS = { lock: false, rollbackWindow: W, merkleInitialBuckets: 16 };
 const IMAGES = LONG ? 4 : 1;
+// Ops 31..37 are async commits: the 32nd commit begins a checkpoint in the background, held
+// before its meta record until op 37 is acknowledged, so that six commits are logged beside it
+// whatever the machine's speed.
+const BEHIND_FROM = 31;
+const BEHIND_TO = 37;
 
 type Op = { kind: "commit"; changes: Change[]; sync: boolean } | { kind: "rollback"; n: number } | { kind: "reopen" };
 
@@ -53,7 +60,8 @@ function scenario(rng: Rng, length: number): Plan {
       sinceOpen++;
     } else {
       const changes = randomChanges(rng, keys, i === 0 ? 100 : 1 + rng.int(15));
-      ops.push({ kind: "commit", changes, sync: rng.int(2) === 0 });
+      const sync = rng.int(2) === 0;
+      ops.push({ kind: "commit", changes, sync: sync && (i < BEHIND_FROM || i > BEHIND_TO) });
       stack = [...stack, Model.of(stack[stack.length - 1]).apply(changes)];
       depth = Math.min(depth + 1, W);
       sinceOpen++;
@@ -68,11 +76,17 @@ function scenario(rng: Rng, length: number): Plan {
 }
 
 /** Runs the plan until it ends or the power goes; returns the last step acknowledged (-1: none). */
-async function run(fs: PowerFs, plan: Plan): Promise<{ done: number; checkpointed: boolean; rewrites: number }> {
+async function run(fs: PowerFs, plan: Plan): Promise<{ done: number; checkpointed: boolean; rewrites: number; during: number }> {
   let done = -1;
   let db: Db | undefined;
   let checkpointed = false;
   let rewrites = 0;
+  let during = 0;
+  let release = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  setCheckpointHold(() => gate);
   try {
     db = open(DIR, { ...OPTIONS, fs });
     done = 0;
@@ -89,19 +103,26 @@ async function run(fs: PowerFs, plan: Plan): Promise<{ done: number; checkpointe
         if (op.sync) f.commitSync();
         else await f.commit();
         if (db.metrics().lastCommit?.store.checkpoint) checkpointed = true;
+        if (db.metrics().lastCommit?.store.duringCheckpoint) during++;
       }
       done++;
+      if (done === BEHIND_TO + 1) {
+        setCheckpointHold(null);
+        release();
+      }
     }
   } catch (e) {
     if (!fs.lost) throw e;
   } finally {
+    setCheckpointHold(null);
+    release();
     try {
       if (!fs.lost) db?.close();
     } catch (e) {
       if (!fs.lost) throw e;
     }
   }
-  return { done, checkpointed, rewrites };
+  return { done, checkpointed, rewrites, during };
 }
 
 async function powerLossAtEverySyncPoint(name: string, plan: Plan, t: { diagnostic(m: string): void }): Promise<void> {
@@ -109,6 +130,9 @@ async function powerLossAtEverySyncPoint(name: string, plan: Plan, t: { diagnost
   const full = await run(clean, plan);
   assert.equal(full.done, plan.ops.length, "the scenario runs through without a power loss");
   assert.ok(full.checkpointed, "a commit checkpointed");
+  // Six while it was held; async commits right after it may be held back too, while the store
+  // applies the six one per turn.
+  assert.ok(full.during >= BEHIND_TO - BEHIND_FROM, `${full.during} commits were logged while the checkpoint ran`);
   assert.ok(full.rewrites > 0, "the rollback log rewrote itself");
   const points = clean.syncPoints;
   const outcomes = { acknowledged: 0, inFlight: 0, empty: 0, images: 0 };

@@ -8,10 +8,14 @@
 // `held <seq>` and waits to be killed, so a test can kill it with a commit durable but unacked
 // whatever the machine's speed.
 // Prints `open <seq>` once the store is open, then `ack <seq> <rootHex>` after each commit
-// returns (written synchronously, so an ack on the pipe means the commit was durable). Batch
+// returns (written synchronously, so an ack on the pipe means the commit was durable), with
+// ` during` when the commit was logged while a checkpoint ran (background mode). Batch
 // number s depends on (seed, s) alone, so the test rebuilds the expected state of any seq.
 import { writeSync } from "node:fs";
-import { Store } from "../../src/store/index.ts";
+import { AheadOfStore, MAX_AHEAD } from "../../src/db/ahead.ts";
+import { stateReader, StoreState } from "../../src/db/state.ts";
+import { updateTrie } from "../../src/merkle/index.ts";
+import { sortBatch, Store } from "../../src/store/index.ts";
 import { toHex } from "../../src/trie/index.ts";
 import { batchFor, universe } from "./crash-batches.ts";
 
@@ -31,23 +35,33 @@ function say(line: string): void {
   }
 }
 
-// BMT_CRASH_BACKGROUND=1: the commits go the database's way, each after the last one's
-// checkpoint (every second commit) has finished in the background (`idle`), and begin the next
-// in the background, so that kills land in checkpoints' slices and in their writes.
+// BMT_CRASH_BACKGROUND=1: the commits go the database's way: each begins a checkpoint in the
+// background when one is due (every second commit), and the next ones go on beside it, logged
+// at once and applied to the store's memory when it is published; their trie updates read the
+// store plus the commits it holds back (src/db/ahead.ts). So kills land in checkpoints' slices
+// and writes, with commits acknowledged during them.
 async function runBackground(dir: string, seed: number): Promise<void> {
   const keys = universe(seed);
   const store = Store.open(dir, { checkpointEvery: 2 });
+  const memory = new StoreState(store);
+  const ahead = new AheadOfStore(() => store.seq, memory, { deltaPageBuilds: 0, deltaPagesBuilt: 0 });
   say(`open ${store.seq}\n`);
   const ppid = process.ppid;
+  let seq = store.seq;
   while (process.ppid === ppid) {
-    await store.idle();
-    const s = store.seq + 1;
-    const root = await store.commitPreparedAsync(store.prepare(batchFor(seed, keys, s)));
+    if (store.commitsAhead >= MAX_AHEAD) await store.idle();
+    const s = seq + 1;
+    const changes = sortBatch(batchFor(seed, keys, s));
+    const view = ahead.view() ?? memory;
+    const update = updateTrie(view.top, changes, view.pages, stateReader(view));
+    const root = await store.commitPreparedAsync({ base: view.top, changes, update, updateMs: 0 });
+    ahead.note(s, changes, update);
+    seq = s;
     if (process.env.BMT_CRASH_HOLD === "1") {
       say(`held ${s}\n`);
       for (;;) Atomics.wait(nap, 0, 0, 1000);
     }
-    say(`ack ${s} ${toHex(root)}\n`);
+    say(`ack ${s} ${toHex(root)}${store.lastCommit?.duringCheckpoint ? " during" : ""}\n`);
     // Let the checkpoint's slices run between commits too.
     await new Promise((r) => setImmediate(r));
   }

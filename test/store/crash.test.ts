@@ -21,7 +21,8 @@ import { batchFor, universe } from "./crash-batches.ts";
 
 const seed = testSeed();
 const KILLS = Number(process.env.BMT_CRASH_KILLS ?? 50);
-// Kills of a child whose checkpoints run in the background (every second commit); more with BMT_LONG=1.
+// Kills of a child whose checkpoints run in the background (every second commit), with commits
+// acknowledged while they run (crash-child.ts); more with BMT_LONG=1.
 const BACKGROUND_KILLS = Number(process.env.BMT_CRASH_KILLS_BACKGROUND ?? (process.env.BMT_LONG === "1" ? 50 : 12));
 const childPath = join(projectRoot, "test", "store", "crash-child.ts");
 const tmp = mkdtempSync(join(tmpdir(), "bmt-crash-"));
@@ -122,7 +123,7 @@ async function round(dir: string, early: number | null, delay: number, hold: boo
 describe(`store: crash safety under SIGKILL (seed ${seed})`, () => {
   for (const [what, background, kills] of [
     ["a committing child", false, KILLS],
-    ["a child whose checkpoints run in the background, in slices", true, BACKGROUND_KILLS],
+    ["a child whose checkpoints run in the background, in slices, with commits beside them", true, BACKGROUND_KILLS],
   ] as const) {
     it(`${kills} kills of ${what}; the store reopens at the last ack or the commit in flight`, async (t) => {
       const rng = new Rng(seed ^ 0x2545f491);
@@ -185,6 +186,7 @@ describe(`store: crash safety under SIGKILL (seed ${seed})`, () => {
       // in-flight outcome is met whatever the machine's speed (random kills meet it too, about
       // one in ten, between the commit point and the ack).
       let held = 0;
+      let during = 0; // acks of commits logged while a checkpoint ran
       let acked = 0; // rounds that acked a commit
       let k = 1;
       for (; k <= kills; k++) {
@@ -203,6 +205,7 @@ describe(`store: crash safety under SIGKILL (seed ${seed})`, () => {
           } else if (tag === "ack" && root?.length === 66) {
             assert.equal(seq, lastSeq + 1, `child ${k}: ack ${seq} after ${lastSeq}`);
             ackRoots.set(seq, root);
+            if (line.endsWith(" during")) during++;
             lastSeq = seq;
             low = seq;
             ackedHere = true;
@@ -226,7 +229,7 @@ describe(`store: crash safety under SIGKILL (seed ${seed})`, () => {
       if (unresolved) check();
       const killed = k - 1;
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
-      const summary = `${killed} kills (${earlyKills} at start, ${beforeOpen} before the child's open returned, ${held} holding an unacked commit), ${acked} rounds acked, ${checks} checks, reached seq ${low} in ${secs} s; outcomes: ${outcomes.atAck} at the last ack, ${outcomes.inFlight} with the commit in flight durable`;
+      const summary = `${killed} kills (${earlyKills} at start, ${beforeOpen} before the child's open returned, ${held} holding an unacked commit), ${acked} rounds acked, ${checks} checks, reached seq ${low} in ${secs} s; outcomes: ${outcomes.atAck} at the last ack, ${outcomes.inFlight} with the commit in flight durable${background ? `; ${during} commits acked while a checkpoint ran` : ""}`;
       t.diagnostic(summary);
       assert.ok(low >= acked, `progress: ${summary}`);
       // Both outcomes were met: a kill before the child's open leaves the disk at the last ack,
