@@ -255,18 +255,28 @@ async function main(): Promise<void> {
     checkpointMs: sum((d) => (d.m?.store.checkpoint ? d.m.store.checkpointMs : 0)),
     settleMs: sum((d) => d.m?.store.settleMs ?? 0),
     checkpointWaitMs: sum((d) => d.m?.checkpointWaitMs ?? 0),
+    checkpointWaitMsMax: Math.max(0, ...detail.map((d) => d.m?.checkpointWaitMs ?? 0)),
+    // Commits logged while a checkpoint ran (applied to the store's memory at its publication).
+    commitsDuringCheckpoints: detail.filter((d) => d.m?.store.duringCheckpoint === true).length,
   };
   // Checkpoints run in the background (in slices on the event loop): their slices and wall time.
   const behind = detail.flatMap((d) => (d.m?.checkpointBehind ? [d.m.checkpointBehind] : []));
+  // The publication's block (an older build's metrics name it applyMs).
+  const publishMs = (c: (typeof behind)[number]) => c.publishMs ?? (c as { applyMs?: number }).applyMs ?? 0;
   if (behind.length > 0) {
     console.log(
-      `\nbackground checkpoints: ${behind.length}; slices median ${median(behind.map((c) => c.slices))}, longest slice max ${f1(Math.max(...behind.map((c) => c.longestSliceMs)))} ms, caller's-thread values / page WAL median ${f1(median(behind.map((c) => c.valuesWriteMs)))} / ${f1(median(behind.map((c) => c.merkleWalMs)))} ms, begin to durable median ${f1(median(behind.map((c) => c.wallMs)))} ms`,
+      `\nbackground checkpoints: ${behind.length}; slices median ${median(behind.map((c) => c.slices))}, longest slice max ${f1(Math.max(...behind.map((c) => c.longestSliceMs)))} ms, caller's-thread values / page WAL median ${f1(median(behind.map((c) => c.valuesWriteMs)))} / ${f1(median(behind.map((c) => c.merkleWalMs)))} ms, begin to durable median ${f1(median(behind.map((c) => c.wallMs)))} ms, publication max ${f1(Math.max(...behind.map(publishMs)))} ms`,
     );
   }
   console.log(
-    `\nsums over all sessions (ms): sessions ${parts.sessionsMs.toFixed(0)}, finish ${parts.finishMs.toFixed(0)}, rollback log ${parts.logMs.toFixed(0)} (of which snapshot sessions ${parts.logSnapshotSessionsLogMs.toFixed(0)}), store ${parts.storeMs.toFixed(0)} (checkpoints ${parts.checkpointMs.toFixed(0)}, settling previous checkpoints ${parts.settleMs.toFixed(0)}), waiting for background checkpoints ${parts.checkpointWaitMs.toFixed(0)}`,
+    `\nsums over all sessions (ms): sessions ${parts.sessionsMs.toFixed(0)}, finish ${parts.finishMs.toFixed(0)}, rollback log ${parts.logMs.toFixed(0)} (of which snapshot sessions ${parts.logSnapshotSessionsLogMs.toFixed(0)}), store ${parts.storeMs.toFixed(0)} (checkpoints ${parts.checkpointMs.toFixed(0)}, settling previous checkpoints ${parts.settleMs.toFixed(0)}), waiting for background checkpoints ${parts.checkpointWaitMs.toFixed(0)} (longest wait ${parts.checkpointWaitMsMax.toFixed(0)}); ${parts.commitsDuringCheckpoints} commits made while a checkpoint ran`,
   );
-  const backgroundCheckpoints = behind.map((c) => ({ slices: c.slices, longestSliceMs: +c.longestSliceMs.toFixed(1), wallMs: +c.wallMs.toFixed(0) }));
+  const backgroundCheckpoints = behind.map((c) => ({
+    slices: c.slices,
+    longestSliceMs: +c.longestSliceMs.toFixed(1),
+    wallMs: +c.wallMs.toFixed(0),
+    publishMs: +publishMs(c).toFixed(1),
+  }));
   console.log(`json ${JSON.stringify({ ...r, targets, parts, backgroundCheckpoints })}`);
 }
 
