@@ -321,9 +321,11 @@ export class Pager implements PageSink {
 
   /**
    * Writes every dirty page (sealed with its checksum) in runs of adjacent pages, then keeps
-   * them as clean cached pages. Safe at any time: dirty pages never overwrite a durable page.
+   * them as clean cached pages, or, without `keepCached`, recycles their buffers (a bulk load
+   * reads none of them again: caching them would only allocate a new buffer per page). Safe at
+   * any time: dirty pages never overwrite a durable page.
    */
-  writeDirty(): void {
+  writeDirty(keepCached = true): void {
     this.settle();
     if (this.#dirty.size === 0) return;
     const nos = Array.from(this.#dirty.keys()).sort((a, b) => a - b);
@@ -341,7 +343,8 @@ export class Pager implements PageSink {
       i = j;
     }
     this.#pagesWritten += nos.length;
-    for (const no of nos) this.#cacheSet(no, this.#dirty.get(no)!);
+    if (keepCached) for (const no of nos) this.#cacheSet(no, this.#dirty.get(no)!);
+    else for (const no of nos) this.#buffers.evicted(this.#dirty.get(no)!);
     this.#dirty.clear();
   }
 

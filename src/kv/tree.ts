@@ -16,6 +16,7 @@ import type { WriteBehind } from "../io/write-behind.ts";
 import { runSteps, type Steps } from "../io/steps.ts";
 import { decodeTreeMeta, readMetaPages, type TreeMeta, writeMetaPage } from "./meta.ts";
 import { FIRST_DATA_PAGE, PAGE_SIZE } from "./page.ts";
+import type { PackedEntries } from "./packed.ts";
 import { Pager, type PagerStats } from "./pager.ts";
 import { KvReader } from "./reader.ts";
 import { TreeUpdater } from "./update.ts";
@@ -214,15 +215,30 @@ export class KvTree extends KvReader {
   }
 
   /**
+   * Appends sorted entries whose keys all follow the last key stored (a bulk load; the caller
+   * checked keys, order and value sizes): only the tree's right edge is rebuilt.
+   */
+  appendSorted(batch: PackedEntries): void {
+    this.#live();
+    if (this.#prepared !== null) throw new KvError("BUSY", "a prepared commit awaits markDurable");
+    const shape = this.#guarded(() => this._pager.pinned(() => this.#updater.append({ root: this._root, height: this._height }, batch)));
+    this._root = shape.root;
+    this._height = shape.height;
+    this.#entries += this.#updater.delta;
+    this.#version++;
+  }
+
+  /**
    * Writes the pages changed since the last commit to the file now (never over a page a
    * durable tree uses), after which they are ordinary cached pages, within the cache's budget:
    * a bulk load's memory then does not grow with its size. Nothing refers to them until the
-   * next commit.
+   * next commit. Without `keepCached` their buffers are recycled instead of cached (a sorted
+   * load never reads them again).
    */
-  writeDirty(): void {
+  writeDirty(keepCached = true): void {
     this.#live();
     if (this.#prepared !== null) throw new KvError("BUSY", "a prepared commit awaits markDurable");
-    this.#guarded(() => this._pager.writeDirty());
+    this.#guarded(() => this._pager.writeDirty(keepCached));
   }
 
   /**

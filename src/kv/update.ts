@@ -7,7 +7,8 @@
 // (redistributing when the two do not fit one page), and repacks itself the same way. At the
 // root, extra nodes grow new levels and single-child branches collapse.
 import { branchCount, branchChild, branchFind, branchUsed, compareSep, decodeBranch, packBranches, setBranchChild } from "./branch.ts";
-import { KEY_BYTES, compareKeyAt } from "./key.ts";
+import { KvError } from "./errors.ts";
+import { KEY_BYTES, compareKeyAt, compareKeysAt } from "./key.ts";
 import {
   LeafPacker,
   leafLowerBound,
@@ -22,6 +23,7 @@ import {
 } from "./leaf.ts";
 import { NodeList } from "./node-list.ts";
 import { overflowRefLength, overflowRefPage, walkOverflow, writeOverflow } from "./overflow.ts";
+import type { PackedEntries } from "./packed.ts";
 import { KIND_BRANCH, KIND_LEAF, PAGE_HEADER } from "./page.ts";
 import type { Pager } from "./pager.ts";
 
@@ -71,27 +73,79 @@ export class TreeUpdater {
       } else {
         list = this.#node(shape.root, level, 0, keys.length);
       }
-      if (list.length === 0) return { root: 0, height: 0 };
-      while (list.length > 1) {
-        const up = new NodeList();
-        packBranches(this.#pager, list.pages, list.seps, up);
-        list = up;
-        level++;
-      }
-      let root = list.pages[0];
-      let height = level + 1;
-      while (height > 1) {
-        const p = this.#pager.read(root, KIND_BRANCH);
-        if (branchCount(p) !== 1) break;
-        this.#pager.free(root);
-        root = branchChild(p, 0);
-        height--;
-      }
-      return { root, height };
+      return this.#shape(list, level);
     } finally {
       this.#keys = [];
       this.#vals = [];
     }
+  }
+
+  /**
+   * Appends sorted entries whose keys all follow the tree's last key (a bulk load): only the
+   * right edge is rebuilt, and the new cells are copied from the packed buffers in runs.
+   */
+  append(shape: TreeShape, batch: PackedEntries): TreeShape {
+    this.delta = 0;
+    if (batch.count === 0) return shape;
+    if (shape.root === 0) return this.#shape(this.#appendLeaf(0, batch), 0);
+    return this.#shape(this.#appendNode(shape.root, shape.height - 1, batch), shape.height - 1);
+  }
+
+  #appendNode(page: number, level: number, batch: PackedEntries): NodeList {
+    if (level === 0) return this.#appendLeaf(page, batch);
+    const p = this.#pager.read(page, KIND_BRANCH);
+    const n = branchCount(p);
+    const sub = this.#appendNode(branchChild(p, n - 1), level - 1, batch);
+    const simple = sub.length === 1 && !(sub.fills[0] >= 0 && sub.fills[0] < MIN_FILL);
+    return this.#replaceChildren(page, p, n, level, [n - 1], [sub], simple);
+  }
+
+  // The last leaf (0: none) and the batch, repacked into new leaves.
+  #appendLeaf(page: number, batch: PackedEntries): NodeList {
+    const pager = this.#pager;
+    const packer = this.#packer;
+    packer.reset();
+    const { keys, vals, starts, lens } = batch;
+    if (page !== 0) {
+      const p = pager.read(page, KIND_LEAF);
+      const n = leafEntryCount(p);
+      if (n > 0 && compareKeysAt(keys, 0, p, PAGE_HEADER + KEY_BYTES * (n - 1)) <= 0) {
+        throw new KvError("BAD_BATCH", "append: the first key does not follow the last key stored");
+      }
+      for (let i = 0; i < n; i++) packer.addFromLeaf(p, n, i);
+      pager.free(page);
+    }
+    for (let j = 0; j < batch.count; j++) {
+      const len = lens[j];
+      if (len <= MAX_INLINE_VALUE) packer.add(keys, KEY_BYTES * j, vals, starts[j], len, false);
+      else packer.add(keys, KEY_BYTES * j, writeOverflow(pager, batch.large.get(j) as Uint8Array), 0, OVERFLOW_REF_SIZE, true);
+    }
+    this.delta += batch.count;
+    const out = new NodeList();
+    packer.emit(pager, out);
+    return out;
+  }
+
+  // The tree over the nodes `list` at `level`: new levels while there are several, then the
+  // root collapsed while it has a single child.
+  #shape(list: NodeList, level: number): TreeShape {
+    if (list.length === 0) return { root: 0, height: 0 };
+    while (list.length > 1) {
+      const up = new NodeList();
+      packBranches(this.#pager, list.pages, list.seps, up);
+      list = up;
+      level++;
+    }
+    let root = list.pages[0];
+    let height = level + 1;
+    while (height > 1) {
+      const p = this.#pager.read(root, KIND_BRANCH);
+      if (branchCount(p) !== 1) break;
+      this.#pager.free(root);
+      root = branchChild(p, 0);
+      height--;
+    }
+    return { root, height };
   }
 
   #node(page: number, level: number, lo: number, hi: number): NodeList {
@@ -234,6 +288,13 @@ export class TreeUpdater {
       subs.push(sub);
       j = k;
     }
+    return this.#replaceChildren(page, p, n, level, at, subs, simple);
+  }
+
+  // Branch `page` (image `p`, `n` children) with children `at[x]` replaced by `subs[x]`;
+  // `simple`: each sub is one page of healthy fill, so only child numbers change.
+  #replaceChildren(page: number, p: Uint8Array, n: number, level: number, at: number[], subs: NodeList[], simple: boolean): NodeList {
+    const pager = this.#pager;
     if (simple) {
       // Each touched child became one page of healthy fill: only child numbers change.
       let same = true;

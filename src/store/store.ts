@@ -488,6 +488,18 @@ export class Store extends StoreReads {
             this.#top = update.top;
             this.#load.applied(chunk[chunk.length - 1][0]);
           }),
+        build: (chunk, pages, edge) =>
+          this.#guard(() => {
+            this.values.appendSorted(chunk);
+            this.values.writeDirty(false);
+            this.#dirty.stage(pages, true);
+            this.#load.applied(edge);
+          }),
+        built: (top, pages) =>
+          this.#guard(() => {
+            this.#dirty.stage(pages, true);
+            this.#top = top;
+          }),
         save: () =>
           this.#guard(() => {
             this.#load.beforeSave();

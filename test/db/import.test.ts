@@ -92,6 +92,44 @@ describe(`db: bulk import (seed ${seed})`, () => {
     }
   });
 
+  it("a root asked mid-load ends the bottom-up build; later chunks and large values still give the canonical pages", () => {
+    const rng = new Rng(seed + 3);
+    const sizes = [0, 1, 32, 33, 1024, 1025, 5000];
+    for (const [n, at] of [
+      [ELISION_THRESHOLD + 1, ELISION_THRESHOLD],
+      [9000, 4500],
+      [9000, 1],
+    ] as const) {
+      const entries = sortEntries(randomEntries(rng, n, true).map((e) => ({ key: e.key, value: rng.bytes(rng.pick(sizes)) })));
+      const a = newDir();
+      const loading = Store.open(a);
+      const load = loading.beginLoad();
+      const pairs = entries.map((e) => [e.key, e.value] as const);
+      load.add(pairs.slice(0, at));
+      assert.equal(toHex(load.root()), toHex(trieRoot(entries.slice(0, at))), `n ${n}: root at ${at}`);
+      for (let i = at; i < n; i += 777) load.add(entries.slice(i, i + 777));
+      assert.equal(toHex(load.finish()), toHex(trieRoot(entries)), `n ${n}: root`);
+      loading.close();
+      const b = newDir();
+      const inc = Store.open(b);
+      inc.commit(pairs);
+      inc.close();
+      const keys = entries.map((e) => e.key);
+      const sa = Store.open(a);
+      const sb = Store.open(b);
+      try {
+        const pa = pagesOf(sa, keys);
+        const pb = pagesOf(sb, keys);
+        assert.deepEqual([...pa.keys()].sort(), [...pb.keys()].sort(), `n ${n}: page ids`);
+        for (const [id, page] of pa) assert.ok(page === pb.get(id), `n ${n}: page ${id}`);
+        for (const e of entries) assert.equal(toHex(sa.get(e.key) as Uint8Array), toHex(e.value));
+      } finally {
+        sa.close();
+        sb.close();
+      }
+    }
+  });
+
   it("writes finished pages out during the load, reads none back, and refuses page reads until it commits", () => {
     const rng = new Rng(seed + 2);
     const entries = sortEntries(randomEntries(rng, 20_000, false));

@@ -1,5 +1,6 @@
 // In-memory stand-ins for the page store and the value store, to drive the merkle update alone.
-import type { EntryVisitor, PageReader, PageWrite, StateReader } from "../../src/merkle/index.ts";
+import { EMPTY_TOP, updateTrie } from "../../src/merkle/index.ts";
+import type { Change, EntryVisitor, MerkleTop, PageReader, PageWrite, StateReader } from "../../src/merkle/types.ts";
 import { compareKeys, type Entry } from "../../src/trie/index.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -108,4 +109,17 @@ function lowerBound(entries: Entry[], key: Uint8Array): number {
 function sharesPrefix(key: Uint8Array, prefix: Uint8Array, depth: number): boolean {
   for (let i = 0; i < depth; i++) if (((key[i >> 3] ^ prefix[i >> 3]) >> (7 - (i & 7))) & 1) return false;
   return true;
+}
+
+/** The top and pages of a from-scratch update of sorted `entries`: the canonical form. */
+export function scratchBuild(entries: readonly Entry[]): { top: MerkleTop; pages: MemPages } {
+  const pages = new MemPages();
+  const r = updateTrie(
+    EMPTY_TOP,
+    entries.map((e) => [e.key, e.value] as Change),
+    pages,
+    new ModelState(),
+  );
+  pages.apply(r.writes);
+  return { top: r.top, pages };
 }

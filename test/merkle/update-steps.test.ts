@@ -9,7 +9,7 @@ import { ELISION_THRESHOLD } from "../../src/merkle/page.ts";
 import { compareKeys, type Entry, TrieError, toHex, trieRoot } from "../../src/trie/index.ts";
 import { keySharing, randomValue } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
-import { MemPages, ModelState } from "./model.ts";
+import { MemPages, ModelState, scratchBuild } from "./model.ts";
 
 const seed = testSeed();
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -17,15 +17,7 @@ const sorted = (c: Change[]) => c.sort((x, y) => compareKeys(x[0], y[0]));
 type Plan = (lo: number, total: number) => number;
 
 function fromScratch(entries: Entry[]): MemPages {
-  const pages = new MemPages();
-  const r = updateTrie(
-    EMPTY_TOP,
-    entries.map((e) => [e.key, e.value] as Change),
-    pages,
-    new ModelState(),
-  );
-  pages.apply(r.writes);
-  return pages;
+  return scratchBuild(entries).pages;
 }
 
 function samePages(a: MemPages, b: MemPages, label: string): void {
