@@ -17,6 +17,7 @@ import { sharedKernel } from "../hash/kernel.ts";
 import { TrieError } from "./errors.ts";
 import { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit } from "./key.ts";
 import { EMBED_MAX, HASH_BYTES } from "./node.ts";
+import type { ProofTerminal } from "./proof.ts";
 import { BRANCH_NODE, EMPTY_NODE, LEAF_NODE, type TrieNode, type TrieNodeSource } from "./node-source.ts";
 import { branchName, leafNode, nameOf } from "./partial-trie.ts";
 import { type Entry, subtrieRoot } from "./root.ts";
@@ -31,13 +32,7 @@ import { equalBytes, isBytes } from "./bytes.ts";
  * - `leaf`: a partial node that is a leaf of a key outside the range (value when embedded,
  *   else its hash).
  */
-export type BoundaryNode =
-  | { readonly kind: "empty" }
-  | { readonly kind: "name"; readonly name: Uint8Array }
-  | { readonly kind: "branch" }
-  | { readonly kind: "entry" }
-  | { readonly kind: "leaf"; readonly key: Uint8Array; readonly value: Uint8Array }
-  | { readonly kind: "leaf"; readonly key: Uint8Array; readonly valueHash: Uint8Array };
+export type BoundaryNode = ProofTerminal | { readonly kind: "name"; readonly name: Uint8Array } | { readonly kind: "branch" } | { readonly kind: "entry" };
 
 /** Proof that `entries` are all the entries with start <= key <= end in the trie `root`. */
 export interface RangeProof {
