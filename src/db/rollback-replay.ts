@@ -101,7 +101,7 @@ export function inForce(
 }
 
 /** Each undo record's event bytes as first encoded or read, so snapshots do not encode again. */
-export const encoded = new WeakMap<UndoRecord, Uint8Array>();
+export const encoded: WeakMap<UndoRecord, Uint8Array> = new WeakMap();
 
 /** Applies one event to a chain kept at most `window` long (Infinity: untrimmed). */
 export function applyEvent(chain: UndoRecord[], e: LogEvent, window: number): void {

@@ -12,12 +12,12 @@ import { MAX_INLINE_VALUE } from "./leaf.ts";
  */
 export class PackedEntries {
   count = 0;
-  keys = new Uint8Array(KEY_BYTES * 1024);
-  vals = new Uint8Array(64 * 1024);
-  starts = new Int32Array(1024);
-  lens = new Int32Array(1024);
+  keys: Uint8Array = new Uint8Array(KEY_BYTES * 1024);
+  vals: Uint8Array = new Uint8Array(64 * 1024);
+  starts: Int32Array = new Int32Array(1024);
+  lens: Int32Array = new Int32Array(1024);
   /** Values longer than MAX_INLINE_VALUE, by entry index. */
-  readonly large = new Map<number, Uint8Array>();
+  readonly large: Map<number, Uint8Array> = new Map();
   #valEnd = 0;
 
   /** Forgets every entry (and the references to large values). */
