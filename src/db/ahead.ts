@@ -3,21 +3,22 @@
 // is published (store.ts, `commitPreparedAsync`), so that the checkpoint writes out a state no
 // commit changes under it. Meanwhile the database's current version is the store plus those
 // commits, read as a forward delta: their changes and page writes composed, newest winning,
-// over the store. Once the store has applied them (it applies all it held back at once), the
-// current version is the store again.
+// over the store. Once the store has applied them (one per turn after the publication, or all
+// at once before a synchronous change), the current version is the store again.
 import type { Change, MerkleTop, UpdateResult } from "../merkle/index.ts";
 import { type DeltaCounters, DeltaState, mergeChanges, type PageMap, pageMap, type StateView } from "./state.ts";
 
 /**
  * Most commits a checkpoint in flight takes beside it; the next one waits for the checkpoint.
- * They are applied to the store's memory in one block when it is published, so this bounds
- * that block and the forward delta that reads go through.
+ * This bounds the forward delta that reads go through, and the applies owed after the
+ * publication.
  */
 export const MAX_AHEAD = 32;
 
-/** The commits the store holds back, oldest first, and the current version over them. */
+/** The current version over the commits the store holds back. */
 export class AheadOfStore {
-  #seqs: number[] = [];
+  /** The newest commit noted, and the version it made. */
+  #seq = 0;
   #view: DeltaState | null = null;
 
   constructor(
@@ -30,12 +31,11 @@ export class AheadOfStore {
 
   /** The current version when the store is behind it, else null. Resolve at every use. */
   view(): StateView | null {
-    if (this.#seqs.length === 0) return null;
-    if (this.#seqs[this.#seqs.length - 1] <= this.applied()) {
-      this.#seqs = [];
-      this.#view = null;
-      return null;
-    }
+    return this.#current();
+  }
+
+  #current(): DeltaState | null {
+    if (this.#view !== null && this.#seq <= this.applied()) this.#view = null;
     return this.#view;
   }
 
@@ -45,11 +45,11 @@ export class AheadOfStore {
    */
   note(seq: number, changes: readonly Change[], update: UpdateResult): void {
     if (seq <= this.applied()) return;
-    const prev = this.view();
-    const pages: PageMap = new Map(prev === null ? [] : (prev as DeltaState).pageWrites);
+    const prev = this.#current();
+    const pages: PageMap = new Map(prev?.pageWrites ?? []);
     for (const [k, p] of pageMap(update.writes)) pages.set(k, p);
-    const merged = prev === null ? changes : mergeChanges((prev as DeltaState).changes, changes);
-    this.#seqs.push(seq);
+    const merged = prev === null ? changes : mergeChanges(prev.changes, changes);
+    this.#seq = seq;
     this.#view = new DeltaState(() => this.store, merged, update.top as MerkleTop, pages, this.counters);
   }
 }

@@ -1,6 +1,6 @@
 // Public surface of the kv layer: the value tree and its commit protocol.
 export { KvCorruptionError, KvError, type KvErrorCode } from "./errors.ts";
-export { KEY_BITS, KEY_BYTES, compareKeys, keyBit, keyString } from "./key.ts";
+export { KEY_BITS, KEY_BYTES, compareKeys, compareKeysAt, keyBit, keyString } from "./key.ts";
 export { MAX_INLINE_VALUE } from "./leaf.ts";
 export { TREE_META_SIZE, type TreeMeta, decodeTreeMeta, encodeTreeMeta } from "./meta.ts";
 export { PAGE_SIZE } from "./page.ts";

@@ -8,7 +8,7 @@
 // (`TrieLoadBuilder`: no page is read, each page is made once, when finished) and appends the
 // values to the tree's right edge. `root()` or `commit()` before the end closes that build; the
 // chunks after it, and every chunk of an appending load, go through the trie update instead.
-import { MAX_VALUE_SIZE, PackedEntries } from "../kv/index.ts";
+import { compareKeysAt, MAX_VALUE_SIZE, PackedEntries } from "../kv/index.ts";
 import { type MerkleTop, type PageWrite, TrieLoadBuilder } from "../merkle/index.ts";
 import { KEY_BYTES } from "../trie/index.ts";
 import { checkStoreKey } from "./args.ts";
@@ -152,7 +152,7 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
     // Order, on the packed copy: each key against the one before it.
     const keys = packed.keys;
     for (let i = 0; i < packed.count; i++) {
-      const c = i === 0 ? (hasLast ? compareKeysIn(last, 0, keys, 0) : -1) : compareKeysIn(keys, KEY_BYTES * (i - 1), keys, KEY_BYTES * i);
+      const c = i === 0 ? (hasLast ? compareKeysAt(last, 0, keys, 0) : -1) : compareKeysAt(keys, KEY_BYTES * (i - 1), keys, KEY_BYTES * i);
       if (c >= 0) {
         throw new StoreError(
           "BAD_ARGUMENT",
@@ -218,13 +218,4 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
       if (unsaved > 0) target.fail(new StoreError("BAD_ARGUMENT", `store ${target.path}: a bulk load was aborted`));
     },
   };
-}
-
-/** Byte order of the keys at a[ao..] and b[bo..]. */
-function compareKeysIn(a: Uint8Array, ao: number, b: Uint8Array, bo: number): number {
-  for (let i = 0; i < KEY_BYTES; i++) {
-    const d = a[ao + i] - b[bo + i];
-    if (d !== 0) return d;
-  }
-  return 0;
 }
