@@ -7,7 +7,7 @@
 //   3. the batch and the new root are appended to the redo log and synced: the commit is
 //      durable, and acknowledged. (`commitPreparedAsync` syncs on the thread pool and applies
 //      step 2 only once the sync returned, so reads meanwhile see acknowledged commits only;
-//      during a checkpoint in the background, only after it is published: held-commits.ts.)
+//      during a checkpoint in the background, only after it is published: commits-ahead.ts.)
 // Every `checkpointEvery` commits (or when the log and dirty pages pass `checkpointBytes`) a
 // checkpoint writes the state out (checkpoint.ts: steps 4 to 7, 6 the meta record).
 // Reopening starts from the meta record (a crash before 6 leaves the previous one in force, and
@@ -24,7 +24,7 @@
 // The store's parts: open.ts (the directory, creation, cleanup, closing the files),
 // store-reads.ts (the reads, which `Store` extends), prepared.ts (batch checks, the prepared
 // commit), dirty-pages.ts (merkle pages changed since the checkpoint), checkpoint.ts (the
-// checkpoint pipeline), held-commits.ts (commits made during a checkpoint, held back from
+// checkpoint pipeline), commits-ahead.ts (commits made during a checkpoint, held back from
 // memory until it is published), bulk-load.ts and load-pages.ts (`beginLoad`),
 // store-options.ts (the options and `lastCommit`'s figures). What stays here (~640 lines, over
 // the ~500 of one file for a reason) is what changes the committed state: the commit paths
@@ -39,7 +39,7 @@ import { type StoreLoad, startLoad } from "./bulk-load.ts";
 import { type CheckpointStats, Checkpoints, NO_CHECKPOINT } from "./checkpoint.ts";
 import { DirtyPages } from "./dirty-pages.ts";
 import { StoreError } from "./errors.ts";
-import { HeldCommits } from "./held-commits.ts";
+import { CommitsAhead } from "./commits-ahead.ts";
 import { LoadPages } from "./load-pages.ts";
 import type { MetaRecord } from "./meta-record.ts";
 import { closeOpened, type OpenedFiles, openStoreFiles, removeMade } from "./open.ts";
@@ -82,8 +82,8 @@ export class Store extends StoreReads {
   #loading = false;
   /** The load's page budget and spill edge. */
   readonly #load: LoadPages;
-  /** Commits durable in the redo log, held back from memory while a checkpoint runs (held-commits.ts). */
-  readonly #held: HeldCommits;
+  /** Commits durable in the redo log, held back from memory while a checkpoint runs (commits-ahead.ts). */
+  readonly #ahead: CommitsAhead;
   /** Set while `commit` runs its own update: owned images may change in place. */
   #inPlace = false;
   /** An image changed in place since `#inPlace` was set (a failure then leaves memory damaged). */
@@ -121,7 +121,7 @@ export class Store extends StoreReads {
     this.#made = files.made;
     this.#dirty = dirty;
     this.#load = new LoadPages(path, dirty, options.merkleCacheBytes);
-    this.#held = new HeldCommits(
+    this.#ahead = new CommitsAhead(
       (seq, prepared) => {
         this.values.apply(prepared.changes);
         this.#stage(prepared.update.writes, false);
@@ -142,7 +142,7 @@ export class Store extends StoreReads {
         behind: this.#behind,
         // A background checkpoint failed: memory and disk may disagree (reopen).
         fail: (e) => this.#halt(e),
-        published: () => this.#held.drain(),
+        published: () => this.#ahead.drain(),
       },
       rec.seq,
     );
@@ -342,12 +342,12 @@ export class Store extends StoreReads {
     // A background checkpoint that failed during the sync failed the store: the commit may be
     // durable (the reopen replays it), but memory has nothing more.
     this.live();
-    if (this.#cp.running || this.#held.length > 0) {
+    if (this.#cp.running || this.#ahead.length > 0) {
       // Durable, and kept out of memory, which the checkpoint in flight is writing out: applied
       // after it is published, after the commits held back before it. Reads of the store
       // meanwhile see the state before it; the database reads it as a forward delta.
       this.#guard(() => this.redo.synced(length));
-      this.#held.push(seq, prepared);
+      this.#ahead.push(seq, prepared);
       this.#lastCommit = commitStats(prepared, NO_CHECKPOINT, { settleMs: t1 - t0, logMs: t2 - t1, valuesMs: 0, checkpointMs: 0 }, true);
       return update.top.root.slice();
     }
@@ -371,12 +371,12 @@ export class Store extends StoreReads {
 
   /** The seq of the last durable commit: memory's (`seq`), or a commit logged ahead of it. */
   get loggedSeq(): number {
-    return this.#held.last?.seq ?? this.#seq;
+    return this.#ahead.last?.seq ?? this.#seq;
   }
 
   /** Commits logged while a background checkpoint runs, not yet in memory (see `commitPreparedAsync`). */
   get commitsAhead(): number {
-    return this.#held.length;
+    return this.#ahead.length;
   }
 
   /** True while a checkpoint runs in the background: `commitPreparedAsync` commits beside it. */
@@ -388,13 +388,13 @@ export class Store extends StoreReads {
   // commits held back applied.
   #settle(): void {
     if (this.#cp.pending) this.#cp.finish();
-    this.#held.applyAll();
+    this.#ahead.applyAll();
   }
 
   #checkCommittable(prepared: PreparedCommit): void {
     const { changes } = prepared;
     this.#notSyncing();
-    const top = this.#held.last?.top ?? this.#top;
+    const top = this.#ahead.last?.top ?? this.#top;
     if (prepared.base.kind !== top.kind || Buffer.compare(prepared.base.root, top.root) !== 0) {
       throw new StoreError("BAD_ARGUMENT", "prepared commit: computed against another root than the committed one");
     }
@@ -463,7 +463,7 @@ export class Store extends StoreReads {
     if (this.#loading) throw new StoreError("BAD_ARGUMENT", `store ${this.path}: a load is already in progress`);
     this.#notSyncing();
     // Commits held back count: they are durable.
-    const top = this.#held.last?.top ?? this.#top;
+    const top = this.#ahead.last?.top ?? this.#top;
     if (options.append !== true && (top.kind !== EMPTY_NODE || this.values.stats().entries !== 0)) {
       throw new StoreError("NOT_EMPTY", `store ${this.path} is not empty (root 0x${Buffer.from(top.root).toString("hex")}); a bulk load needs an empty store`);
     }

@@ -1,4 +1,4 @@
-// Commits held back from the store's memory: the database's commits made while a checkpoint
+// Commits ahead of the store's memory (`Store.commitsAhead`): the commits made while a checkpoint
 // runs in the background are durable in the redo log at once (its other file) but applied to
 // memory only after the checkpoint is published, so that the checkpoint writes out a state no
 // commit changes under it (docs/design.md, "Commits during a checkpoint"). After the
@@ -9,8 +9,8 @@
 import type { MerkleTop } from "../merkle/index.ts";
 import type { PreparedCommit } from "./prepared.ts";
 
-/** The held-back commits of one store, oldest first. */
-export class HeldCommits {
+/** The commits of one store logged ahead of its memory, oldest first. */
+export class CommitsAhead {
   #list: { seq: number; prepared: PreparedCommit }[] = [];
   /** A turn that applies the next one is scheduled. */
   #draining = false;
