@@ -233,11 +233,11 @@ export class DbCore {
 
   /**
    * Reads ahead, on the thread pool, the value pages on the paths to `keys` (sorted, checked)
-   * that are not in memory (`Store.readAhead`); a hint: never rejects.
+   * that are not in memory (`Store.readAhead`); resolves to the pages read. A hint: never rejects.
    */
-  async readAhead(keys: readonly Uint8Array[]): Promise<void> {
-    if (this.#closed || this.#failed !== null) return;
-    await this.#store?.readAhead(keys).catch(() => 0);
+  async readAhead(keys: readonly Uint8Array[]): Promise<number> {
+    if (this.#closed || this.#failed !== null || this.#store === null) return 0;
+    return await this.#store.readAhead(keys).catch(() => 0);
   }
 
   /** The state at `version` (current or kept in memory); use synchronously, do not keep. */
@@ -293,7 +293,9 @@ export class DbCore {
     await this.#logAsync(event);
     const t1 = performance.now();
     const seq = this.#versions.seq + 1;
-    await this.#storeWriteAsync({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs });
+    // The layer reads its page images no more once committed (its reads go to the version it
+    // made), so the store takes them as its own.
+    await this.#storeWriteAsync({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs, pagesGiven: true });
     this.#ahead.note(seq, src.changes, src.update);
     this.#versions.advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
     this.counters.commits++;
@@ -317,7 +319,7 @@ export class DbCore {
     const store = this.#store as Store;
     const t1 = performance.now();
     const seq = this.#versions.seq + 1;
-    this.#storeWrite(() => store.commitPrepared({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs }));
+    this.#storeWrite(() => store.commitPrepared({ base: src.prevTop, changes: src.changes, update: src.update, updateMs: src.updateMs, pagesGiven: true }));
     this.#versions.advance(seq, { reverse: src.reverse, prevTop: src.prevTop, base });
     this.counters.commits++;
     this.#finishMetrics("commit", seq, src.changes.length, queuedMs, t0, t1);
@@ -349,7 +351,7 @@ export class DbCore {
     const seq = this.#versions.seq + 1;
     await this.#logAsync({ kind: "rollback", seq, n, remaining: chain.length - n });
     const t1 = performance.now();
-    await this.#storeWriteAsync({ base: prevTop, changes, update, updateMs });
+    await this.#storeWriteAsync({ base: prevTop, changes, update, updateMs, pagesGiven: true });
     this.#ahead.note(seq, changes, update);
     this.#versions.advance(seq, { reverse: forward, prevTop, base: null });
     this.counters.rollbacks++;

@@ -125,6 +125,8 @@ export class Layer {
     this.#pin = null;
     this.core.registry.unregister(this);
     this.parent = null;
+    // The store owns the page images now (it reuses them once replaced): not read from here.
+    this.state.forgetPages();
     return this.update.top.root.slice();
   }
 

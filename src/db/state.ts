@@ -14,7 +14,7 @@ import type { KvEntry } from "../kv/index.ts";
 import { type Change, type EntryVisitor, type MerkleTop, pageIdKey, type PageReader, type PageWrite, type StateReader, updateTrie } from "../merkle/index.ts";
 import { compareKeys, lowerBound, sortByKey, toHex } from "../trie/index.ts";
 import { DbError } from "./errors.ts";
-import { keyString, prefixRange, equalBytes } from "./keys.ts";
+import { prefixRange, equalBytes } from "./keys.ts";
 
 /** A trie state, read synchronously; valid until the next commit unless said otherwise. */
 export interface StateView {
@@ -127,7 +127,6 @@ export function pageMap(writes: readonly PageWrite[]): PageMap {
 export class DeltaState implements StateView {
   readonly #base: () => StateView;
   readonly #changes: readonly Change[];
-  readonly #byKey: Map<string, Uint8Array | null>;
   #pages: PageMap | null;
   readonly #counters: DeltaCounters | null;
 
@@ -144,8 +143,6 @@ export class DeltaState implements StateView {
   ) {
     this.#base = base;
     this.#changes = changes;
-    this.#byKey = new Map();
-    for (const [k, v] of changes) this.#byKey.set(keyString(k), v);
     this.#pages = pages;
     this.#counters = counters;
   }
@@ -168,10 +165,21 @@ export class DeltaState implements StateView {
     },
   };
 
+  // A binary search of the sorted changes: a map by key string cost a string and an entry per
+  // change for every delta made, most of which are never read by key.
   value(key: Uint8Array): Uint8Array | undefined {
-    const v = this.#byKey.get(keyString(key));
-    if (v !== undefined) return v === null ? undefined : v.slice();
+    const changes = this.#changes;
+    const i = lowerBound(changes, key, (c) => c[0]);
+    if (i < changes.length && equalBytes(changes[i][0], key)) {
+      const v = changes[i][1];
+      return v === null ? undefined : v.slice();
+    }
     return this.#base().value(key);
+  }
+
+  /** Drops the page writes (computed again from the base if a page is read). */
+  forgetPages(): void {
+    this.#pages = null;
   }
 
   /** True once the page writes are known (given, or computed by a page read). */

@@ -4,6 +4,7 @@ export { TrieLoadBuilder } from "./load-build.ts";
 export { type LeafSource, pagesNodeSource } from "./node-source.ts";
 export { MAX_PAGE_DEPTH, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, pageIdKey, pageIdOf } from "./page.ts";
 export { DEFAULT_PAGE_CACHE_BYTES } from "./page-cache.ts";
+export { recycledPageCopies, recyclePageCopy } from "./page-ref.ts";
 export { PageStore, type PageStoreStats } from "./page-store.ts";
 export { decodeTableInfo, encodeTableInfo, TABLE_INFO_BYTES, type TableInfo } from "./table-info.ts";
 export { tableFileName } from "./table-file.ts";

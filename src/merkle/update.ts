@@ -80,11 +80,11 @@ class TrieUpdater {
   /** Leaves added minus leaves removed so far; a page's count moves by its subtrie's share. */
   delta = 0;
   /** Names of old leaves a rebuild reuses or recomputes; ids < 0 index it (-1 is 0). */
-  extra = new Int32Array(8 * ELISION_THRESHOLD);
+  extra: Int32Array;
   /** Names in `extra` so far in the current rebuild. */
   extraCount = 0;
   /** Copies of the old keys of the current rebuild. */
-  keyPool = new Uint8Array(KEY_BYTES * 64);
+  keyPool: Uint8Array;
   keyPoolAt = 0;
   keys: Uint8Array[] = [];
   /** Per change: 1 if it sets a value, 0 if it deletes. */
@@ -95,12 +95,15 @@ class TrieUpdater {
   olds: OldValues | null = null;
 
   constructor(
-    kernel: HashKernel,
+    scratch: UpdateScratch,
     readonly pages: PageReader,
     readonly state: StateReader,
     readonly top: MerkleTop,
   ) {
+    const kernel = scratch.kernel;
     this.kernel = kernel;
+    this.extra = scratch.extra;
+    this.keyPool = scratch.keyPool;
     this.heap = kernel.heap;
     this.heap32 = new Int32Array(kernel.heap.buffer, kernel.heap.byteOffset, kernel.heap.byteLength >> 2);
     this.slots = kernel.scratchOffset;
@@ -115,14 +118,32 @@ class TrieUpdater {
     const k = pageIdKey(pageIdOf(key, pageDepth, this.idScratch));
     let ref = this.refs.get(k);
     if (!ref) {
-      const id = this.idScratch.slice();
-      const page = this.pages.get(id);
+      const page = this.pages.get(this.idScratch);
       this.stats.pagesRead++;
-      ref = new PageRef(id, page, page !== undefined, this.pages);
-      this.refs.set(k, ref);
-      this.refList.push(ref);
+      ref = this.addRef(k, page);
     }
     return ref;
+  }
+
+  addRef(k: number | string, page: Uint8Array | undefined): PageRef {
+    const ref = new PageRef(this.idScratch.slice(), page, page !== undefined, this.pages);
+    this.refs.set(k, ref);
+    this.refList.push(ref);
+    return ref;
+  }
+
+  /**
+   * The ref of the stored page on `key`'s path at `pageDepth`, or null when none is stored (an
+   * elided subtrie, met at most once per update: no ref is made for it, since most stay elided
+   * and a rebuild that gives it a page makes the ref then).
+   */
+  storedRef(key: Uint8Array, pageDepth: number): PageRef | null {
+    const k = pageIdKey(pageIdOf(key, pageDepth, this.idScratch));
+    const ref = this.refs.get(k);
+    if (ref !== undefined) return ref.existed ? ref : null;
+    const page = this.pages.get(this.idScratch);
+    this.stats.pagesRead++;
+    return page === undefined ? null : this.addRef(k, page);
   }
 
   /** The page holding the children of the node at `depth` in page `ref`, on the path of `key`. */
@@ -201,8 +222,8 @@ class TrieUpdater {
   /** A branch at a page root: its page is stored (count kept, maybe elided now) or elided. */
   visitPage(lo: number, hi: number, depth: number, parent: PageRef | null, slot: number, out: number): TrieNodeKind {
     const start = this.refList.length;
-    const ref = this.ref(this.keys[lo], depth / PAGE_LEVELS);
-    if (!ref.existed) return this.rebuildElided(lo, hi, depth, parent, slot, out);
+    const ref = this.storedRef(this.keys[lo], depth / PAGE_LEVELS);
+    if (ref === null) return this.rebuildElided(lo, hi, depth, parent, slot, out);
     const delta0 = this.delta;
     const kind = this.visitBranch(lo, hi, depth, parent, slot, out);
     if (this.delta === delta0) return kind;
@@ -492,8 +513,15 @@ class TrieUpdater {
 
 // One kernel per level of nesting: a reader may run an update of its own while serving this one
 // (a past state computes its pages on first read), and the kernel's memory holds this update's
-// node names between reads.
-const updateKernels: HashKernel[] = [];
+// node names between reads. The rebuilds' scratch (old leaf names, the key pool) goes with it
+// and is kept from one update to the next: a stepped finish runs an update per step, and
+// nothing an update returns refers to it.
+interface UpdateScratch {
+  readonly kernel: HashKernel;
+  extra: Int32Array;
+  keyPool: Uint8Array;
+}
+const updateScratch: UpdateScratch[] = [];
 let nesting = 0;
 // Name slots and node inputs are copied as 32-bit words.
 const WORD_ALIGNED = (o: number) => (o & 3) === 0;
@@ -513,14 +541,15 @@ export type OldValues = (Uint8Array | null | undefined)[];
  * land in.
  */
 export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: PageReader, state: StateReader, oldValues?: OldValues): UpdateResult {
-  let kernel = updateKernels[nesting];
-  if (kernel === undefined) {
-    kernel = new HashKernel(1024);
+  let scratch = updateScratch[nesting];
+  if (scratch === undefined) {
+    const kernel = new HashKernel(1024);
     if (!WORD_ALIGNED(kernel.scratchOffset) || !WORD_ALIGNED(kernel.outOffset) || !WORD_ALIGNED(kernel.heap.byteOffset))
       throw new Error("hash kernel scratch is not word aligned");
-    updateKernels[nesting] = kernel;
+    scratch = { kernel, extra: new Int32Array(8 * ELISION_THRESHOLD), keyPool: new Uint8Array(KEY_BYTES * 64) };
+    updateScratch[nesting] = scratch;
   }
-  const updater = new TrieUpdater(kernel, pages, state, top);
+  const updater = new TrieUpdater(scratch, pages, state, top);
   if (oldValues !== undefined) {
     oldValues.length = changes.length;
     updater.olds = oldValues;
@@ -530,5 +559,8 @@ export function updateTrie(top: MerkleTop, changes: readonly Change[], pages: Pa
     return updater.run(changes);
   } finally {
     nesting--;
+    // Grown scratch is kept for the next update at this level.
+    scratch.extra = updater.extra;
+    scratch.keyPool = updater.keyPool;
   }
 }

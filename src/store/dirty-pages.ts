@@ -1,7 +1,7 @@
 // Merkle pages changed since the last checkpoint, and the pages of a checkpoint whose commit
 // point is written but whose page WAL is held back for a reader: together with the page store,
 // they answer "the committed image of page id" for the trie update and for readers.
-import { PAGE_ID_BYTES, type PageStore, type PageWrite, pageIdKey, pageIdOf } from "../merkle/index.ts";
+import { PAGE_ID_BYTES, type PageStore, type PageWrite, pageIdKey, pageIdOf, recyclePageCopy } from "../merkle/index.ts";
 
 /** One changed merkle page: its latest image, or null (deleted). */
 export interface DirtyPage {
@@ -56,10 +56,16 @@ export class DirtyPages {
     return d?.owned === true && d.page === page;
   }
 
-  /** Adds an update's page writes (`owned`: images no one else holds). */
+  /**
+   * Adds an update's page writes (`owned`: images no one else holds). An owned image replaced
+   * by another goes back to the update's copies for reuse: nothing else refers to it (the
+   * images a checkpoint writes are copies it took, and no commit is staged while one runs).
+   */
   stage(writes: readonly PageWrite[], owned: boolean): void {
     for (const w of writes) {
       const key = pageIdKey(w.id);
+      const was = this.#dirty.get(key);
+      if (was?.owned && was.page !== null && was.page !== w.page) recyclePageCopy(was.page);
       // A page created since the checkpoint and deleted again is simply forgotten.
       if (w.page === null && this.stored(w.id) === undefined) this.#dirty.delete(key);
       else this.#dirty.set(key, { id: w.id, page: w.page, owned });

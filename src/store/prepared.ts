@@ -17,6 +17,12 @@ export interface PreparedCommit {
   readonly update: UpdateResult;
   /** Milliseconds the update took (reported as `CommitStats.updateMs`). */
   readonly updateMs: number;
+  /**
+   * The update's page images are handed to the store: the caller never reads them again, so
+   * the store treats them as its own (changes them in place, reuses them once replaced).
+   * Default false (the images may be shared, e.g. with a state the caller still reads).
+   */
+  readonly pagesGiven?: boolean;
 }
 
 /** What the trie update reads of the old state, from a value tree (the store's, or a reader's). */

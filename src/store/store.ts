@@ -124,7 +124,7 @@ export class Store extends StoreReads {
     this.#ahead = new CommitsAhead(
       (seq, prepared) => {
         this.values.apply(prepared.changes);
-        this.#stage(prepared.update.writes, false);
+        this.#stage(prepared.update.writes, prepared.pagesGiven === true);
         this.#top = prepared.update.top;
         this.#seq = seq;
       },
@@ -241,7 +241,7 @@ export class Store extends StoreReads {
     this.#notLoading();
     checkPrepared(prepared);
     if (options === null || typeof options !== "object") throw new StoreError("BAD_ARGUMENT", "options must be an object");
-    return this.#commitPrepared(prepared, false, false, options.background === true);
+    return this.#commitPrepared(prepared, prepared.pagesGiven === true, false, options.background === true);
   }
 
   /**
@@ -355,7 +355,7 @@ export class Store extends StoreReads {
     this.#guard(() => {
       this.redo.synced(length);
       this.values.apply(changes);
-      this.#stage(update.writes, false);
+      this.#stage(update.writes, prepared.pagesGiven === true);
       this.#top = update.top;
       this.#seq = seq;
     });

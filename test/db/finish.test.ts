@@ -44,13 +44,15 @@ async function stepped<T>(start: () => Promise<T>, between: (turn: number) => vo
   globalThis.setImmediate = fake;
   try {
     p = start();
+    p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // The first step may await a promise (the read ahead's) before it waits on setImmediate.
+    for (let i = 0; i < 50 && held.length === 0 && !settled; i++) await Promise.resolve();
   } finally {
     globalThis.setImmediate = real;
   }
-  p.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
   let turns = 0;
   while (held.length > 0) {
     await between(turns++);
@@ -58,8 +60,9 @@ async function stepped<T>(start: () => Promise<T>, between: (turn: number) => vo
     globalThis.setImmediate = fake;
     try {
       cb();
-      // The step runs in the microtasks that follow; it ends by waiting on setImmediate again.
-      for (let i = 0; i < 10 && held.length === 0 && !settled; i++) await Promise.resolve();
+      // The step runs in the microtasks that follow (after the read ahead's promise chain, when
+      // it awaited one); it ends by waiting on setImmediate again.
+      for (let i = 0; i < 50 && held.length === 0 && !settled; i++) await Promise.resolve();
     } finally {
       globalThis.setImmediate = real;
     }
