@@ -15,10 +15,22 @@ import { IoError } from "./io-error.ts";
 // The worker, as a CommonJS script (eval workers need no file on disk, so the same code runs
 // from the TypeScript sources and from the compiled package).
 const WORKER_SOURCE = `
-const { parentPort } = require("node:worker_threads");
+const { parentPort, workerData: life } = require("node:worker_threads");
 const fs = require("node:fs");
 const { crc32 } = require("node:zlib");
-parentPort.on("message", ({ fd, parts, state, error }) => {
+// A thread that exits (an uncaught error, process.exit) says so in shared memory, where a
+// caller blocked in Atomics.wait sees it: the job it was running is marked lost (3).
+let current = null;
+process.on("exit", () => {
+  Atomics.store(life, 0, 1);
+  Atomics.notify(life, 0);
+  if (current !== null && Atomics.compareExchange(current, 0, 0, 3) === 0) Atomics.notify(current, 0);
+});
+parentPort.on("message", ({ fd, parts, state, error, fault }) => {
+  current = state;
+  // Tests: a worker that throws outside the job's handling, or exits, with the job unfinished.
+  if (fault === "throw") throw new Error("write-behind: fault injected");
+  if (fault === "exit") process.exit(70);
   let failure = "";
   let op = "write";
   try {
@@ -51,6 +63,7 @@ parentPort.on("message", ({ fd, parts, state, error }) => {
   Atomics.store(state, 1, bytes.length);
   Atomics.store(state, 0, failure === "" ? 1 : 2);
   Atomics.notify(state, 0);
+  current = null;
 });
 `;
 
@@ -62,19 +75,49 @@ const atomics = Atomics as unknown as {
 const RUNNING = 0;
 const DONE = 1;
 const FAILED = 2;
+/** The worker's thread exited while running the job. */
+const LOST = 3;
 
 let worker: Worker | null = null;
+/** The live worker's flag in shared memory: 1 once its thread has exited. */
+let life: Int32Array = new Int32Array(new SharedArrayBuffer(4));
 
 function sharedWorker(): Worker {
-  if (worker === null) {
-    worker = new Worker(WORKER_SOURCE, { eval: true });
-    worker.unref();
-    // A worker that dies takes its jobs with it: they stay RUNNING, and `wait` would hang.
-    worker.on("error", () => {
-      worker = null;
-    });
+  // A worker whose thread has exited, though its exit event has not run yet, takes no more jobs.
+  if (worker === null || Atomics.load(life, 0) === 1) {
+    life = new Int32Array(new SharedArrayBuffer(4));
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: life });
+    w.unref();
+    // A worker that dies (an uncaught error, or an exit) takes its jobs with it: they stay
+    // RUNNING, and a client waiting for one would wait forever. Its clients check that the
+    // worker they submitted to is still the live one; a later job starts a new worker.
+    const lost = () => {
+      if (worker === w) worker = null;
+    };
+    w.on("error", lost);
+    w.on("exit", lost);
+    worker = w;
   }
   return worker;
+}
+
+type Fault = "throw" | "exit";
+let faults: { after: number; kind: Fault } | null = null;
+
+/**
+ * Tests: the job submitted after `after` more jobs (0: the next) kills the worker before it
+ * writes anything (`throw`: an uncaught error; `exit`: the thread exits); null clears it.
+ */
+export function setWriteBehindFault(after: number, kind: Fault | null): void {
+  faults = kind === null ? null : { after, kind };
+}
+
+function takeFault(): Fault | undefined {
+  if (faults === null) return undefined;
+  if (faults.after-- > 0) return undefined;
+  const kind = faults.kind;
+  faults = null;
+  return kind;
 }
 
 /**
@@ -135,6 +178,9 @@ export class WriteBehind {
   readonly #error = new Uint8Array(new SharedArrayBuffer(1024));
   #busy = false;
   #path = "";
+  /** The worker the job in flight went to, and its exit flag (see `#lost`). */
+  #on: Worker | null = null;
+  #life: Int32Array = new Int32Array(4);
 
   /**
    * Starts writing `job`'s runs into the file open as `fd` (named `path` in errors), then
@@ -145,7 +191,15 @@ export class WriteBehind {
     Atomics.store(this.#state, 0, RUNNING);
     this.#busy = true;
     this.#path = path;
-    sharedWorker().postMessage({ fd, parts: job.parts(), state: this.#state, error: this.#error });
+    this.#on = sharedWorker();
+    this.#life = life;
+    this.#on.postMessage({ fd, parts: job.parts(), state: this.#state, error: this.#error, fault: takeFault() });
+  }
+
+  // The worker of the job in flight has exited (its flag, set from its thread) or is no longer
+  // the live one (its error or exit event).
+  #lost(): boolean {
+    return Atomics.load(this.#life, 0) === 1 || this.#on !== worker;
   }
 
   /** True when the last job is written and synced (or none was submitted). Never blocks. */
@@ -164,7 +218,7 @@ export class WriteBehind {
     // this timer a script awaiting a commit could see its process exit under it.
     const alive = setTimeout(() => {}, 2 ** 31 - 1);
     try {
-      while (this.#busy && Atomics.load(this.#state, 0) === RUNNING && worker !== null) {
+      while (this.#busy && Atomics.load(this.#state, 0) === RUNNING && !this.#lost()) {
         const r = atomics.waitAsync(this.#state, 0, RUNNING, 1000);
         if (r.async) await r.value;
       }
@@ -180,15 +234,17 @@ export class WriteBehind {
   wait(): void {
     if (!this.#busy) return;
     while (Atomics.load(this.#state, 0) === RUNNING) {
-      // The worker was lost (it died, or never started): nothing will signal.
-      if (worker === null) {
-        this.#busy = false;
-        throw new IoError("write", this.#path, new Error("the write-behind worker exited before finishing its write"));
-      }
+      // The worker was lost (it died, or never started): nothing will signal. A job it had
+      // not begun is seen lost within the wait's timeout.
+      if (this.#lost()) break;
       Atomics.wait(this.#state, 0, RUNNING, 1000);
     }
     this.#busy = false;
-    if (Atomics.load(this.#state, 0) === FAILED) {
+    const state = Atomics.load(this.#state, 0);
+    if (state === RUNNING || state === LOST) {
+      throw new IoError("write", this.#path, new Error("the write-behind worker exited before finishing its write"));
+    }
+    if (state === FAILED) {
       const text = Buffer.from(this.#error.subarray(0, Atomics.load(this.#state, 1))).toString();
       let failure: { op?: string; message?: string; code?: string; errno?: number; syscall?: string } = { message: text };
       try {
