@@ -288,9 +288,11 @@ async function main(): Promise<void> {
   const behind = detail.flatMap((d) => (d.m?.checkpointBehind ? [d.m.checkpointBehind] : []));
   // The publication's block (an older build's metrics name it applyMs).
   const publishMs = (c: (typeof behind)[number]) => c.publishMs ?? (c as { applyMs?: number }).applyMs ?? 0;
+  // The longest single step of a checkpoint's slices (an older build's metrics lack it: -1).
+  const stepMs = (c: (typeof behind)[number]) => (c as { longestStepMs?: number }).longestStepMs ?? -1;
   if (behind.length > 0) {
     console.log(
-      `\nbackground checkpoints: ${behind.length}; slices median ${median(behind.map((c) => c.slices))}, longest slice max ${f1(Math.max(...behind.map((c) => c.longestSliceMs)))} ms, caller's-thread values / page WAL median ${f1(median(behind.map((c) => c.valuesWriteMs)))} / ${f1(median(behind.map((c) => c.merkleWalMs)))} ms, begin to durable median ${f1(median(behind.map((c) => c.wallMs)))} ms, publication max ${f1(Math.max(...behind.map(publishMs)))} ms`,
+      `\nbackground checkpoints: ${behind.length}; slices median ${median(behind.map((c) => c.slices))}, longest slice max ${f1(Math.max(...behind.map((c) => c.longestSliceMs)))} ms, longest step max ${f1(Math.max(...behind.map(stepMs)))} ms, caller's-thread values / page WAL median ${f1(median(behind.map((c) => c.valuesWriteMs)))} / ${f1(median(behind.map((c) => c.merkleWalMs)))} ms, begin to durable median ${f1(median(behind.map((c) => c.wallMs)))} ms, publication max ${f1(Math.max(...behind.map(publishMs)))} ms`,
     );
   }
   console.log(
@@ -299,6 +301,7 @@ async function main(): Promise<void> {
   const backgroundCheckpoints = behind.map((c) => ({
     slices: c.slices,
     longestSliceMs: +c.longestSliceMs.toFixed(1),
+    longestStepMs: +stepMs(c).toFixed(1),
     wallMs: +c.wallMs.toFixed(0),
     publishMs: +publishMs(c).toFixed(1),
   }));

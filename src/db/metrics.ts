@@ -20,7 +20,8 @@ export interface CommitMetrics {
   /**
    * The last background checkpoint, when it finished since the commit before this one (beside
    * the commits, or during the wait), else null: merkle pages written, slices of the caller's
-   * thread and the longest, milliseconds from its start to durable, and of them on the caller's
+   * thread, the longest and the longest single step in them, milliseconds from its start to
+   * durable, and of them on the caller's
    * thread handing over the value pages and building the page WAL; `publishMs`, its publication
    * (one block: the commit point applied in memory, then the commits made beside it).
    */
@@ -28,6 +29,7 @@ export interface CommitMetrics {
     readonly pages: number;
     readonly slices: number;
     readonly longestSliceMs: number;
+    readonly longestStepMs: number;
     readonly wallMs: number;
     readonly valuesWriteMs: number;
     readonly merkleWalMs: number;

@@ -59,7 +59,7 @@ export class Pager implements PageSink {
   /** Pages freed before the last durable commit and kept from reuse for readers of the one before (`markDurable(true)`). */
   #held: number[] = [];
   #maxDirty: number;
-  #prepared: { list: number[]; chain: number[]; reusable: number } | null = null;
+  #prepared: { list: number[]; chain: number[]; reusable: number; sorted: number[] | null } | null = null;
   /** Page buffers: carved from slabs, recycled once nobody can read them. */
   readonly #buffers = new PageBuffers();
   #runBuf = new Uint8Array(WRITE_RUN * PAGE_SIZE);
@@ -376,13 +376,18 @@ export class Pager implements PageSink {
       this.put(chain[i], p);
     }
     const fd = this.file.fd;
+    let sorted: number[] | null = null;
     if (behind !== undefined && fd !== undefined && this.#dirty.size > 0) {
+      // The free list in reuse order, sorted here rather than in `markDurable`, which runs in
+      // the block that publishes a checkpoint (tens of thousands of pages: ~10 ms sorted there).
+      yield;
+      sorted = descending(list);
       yield* this.#writeBehind(behind, fd);
     } else {
       this.writeDirty();
       this.file.sync();
     }
-    this.#prepared = { list, chain, reusable };
+    this.#prepared = { list, chain, reusable, sorted };
     return { head: k > 0 ? chain[0] : 0, count: list.length };
   }
 
@@ -391,7 +396,9 @@ export class Pager implements PageSink {
   // changes them: the caller writes no page before `settle`).
   *#writeBehind(behind: WriteBehind, fd: number): Steps<void> {
     if (this.#behind !== null) throw new Error("pager: the last prepared pages are still being written");
-    const nos = Array.from(this.#dirty.keys()).sort((a, b) => a - b);
+    // A typed array's numeric sort: a comparator's takes ~5 ms for a checkpoint's pages.
+    const nos = Float64Array.from(this.#dirty.keys()).sort();
+    yield;
     const data = this.#staging.take(nos.length * PAGE_SIZE);
     const job = new WriteJob();
     for (let i = 0; i < nos.length; i++) {
@@ -440,7 +447,7 @@ export class Pager implements PageSink {
       this.#reusable = prepared.list.slice(0, prepared.reusable).sort((a, b) => b - a);
       this.#held = prepared.list.slice(prepared.reusable);
     } else {
-      this.#reusable = prepared.list.sort((a, b) => b - a);
+      this.#reusable = prepared.sorted ?? prepared.list.sort((a, b) => b - a);
     }
     this.#pending = prepared.chain;
     this.#fresh.clear();
@@ -474,4 +481,13 @@ export class Pager implements PageSink {
     // Images being read ahead were read for the cache just dropped.
     for (const reading of this.#ahead) reading.clear();
   }
+}
+
+// Page numbers largest first (`allocate` pops the smallest), through a typed array: its numeric
+// sort is several times faster than a comparator's.
+function descending(list: readonly number[]): number[] {
+  const sorted = Float64Array.from(list).sort();
+  const out = new Array<number>(sorted.length);
+  for (let i = 0, n = sorted.length; i < n; i++) out[i] = sorted[n - 1 - i];
+  return out;
 }

@@ -41,7 +41,7 @@ import { placeSteps, type PreparedPages } from "./placement.ts";
 import { discardNext, rebuildTable } from "./table-growth.ts";
 import { TableFile, tableFileName } from "./table-file.ts";
 import { checkTableInfo, type TableInfo } from "./table-info.ts";
-import { applyBehind, applyRecord, recoverAtOpen } from "./wal-apply.ts";
+import { applyBehind, applyRecord, inPlaceSteps, recoverAtOpen } from "./wal-apply.ts";
 import { buildWalSteps, writeWal } from "./wal.ts";
 import { nodePageStoreFileSystem, pathIn, type PageStoreFileSystem } from "../io/fs.ts";
 import { closeQuietly, guardFileSystem, type KvFile, runSteps, StagingBuffer, STEP_PAGES, type Steps, WriteBehind, WriteJob } from "../io/index.ts";
@@ -297,6 +297,8 @@ export class PageStore {
         this.#writer.submit(fd, this.#wal.path, job);
         prepared.wal = wal;
         prepared.walBehind = true;
+        // The in-place apply's job, built now so that the publication only hands it over.
+        if (prepared.next === null) prepared.inPlace = yield* inPlaceSteps(this.#pt, prepared.rec, wal);
       } else {
         prepared.wal = writeWal(this.#wal, prepared.rec, this.#staging);
         this.#wal.sync();
@@ -351,8 +353,9 @@ export class PageStore {
     this.#pt.epoch++;
     if (p.next === null) {
       const fd = this.#pt.table.file.fd;
-      if (this.#writer !== null && fd !== undefined && p.wal !== undefined) applyBehind(this.#pt, p.rec, this.#wal.path, p.wal, fd, this.#writer);
-      else applyRecord(this.#pt, p.rec, this.#wal.path, p.wal);
+      if (this.#writer !== null && fd !== undefined && p.wal !== undefined) {
+        applyBehind(this.#pt, p.rec, this.#wal.path, p.inPlace ?? runSteps(inPlaceSteps(this.#pt, p.rec, p.wal)), fd, this.#writer);
+      } else applyRecord(this.#pt, p.rec, this.#wal.path, p.wal);
     } else {
       const oldFile = this.#pt.table.file;
       this.#pt.table = p.next.table;
@@ -398,7 +401,18 @@ export class PageStore {
       this.#failed = e;
       throw new PageStoreError("FAILED", `${this.#dir}: an in-place write failed; reopen the store`, { cause: e });
     }
+    this.#pt.fillCache();
     this.#pt.behind = null;
+  }
+
+  /**
+   * Caches the last in-place apply's page images until `deadline` (`performance.now()` time),
+   * which its publication left to later slices (reads take them from memory meanwhile); true
+   * when none is left. The next `prepare` caches what is left at once.
+   */
+  fillCache(deadline?: number): boolean {
+    if (this.#closed) return true;
+    return this.#pt.fillCache(deadline);
   }
 
   /** Counters since open and current gauges. */

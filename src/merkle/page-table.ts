@@ -17,14 +17,22 @@ export function carriesId(page: Uint8Array, id: Uint8Array): boolean {
   return true;
 }
 
+// Images cached between two looks at the clock while filling the cache.
+const FILL_STEP = 256;
+
 /** The live table, its meta bytes and cache, with the page store's counters. */
 export class PageTable {
   table: TableFile;
   meta: BucketTable;
   /** Read-only stores: the images of a committed WAL not yet applied in place, by bucket. */
   readonly held: Map<number, Uint8Array> | null;
-  /** Images an in-place write behind the caller is writing, by bucket (null: none in flight). */
+  /**
+   * Images an in-place write behind the caller is writing, by bucket (null: none in flight).
+   * Kept after the write is done until they are all cached (see `fillCache`).
+   */
   behind: Map<number, Uint8Array> | null = null;
+  /** The last in-place apply's images not cached yet: the cache is filled after its publication, in slices. */
+  #fill: { readonly buckets: Uint32Array; readonly pages: readonly Uint8Array[]; next: number } | null = null;
   /** Bucket of the last successful `find`; avoids returning a pair from the hot path. */
   lastBucket = -1;
   pagesRead = 0;
@@ -54,6 +62,33 @@ export class PageTable {
     this.table = table;
     this.meta = meta;
     this.held = readOnly ? new Map() : null;
+  }
+
+  /**
+   * Hands the images of an in-place apply (`behind` holds them) to the cache a slice at a time,
+   * so that the block that publishes it does not spend milliseconds on thousands of cache
+   * insertions. Until the last is cached, `behind` answers for them.
+   */
+  startFill(buckets: Uint32Array, pages: readonly Uint8Array[]): void {
+    this.fillCache();
+    this.#fill = pages.length > 0 ? { buckets, pages, next: 0 } : null;
+  }
+
+  /**
+   * Caches the images left by `startFill` until `deadline` (a `performance.now()` time; all of
+   * them by default); true when none is left.
+   */
+  fillCache(deadline = Number.POSITIVE_INFINITY): boolean {
+    const f = this.#fill;
+    if (f === null) return true;
+    const n = f.pages.length;
+    while (f.next < n) {
+      for (const end = Math.min(n, f.next + FILL_STEP); f.next < end; f.next++) this.cacheSet(f.buckets[f.next], f.pages[f.next]);
+      if (performance.now() >= deadline) break;
+    }
+    if (f.next < n) return false;
+    this.#fill = null;
+    return true;
   }
 
   /** Caches `page` as bucket `b`'s image, pinned when it is shallow enough. */
@@ -162,7 +197,7 @@ export class PageTable {
       // Until the worker's writes are done, the bucket on disk may be half written.
       // (After a failed write, memory stays the truth: the store refuses to go on anyway.)
       const behind = this.behind.get(b);
-      if ((this.writer as WriteBehind).done) this.behind = null;
+      if (this.#fill === null && (this.writer as WriteBehind).done) this.behind = null;
       else if (behind !== undefined) return behind;
     }
     const hit = this.cache.get(b);

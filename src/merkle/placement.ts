@@ -8,6 +8,7 @@ import { STEP_PAGES, type Steps } from "../io/index.ts";
 import type { PageTable } from "./page-table.ts";
 import type { TableFile } from "./table-file.ts";
 import type { WalRecord } from "./wal.ts";
+import type { InPlace } from "./wal-apply.ts";
 
 /** A table built by `prepare` for a growing commit, waiting for `apply` to go live. */
 export interface NextTable {
@@ -24,6 +25,8 @@ export interface PreparedPages {
   wal?: Uint8Array;
   /** The WAL is being written and synced by the worker (see `PageStore.prepare`'s `walBehind`). */
   walBehind?: boolean;
+  /** The in-place apply, built ahead of the publication (with `walBehind`). */
+  inPlace?: InPlace;
   /** Spilled pages a rebuilt table holds (page-spill.ts): dropped from the spill once it is live. */
   spilled?: number;
 }

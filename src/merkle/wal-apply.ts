@@ -11,7 +11,7 @@ import { type TableFile, tableFileName } from "./table-file.ts";
 import type { TableInfo } from "./table-info.ts";
 import { readWalBody, readWalHeader, walPageOffset, type WalRecord } from "./wal.ts";
 import { pathIn, type PageStoreFileSystem } from "../io/fs.ts";
-import { type KvFile, type WriteBehind, WriteJob } from "../io/index.ts";
+import { type KvFile, STEP_PAGES, type Steps, type WriteBehind, WriteJob } from "../io/index.ts";
 
 /** Sets a record's meta bytes in memory, each checked first (`walPath` names it in errors); `each` sees every change. */
 function setMeta(pt: PageTable, rec: WalRecord, walPath: string, each: (b: number, v: number) => void): void {
@@ -67,25 +67,47 @@ export function applyRecord(pt: PageTable, rec: WalRecord, walPath: string, wal?
   pt.fsyncs++;
 }
 
-/** Like `applyRecord`, but the writes and the sync go to `writer`'s worker; memory is updated now. */
-export function applyBehind(pt: PageTable, rec: WalRecord, walPath: string, wal: Uint8Array, fd: number, writer: WriteBehind): void {
+/** The in-place apply of a prepared record, built before its publication (see `inPlaceSteps`). */
+export interface InPlace {
+  /** The page images' writes, from the WAL's sealed images to their buckets. */
+  readonly job: WriteJob;
+  /** The images by bucket, which reads take until the writes are done and the cache holds them. */
+  readonly images: Map<number, Uint8Array>;
+}
+
+/**
+ * Builds the in-place apply of `rec` (written as `wal`) in steps, ahead of its publication: the
+ * publication then only sets the meta bytes and hands the job over.
+ */
+export function* inPlaceSteps(pt: PageTable, rec: WalRecord, wal: Uint8Array): Steps<InPlace> {
   const table = pt.table;
-  const behind = new Map<number, Uint8Array>();
-  const units = publishMeta(pt, rec, walPath);
+  const images = new Map<number, Uint8Array>();
   const job = new WriteJob();
   // Buckets ascend, so adjacent ones merge into one write.
   const n = rec.pages.length;
   for (let i = 0; i < n; i++) {
+    if (i % STEP_PAGES === STEP_PAGES - 1) yield;
     const b = rec.pageBuckets[i];
-    const page = rec.pages[i];
     job.add(wal, walPageOffset(n, rec.metaBuckets.length, i), MERKLE_PAGE_BYTES, table.offsetOf(b));
-    behind.set(b, page);
-    pt.pagesWritten++;
-    pt.cacheSet(b, page);
+    images.set(b, rec.pages[i]);
   }
+  return { job, images };
+}
+
+/**
+ * Like `applyRecord`, but the writes and the sync go to `writer`'s worker (`inPlace`, built by
+ * `inPlaceSteps` for this record and table): memory is updated now, the disk when the job is
+ * done, and the cache takes the images in slices (`PageTable.fillCache`).
+ */
+export function applyBehind(pt: PageTable, rec: WalRecord, walPath: string, inPlace: InPlace, fd: number, writer: WriteBehind): void {
+  const table = pt.table;
+  const units = publishMeta(pt, rec, walPath);
+  const { job, images } = inPlace;
   for (const w of table.metaUnitWrites(pt.meta.meta, units)) job.addCopy(w.bytes, w.at);
   writer.submit(fd, table.file.path, job);
-  pt.behind = behind;
+  pt.pagesWritten += rec.pages.length;
+  pt.behind = images;
+  pt.startFill(rec.pageBuckets, rec.pages);
   pt.fsyncs++;
 }
 

@@ -47,10 +47,14 @@ export interface CheckpointStats {
   metaMs: number;
   applyMs: number;
   pages: number;
-  /** Run in the background: slices of the caller's thread, the longest, and the wall time to durable. */
+  /**
+   * Run in the background: slices of the caller's thread, the longest, its longest single
+   * step, and the wall time to durable.
+   */
   background: boolean;
   slices: number;
   longestSliceMs: number;
+  longestStepMs: number;
   wallMs: number;
 }
 
@@ -64,6 +68,7 @@ export const NO_CHECKPOINT: CheckpointStats = Object.freeze({
   background: false,
   slices: 0,
   longestSliceMs: 0,
+  longestStepMs: 0,
   wallMs: 0,
 });
 
@@ -117,6 +122,7 @@ interface BackgroundRun {
   readonly t0: number;
   slices: number;
   longestSliceMs: number;
+  longestStepMs: number;
   busyMs: number;
   /** Settles when the driver stops (never rejects). */
   done: Promise<void>;
@@ -207,6 +213,7 @@ export class Checkpoints {
       t0: performance.now(),
       slices: 0,
       longestSliceMs: 0,
+      longestStepMs: 0,
       busyMs: 0,
       done: Promise.resolve(),
     };
@@ -263,9 +270,17 @@ export class Checkpoints {
         if (run.over) return;
         const t = performance.now();
         let r: IteratorResult<unknown, void>;
-        do r = run.steps.next();
-        while (r.done !== true && r.value !== PAGES_IDLE && performance.now() - t < sliceMs);
-        const ms = performance.now() - t;
+        // A slice stops before a step that, as long as the last one, would take it past its time.
+        let now = t;
+        let step = 0;
+        do {
+          const s = now;
+          r = run.steps.next();
+          now = performance.now();
+          step = now - s;
+          if (step > run.longestStepMs) run.longestStepMs = step;
+        } while (r.done !== true && r.value !== PAGES_IDLE && now - t + step < sliceMs);
+        const ms = now - t;
         run.slices++;
         run.busyMs += ms;
         if (ms > run.longestSliceMs) run.longestSliceMs = ms;
@@ -300,6 +315,8 @@ export class Checkpoints {
       this.#publish(p);
       p.stats.applyMs = performance.now() - t;
       this.#ended(p, run);
+      // The applied page images go into the page cache in slices (reads find them meanwhile).
+      while (!pages.fillCache(performance.now() + sliceMs)) await nextTurn();
     } catch (e) {
       run.over = true;
       this.#run = null;
@@ -315,6 +332,7 @@ export class Checkpoints {
       p.stats.background = true;
       p.stats.slices = run.slices;
       p.stats.longestSliceMs = run.longestSliceMs;
+      p.stats.longestStepMs = run.longestStepMs;
       p.stats.wallMs = performance.now() - run.t0;
     }
     this.last = p.stats;
