@@ -7,7 +7,7 @@ export { PAGE_SIZE } from "./page.ts";
 export { DEFAULT_CACHE_BYTES } from "./cache.ts";
 export { type KvEntry, KvReader, type RangeOptions } from "./reader.ts";
 export { type BatchEntry, MAX_VALUE_SIZE } from "./batch.ts";
-export { PackedEntries } from "./packed.ts";
+export { PackedEntries, type PackedParts } from "./packed.ts";
 export type { CheckReport, LevelReport } from "./check.ts";
 export {
   type KvOptions,

@@ -5,20 +5,66 @@
 import { KEY_BYTES } from "./key.ts";
 import { MAX_INLINE_VALUE } from "./leaf.ts";
 
+/** The buffers of a `PackedEntries`, as another thread receives them (`adopt`). */
+export interface PackedParts {
+  readonly count: number;
+  readonly keys: Uint8Array;
+  readonly vals: Uint8Array;
+  readonly starts: Int32Array;
+  readonly lens: Int32Array;
+  /** [entry index, value] of the values longer than MAX_INLINE_VALUE. */
+  readonly large: readonly (readonly [number, Uint8Array])[];
+}
+
 /**
  * Entries i = 0..count-1: key i at keys[31i..31i+31), value i of `lens[i]` bytes at
  * vals[starts[i]..) when at most MAX_INLINE_VALUE bytes, else held by reference in `large`.
- * Reused from chunk to chunk (`reset`); the buffers only grow.
+ * Reused from chunk to chunk (`reset`); the buffers only grow. With `shared`, the buffers are
+ * SharedArrayBuffers, so that a worker thread reads them without a copy (`parts`).
  */
 export class PackedEntries {
   count = 0;
-  keys: Uint8Array = new Uint8Array(KEY_BYTES * 1024);
-  vals: Uint8Array = new Uint8Array(64 * 1024);
-  starts: Int32Array = new Int32Array(1024);
-  lens: Int32Array = new Int32Array(1024);
+  keys: Uint8Array;
+  vals: Uint8Array;
+  starts: Int32Array;
+  lens: Int32Array;
   /** Values longer than MAX_INLINE_VALUE, by entry index. */
   readonly large: Map<number, Uint8Array> = new Map();
+  readonly #shared: boolean;
   #valEnd = 0;
+
+  constructor(shared = false) {
+    this.#shared = shared;
+    this.keys = this.#bytes(KEY_BYTES * 1024);
+    this.vals = this.#bytes(64 * 1024);
+    this.starts = new Int32Array(this.#buffer(4 * 1024));
+    this.lens = new Int32Array(this.#buffer(4 * 1024));
+  }
+
+  /** Takes another thread's buffers as its entries (to be read, not pushed to). */
+  adopt(parts: PackedParts): this {
+    this.reset();
+    this.count = parts.count;
+    this.keys = parts.keys;
+    this.vals = parts.vals;
+    this.starts = parts.starts;
+    this.lens = parts.lens;
+    for (const [i, v] of parts.large) this.large.set(i, v);
+    return this;
+  }
+
+  /** The buffers, for a worker thread: shared ones are handed over without a copy (large values are). */
+  parts(): PackedParts {
+    return { count: this.count, keys: this.keys, vals: this.vals, starts: this.starts, lens: this.lens, large: [...this.large] };
+  }
+
+  #buffer(bytes: number): ArrayBuffer | SharedArrayBuffer {
+    return this.#shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+  }
+
+  #bytes(n: number): Uint8Array {
+    return new Uint8Array(this.#buffer(n));
+  }
 
   /** Forgets every entry (and the references to large values). */
   reset(): void {
@@ -31,13 +77,13 @@ export class PackedEntries {
   reserve(n: number): void {
     if (n <= this.starts.length) return;
     const cap = Math.max(n, 2 * this.starts.length);
-    const keys = new Uint8Array(KEY_BYTES * cap);
+    const keys = this.#bytes(KEY_BYTES * cap);
     keys.set(this.keys.subarray(0, KEY_BYTES * this.count));
     this.keys = keys;
-    const starts = new Int32Array(cap);
+    const starts = new Int32Array(this.#buffer(4 * cap));
     starts.set(this.starts.subarray(0, this.count));
     this.starts = starts;
-    const lens = new Int32Array(cap);
+    const lens = new Int32Array(this.#buffer(4 * cap));
     lens.set(this.lens.subarray(0, this.count));
     this.lens = lens;
   }
@@ -55,7 +101,7 @@ export class PackedEntries {
     else if (len > 0) {
       const end = this.#valEnd + len;
       if (end > this.vals.length) {
-        const vals = new Uint8Array(Math.max(end, 2 * this.vals.length));
+        const vals = this.#bytes(Math.max(end, 2 * this.vals.length));
         vals.set(this.vals.subarray(0, this.#valEnd));
         this.vals = vals;
       }

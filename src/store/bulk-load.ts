@@ -8,8 +8,14 @@
 // (`TrieLoadBuilder`: no page is read, each page is made once, when finished) and appends the
 // values to the tree's right edge. `root()` or `commit()` before the end closes that build; the
 // chunks after it, and every chunk of an appending load, go through the trie update instead.
+//
+// A build whose first chunk is large runs on a worker thread (`TrieLoadWorker`): hashing is
+// most of its cost, and this thread meanwhile packs the next chunk and appends the values. The
+// chunks then go through a ring of shared buffers; a chunk's buffer is refilled only once the
+// thread has answered it, and each answer's pages are staged in chunk order with that chunk's
+// last key, as the inline build stages them.
 import { compareKeysAt, MAX_VALUE_SIZE, PackedEntries } from "../kv/index.ts";
-import { type MerkleTop, type PageWrite, TrieLoadBuilder } from "../merkle/index.ts";
+import { type MerkleTop, type PageWrite, TrieLoadBuilder, TrieLoadWorker } from "../merkle/index.ts";
 import { KEY_BYTES } from "../trie/index.ts";
 import { checkStoreKey } from "./args.ts";
 import { StoreError } from "./errors.ts";
@@ -46,11 +52,10 @@ export interface LoadTarget {
   lastKey(): Uint8Array | undefined;
   /** Applies a checked, sorted chunk to the trie and the values, in memory (a failure fails the store). */
   apply(chunk: readonly (readonly [Uint8Array, Uint8Array])[]): void;
-  /**
-   * A checked chunk of a bottom-up build: its values are appended to the value tree, and
-   * `pages`, finished by the build, staged; `edge` is the chunk's last key (a failure fails the store).
-   */
-  build(chunk: PackedEntries, pages: readonly PageWrite[], edge: Uint8Array): void;
+  /** A checked chunk of a bottom-up build: its values are appended to the value tree (a failure fails the store). */
+  values(chunk: PackedEntries): void;
+  /** Pages finished by the build, staged in chunk order; `edge` is their chunk's last key (a failure fails the store). */
+  pages(pages: readonly PageWrite[], edge: Uint8Array): void;
   /** The build is over: `top` is the trie's, and `pages` its last pages (a failure fails the store). */
   built(top: MerkleTop, pages: readonly PageWrite[]): void;
   /** Makes everything applied so far durable as one commit, a checkpoint (a failure fails the store). */
@@ -66,6 +71,25 @@ export interface LoadTarget {
 const FETCH = 32;
 // Sink for the bytes read ahead (keeps the reads from being optimised away).
 const touched = { sum: 0 };
+// Chunk buffers of a build on the worker thread: one packed while the thread hashes the others.
+const RING = 3;
+// A build runs on the worker thread when its first chunk has at least this many entries: for
+// fewer, the thread's start and the messages cost more than the hashing they move.
+const WORKER_MIN_CHUNK = 4096;
+
+/** Where bottom-up builds run: "auto" (by first chunk size), or always / never on the worker thread. */
+export type LoadWorkerMode = "auto" | "always" | "never";
+let workerMode: LoadWorkerMode = "auto";
+let workerFailAt = -1;
+
+/**
+ * Sets where later loads build their trie; `failAt` >= 0 makes the worker fail that request.
+ * @internal For tests and benchmarks.
+ */
+export function setLoadWorker(mode: LoadWorkerMode, failAt = -1): void {
+  workerMode = mode;
+  workerFailAt = failAt;
+}
 
 /** The load over `target`, whose earlier commits are durable; `append`: the store may hold keys before the first added. */
 export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
@@ -83,21 +107,64 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
   let done = false;
   // A load into an empty store builds the trie bottom-up until something needs its root.
   let builder: TrieLoadBuilder | null = append ? null : new TrieLoadBuilder();
-  const packed = new PackedEntries();
+  // Or, from the first chunk on, on the worker thread, with its ring of chunk buffers and the
+  // last key of each chunk not answered yet.
+  let worker: TrieLoadWorker | null = null;
+  let ring: PackedEntries[] = [];
+  let sent = 0;
+  const edges: Uint8Array[] = [];
+  const single = new PackedEntries();
   const keysIn: unknown[] = new Array(FETCH);
   const valsIn: unknown[] = new Array(FETCH);
   target.setLoading(true);
-  const closeBuild = (): void => {
-    if (builder === null) return;
-    const b = builder;
-    builder = null;
-    let result: ReturnType<TrieLoadBuilder["finish"]>;
-    try {
-      result = b.finish();
-    } catch (e) {
-      target.fail(e);
-      throw e;
+  // A failure of the build thread fails the load: memory holds what no commit point has.
+  const buildFailed = (e: unknown): never => {
+    const err =
+      e instanceof StoreError
+        ? e
+        : new StoreError("FAILED", `store ${target.path}: the load's merkle build failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    worker?.close();
+    worker = null;
+    target.fail(err);
+    throw err;
+  };
+  // Stages the worker's answers in chunk order: all of them, or (`wait` false) those in already.
+  const takePages = (wait: boolean, keep = 0): void => {
+    const w = worker as TrieLoadWorker;
+    while (w.pending > keep) {
+      let pages: PageWrite[] | undefined;
+      try {
+        pages = w.next(wait);
+      } catch (e) {
+        buildFailed(e);
+      }
+      if (pages === undefined) return;
+      target.pages(pages, edges.shift() as Uint8Array);
     }
+  };
+  const closeBuild = (): void => {
+    if (builder === null && worker === null) return;
+    let result: ReturnType<TrieLoadBuilder["finish"]>;
+    if (worker !== null) {
+      takePages(true);
+      try {
+        result = worker.finish();
+      } catch (e) {
+        return buildFailed(e);
+      }
+      worker = null;
+      ring = [];
+    } else {
+      const b = builder as TrieLoadBuilder;
+      builder = null;
+      try {
+        result = b.finish();
+      } catch (e) {
+        target.fail(e);
+        throw e;
+      }
+    }
+    builder = null;
     target.built(result.top, result.writes);
   };
   const save = (): void => {
@@ -111,7 +178,7 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
     if (done) throw new StoreError("BAD_ARGUMENT", `store ${target.path}: the load is over`);
   };
   // Checks the chunk and copies it into `packed`; nothing else changes on bad input.
-  const pack = (chunk: LoadChunk): void => {
+  const pack = (chunk: LoadChunk, packed: PackedEntries): void => {
     packed.reset();
     packed.reserve(chunk.length);
     for (let base = 0; base < chunk.length; base += FETCH) {
@@ -165,12 +232,33 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
     add: (chunk: LoadChunk): void => {
       live();
       if (!Array.isArray(chunk)) throw new StoreError("BAD_ARGUMENT", "chunk must be an array of [key, value] pairs");
-      pack(chunk);
+      if (builder !== null && count === 0 && (workerMode === "always" || (workerMode === "auto" && chunk.length >= WORKER_MIN_CHUNK))) {
+        worker = new TrieLoadWorker(workerFailAt);
+        builder = null;
+        ring = Array.from({ length: RING }, () => new PackedEntries(true));
+      }
+      let packed = single;
+      if (worker !== null) {
+        // This chunk's buffer was the one of chunk sent - RING: wait for its answer.
+        takePages(true, RING - 1);
+        packed = ring[sent % RING];
+      }
+      pack(chunk, packed);
       const n = packed.count;
       if (n === 0) return;
       // Checked above, so only damage or I/O can fail from here: the load is then over.
       const edge = packed.key(n - 1).slice();
-      if (builder !== null) {
+      if (worker !== null) {
+        try {
+          worker.add(packed);
+        } catch (e) {
+          buildFailed(e);
+        }
+        sent++;
+        edges.push(edge);
+        target.values(packed);
+        takePages(false);
+      } else if (builder !== null) {
         let pages: PageWrite[];
         try {
           pages = builder.add(packed);
@@ -178,7 +266,8 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
           target.fail(e);
           throw e;
         }
-        target.build(packed, pages, edge);
+        target.values(packed);
+        target.pages(pages, edge);
       } else {
         const pairs: (readonly [Uint8Array, Uint8Array])[] = new Array(n);
         for (let i = 0; i < n; i++) pairs[i] = [packed.key(i), packed.value(i)];
@@ -195,7 +284,7 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
       return target.root();
     },
     root: (): Uint8Array => {
-      if (builder !== null) {
+      if (builder !== null || worker !== null) {
         live();
         closeBuild();
       }
@@ -213,6 +302,8 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
       if (done) return;
       done = true;
       builder = null;
+      worker?.close();
+      worker = null;
       target.setLoading(false);
       // Memory now holds a state no commit point has: refuse everything until closed.
       if (unsaved > 0) target.fail(new StoreError("BAD_ARGUMENT", `store ${target.path}: a bulk load was aborted`));

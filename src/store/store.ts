@@ -488,10 +488,13 @@ export class Store extends StoreReads {
             this.#top = update.top;
             this.#load.applied(chunk[chunk.length - 1][0]);
           }),
-        build: (chunk, pages, edge) =>
+        values: (chunk) =>
           this.#guard(() => {
             this.values.appendSorted(chunk);
             this.values.writeDirty(false);
+          }),
+        pages: (pages, edge) =>
+          this.#guard(() => {
             this.#dirty.stage(pages, true);
             this.#load.applied(edge);
           }),

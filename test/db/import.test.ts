@@ -2,9 +2,12 @@
 // state, byte for byte; its root is trieRoot's; a bad entry, an unsorted stream, a root other
 // than the expected one, or a non-empty database leave the database as it was.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { DbError, importEntries, open } from "../../src/db/index.ts";
 import { ELISION_THRESHOLD, pageIdKey, pageIdOf } from "../../src/merkle/page.ts";
+import { setLoadWorker } from "../../src/store/bulk-load.ts";
 import { Store, StoreError } from "../../src/store/index.ts";
 import { compareKeys, type Entry, sortEntries, toHex, trieRoot, verifyStateResponse } from "../../src/trie/index.ts";
 import { keySharing, randomEntries } from "../support/keysets.ts";
@@ -208,5 +211,89 @@ describe(`db: bulk import (seed ${seed})`, () => {
     } finally {
       db.close();
     }
+  });
+
+  it("builds the trie on the worker thread or inline alike, whatever the chunks; a failing worker fails the import and leaves it empty", async () => {
+    const rng = new Rng(seed + 4);
+    const sizes = [0, 32, 33, 1025];
+    try {
+      for (const [n, chunks] of [
+        [0, [1]],
+        [1, [1, 7]],
+        [2, [1, 2]],
+        [3000, [1, 7, 997, 65536]],
+      ] as const) {
+        const entries = sortEntries(randomEntries(rng, n, true).map((e) => ({ key: e.key, value: rng.bytes(rng.pick(sizes)) })));
+        const root = toHex(trieRoot(entries));
+        setLoadWorker("never");
+        const base = newDir();
+        assert.equal(toHex((await importEntries(base, entries, { chunk: 997 })).root), root, `n ${n}: inline root`);
+        const keys = entries.map((e) => e.key);
+        const sb = Store.open(base);
+        const want = pagesOf(sb, keys);
+        sb.close();
+        setLoadWorker("always");
+        for (const chunk of chunks) {
+          const label = `n ${n}, chunk ${chunk}`;
+          const a = newDir();
+          assert.equal(toHex((await importEntries(a, entries, { chunk })).root), root, `${label}: root`);
+          const sa = Store.open(a);
+          try {
+            const got = pagesOf(sa, keys);
+            assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort(), `${label}: page ids`);
+            for (const [id, page] of want) assert.ok(page === got.get(id), `${label}: page ${id}`);
+            for (const e of entries) assert.equal(toHex(sa.get(e.key) as Uint8Array), toHex(e.value), `${label}: value`);
+            assert.equal(sa.size, n);
+          } finally {
+            sa.close();
+          }
+        }
+      }
+      // The worker fails a chunk, or the end of the build: the import fails (FAILED), nothing is
+      // committed, and the database takes the same import afterwards.
+      const entries = sortEntries(randomEntries(rng, 5000, false));
+      for (const failAt of [0, 2, 5]) {
+        setLoadWorker("always", failAt);
+        const d = newDir();
+        await assert.rejects(
+          importEntries(d, entries, { chunk: 1000 }),
+          (e: unknown) => code("FAILED")(e) && /merkle build/.test((e as Error).message),
+          `fail at ${failAt}`,
+        );
+        setLoadWorker("always");
+        const db = open(d);
+        try {
+          assert.equal(toHex(db.root), toHex(new Uint8Array(32)), `fail at ${failAt}: empty`);
+          assert.equal([...db.beginRead().entriesSync()].length, 0);
+        } finally {
+          db.close();
+        }
+        assert.equal(toHex((await importEntries(d, entries, { chunk: 1000 })).root), toHex(trieRoot(entries)), `fail at ${failAt}: imported after`);
+      }
+    } finally {
+      setLoadWorker("auto");
+    }
+  });
+
+  it("the build's worker thread does not keep the process alive", () => {
+    const dir = newDir();
+    const script = `
+      import { importEntries } from ${JSON.stringify(new URL("../../src/db/index.ts", import.meta.url).href)};
+      const entries = [];
+      for (let i = 0; i < 20000; i++) {
+        const key = new Uint8Array(31);
+        key[0] = i >> 8; key[1] = i & 255; key[2] = 1;
+        entries.push([key, new Uint8Array(32).fill(i & 255)]);
+      }
+      const r = await importEntries(${JSON.stringify(dir)}, entries, { chunk: 8192 });
+      console.log(r.count);
+    `;
+    // A file, not -e: with --input-type=module the threads' CommonJS starters would not run.
+    const file = `${dir}-child.mts`;
+    writeFileSync(file, script);
+    const out = spawnSync(process.execPath, ["--import", "tsx", file], { encoding: "utf8", timeout: 120_000 });
+    assert.equal(out.signal, null, `the child did not exit by itself: ${out.stderr}`);
+    assert.equal(out.status, 0, out.stderr);
+    assert.equal(out.stdout.trim(), "20000");
   });
 });
