@@ -12,7 +12,7 @@
 // constant, the counter is 64, and message words 8..15 are zero, so half of the message
 // additions vanish.
 
-import { FunctionBody, I32, I64, ModuleBuilder, Op } from "./wasm-emit.ts";
+import { type FunctionBody, I32, I64, ModuleBuilder, Op } from "./wasm-emit.ts";
 
 /** BLAKE2b initialisation vector (the SHA-512 IV). */
 export const IV: readonly bigint[] = [

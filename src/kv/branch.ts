@@ -9,7 +9,7 @@
 // so they are usually 1-4 bytes and a page fans out to hundreds of children.
 import { KEY_BYTES } from "./key.ts";
 import { BODY_SIZE, TARGET_FILL } from "./leaf.ts";
-import { NodeList, type PageSink } from "./node-list.ts";
+import type { NodeList, PageSink } from "./node-list.ts";
 import { KIND_BRANCH, PAGE_HEADER, readU16, readU32, writeU16, writeU32 } from "./page.ts";
 
 /** Number of children of a branch. */

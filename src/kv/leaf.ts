@@ -7,7 +7,7 @@
 //   heap        values back to back from 8 + 33·n
 // An overflow reference is 8 bytes: u32 value length, u32 first overflow page.
 import { KEY_BYTES, compareKeyAt, compareKeysAt } from "./key.ts";
-import { NodeList, type PageSink } from "./node-list.ts";
+import type { NodeList, PageSink } from "./node-list.ts";
 import { KIND_LEAF, PAGE_HEADER, PAGE_SIZE, readU16, writeU16 } from "./page.ts";
 
 /** Values up to this many bytes sit in the leaf; longer ones go to overflow pages. */

@@ -1,7 +1,7 @@
 // Public surface of the merkle layer: the trie update and its types, the page store, the page
 // format facts the layers above need, and proofs over stored pages.
-export { TrieLoadBuilder } from "./load-build.ts";
-export { LoadBuildError, TrieLoadWorker } from "./load-offload.ts";
+export { type LoadBuildState, TrieLoadBuilder } from "./load-build.ts";
+export { LoadBuildError, loadThreadReady, startLoadThread, TrieLoadWorker } from "./load-offload.ts";
 export { type LeafSource, pagesNodeSource } from "./node-source.ts";
 export { MAX_PAGE_DEPTH, MERKLE_PAGE_BYTES, PAGE_ID_BYTES, pageIdKey, pageIdOf } from "./page.ts";
 export { DEFAULT_PAGE_CACHE_BYTES } from "./page-cache.ts";

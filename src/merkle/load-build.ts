@@ -36,6 +36,28 @@ import {
 import { EMPTY_TOP, type MerkleTop, type PageWrite } from "./types.ts";
 
 const BUILD_STACK = KEY_BITS + 2;
+
+/**
+ * A build's state between batches (`TrieLoadBuilder.state`), to go on with it elsewhere, e.g. on
+ * a worker thread (`TrieLoadBuilder.resume`): typed arrays and numbers only.
+ */
+export interface LoadBuildState {
+  readonly top: number;
+  readonly added: number;
+  readonly hashes: number;
+  /** The stack's node names, 32 bytes each. */
+  readonly names: Uint8Array;
+  readonly depth: Int16Array;
+  readonly split: Int16Array;
+  readonly leaf: Uint8Array;
+  readonly count: Float64Array;
+  readonly saved: Uint8Array;
+  readonly prev: Uint8Array;
+  readonly logN: Int32Array;
+  readonly logSlot: Uint8Array;
+  readonly logLeaf: Uint8Array;
+  readonly logWords: Int32Array;
+}
 const PAGE_DEPTHS = MAX_PAGE_DEPTH + 1;
 const NAME_WORDS = 8;
 
@@ -72,6 +94,53 @@ export class TrieLoadBuilder {
   /** Entries added so far. */
   get count(): number {
     return this.#added;
+  }
+
+  /** A copy of the state between batches, to go on elsewhere (`resume`). */
+  state(): LoadBuildState {
+    if (this.#done) throw new Error("trie load builder: already finished");
+    // Between batches every stack key is saved (`add` saves them), so the batch is not needed.
+    const top = this.#top;
+    return {
+      top,
+      added: this.#added,
+      hashes: this.hashes,
+      names: this.#heap.slice(this.#ids, this.#ids + 32 * (top + 1)),
+      depth: this.#depth.slice(),
+      split: this.#split.slice(),
+      leaf: this.#leaf.slice(),
+      count: this.#count.slice(),
+      saved: this.#saved.slice(),
+      prev: this.#prev.slice(),
+      logN: this.#logN.slice(),
+      logSlot: this.#logSlot.slice(),
+      logLeaf: this.#logLeaf.slice(),
+      logWords: this.#logWords.slice(),
+    };
+  }
+
+  /** A builder that goes on from `state` (taken from another builder between batches). */
+  static resume(state: LoadBuildState): TrieLoadBuilder {
+    const b = new TrieLoadBuilder();
+    b.#top = state.top;
+    b.#added = state.added;
+    b.hashes = state.hashes;
+    b.#heap.set(state.names, b.#ids);
+    b.#depth.set(state.depth);
+    b.#split.set(state.split);
+    b.#leaf.set(state.leaf);
+    b.#count.set(state.count);
+    b.#saved.set(state.saved);
+    for (let t = 0; t <= state.top; t++) {
+      b.#keyOff[t] = KEY_BYTES * t;
+      b.#isSaved[t] = 1;
+    }
+    b.#prev.set(state.prev);
+    b.#logN.set(state.logN);
+    b.#logSlot.set(state.logSlot);
+    b.#logLeaf.set(state.logLeaf);
+    b.#logWords.set(state.logWords);
+    return b;
   }
 
   /**

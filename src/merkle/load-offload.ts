@@ -10,6 +10,7 @@
 // so that a caller blocked waiting sees that failure too.
 import { type MessagePort, MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { PackedEntries } from "../kv/index.ts";
+import type { LoadBuildState } from "./load-build.ts";
 import type { BuildBegin, BuildRequest } from "./load-worker.ts";
 import type { MerkleTop, PageWrite } from "./types.ts";
 
@@ -92,6 +93,16 @@ const START_MS = 30_000;
 const STALL_MS = 120_000;
 const WAIT_SLICE_MS = 20;
 
+/** Starts the build thread now, if it is not running, so that a build about to begin does not wait for it. */
+export function startLoadThread(): void {
+  buildThread();
+}
+
+/** Whether the build thread has started (its module loaded): a build handed to it now does not wait. */
+export function loadThreadReady(): boolean {
+  return thread !== null && Atomics.load(thread.boot, 0) === 2;
+}
+
 /** The merkle pages of a sorted load, built on a worker thread (see the module comment). */
 export class TrieLoadWorker {
   readonly #thread: Thread;
@@ -102,13 +113,16 @@ export class TrieLoadWorker {
   #closed = false;
   #finished = false;
 
-  /** `failAt`: for tests, the request (0-based) the thread fails instead of running. */
-  constructor(failAt = -1) {
+  /**
+   * A build that goes on from `from` (a TrieLoadBuilder's state between batches), or a new one.
+   * `failAt`: for tests, the request (0-based) the thread fails instead of running.
+   */
+  constructor(from: LoadBuildState | null = null, failAt = -1) {
     this.#thread = buildThread();
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     port1.unref();
-    const begin: BuildBegin = { port: port2, state: this.#state, failAt };
+    const begin: BuildBegin = { port: port2, state: this.#state, failAt, build: from };
     this.#thread.worker.postMessage(begin, [port2]);
   }
 

@@ -1,11 +1,11 @@
-// The thread side of an offloaded load build (load-offload.ts). Each load sends a port and a
-// shared counter; the thread runs one TrieLoadBuilder over the chunks sent on that port, in
+// The thread side of an offloaded load build (load-offload.ts). Each load sends a port, a shared
+// counter and the build so far; the thread goes on with it over the chunks sent on that port, in
 // order, posts back each chunk's finished pages (their buffers moved, not copied), and counts
 // every answer in shared memory so that a caller blocked in Atomics.wait sees it. A failure is
 // answered, never thrown: the caller turns it into its own error.
 import { type MessagePort, parentPort } from "node:worker_threads";
 import { PackedEntries, type PackedParts } from "../kv/index.ts";
-import { TrieLoadBuilder } from "./load-build.ts";
+import { type LoadBuildState, TrieLoadBuilder } from "./load-build.ts";
 import type { PageWrite } from "./types.ts";
 
 /** What a load asks of the thread, in order on its port. */
@@ -18,6 +18,8 @@ export interface BuildBegin {
   readonly state: Int32Array;
   /** For tests: the request (0-based) that fails instead of running; -1 for none. */
   readonly failAt: number;
+  /** The build so far (begun on the caller's thread), or null for a new one. */
+  readonly build: LoadBuildState | null;
 }
 
 // The page images' buffers, moved to the caller rather than copied (the builder made each one).
@@ -27,8 +29,8 @@ function buffers(writes: readonly PageWrite[]): ArrayBuffer[] {
   return out;
 }
 
-function begin({ port, state, failAt }: BuildBegin): void {
-  const builder = new TrieLoadBuilder();
+function begin({ port, state, failAt, build }: BuildBegin): void {
+  const builder = build === null ? new TrieLoadBuilder() : TrieLoadBuilder.resume(build);
   const batch = new PackedEntries();
   let n = 0;
   let failed = false;

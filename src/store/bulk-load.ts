@@ -9,13 +9,14 @@
 // values to the tree's right edge. `root()` or `commit()` before the end closes that build; the
 // chunks after it, and every chunk of an appending load, go through the trie update instead.
 //
-// A build whose first chunk is large runs on a worker thread (`TrieLoadWorker`): hashing is
-// most of its cost, and this thread meanwhile packs the next chunk and appends the values. The
-// chunks then go through a ring of shared buffers; a chunk's buffer is refilled only once the
-// thread has answered it, and each answer's pages are staged in chunk order with that chunk's
-// last key, as the inline build stages them.
+// A build whose first chunk is large moves to a worker thread (`TrieLoadWorker`) as soon as that
+// thread has started: hashing is most of its cost, and this thread meanwhile packs the next chunk
+// and appends the values. Until then it runs here (the thread's start is not waited for), and
+// the builder's state goes over between two chunks. The chunks then go through a ring of shared
+// buffers; a chunk's buffer is refilled only once the thread has answered it, and each answer's
+// pages are staged in chunk order with that chunk's last key, as the inline build stages them.
 import { compareKeysAt, MAX_VALUE_SIZE, PackedEntries } from "../kv/index.ts";
-import { type MerkleTop, type PageWrite, TrieLoadBuilder, TrieLoadWorker } from "../merkle/index.ts";
+import { loadThreadReady, type MerkleTop, type PageWrite, startLoadThread, TrieLoadBuilder, TrieLoadWorker } from "../merkle/index.ts";
 import { KEY_BYTES } from "../trie/index.ts";
 import { checkStoreKey } from "./args.ts";
 import { StoreError } from "./errors.ts";
@@ -71,13 +72,17 @@ export interface LoadTarget {
 const FETCH = 32;
 // Sink for the bytes read ahead (keeps the reads from being optimised away).
 const touched = { sum: 0 };
-// Chunk buffers of a build on the worker thread: one packed while the thread hashes the others.
-const RING = 3;
+// Chunk buffers of a build on the worker thread: this thread packs and appends up to RING - 1
+// chunks ahead of it (~1.2 MB each at the import's 16384 entries).
+const RING = 4;
 // A build runs on the worker thread when its first chunk has at least this many entries: for
 // fewer, the thread's start and the messages cost more than the hashing they move.
 const WORKER_MIN_CHUNK = 4096;
 
-/** Where bottom-up builds run: "auto" (by first chunk size), or always / never on the worker thread. */
+/**
+ * Where bottom-up builds run: "auto" (on the worker thread once it has started, when the first
+ * chunk is large), "always" there from the first chunk (waiting for the thread), or "never".
+ */
 export type LoadWorkerMode = "auto" | "always" | "never";
 let workerMode: LoadWorkerMode = "auto";
 let workerFailAt = -1;
@@ -114,6 +119,10 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
   let sent = 0;
   const edges: Uint8Array[] = [];
   const single = new PackedEntries();
+  // Whether the build moves to the worker thread once that has started (decided by the first chunk).
+  let offload = false;
+  // The thread takes a while to start (its modules load): start it now, before the first chunk.
+  if (builder !== null && workerMode !== "never") startLoadThread();
   const keysIn: unknown[] = new Array(FETCH);
   const valsIn: unknown[] = new Array(FETCH);
   target.setLoading(true);
@@ -232,8 +241,9 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
     add: (chunk: LoadChunk): void => {
       live();
       if (!Array.isArray(chunk)) throw new StoreError("BAD_ARGUMENT", "chunk must be an array of [key, value] pairs");
-      if (builder !== null && count === 0 && (workerMode === "always" || (workerMode === "auto" && chunk.length >= WORKER_MIN_CHUNK))) {
-        worker = new TrieLoadWorker(workerFailAt);
+      if (builder !== null && count === 0) offload = workerMode === "always" || (workerMode === "auto" && chunk.length >= WORKER_MIN_CHUNK);
+      if (builder !== null && offload && (workerMode === "always" || loadThreadReady())) {
+        worker = new TrieLoadWorker(builder.state(), workerFailAt);
         builder = null;
         ring = Array.from({ length: RING }, () => new PackedEntries(true));
       }

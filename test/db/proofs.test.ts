@@ -152,7 +152,7 @@ describe(`db: proofs and witnesses (seed ${seed})`, () => {
     let db: Db = open(dir, { merkleCacheBytes: 1 << 20 });
     const init = randomChanges(rng, keys.slice(0, 24_000), 24_000, 0);
     await (await write(db.beginWrite(), init).finish()).commit();
-    let model = new Model().apply(init);
+    const model = new Model().apply(init);
     const past: { root: Uint8Array; model: Model }[] = [];
     for (let c = 1; c <= 60; c++) {
       if (c % 15 === 0) past.push({ root: db.root, model: Model.of(model) });

@@ -1,6 +1,6 @@
 // The load build on the worker thread: its top and every page it hands out equal the inline
 // builder's, byte for byte, for any split into chunks, 0, 1 or 2 keys and values of 0, 32, 33
-// and 1025 bytes; a failure of the thread comes back as a LoadBuildError, and the thread is then
+// and 1025 bytes, also when the build begins inline and moves to the thread between chunks; a failure of the thread comes back as a LoadBuildError, and the thread is then
 // free for the next build.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -59,12 +59,21 @@ function inline(entries: Entry[], cuts: number[]): Built {
   return { top, pages };
 }
 
-/** On the worker, with up to `ahead` chunks in flight (each in its own shared buffers). */
-function offloaded(entries: Entry[], cuts: number[], ahead: number): Built {
-  const w = new TrieLoadWorker();
+/**
+ * The first `here` chunks built inline, the rest on the worker from the inline builder's state,
+ * with up to `ahead` chunks in flight (each in its own shared buffers).
+ */
+function offloaded(entries: Entry[], cuts: number[], ahead: number, here = 0): Built {
   const pages = new Map<string, string>();
+  const b = new TrieLoadBuilder();
+  const ends = [...cuts, entries.length];
   let at = 0;
-  for (const cut of [...cuts, entries.length]) {
+  for (const cut of ends.slice(0, here)) {
+    collect(pages, b.add(packOf(entries.slice(at, cut), false)));
+    at = cut;
+  }
+  const w = new TrieLoadWorker(here > 0 ? b.state() : null);
+  for (const cut of ends.slice(here)) {
     if (w.pending >= ahead) collect(pages, w.next(true) as PageWrite[]);
     w.add(packOf(entries.slice(at, cut), true));
     at = cut;
@@ -101,8 +110,14 @@ describe(`merkle: load build on the worker thread (seed ${seed})`, () => {
         for (const cuts of chunkings) {
           const label = `n ${n}${clustered ? " clustered" : ""}, ${cuts.length + 1} chunks`;
           const want = inline(entries, cuts);
-          for (const ahead of [1, 3]) {
-            const got = offloaded(entries, cuts, ahead);
+          for (const [ahead, here] of [
+            [1, 0],
+            [3, 0],
+            [2, 1],
+            [2, Math.floor(cuts.length / 2)],
+            [2, cuts.length + 1],
+          ]) {
+            const got = offloaded(entries, cuts, ahead, here);
             assert.equal(toHex(got.top.root), root, `${label}: root`);
             assert.equal(got.top.kind, want.top.kind, `${label}: kind`);
             assert.deepEqual([...got.pages.keys()].sort(), [...want.pages.keys()].sort(), `${label}: page ids`);
@@ -117,14 +132,14 @@ describe(`merkle: load build on the worker thread (seed ${seed})`, () => {
     const rng = new Rng(seed + 1);
     const entries = entriesOf(rng, 3000, false);
     // Fails the second chunk: the first chunk's pages come back, then the error.
-    const a = new TrieLoadWorker(1);
+    const a = new TrieLoadWorker(null, 1);
     a.add(packOf(entries.slice(0, 1000), true));
     a.add(packOf(entries.slice(1000, 2000), true));
     assert.ok(Array.isArray(a.next(true)));
     assert.throws(() => a.next(true), LoadBuildError);
     assert.throws(() => a.add(packOf(entries.slice(2000), true)), LoadBuildError, "the build is over");
     // Fails the finish.
-    const b = new TrieLoadWorker(1);
+    const b = new TrieLoadWorker(null, 1);
     b.add(packOf(entries, true));
     b.next(true);
     assert.throws(() => b.finish(), LoadBuildError);

@@ -5,7 +5,7 @@ import { openSync } from "node:fs";
 import { IoError, type KvFile } from "../../src/io/index.ts";
 import { MERKLE_PAGE_BYTES, pageIdOf, sealMerklePage } from "../../src/merkle/page.ts";
 import { nodePageStoreFileSystem, type PageStoreFileSystem } from "../../src/io/fs.ts";
-import { Rng } from "../kv/helpers.ts";
+import type { Rng } from "../kv/helpers.ts";
 
 /** Thrown by every call of a `CrashFs` from its crash point on. */
 export class CrashError extends Error {
