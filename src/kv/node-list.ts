@@ -13,6 +13,18 @@ export class NodeList {
   /** Used bytes of each node, or -1 when unknown. */
   fills: number[] = [];
 
+  /**
+   * One node, in arrays of one element: a push onto empty arrays reserves 17 slots each, and
+   * a commit edits ~1000 leaves in place, each giving its parent such a list.
+   */
+  static single(page: number, sep: Uint8Array | null, fill: number): NodeList {
+    const out = new NodeList();
+    out.pages = [page];
+    out.seps = [sep];
+    out.fills = [fill];
+    return out;
+  }
+
   /** Number of nodes. */
   get length(): number {
     return this.pages.length;

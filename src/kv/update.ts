@@ -221,8 +221,7 @@ export class TreeUpdater {
       if (leafIsOverflow(p, n, i) || leafValueEnd(p, n, i) - leafValueStart(p, n, i) !== v.length) return null;
       cells[j - lo] = i;
     }
-    const out = new NodeList();
-    out.push(
+    return NodeList.single(
       this.#edit(page, p, (q) => {
         for (let j = lo; j < hi; j++) {
           const v = vals[j]!;
@@ -234,7 +233,6 @@ export class TreeUpdater {
       null,
       -1,
     );
-    return out;
   }
 
   // Applies `edit` to page `page` (whose image is `p`) in place when no durable tree uses it,
@@ -299,19 +297,14 @@ export class TreeUpdater {
       // Each touched child became one page of healthy fill: only child numbers change.
       let same = true;
       for (let x = 0; x < at.length; x++) if (subs[x].pages[0] !== branchChild(p, at[x])) same = false;
-      const out = new NodeList();
-      if (same) {
-        out.push(page, null, -1);
-        return out;
-      }
-      out.push(
+      if (same) return NodeList.single(page, null, -1);
+      return NodeList.single(
         this.#edit(page, p, (q) => {
           for (let x = 0; x < at.length; x++) setBranchChild(q, at[x], subs[x].pages[0]);
         }),
         null,
         -1,
       );
-      return out;
     }
     const children: number[] = [];
     const seps: (Uint8Array | null)[] = [];

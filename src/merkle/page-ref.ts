@@ -10,8 +10,6 @@ import { MERKLE_PAGE_BYTES } from "./page.ts";
 const COPY_SLAB_PAGES = 16;
 let copySlab = new Uint8Array(0);
 let copySlabAt = COPY_SLAB_PAGES;
-/** The slabs' buffers: only their pages are taken back. */
-const slabs = new WeakSet<ArrayBufferLike>();
 /**
  * Page copies given back (`recyclePageCopy`), taken before new slab space: at 1M keys a
  * 1000-change update copies ~1000 pages, 4 MiB of fresh ArrayBuffers a commit, which kept the
@@ -30,7 +28,6 @@ function pageBuffer(zero: boolean): Uint8Array {
   }
   if (copySlabAt === COPY_SLAB_PAGES) {
     copySlab = new Uint8Array(COPY_SLAB_PAGES * MERKLE_PAGE_BYTES);
-    slabs.add(copySlab.buffer);
     copySlabAt = 0;
   }
   const at = copySlabAt++ * MERKLE_PAGE_BYTES;
@@ -38,12 +35,13 @@ function pageBuffer(zero: boolean): Uint8Array {
 }
 
 /**
- * Gives back a page image an update made (a copy in `PageRef.writable`), for a later update to
- * reuse: the caller must hold the only reference to it (the store, for images handed over to
- * it and then replaced). Images from elsewhere are ignored.
+ * Gives back a page image for a later update to write into: the caller must hold the only
+ * reference to it (the store, for an owned image a newer one replaced). A page-sized, word
+ * aligned buffer, whoever made it. (Checking its origin, a WeakSet of the slabs, cost a cache
+ * miss or two a page on the commit's path.)
  */
 export function recyclePageCopy(page: Uint8Array): void {
-  if (free.length < MAX_FREE && page.length === MERKLE_PAGE_BYTES && slabs.has(page.buffer)) free.push(page);
+  if (free.length < MAX_FREE && page.length === MERKLE_PAGE_BYTES && (page.byteOffset & 3) === 0) free.push(page);
 }
 
 /** Page copies waiting for reuse (for tests). */

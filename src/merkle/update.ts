@@ -93,6 +93,13 @@ class TrieUpdater {
   leafIds: Int32Array = new Int32Array(0);
   /** Per change, when the caller asked: the key's old value as the update saw it (see updateTrie). */
   olds: OldValues | null = null;
+  /**
+   * Where the old values handed out are copied: views into buffers of this update, never
+   * reused, instead of a buffer each (a session's reverse delta keeps ~1000 of them for the
+   * rollback window).
+   */
+  oldArena: Uint8Array = new Uint8Array(0);
+  oldArenaAt = 0;
 
   constructor(
     scratch: UpdateScratch,
@@ -330,7 +337,7 @@ class TrieUpdater {
         j++;
       }
       if (j < hi && c === 0) {
-        if (oldValues !== null) oldValues[j] = vb.slice(vo, vo + vl);
+        if (oldValues !== null) oldValues[j] = this.keepOld(vb, vo, vl);
         if (sets[j]) {
           keys.push(changed[j]);
           ids.push(j);
@@ -376,6 +383,20 @@ class TrieUpdater {
     this.extra.set(this.heap32.subarray(kernel.outOffset >> 2, (kernel.outOffset >> 2) + n * 8), this.extraCount * 8);
     this.extraCount += n;
     this.stats.hashes += n;
+  }
+
+  /** A copy of the value vb[vo..+vl] for the caller (see oldArena). */
+  keepOld(vb: Uint8Array, vo: number, vl: number): Uint8Array {
+    if (vl > OLD_ARENA_MAX_VALUE) return vb.slice(vo, vo + vl);
+    if (this.oldArenaAt + vl > this.oldArena.length) {
+      this.oldArena = new Uint8Array(Math.min(OLD_ARENA_MAX, Math.max(OLD_ARENA_FIRST, 2 * this.oldArena.length)));
+      this.oldArenaAt = 0;
+    }
+    const at = this.oldArenaAt;
+    const arena = this.oldArena;
+    for (let i = 0; i < vl; i++) arena[at + i] = vb[vo + i];
+    this.oldArenaAt = at + vl;
+    return arena.subarray(at, at + vl);
   }
 
   /** A copy of the key at kb[ko..+31] in the rebuild's key pool (reused by the next rebuild). */
@@ -523,6 +544,10 @@ interface UpdateScratch {
 }
 const updateScratch: UpdateScratch[] = [];
 let nesting = 0;
+// Old values: the first arena of an update, the largest, and the largest value put in one.
+const OLD_ARENA_FIRST = 1024;
+const OLD_ARENA_MAX = 64 * 1024;
+const OLD_ARENA_MAX_VALUE = 1024;
 // Name slots and node inputs are copied as 32-bit words.
 const WORD_ALIGNED = (o: number) => (o & 3) === 0;
 
