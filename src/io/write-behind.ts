@@ -86,7 +86,9 @@ function sharedWorker(): Worker {
   // A worker whose thread has exited, though its exit event has not run yet, takes no more jobs.
   if (worker === null || Atomics.load(life, 0) === 1) {
     life = new Int32Array(new SharedArrayBuffer(4));
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: life });
+    // No inherited flags: the source is a CommonJS script whatever this process's input type
+    // (under --input-type=module the worker would fail to parse it before it could report).
+    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: life });
     w.unref();
     // A worker that dies (an uncaught error, or an exit) takes its jobs with it: they stay
     // RUNNING, and a client waiting for one would wait forever. Its clients check that the

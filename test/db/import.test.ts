@@ -3,7 +3,6 @@
 // than the expected one, or a non-empty database leave the database as it was.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { DbError, importEntries, open } from "../../src/db/index.ts";
 import { ELISION_THRESHOLD, pageIdKey, pageIdOf } from "../../src/merkle/page.ts";
@@ -275,7 +274,7 @@ describe(`db: bulk import (seed ${seed})`, () => {
     }
   });
 
-  it("the build's worker thread does not keep the process alive", () => {
+  it("the worker threads do not keep the process alive, and start under --input-type=module", () => {
     const dir = newDir();
     const script = `
       import { importEntries } from ${JSON.stringify(new URL("../../src/db/index.ts", import.meta.url).href)};
@@ -288,10 +287,9 @@ describe(`db: bulk import (seed ${seed})`, () => {
       const r = await importEntries(${JSON.stringify(dir)}, entries, { chunk: 8192 });
       console.log(r.count);
     `;
-    // A file, not -e: with --input-type=module the threads' CommonJS starters would not run.
-    const file = `${dir}-child.mts`;
-    writeFileSync(file, script);
-    const out = spawnSync(process.execPath, ["--import", "tsx", file], { encoding: "utf8", timeout: 120_000 });
+    // As -e with --input-type=module, which a worker would inherit: both threads (the build's
+    // and the write-behind) start CommonJS sources, and must not take this process's flags.
+    const out = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 120_000 });
     assert.equal(out.signal, null, `the child did not exit by itself: ${out.stderr}`);
     assert.equal(out.status, 0, out.stderr);
     assert.equal(out.stdout.trim(), "20000");
