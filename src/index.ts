@@ -12,7 +12,7 @@ export type { DbOptions } from "./db/options.ts";
 export { Db, open } from "./db/db.ts";
 export type { CommitMetrics, DbMetrics, PageMetrics } from "./db/metrics.ts";
 export { DbCorruptionError, DbError, type DbErrorCode } from "./db/errors.ts";
-export { importEntries, type ImportOptions, type ImportResult } from "./db/import.ts";
+export { importEntries, type ImportItem, type ImportOptions, type ImportResult } from "./db/import.ts";
 export { type KeyRange, Snapshot, type StateReadable } from "./db/readers.ts";
 export { type ForkLimits, type ForkStateInfo, ForkStates, type ForkStats } from "./db/forks.ts";
 export { FinishedSession, Overlay, type SessionStats, type WitnessKeys, type WriteOptions, WriteSession } from "./db/session.ts";
@@ -22,6 +22,7 @@ export { IoError, type IoOp } from "./io/io-error.ts";
 // Roots, proofs and witnesses, built from sorted entries or any node source (a database
 // reader, or `entriesNodeSource`).
 export { type Entry, sortEntries, trieRoot, trieRootUnsorted } from "./trie/root.ts";
+export type { EntryBatch } from "./trie/entry-batch.ts";
 export * from "./trie/node-source.ts";
 export { proveKey } from "./trie/proof.ts";
 export { proveMany } from "./trie/multiproof.ts";

@@ -187,16 +187,8 @@ export class HexSlab {
    * message is `fromHex`'s wording without the name (the caller prefixes it).
    */
   decode(buf: Uint8Array, start: number, end: number, length?: number): Uint8Array {
-    let from = start;
-    if (end - start >= 2 && buf[start] === 0x30 && (buf[start + 1] === 0x78 || buf[start + 1] === 0x58)) from += 2;
-    const digits = end - from;
-    if (digits % 2 !== 0) throw new Error("has an odd number of hex digits");
-    const n = digits >> 1;
-    if (length !== undefined && n !== length) {
-      // fromHex's order: a bad digit is reported before a wrong length.
-      for (let i = 0; i < digits; i++) if (NIBBLE[buf[from + i]] < 0) throw new Error(`is not hex (at digit ${i - (i % 2)})`);
-      throw new Error(`must be ${length} bytes, got ${n}`);
-    }
+    const from = hexDigitsFrom(buf, start, end, length);
+    const n = (end - from) >> 1;
     let out: Uint8Array;
     if (n > SLAB_BYTES >> 4) out = new Uint8Array(n);
     else {
@@ -207,13 +199,40 @@ export class HexSlab {
       out = this.slab.subarray(this.used, this.used + n);
       this.used += n;
     }
-    for (let i = 0; i < n; i++) {
-      const hi = NIBBLE[buf[from + 2 * i]];
-      const lo = NIBBLE[buf[from + 2 * i + 1]];
-      if (hi < 0 || lo < 0) throw new Error(`is not hex (at digit ${2 * i})`);
-      out[i] = (hi << 4) | lo;
-    }
+    decodeDigits(buf, from, n, out, 0);
     return out;
+  }
+}
+
+/** The bytes of the hex text `buf[start..end)` (`0x` optional) written at `out[at..)`, which has room; returns their count. Throws as `HexSlab.decode`. */
+export function decodeHexInto(buf: Uint8Array, start: number, end: number, out: Uint8Array, at: number, length?: number): number {
+  const from = hexDigitsFrom(buf, start, end, length);
+  const n = (end - from) >> 1;
+  decodeDigits(buf, from, n, out, at);
+  return n;
+}
+
+/** The hex text's first digit after an optional `0x`; throws unless the digits are even (and `length` bytes). */
+function hexDigitsFrom(buf: Uint8Array, start: number, end: number, length?: number): number {
+  let from = start;
+  if (end - start >= 2 && buf[start] === 0x30 && (buf[start + 1] === 0x78 || buf[start + 1] === 0x58)) from += 2;
+  const digits = end - from;
+  if (digits % 2 !== 0) throw new Error("has an odd number of hex digits");
+  const n = digits >> 1;
+  if (length !== undefined && n !== length) {
+    // fromHex's order: a bad digit is reported before a wrong length.
+    for (let i = 0; i < digits; i++) if (NIBBLE[buf[from + i]] < 0) throw new Error(`is not hex (at digit ${i - (i % 2)})`);
+    throw new Error(`must be ${length} bytes, got ${n}`);
+  }
+  return from;
+}
+
+function decodeDigits(buf: Uint8Array, from: number, n: number, out: Uint8Array, at: number): void {
+  for (let i = 0; i < n; i++) {
+    const hi = NIBBLE[buf[from + 2 * i]];
+    const lo = NIBBLE[buf[from + 2 * i + 1]];
+    if (hi < 0 || lo < 0) throw new Error(`is not hex (at digit ${2 * i})`);
+    out[at + i] = (hi << 4) | lo;
   }
 }
 

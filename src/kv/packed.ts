@@ -2,6 +2,7 @@
 // once, and the value tree and the merkle build then read keys and values in order from a few
 // buffers instead of chasing one object per key (entries sorted in memory by key sit at random
 // addresses, and every pass over them is a cache miss per object).
+import type { EntryBatch } from "../trie/index.ts";
 import { KEY_BYTES } from "./key.ts";
 import { MAX_INLINE_VALUE } from "./leaf.ts";
 
@@ -55,7 +56,10 @@ export class PackedEntries {
 
   /** The buffers, for a worker thread: shared ones are handed over without a copy (large values are). */
   parts(): PackedParts {
-    return { count: this.count, keys: this.keys, vals: this.vals, starts: this.starts, lens: this.lens, large: [...this.large] };
+    // A view posted to a thread takes its whole buffer along (a batch's values, a slab): only the value goes.
+    const large: [number, Uint8Array][] = [];
+    for (const [i, v] of this.large) large.push([i, v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? v : v.slice()]);
+    return { count: this.count, keys: this.keys, vals: this.vals, starts: this.starts, lens: this.lens, large };
   }
 
   #buffer(bytes: number): ArrayBuffer | SharedArrayBuffer {
@@ -109,6 +113,48 @@ export class PackedEntries {
       this.#valEnd = end;
     }
     this.count = i + 1;
+  }
+
+  /**
+   * Appends entries `from .. to` of a batch: the keys in one copy, the inline values in one copy
+   * per run between large values (one in all, usually); a large value is held as a view, as
+   * `push` holds it (the load is done with it before it returns to its caller; `parts` copies
+   * it out for a thread). The caller checked the batch's offsets and sizes.
+   */
+  pushBatch(batch: EntryBatch, from: number, to: number): void {
+    const n = to - from;
+    const at = this.count;
+    this.reserve(at + n);
+    this.keys.set(batch.keys.subarray(KEY_BYTES * from, KEY_BYTES * to), KEY_BYTES * at);
+    const { offsets, values } = batch;
+    let inline = 0;
+    for (let i = from; i < to; i++) {
+      const len = offsets[i + 1] - offsets[i];
+      if (len <= MAX_INLINE_VALUE) inline += len;
+    }
+    const need = this.#valEnd + inline;
+    if (need > this.vals.length) {
+      const vals = this.#bytes(Math.max(need, 2 * this.vals.length));
+      vals.set(this.vals.subarray(0, this.#valEnd));
+      this.vals = vals;
+    }
+    let run = offsets[from];
+    let end = this.#valEnd;
+    for (let i = 0; i < n; i++) {
+      const start = offsets[from + i];
+      const len = offsets[from + i + 1] - start;
+      this.lens[at + i] = len;
+      if (len > MAX_INLINE_VALUE) {
+        this.vals.set(values.subarray(run, start), end);
+        end += start - run;
+        run = start + len;
+        this.starts[at + i] = end;
+        this.large.set(at + i, values.subarray(start, start + len));
+      } else this.starts[at + i] = end + (start - run);
+    }
+    this.vals.set(values.subarray(run, offsets[to]), end);
+    this.#valEnd = end + (offsets[to] - run);
+    this.count = at + n;
   }
 
   /** A view of key i (valid until the next `push` or `reset`). */

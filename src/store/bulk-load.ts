@@ -17,7 +17,7 @@
 // pages are staged in chunk order with that chunk's last key, as the inline build stages them.
 import { compareKeysAt, MAX_VALUE_SIZE, PackedEntries } from "../kv/index.ts";
 import { loadThreadReady, type MerkleTop, type PageWrite, startLoadThread, TrieLoadBuilder, TrieLoadWorker } from "../merkle/index.ts";
-import { KEY_BYTES } from "../trie/index.ts";
+import { type EntryBatch, KEY_BYTES } from "../trie/index.ts";
 import { checkStoreKey } from "./args.ts";
 import { StoreError } from "./errors.ts";
 
@@ -30,6 +30,8 @@ export type LoadChunk = readonly LoadEntry[];
 export interface StoreLoad {
   /** Adds entries ([key, value] pairs or { key, value } objects), keys strictly increasing (also from one chunk to the next). */
   add(chunk: LoadChunk): void;
+  /** Adds entries `from .. to` of a batch, as `add` adds a chunk (the same size is best). */
+  addBatch(batch: EntryBatch, from: number, to: number): void;
   /** The root of everything added so far. */
   root(): Uint8Array;
   /** Entries added so far. */
@@ -225,7 +227,10 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
     }
     keysIn.fill(undefined);
     valsIn.fill(undefined);
-    // Order, on the packed copy: each key against the one before it.
+    checkOrder(packed);
+  };
+  // Order, on the packed copy: each key against the one before it (the first against the last added).
+  const checkOrder = (packed: PackedEntries): void => {
     const keys = packed.keys;
     for (let i = 0; i < packed.count; i++) {
       const c = i === 0 ? (hasLast ? compareKeysAt(last, 0, keys, 0) : -1) : compareKeysAt(keys, KEY_BYTES * (i - 1), keys, KEY_BYTES * i);
@@ -237,56 +242,79 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
       }
     }
   };
+  // Copies entries from .. to of a batch (checked whole by checkBatch) into `packed` and checks their order.
+  const packBatch = (batch: EntryBatch, from: number, to: number, packed: PackedEntries): void => {
+    packed.reset();
+    packed.pushBatch(batch, from, to);
+    checkOrder(packed);
+  };
+  // Takes a chunk of `n` entries: `fill` checks and packs it into the buffer given.
+  const ingest = (n: number, fill: (packed: PackedEntries) => void): void => {
+    if (builder !== null && count === 0) offload = workerMode === "always" || (workerMode === "auto" && n >= WORKER_MIN_CHUNK);
+    if (builder !== null && offload && (workerMode === "always" || loadThreadReady())) {
+      worker = new TrieLoadWorker(builder.state(), workerFailAt);
+      builder = null;
+      ring = Array.from({ length: RING }, () => new PackedEntries(true));
+    }
+    let packed = single;
+    if (worker !== null) {
+      // This chunk's buffer was the one of chunk sent - RING: wait for its answer.
+      takePages(true, RING - 1);
+      packed = ring[sent % RING];
+    }
+    fill(packed);
+    if (packed.count === 0) return;
+    apply(packed);
+  };
+  // Applies a checked, packed chunk: only damage or I/O can fail from here, and the load is then over.
+  const apply = (packed: PackedEntries): void => {
+    const n = packed.count;
+    // Checked above, so only damage or I/O can fail from here: the load is then over.
+    const edge = packed.key(n - 1).slice();
+    if (worker !== null) {
+      try {
+        worker.add(packed);
+      } catch (e) {
+        buildFailed(e);
+      }
+      sent++;
+      edges.push(edge);
+      target.values(packed);
+      takePages(false);
+    } else if (builder !== null) {
+      let pages: PageWrite[];
+      try {
+        pages = builder.add(packed);
+      } catch (e) {
+        target.fail(e);
+        throw e;
+      }
+      target.values(packed);
+      target.pages(pages, edge);
+    } else {
+      const pairs: (readonly [Uint8Array, Uint8Array])[] = new Array(n);
+      for (let i = 0; i < n; i++) pairs[i] = [packed.key(i), packed.value(i)];
+      target.apply(pairs);
+    }
+    last.set(edge);
+    hasLast = true;
+    count += n;
+    unsaved += n;
+  };
   return {
     add: (chunk: LoadChunk): void => {
       live();
       if (!Array.isArray(chunk)) throw new StoreError("BAD_ARGUMENT", "chunk must be an array of [key, value] pairs");
-      if (builder !== null && count === 0) offload = workerMode === "always" || (workerMode === "auto" && chunk.length >= WORKER_MIN_CHUNK);
-      if (builder !== null && offload && (workerMode === "always" || loadThreadReady())) {
-        worker = new TrieLoadWorker(builder.state(), workerFailAt);
-        builder = null;
-        ring = Array.from({ length: RING }, () => new PackedEntries(true));
+      ingest(chunk.length, (packed) => pack(chunk, packed));
+    },
+    addBatch: (batch: EntryBatch, from: number, to: number): void => {
+      live();
+      const total = checkBatch(batch);
+      if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to < from || to > total) {
+        throw new StoreError("BAD_ARGUMENT", `batch range ${String(from)} .. ${String(to)} is not within its ${total} entries`);
       }
-      let packed = single;
-      if (worker !== null) {
-        // This chunk's buffer was the one of chunk sent - RING: wait for its answer.
-        takePages(true, RING - 1);
-        packed = ring[sent % RING];
-      }
-      pack(chunk, packed);
-      const n = packed.count;
-      if (n === 0) return;
-      // Checked above, so only damage or I/O can fail from here: the load is then over.
-      const edge = packed.key(n - 1).slice();
-      if (worker !== null) {
-        try {
-          worker.add(packed);
-        } catch (e) {
-          buildFailed(e);
-        }
-        sent++;
-        edges.push(edge);
-        target.values(packed);
-        takePages(false);
-      } else if (builder !== null) {
-        let pages: PageWrite[];
-        try {
-          pages = builder.add(packed);
-        } catch (e) {
-          target.fail(e);
-          throw e;
-        }
-        target.values(packed);
-        target.pages(pages, edge);
-      } else {
-        const pairs: (readonly [Uint8Array, Uint8Array])[] = new Array(n);
-        for (let i = 0; i < n; i++) pairs[i] = [packed.key(i), packed.value(i)];
-        target.apply(pairs);
-      }
-      last.set(edge);
-      hasLast = true;
-      count += n;
-      unsaved += n;
+      checkBatchRange(batch, from, to, count);
+      ingest(to - from, (packed) => packBatch(batch, from, to, packed));
     },
     commit: (): Uint8Array => {
       live();
@@ -319,4 +347,42 @@ export function startLoad(target: LoadTarget, append: boolean): StoreLoad {
       if (unsaved > 0) target.fail(new StoreError("BAD_ARGUMENT", `store ${target.path}: a bulk load was aborted`));
     },
   };
+}
+
+/** Checks a batch's shape and returns its entry count (the entries are checked range by range: checkBatchRange). */
+export function checkBatch(batch: EntryBatch): number {
+  if (batch === null || typeof batch !== "object") throw new StoreError("BAD_ARGUMENT", "batch must be an object { keys, values, offsets }");
+  const { keys, values, offsets } = batch;
+  if (!(keys instanceof Uint8Array) || keys.length % KEY_BYTES !== 0) {
+    throw new StoreError(
+      "BAD_ARGUMENT",
+      `batch.keys must be a Uint8Array of 31-byte keys, got ${keys instanceof Uint8Array ? `${keys.length} bytes` : typeof keys}`,
+    );
+  }
+  if (!(values instanceof Uint8Array)) throw new StoreError("BAD_ARGUMENT", `batch.values must be a Uint8Array, got ${typeof values}`);
+  const n = keys.length / KEY_BYTES;
+  if (!(offsets instanceof Uint32Array) || offsets.length !== n + 1) {
+    throw new StoreError(
+      "BAD_ARGUMENT",
+      `batch.offsets must be a Uint32Array of ${n + 1} items (one more than the keys), got ${offsets instanceof Uint32Array ? offsets.length : typeof offsets}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Checks the offsets and value sizes of entries `from .. to` of a batch (their order is checked
+ * on the load's copy); errors name the entry by its index in the load (`base` + i - from).
+ */
+export function checkBatchRange(batch: EntryBatch, from: number, to: number, base: number): void {
+  const { values, offsets } = batch;
+  for (let i = from; i < to; i++) {
+    const len = offsets[i + 1] - offsets[i];
+    if (len < 0)
+      throw new StoreError("BAD_ARGUMENT", `batch.offsets[${i + 1}] is ${offsets[i + 1]}, before offsets[${i}] (${offsets[i]}): entry ${base + i - from}`);
+    if (len > MAX_VALUE_SIZE)
+      throw new StoreError("BAD_ARGUMENT", `entry ${base + i - from} value is ${len} bytes, more than the maximum of ${MAX_VALUE_SIZE}`);
+  }
+  if (offsets[to] > values.length)
+    throw new StoreError("BAD_ARGUMENT", `batch.offsets[${to}] is ${offsets[to]}, past the ${values.length} bytes of batch.values`);
 }

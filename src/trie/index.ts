@@ -5,6 +5,7 @@ export { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit, l
 export { EMBED_MAX, encodeBranch, encodeHashedLeaf, encodeLeaf, H0, isEmptyId, isLeafNode, writeLeafPreimage, writeLeafPreimageAt } from "./node.ts";
 export { assertKeyProof, type KeyProof, type ProofTerminal, proveKey, verifyKeyProof } from "./proof.ts";
 export { type Entry, sortEntries, subtrieRoot, trieRoot, trieRootUnsorted } from "./root.ts";
+export type { EntryBatch } from "./entry-batch.ts";
 export * from "./node-source.ts";
 export { type MultiProof, type MultiProofPath, multiProofValues, proveMany, verifyMultiProof } from "./multiproof.ts";
 export { ProvenValues } from "./proven.ts";

@@ -4,11 +4,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { DbError, importEntries, open } from "../../src/db/index.ts";
+import { DbError, type ImportItem, importEntries, open } from "../../src/db/index.ts";
 import { ELISION_THRESHOLD, pageIdKey, pageIdOf } from "../../src/merkle/page.ts";
 import { setLoadWorker } from "../../src/store/bulk-load.ts";
 import { Store, StoreError } from "../../src/store/index.ts";
-import { compareKeys, type Entry, sortEntries, toHex, trieRoot, verifyStateResponse } from "../../src/trie/index.ts";
+import { compareKeys, type Entry, type EntryBatch, sortEntries, toHex, trieRoot, verifyStateResponse } from "../../src/trie/index.ts";
 import { keySharing, randomEntries } from "../support/keysets.ts";
 import { Rng, testSeed } from "../support/random.ts";
 import { tempDirs } from "./helpers.ts";
@@ -28,6 +28,19 @@ function pagesOf(store: Store, keys: readonly Uint8Array[]): Map<number | string
     }
   }
   return out;
+}
+
+/** The entries as one batch (fresh buffers). */
+function batchOf(list: readonly Entry[]): EntryBatch {
+  const keys = new Uint8Array(31 * list.length);
+  const offsets = new Uint32Array(list.length + 1);
+  for (let i = 0; i < list.length; i++) {
+    keys.set(list[i].key, 31 * i);
+    offsets[i + 1] = offsets[i] + list[i].value.length;
+  }
+  const values = new Uint8Array(offsets[list.length]);
+  for (let i = 0; i < list.length; i++) values.set(list[i].value, offsets[i]);
+  return { keys, values, offsets };
 }
 
 const code = (c: string) => (e: unknown) => e instanceof DbError && e.code === c;
@@ -272,6 +285,116 @@ describe(`db: bulk import (seed ${seed})`, () => {
     } finally {
       setLoadWorker("auto");
     }
+  });
+
+  it("takes batches (three buffers), alone or between entries: the pages, values and root of the same entries one by one", async () => {
+    const rng = new Rng(seed + 5);
+    const sizes = [0, 1, 32, 33, 1024, 1025, 5000];
+    try {
+      for (const mode of ["never", "always"] as const) {
+        setLoadWorker(mode);
+        for (const [n, chunk] of [
+          [0, 16],
+          [1, 1],
+          [2, 1],
+          [3000, 997],
+          [9000, 16384],
+        ] as const) {
+          const entries = sortEntries(randomEntries(rng, n, true).map((e) => ({ key: e.key, value: rng.bytes(rng.pick(sizes)) })));
+          const label = `${mode}, n ${n}, chunk ${chunk}`;
+          const base = newDir();
+          const want = await importEntries(base, entries, { chunk });
+          assert.equal(toHex(want.root), toHex(trieRoot(entries)), `${label}: root`);
+          // Cut into runs: a batch, some entries, a batch... (a batch of 0 entries included).
+          const items: ImportItem[] = [];
+          const batches: EntryBatch[] = [];
+          for (let at = 0; at <= n; ) {
+            const len = rng.int(Math.max(2, n >> 2));
+            const b = batchOf(entries.slice(at, at + len));
+            items.push(b);
+            batches.push(b);
+            at += len;
+            const ones = rng.int(3);
+            for (const e of entries.slice(at, at + ones)) items.push(rng.int(2) === 0 ? e : [e.key, e.value]);
+            at += ones;
+            if (at >= n && rng.int(2) === 0) break;
+          }
+          const seen: number[] = [];
+          const a = newDir();
+          // The caller reuses a batch's buffers once the import asks for the next item: it must
+          // have copied what it keeps (large values too, which the build thread hashes later).
+          async function* reusing() {
+            for (const item of items) {
+              yield item;
+              if (batches.includes(item as EntryBatch)) {
+                (item as EntryBatch).keys.fill(0xee);
+                (item as EntryBatch).values.fill(0xee);
+              }
+            }
+          }
+          const got = await importEntries(a, reusing(), { chunk, onProgress: (c) => seen.push(c) });
+          assert.equal(toHex(got.root), toHex(want.root), `${label}: root`);
+          assert.equal(got.count, n, `${label}: count`);
+          assert.ok(seen.every((c, i) => i === 0 || c >= seen[i - 1]) && (n === 0 || seen[seen.length - 1] === n), `${label}: progress ${seen.join(",")}`);
+          const sa = Store.open(a);
+          const sb = Store.open(base);
+          try {
+            const keys = entries.map((e) => e.key);
+            const pa = pagesOf(sa, keys);
+            const pb = pagesOf(sb, keys);
+            assert.deepEqual([...pa.keys()].sort(), [...pb.keys()].sort(), `${label}: page ids`);
+            for (const [id, page] of pb) assert.ok(page === pa.get(id), `${label}: page ${id}`);
+            for (const e of entries) assert.equal(toHex(sa.get(e.key) as Uint8Array), toHex(e.value), `${label}: value`);
+            assert.equal(sa.size, n);
+          } finally {
+            sa.close();
+            sb.close();
+          }
+        }
+      }
+    } finally {
+      setLoadWorker("auto");
+    }
+  });
+
+  it("refuses a bad batch with BAD_ARGUMENT naming what is wrong, and leaves the database empty", async () => {
+    const rng = new Rng(seed + 6);
+    const entries = sortEntries(randomEntries(rng, 3000, false));
+    const good = batchOf(entries);
+    const dir = newDir();
+    const offsets = (edit: (o: Uint32Array) => void) => {
+      const o = good.offsets.slice();
+      edit(o);
+      return o;
+    };
+    const swapped = batchOf(entries.map((e, i) => (i === 2001 ? entries[2002] : i === 2002 ? entries[2001] : e)));
+    const repeated = batchOf(entries.map((e, i) => (i === 1500 ? entries[1499] : e)));
+    const cases: [string, ImportItem[], RegExp][] = [
+      ["keys not a whole number of keys", [{ ...good, keys: good.keys.subarray(1) }], /batch\.keys must be a Uint8Array of 31-byte keys, got 92999 bytes/],
+      ["keys not bytes", [{ ...good, keys: [1, 2] as unknown as Uint8Array }], /batch\.keys must be a Uint8Array/],
+      ["values not bytes", [{ ...good, values: "ab" as unknown as Uint8Array }], /batch\.values must be a Uint8Array, got string/],
+      ["offsets one short", [{ ...good, offsets: good.offsets.subarray(1) }], /batch\.offsets must be a Uint32Array of 3001 items .* got 3000/],
+      ["offsets of another type", [{ ...good, offsets: Int32Array.from(good.offsets) as unknown as Uint32Array }], /batch\.offsets must be a Uint32Array/],
+      [
+        "offsets going back",
+        [{ ...good, offsets: offsets((o) => (o[2500] = o[2499] - 1)) }],
+        /batch\.offsets\[2500\] is .* before offsets\[2499\].*entry 2499/,
+      ],
+      ["offsets past the values", [{ ...good, values: good.values.subarray(0, good.values.length - 1) }], /batch\.offsets\[3000\] is .* past the/],
+      ["keys out of order", [swapped], /entry 2002 key 0x[0-9a-f]+ is not after the previous key/],
+      ["a repeated key", [repeated], /entry 1500 key .* is not after the previous key/],
+      ["a batch after a greater key", [entries[2999], batchOf(entries.slice(0, 10))], /entry 1 key .* is not after the previous key/],
+    ];
+    for (const [what, items, message] of cases) {
+      await assert.rejects(importEntries(dir, items, { chunk: 1000 }), (e: unknown) => code("BAD_ARGUMENT")(e) && message.test((e as Error).message), what);
+      const db = open(dir);
+      try {
+        assert.equal(toHex(db.root), toHex(new Uint8Array(32)), `${what}: empty`);
+      } finally {
+        db.close();
+      }
+    }
+    assert.equal(toHex((await importEntries(dir, [good], { chunk: 1000 })).root), toHex(trieRoot(entries)));
   });
 
   it("the worker threads do not keep the process alive, and start under --input-type=module", () => {

@@ -1,10 +1,10 @@
 // `bmt import`: a state (JSON state file or entry lines) into a new or empty database, by the
 // bulk load (one durable commit, nothing kept when anything is wrong).
-import { DbError, type Entry, fromHex, importEntries, toHex } from "../../index.ts";
+import { DbError, type Entry, fromHex, type ImportItem, importEntries, toHex } from "../../index.ts";
 import { compareKeys, sortByKey } from "../../trie/key.ts";
 import { type Command, CommandFailure, flag, JSON_OPTION, PROGRESS_OPTIONS, positionals, printJson, str, UsageError } from "../command.ts";
 import { readImportSource } from "../import-source.ts";
-import { firstChar, streamEntryLines } from "../import-stream.ts";
+import { firstChar, streamEntryBatches } from "../import-stream.ts";
 import { streamStateFile } from "../json-stream.ts";
 import { readInput, reason } from "../input.ts";
 import { type Progress, progress } from "../progress.ts";
@@ -61,7 +61,7 @@ database is not empty or is held by another process, or FILE cannot be read or p
     }
     const name = file === "-" ? "stdin" : file;
     let bar: Progress | null = null;
-    const run = async (entries: Iterable<Entry> | AsyncIterable<Entry>, total: number | null, expected: Uint8Array | undefined) => {
+    const run = async (entries: Iterable<ImportItem> | AsyncIterable<ImportItem>, total: number | null, expected: Uint8Array | undefined) => {
       bar = progress(io, args, "bmt import", total);
       const b = bar;
       try {
@@ -83,9 +83,9 @@ database is not empty or is held by another process, or FILE cannot be read or p
         }
       }
       if (file !== "-" && first !== "{" && first !== "[") {
-        // Entry lines from a file: streamed while they come in key order.
+        // Entry lines from a file: streamed while they come in key order, a batch per read.
         try {
-          result = await run(streamEntryLines(file, name), null, expected);
+          result = await run(streamEntryBatches(file, name), null, expected);
           streamed = true;
         } catch (e) {
           if (!(e instanceof DbError && e.code === "BAD_ARGUMENT" && UNSORTED.test(e.message))) throw e;
