@@ -21,6 +21,8 @@ const { crc32 } = require("node:zlib");
 // A thread that exits (an uncaught error, process.exit) says so in shared memory, where a
 // caller blocked in Atomics.wait sees it: the job it was running is marked lost (3).
 let current = null;
+// Started: a caller blocked waiting for a job tells a slow job from a thread that never ran.
+Atomics.store(life, 1, 1);
 process.on("exit", () => {
   Atomics.store(life, 0, 1);
   Atomics.notify(life, 0);
@@ -79,16 +81,33 @@ const FAILED = 2;
 const LOST = 3;
 
 let worker: Worker | null = null;
-/** The live worker's flag in shared memory: 1 once its thread has exited. */
-let life: Int32Array = new Int32Array(new SharedArrayBuffer(4));
+/** The live worker's flags in shared memory: [0] 1 once its thread has exited, [1] 1 once it has started. */
+let life: Int32Array = new Int32Array(new SharedArrayBuffer(8));
+/** How long a blocked caller waits for a worker that has not started before it gives the job up. */
+let bootTimeoutMs = 60_000;
+/** Tests: the next worker's source (one that never starts), or null. */
+let nextSource: string | null = null;
+
+/**
+ * Tests: how long `wait` waits for a worker that never started (returns the old value); with
+ * `broken`, the next worker started fails before it runs anything.
+ */
+export function setWriteBehindBoot(timeoutMs: number, broken = false): number {
+  const old = bootTimeoutMs;
+  bootTimeoutMs = timeoutMs;
+  nextSource = broken ? 'throw new Error("write-behind: start fault injected");' : null;
+  return old;
+}
 
 function sharedWorker(): Worker {
   // A worker whose thread has exited, though its exit event has not run yet, takes no more jobs.
   if (worker === null || Atomics.load(life, 0) === 1) {
-    life = new Int32Array(new SharedArrayBuffer(4));
+    life = new Int32Array(new SharedArrayBuffer(8));
+    const source = nextSource ?? WORKER_SOURCE;
+    nextSource = null;
     // No inherited flags: the source is a CommonJS script whatever this process's input type
     // (under --input-type=module the worker would fail to parse it before it could report).
-    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: life });
+    const w = new Worker(source, { eval: true, execArgv: [], workerData: life });
     w.unref();
     // A worker that dies (an uncaught error, or an exit) takes its jobs with it: they stay
     // RUNNING, and a client waiting for one would wait forever. Its clients check that the
@@ -182,7 +201,7 @@ export class WriteBehind {
   #path = "";
   /** The worker the job in flight went to, and its exit flag (see `#lost`). */
   #on: Worker | null = null;
-  #life: Int32Array = new Int32Array(4);
+  #life: Int32Array = new Int32Array(2);
 
   /**
    * Starts writing `job`'s runs into the file open as `fd` (named `path` in errors), then
@@ -235,14 +254,28 @@ export class WriteBehind {
    */
   wait(): void {
     if (!this.#busy) return;
+    const t0 = performance.now();
+    let unborn = false;
     while (Atomics.load(this.#state, 0) === RUNNING) {
       // The worker was lost (it died, or never started): nothing will signal. A job it had
       // not begun is seen lost within the wait's timeout.
       if (this.#lost()) break;
-      Atomics.wait(this.#state, 0, RUNNING, 1000);
+      // A thread that failed to start reports it only by an event, which a blocked caller never
+      // receives: give up on one that has not started after the boot timeout.
+      if (Atomics.load(this.#life, 1) === 0 && performance.now() - t0 >= bootTimeoutMs) {
+        unborn = true;
+        break;
+      }
+      Atomics.wait(this.#state, 0, RUNNING, Math.min(1000, bootTimeoutMs));
     }
     this.#busy = false;
     const state = Atomics.load(this.#state, 0);
+    if (unborn && state === RUNNING) {
+      // Never given another job; it is stopped if it ever starts.
+      if (worker === this.#on) worker = null;
+      void this.#on?.terminate();
+      throw new IoError("write", this.#path, new Error(`the write-behind worker did not start within ${bootTimeoutMs} ms`));
+    }
     if (state === RUNNING || state === LOST) {
       throw new IoError("write", this.#path, new Error("the write-behind worker exited before finishing its write"));
     }

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { IoError } from "../../src/io/io-error.ts";
-import { setWriteBehindFault } from "../../src/io/write-behind.ts";
+import { setWriteBehindBoot, setWriteBehindFault } from "../../src/io/write-behind.ts";
 import { PageStoreError } from "../../src/merkle/page-store-errors.ts";
 import { setCheckpointSliceMs } from "../../src/store/checkpoint.ts";
 import { Store, StoreError } from "../../src/store/index.ts";
@@ -131,6 +131,53 @@ describe(`store: the write-behind worker lost during a background checkpoint (se
       });
     }
   }
+
+  it("a worker that never starts fails a blocking checkpoint after the boot timeout instead of hanging; the next worker writes it", () => {
+    const rng = new Rng(seed + 20);
+    const { batches, roots, states } = workload(rng, 4, 60);
+    const { dir, cleanup } = tempDir("bmt-store-worker-loss");
+    const boot = setWriteBehindBoot(60_000);
+    try {
+      // The live worker exits at its next job, so that the job after it starts a new one.
+      const first = Store.open(`${dir}/a`, { ...options, checkpointEvery: 1000 });
+      first.commit(batches[0]);
+      setWriteBehindFault(0, "exit");
+      // A blocking checkpoint throws the write's IoError; the store is failed from then on.
+      assert.throws(
+        () => first.checkpoint(),
+        (e: unknown) => e instanceof IoError || failed(e),
+      );
+      assert.throws(() => first.commit(batches[1]), failed);
+      closeTyped(first);
+      setWriteBehindFault(0, null);
+      // The new worker's thread fails before it runs anything: only an event (which a blocked
+      // caller never receives) would say so. The outcome does not depend on the timeout's length.
+      setWriteBehindBoot(200, true);
+      const store = Store.open(`${dir}/b`, { ...options, checkpointEvery: 1000 });
+      for (const batch of batches.slice(0, 3)) store.commit(batch);
+      const cause = (e: unknown): unknown =>
+        e instanceof IoError ? e.cause : (e as Error).cause instanceof IoError ? ((e as Error).cause as IoError).cause : e;
+      assert.throws(
+        () => store.checkpoint(),
+        (e: unknown) => (e instanceof IoError || failed(e)) && /did not start within 200 ms/.test(String(cause(e))),
+      );
+      assert.throws(() => store.commit(batches[3]), failed);
+      closeTyped(store);
+      setWriteBehindBoot(60_000);
+      const again = Store.open(`${dir}/b`, options);
+      checkState(again, roots[2], states[2], "reopened after the worker never started");
+      again.commit(batches[3]);
+      again.checkpoint();
+      again.close();
+      const last = Store.open(`${dir}/b`, options);
+      checkState(last, roots[3], states[3], "after a checkpoint by a worker that started");
+      last.close();
+    } finally {
+      setWriteBehindBoot(boot);
+      setWriteBehindFault(0, null);
+      cleanup();
+    }
+  });
 
   it("close() with the checkpoint in flight and the worker lost returns; a reopen loses nothing acknowledged", async () => {
     const rng = new Rng(seed + 10);
