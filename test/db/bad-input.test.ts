@@ -534,6 +534,28 @@ const TABLE: Record<string, TableEntry> = {
 /** The store layer: internal, but its public methods check their arguments the same way. */
 const STORE_TABLE: Record<string, TableEntry> = {
   StoreError: "error class",
+  checkBatch: (t) => {
+    const good = { keys: new Uint8Array(62), values: new Uint8Array(3), offsets: Uint32Array.of(0, 1, 3) };
+    return each(
+      t,
+      null,
+      "checkBatch",
+      storeLayer.checkBatch,
+      [good],
+      0,
+      [
+        ["undefined", undefined],
+        ["null", null],
+        ["number", 1],
+        ["keys of 61 bytes", { ...good, keys: new Uint8Array(61) }, "batch.keys"],
+        ["keys a string", { ...good, keys: "ab" }, "batch.keys"],
+        ["values an array", { ...good, values: [1, 2, 3] }, "batch.values"],
+        ["offsets one short", { ...good, offsets: Uint32Array.of(0, 1) }, "batch.offsets"],
+        ["offsets an array", { ...good, offsets: [0, 1, 3] }, "batch.offsets"],
+      ],
+      store_("batch"),
+    );
+  },
   sortBatch: (t) =>
     each(
       t,
