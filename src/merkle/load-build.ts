@@ -20,7 +20,7 @@
 // Node names live in the hash kernel's scratch memory and branches are hashed in place there.
 
 import { HashKernel } from "../hash/index.ts";
-import { BRANCH_NODE, KEY_BITS, KEY_BYTES, LEAF_NODE, writeLeafPreimageAt } from "../trie/index.ts";
+import { BRANCH_NODE, KEY_BITS, KEY_BYTES, LEAF_NODE, PackedLeafWriter, writeLeafPreimageAt } from "../trie/index.ts";
 import { MAX_INLINE_VALUE, type PackedEntries } from "../kv/index.ts";
 import {
   ELISION_THRESHOLD,
@@ -65,6 +65,7 @@ const NAME_WORDS = 8;
 export class TrieLoadBuilder {
   readonly #kernel = new HashKernel(2048);
   readonly #heap = this.#kernel.heap;
+  readonly #leaves = new PackedLeafWriter(this.#kernel);
   readonly #words = new Int32Array(this.#heap.buffer, this.#heap.byteOffset, this.#heap.length >> 2);
   /** Heap offset of stack slot 0's node name. */
   readonly #ids = this.#kernel.scratchOffset;
@@ -200,10 +201,12 @@ export class TrieLoadBuilder {
   #hashLeaves(batch: PackedEntries, from: number, to: number): void {
     const kernel = this.#kernel;
     const { keys, vals, starts, lens } = batch;
+    const leaves = this.#leaves;
+    leaves.use(keys, vals);
     for (let i = from; i < to; i++) {
       const at = kernel.inOffset + (i - from) * 64;
       const len = lens[i];
-      if (len <= MAX_INLINE_VALUE) writeLeafPreimageAt(kernel, keys, KEY_BYTES * i, vals, starts[i], len, at);
+      if (len <= MAX_INLINE_VALUE) leaves.write(KEY_BYTES * i, starts[i], len, at);
       else writeLeafPreimageAt(kernel, keys, KEY_BYTES * i, batch.large.get(i) as Uint8Array, 0, len, at);
     }
     kernel.hashNodes(to - from);

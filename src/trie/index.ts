@@ -2,7 +2,18 @@ export { TrieError, type TrieErrorCode } from "./errors.ts";
 export { fromHex, toHex } from "./hex.ts";
 export { equalBytes, isBytes } from "./bytes.ts";
 export { checkKey, commonPrefixBits, compareKeys, KEY_BITS, KEY_BYTES, keyBit, lowerBound, sortByKey } from "./key.ts";
-export { EMBED_MAX, encodeBranch, encodeHashedLeaf, encodeLeaf, H0, isEmptyId, isLeafNode, writeLeafPreimage, writeLeafPreimageAt } from "./node.ts";
+export {
+  EMBED_MAX,
+  encodeBranch,
+  encodeHashedLeaf,
+  encodeLeaf,
+  H0,
+  isEmptyId,
+  isLeafNode,
+  PackedLeafWriter,
+  writeLeafPreimage,
+  writeLeafPreimageAt,
+} from "./node.ts";
 export { assertKeyProof, type KeyProof, type ProofTerminal, proveKey, verifyKeyProof } from "./proof.ts";
 export { type Entry, sortEntries, subtrieRoot, trieRoot, trieRootUnsorted } from "./root.ts";
 export type { EntryBatch } from "./entry-batch.ts";

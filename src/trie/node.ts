@@ -82,3 +82,56 @@ export function writeLeafPreimageAt(kernel: HashKernel, key: Uint8Array, keyOff:
     kernel.hash(valOff === 0 && len === value.length ? value : value.subarray(valOff, valOff + len), heap, at + 32);
   }
 }
+
+/**
+ * Writes leaf preimages into a kernel's heap from keys back to back in one buffer and values in
+ * another (a bulk load's packed chunk). A leaf with an embedded value is written in 32-bit
+ * words, read unaligned: the byte loops of `writeLeafPreimageAt` cost as much as the hash.
+ */
+export class PackedLeafWriter {
+  readonly #kernel: HashKernel;
+  readonly #heap: DataView;
+  #keys: Uint8Array = H0;
+  #vals: Uint8Array = H0;
+  #keyView = new DataView(H0.buffer);
+  #valView = new DataView(H0.buffer);
+
+  constructor(kernel: HashKernel) {
+    this.#kernel = kernel;
+    const heap = kernel.heap;
+    this.#heap = new DataView(heap.buffer, heap.byteOffset, heap.byteLength);
+  }
+
+  /** Sets the buffers that `write` reads. */
+  use(keys: Uint8Array, vals: Uint8Array): void {
+    this.#keys = keys;
+    this.#vals = vals;
+    this.#keyView = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
+    this.#valView = new DataView(vals.buffer, vals.byteOffset, vals.byteLength);
+  }
+
+  /** `writeLeafPreimageAt` of the key at keys[keyOff..+31] and the value at vals[valOff..+len]. */
+  write(keyOff: number, valOff: number, len: number, at: number): void {
+    const keys = this.#keys;
+    // The last word of a value may be read past its end, never past the buffer's.
+    if (len > EMBED_MAX || valOff + ((len + 3) & ~3) > this.#vals.length) {
+      writeLeafPreimageAt(this.#kernel, keys, keyOff, this.#vals, valOff, len, at);
+      return;
+    }
+    const heap = this.#heap;
+    const kv = this.#keyView;
+    const vv = this.#valView;
+    // Byte 0 is the tag; the key fills bytes 1..31, so its first three bytes share word 0.
+    heap.setUint32(at, LEAF_EMBEDDED | len | (keys[keyOff] << 8) | (keys[keyOff + 1] << 16) | (keys[keyOff + 2] << 24), true);
+    for (let w = 1; w < 8; w++) heap.setUint32(at + 4 * w, kv.getUint32(keyOff + 4 * w - 1, true), true);
+    const v = at + HASH_BYTES;
+    const full = len >> 2;
+    let w = 0;
+    for (; w < full; w++) heap.setUint32(v + 4 * w, vv.getUint32(valOff + 4 * w, true), true);
+    if ((len & 3) !== 0) {
+      heap.setUint32(v + 4 * w, vv.getUint32(valOff + 4 * w, true) & ((1 << (8 * (len & 3))) - 1), true);
+      w++;
+    }
+    for (; w < 8; w++) heap.setUint32(v + 4 * w, 0, true);
+  }
+}

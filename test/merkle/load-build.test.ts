@@ -1,6 +1,6 @@
 // The bottom-up build of a sorted load: its top and every page it hands out equal a from-scratch
 // update's, byte for byte, for random states around the page and elision boundaries, keys with
-// long shared prefixes, values of 0, 1, 32, 33 bytes and large ones, and any split into batches.
+// long shared prefixes, values of 0-5, 31, 32, 33 bytes and large ones, and any split into batches.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PackedEntries } from "../../src/kv/index.ts";
@@ -12,7 +12,7 @@ import { Rng, testSeed } from "../support/random.ts";
 import { MemPages, scratchBuild } from "./model.ts";
 
 const seed = testSeed();
-const VALUE_SIZES = [0, 1, 32, 33, 1024, 1025, 5000];
+const VALUE_SIZES = [0, 1, 2, 3, 4, 5, 31, 32, 33, 1024, 1025, 5000];
 
 function entriesOf(rng: Rng, n: number, clustered: boolean): Entry[] {
   const byKey = new Map<string, Entry>();
