@@ -382,14 +382,7 @@ export class Pager implements PageSink {
       // the block that publishes a checkpoint (tens of thousands of pages: ~10 ms sorted there).
       yield;
       sorted = descending(list);
-      if (this.#dirty.size > 0) yield* this.#writeBehind(behind, fd);
-      else {
-        // Nothing left to write (a bulk load writes its pages as it goes): the sync alone goes
-        // behind, where it overlaps the caller's next steps (~70 ms for 1M entries' pages).
-        if (this.#behind !== null) throw new Error("pager: the last prepared pages are still being written");
-        behind.submit(fd, this.file.path, new WriteJob());
-        this.#behind = behind;
-      }
+      yield* this.#writeBehind(behind, fd);
     } else {
       this.writeDirty();
       this.file.sync();
@@ -400,20 +393,24 @@ export class Pager implements PageSink {
 
   // Copies the dirty pages into one shared buffer for the worker, which seals the copies (the
   // images in memory stay unsealed). They stay dirty (reads take them from memory, and nothing
-  // changes them: the caller writes no page before `settle`).
+  // changes them: the caller writes no page before `settle`). With none left to write (a bulk
+  // load writes its pages as it goes) the job is the sync alone, which then overlaps the
+  // caller's next steps (~70 ms for 1M entries' pages).
   *#writeBehind(behind: WriteBehind, fd: number): Steps<void> {
     if (this.#behind !== null) throw new Error("pager: the last prepared pages are still being written");
-    // A typed array's numeric sort: a comparator's takes ~5 ms for a checkpoint's pages.
-    const nos = Float64Array.from(this.#dirty.keys()).sort();
-    yield;
-    const data = this.#staging.take(nos.length * PAGE_SIZE);
     const job = new WriteJob();
-    for (let i = 0; i < nos.length; i++) {
-      if (i % STEP_PAGES === STEP_PAGES - 1) yield;
-      const p = this.#dirty.get(nos[i])!;
-      data.set(p, i * PAGE_SIZE);
-      sealBehind(job, data, i * PAGE_SIZE, nos[i]);
-      job.add(data, i * PAGE_SIZE, PAGE_SIZE, nos[i] * PAGE_SIZE);
+    if (this.#dirty.size > 0) {
+      // A typed array's numeric sort: a comparator's takes ~5 ms for a checkpoint's pages.
+      const nos = Float64Array.from(this.#dirty.keys()).sort();
+      yield;
+      const data = this.#staging.take(nos.length * PAGE_SIZE);
+      for (let i = 0; i < nos.length; i++) {
+        if (i % STEP_PAGES === STEP_PAGES - 1) yield;
+        const p = this.#dirty.get(nos[i])!;
+        data.set(p, i * PAGE_SIZE);
+        sealBehind(job, data, i * PAGE_SIZE, nos[i]);
+        job.add(data, i * PAGE_SIZE, PAGE_SIZE, nos[i] * PAGE_SIZE);
+      }
     }
     behind.submit(fd, this.file.path, job);
     this.#behind = behind;
