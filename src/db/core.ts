@@ -438,7 +438,9 @@ export class DbCore {
   // then still resolves if its sync succeeded (it is durable: the next open replays it).
   async #storeWriteAsync(prepared: PreparedCommit): Promise<void> {
     try {
-      await (this.#store as Store).commitPreparedAsync(prepared);
+      // Applied to the store's memory behind, in slices: the current version reads it through
+      // the forward delta until then (ahead.ts).
+      await (this.#store as Store).commitPreparedAsync(prepared, { applyBehind: true });
     } catch (e) {
       throw this.#storeFailed(e);
     }

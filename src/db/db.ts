@@ -168,6 +168,7 @@ export class Db implements Disposable, AsyncDisposable {
       pinnedVersions: core.pinnedVersions,
       retainedCommits: core.retainedTransitions,
       rollbackDepth: core.rollbackDepth,
+      checkpoints: s?.checkpoints ?? 0,
       rollbackLogSnapshots: core.logSnapshots,
       rollbackLogReset: core.logResetReason,
       lastCommit: core.lastCommit,

@@ -88,6 +88,8 @@ export interface DbMetrics {
   retainedCommits: number;
   /** Commits `rollback` can undo now. */
   rollbackDepth: number;
+  /** Checkpoints published since open (the store's pages written out; README "Durability and the files on disk"). */
+  checkpoints: number;
   /** Snapshots of the rollback log written since open (it compacts itself every window). */
   rollbackLogSnapshots: number;
   /**

@@ -1,4 +1,5 @@
 // The read surface shared by snapshots, finished sessions and overlays, and the snapshot itself.
+import { nextTurn } from "../io/index.ts";
 import type { KvEntry } from "../kv/index.ts";
 import { compareKeys, type KeyProof, type MultiProof, proveKey, proveMany, proveRange, type RangeProof, type TrieNodeSource } from "../trie/index.ts";
 import { MAX_STATE_REQUEST_SIZE, respondStateRequest, type StateResponse } from "../trie/state-request.ts";
@@ -104,7 +105,7 @@ export abstract class StateReadable {
       if (chunk.length < SCAN_CHUNK) return;
       next = keyAfter(chunk[chunk.length - 1][0]);
       if (next === undefined) return;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 

@@ -6,5 +6,5 @@ export { type KvFile, type KvFileSystem, MemFile, MemFileSystem, NodeFile, nodeF
 export { memPageStoreFileSystem, nodePageStoreFileSystem, type PageStoreFileSystem, pathIn } from "./fs.ts";
 export { closeAll, closeQuietly, findIoError, guardFile, guardFileSystem, IoError, ioErrorOf, type IoOp } from "./io-error.ts";
 export { StagingBuffer } from "./staging.ts";
-export { runSteps, STEP_PAGES, type Steps } from "./steps.ts";
+export { nextTurn, runSteps, STEP_PAGES, setTurnHook, type Steps } from "./steps.ts";
 export { CHAIN, WriteBehind, WriteJob } from "./write-behind.ts";

@@ -1,4 +1,5 @@
 // Read operations shared by the live tree and its snapshots.
+import { nextTurn } from "../io/index.ts";
 import { KvError } from "./errors.ts";
 import { KEY_BITS, KEY_BYTES, checkKey, kvBadKey, compareKeyAt, prefixCeil, prefixFloor, sharesBitPrefix } from "./key.ts";
 import { type CellVisitor, Cursor, lookup } from "./cursor.ts";
@@ -237,7 +238,7 @@ export abstract class KvReader {
       yield [c.key(), c.value()];
       if (++since === ASYNC_CHUNK) {
         since = 0;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextTurn();
         this._ensure(token);
       }
     }

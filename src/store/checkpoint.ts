@@ -28,7 +28,7 @@
 // Reopening starts from the meta record: a crash before 3 leaves the previous one in force, and
 // nothing it names was overwritten (copy-on-write values, WAL not yet applied); a crash after 3
 // is repaired by replaying the WAL.
-import { type KvFile, runSteps, type Steps, type WriteBehind, WriteJob } from "../io/index.ts";
+import { type KvFile, nextTurn, runSteps, type Steps, type WriteBehind, WriteJob } from "../io/index.ts";
 import type { KvTree } from "../kv/index.ts";
 import type { MerkleTop, PageStore } from "../merkle/index.ts";
 import type { DirtyPages } from "./dirty-pages.ts";
@@ -84,6 +84,11 @@ export function setCheckpointSliceMs(ms: number): number {
   const old = sliceMs;
   sliceMs = ms;
   return old;
+}
+
+/** The time per slice now: a checkpoint's, and the commits applied behind (commits-ahead.ts). */
+export function checkpointSliceMs(): number {
+  return sliceMs;
 }
 
 let hold: (() => Promise<void>) | null = null;
@@ -147,8 +152,6 @@ export interface CheckpointParts {
    */
   readonly published: () => void;
 }
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The checkpoints of one store: the last one's seq, and the one in flight. */
 export class Checkpoints {

@@ -58,7 +58,12 @@ export interface CommitStats extends UpdateStats {
   updateMs: number;
   valuesMs: number;
   logMs: number;
-  /** True when this commit ran a checkpoint; its total and phase times follow (0 otherwise). */
+  /**
+   * True when this commit ran a checkpoint; its total and phase times follow (0 otherwise). A
+   * commit applied behind (`commitPreparedAsync` with `applyBehind`) begins the checkpoint it
+   * makes due only once it is in memory, so it never reports one: `StoreStats.checkpoints`
+   * counts them.
+   */
   checkpoint: boolean;
   /** The checkpoint runs in the background (`commitPrepared` with `background`): its phases are 0 here; see `Store.lastCheckpoint`. */
   checkpointBehind: boolean;
@@ -75,9 +80,9 @@ export interface CommitStats extends UpdateStats {
   /** Milliseconds this commit spent finishing the previous commit's checkpoint (see `Store`). */
   settleMs: number;
   /**
-   * Held back: logged while a checkpoint ran in the background (or while the commits it held
-   * back were being applied): durable, and applied to the store's memory after that checkpoint
-   * is published (`valuesMs` is then 0; see `Store.commitPreparedAsync`).
+   * Held back: logged while a checkpoint ran in the background: durable, and applied to the
+   * store's memory after that checkpoint is published (`valuesMs` is then 0; see
+   * `Store.commitPreparedAsync`).
    */
   duringCheckpoint: boolean;
 }
@@ -87,6 +92,7 @@ export interface StoreStats {
   merkle: PageStoreStats;
   values: ReturnType<KvTree["stats"]>;
   redo: { fsyncs: number; bytesWritten: number; records: number; bytes: number };
+  /** Checkpoints published since open. */
   checkpoints: number;
   dirtyPages: number;
 }

@@ -36,7 +36,7 @@ import { guardFileSystem, nodePageStoreFileSystem, type PageStoreFileSystem, Wri
 import { type Change, MERKLE_PAGE_BYTES, type MerkleTop, type PageStore, type PageWrite, type UpdateResult, updateTrie } from "../merkle/index.ts";
 import { compareKeys, EMPTY_NODE, TrieError } from "../trie/index.ts";
 import { type StoreLoad, startLoad } from "./bulk-load.ts";
-import { type CheckpointStats, Checkpoints, NO_CHECKPOINT } from "./checkpoint.ts";
+import { type CheckpointStats, Checkpoints, checkpointSliceMs, NO_CHECKPOINT } from "./checkpoint.ts";
 import { DirtyPages } from "./dirty-pages.ts";
 import { StoreError } from "./errors.ts";
 import { CommitsAhead } from "./commits-ahead.ts";
@@ -121,16 +121,27 @@ export class Store extends StoreReads {
     this.#made = files.made;
     this.#dirty = dirty;
     this.#load = new LoadPages(path, dirty, options.merkleCacheBytes);
-    this.#ahead = new CommitsAhead(
-      (seq, prepared) => {
-        this.values.apply(prepared.changes);
+    this.#ahead = new CommitsAhead({
+      apply: (seq, prepared, from, to) => {
+        const { changes } = prepared;
+        if (to > from) this.values.apply(from === 0 && to === changes.length ? changes : changes.slice(from, to));
+        if (to < changes.length) return;
         this.#stage(prepared.update.writes, prepared.pagesGiven === true);
         this.#top = prepared.update.top;
         this.#seq = seq;
       },
-      () => !this.#closed && this.#failed === null && !this.#cp.running,
-      (e) => this.#halt(e),
-    );
+      applicable: () => !this.#closed && this.#failed === null && !this.#cp.running,
+      fail: (e) => this.#halt(e),
+      // As after a commit applied at once; not while a commit's record is being synced (its
+      // apply checks again), since a checkpoint switches the redo log's file.
+      drained: () =>
+        this.#guard(() => {
+          if (this.#syncing) return;
+          this.#cp.applyHeldIfUnread();
+          if (!this.#cp.pending && this.#due()) this.#cp.beginBehind(this.#seq, this.#top);
+        }),
+      sliceMs: checkpointSliceMs,
+    });
     this.#cp = new Checkpoints(
       {
         values,
@@ -300,12 +311,15 @@ export class Store extends StoreReads {
    * While a checkpoint runs in the background (`checkpointRunning`), the commit goes on beside
    * it: durable in the redo log's other file when this resolves, but held back from memory
    * (`seq`, `top` and reads stay at the state the checkpoint writes out) until the checkpoint is
-   * published; then the held-back commits are applied in order, one per turn of the event loop
-   * (`commitsAhead` counts them, `loggedSeq` is the last durable commit's seq). `prepared` must
-   * then be computed over the state with the held-back commits (the database reads it as a
-   * delta: src/db/ahead.ts); its `base` is checked against the newest of them.
+   * published; then the held-back commits are applied in order, in slices with a turn of the
+   * event loop between them (`commitsAhead` counts them, `loggedSeq` is the last durable
+   * commit's seq). `prepared` must then be computed over the state with the held-back commits
+   * (the database reads it as a delta: src/db/ahead.ts); its `base` is checked against the
+   * newest of them. With `applyBehind` every commit is held back that way: it resolves once
+   * durable and its in-memory apply follows in slices, so the caller must read the state
+   * through the commits ahead as well; a checkpoint it makes due begins once they are applied.
    */
-  async commitPreparedAsync(prepared: PreparedCommit): Promise<Uint8Array> {
+  async commitPreparedAsync(prepared: PreparedCommit, options: { applyBehind?: boolean } = {}): Promise<Uint8Array> {
     this.live();
     this.#notLoading();
     checkPrepared(prepared);
@@ -342,13 +356,16 @@ export class Store extends StoreReads {
     // A background checkpoint that failed during the sync failed the store: the commit may be
     // durable (the reopen replays it), but memory has nothing more.
     this.live();
-    if (this.#cp.running || this.#ahead.length > 0) {
+    const during = this.#cp.running;
+    if (during || this.#ahead.length > 0 || options.applyBehind === true) {
       // Durable, and kept out of memory, which the checkpoint in flight is writing out: applied
-      // after it is published, after the commits held back before it. Reads of the store
-      // meanwhile see the state before it; the database reads it as a forward delta.
+      // after it is published, after the commits held back before it (or from the next turn,
+      // when none runs). Reads of the store meanwhile see the state before it; the database
+      // reads it as a forward delta.
       this.#guard(() => this.redo.synced(length));
       this.#ahead.push(seq, prepared);
-      this.#lastCommit = commitStats(prepared, NO_CHECKPOINT, { settleMs: t1 - t0, logMs: t2 - t1, valuesMs: 0, checkpointMs: 0 }, true);
+      if (!this.#cp.running) this.#ahead.drain();
+      this.#lastCommit = commitStats(prepared, NO_CHECKPOINT, { settleMs: t1 - t0, logMs: t2 - t1, valuesMs: 0, checkpointMs: 0 }, during);
       return update.top.root.slice();
     }
     let cp = NO_CHECKPOINT;

@@ -102,7 +102,7 @@ async function run(fs: PowerFs, plan: Plan): Promise<{ done: number; checkpointe
         const f = await write(db.beginWrite(), op.changes).finish();
         if (op.sync) f.commitSync();
         else await f.commit();
-        if (db.metrics().lastCommit?.store.checkpoint) checkpointed = true;
+        if (db.metrics().checkpoints > 0) checkpointed = true;
         if (db.metrics().lastCommit?.store.duringCheckpoint) during++;
       }
       done++;

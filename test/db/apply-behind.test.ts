@@ -1,0 +1,135 @@
+// A database commit resolves once its redo record is durable; the store applies it to memory
+// after, in slices of a few changes with turns of the event loop between them
+// (src/store/commits-ahead.ts), and reads go through the commit's forward delta until it is
+// whole in memory. The turns are taken by hand here (`setTurnHook`) with one chunk per slice,
+// so every read below runs between two chunks of the apply whatever the machine's speed: the
+// current version, a snapshot from before the commit, scans, a session finished over the
+// half-applied store, and a reopen all see exactly the acknowledged states. The checkpoint the
+// commit makes due begins once the commit is whole in memory.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type Db, open } from "../../src/db/index.ts";
+import { setTurnHook } from "../../src/io/index.ts";
+import { setCheckpointSliceMs } from "../../src/store/checkpoint.ts";
+import { toHex } from "../../src/trie/index.ts";
+import { Rng, testSeed } from "../support/random.ts";
+import { FaultFs } from "./fault-fs.ts";
+import { type Change, h, Model, randomChanges, universe, write } from "./helpers.ts";
+
+const seed = testSeed();
+const DIR = "/db";
+const OPTIONS = { lock: false, rollbackWindow: 4, merkleInitialBuckets: 16 };
+
+function sorted(model: Model): string {
+  return model
+    .sorted()
+    .map(([k, v]) => `${toHex(k)}=${toHex(v)}`)
+    .join();
+}
+
+function assertState(db: Db, model: Model, keys: Uint8Array[], what: string): void {
+  assert.equal(toHex(db.root), model.root(), `${what}: root`);
+  using snap = db.beginRead();
+  for (const k of keys) assert.equal(h(snap.get(k)), h(model.get(k)), `${what}: value`);
+  assert.equal([...snap.entriesSync()].map(([k, v]) => `${toHex(k)}=${toHex(v)}`).join(), sorted(model), `${what}: scan`);
+}
+
+describe(`db: commits applied to memory behind their acknowledgement (seed ${seed})`, () => {
+  let sliceMs = 0;
+  before(() => {
+    sliceMs = setCheckpointSliceMs(0);
+  });
+  after(() => {
+    setCheckpointSliceMs(sliceMs);
+    setTurnHook(null);
+  });
+
+  it("reads between every two chunks of the apply see the acknowledged states; the due checkpoint follows", async () => {
+    const rng = new Rng(seed);
+    const keys = universe(rng, 900);
+    const fs = new FaultFs();
+    const db = open(DIR, { ...OPTIONS, fs });
+    let model = new Model();
+    // 31 commits at once (the default checkpoint interval is 32): the next one makes it due.
+    for (let i = 0; i < 31; i++) {
+      const changes = randomChanges(rng, keys, i === 0 ? 500 : 1 + rng.int(10));
+      write(db.beginWrite(), changes).finishSync().commitSync();
+      model = Model.of(model).apply(changes);
+    }
+    const before = model;
+    const old = db.beginRead();
+    // Inserts, updates and deletes: several chunks of 128 changes.
+    const changes: Change[] = randomChanges(rng, keys, 700);
+    const f = write(db.beginWrite(), changes).finishSync();
+    const held: (() => void)[] = [];
+    setTurnHook((resume) => held.push(resume));
+    await f.commit();
+    const after = Model.of(before).apply(changes);
+    const checkpointsBefore = db.metrics().checkpoints;
+    let turns = 0;
+    let checks = 0;
+    while (held.length > 0 && turns < 10_000) {
+      turns++;
+      // Every check runs while the apply is part way (until its last chunk).
+      assertState(db, after, keys, `turn ${turns}`);
+      for (const k of keys.slice(0, 60)) assert.equal(h(old.get(k)), h(before.get(k)), `turn ${turns}: the snapshot from before`);
+      if (turns % 3 === 1) {
+        // A session over the current version, finished at once.
+        const more = randomChanges(rng, keys, 20);
+        const s = write(db.beginWrite(), more).finishSync();
+        assert.equal(toHex(s.root), Model.of(after).apply(more).root(), `turn ${turns}: a session's root`);
+        s.release();
+      }
+      checks++;
+      (held.shift() as () => void)();
+      // The slice runs in the microtasks after its turn.
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+    }
+    setTurnHook(null);
+    // 700 changes in chunks of 128 take 6 slices; the checkpoint's own slices follow.
+    assert.ok(checks >= 6, `${checks} turns`);
+    assertState(db, after, keys, "applied");
+    await db.flush();
+    for (let i = 0; i < 50 && db.metrics().checkpoints === checkpointsBefore; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(db.metrics().checkpoints, checkpointsBefore + 1, "the checkpoint the commit made due ran once it was applied");
+    old.release();
+    db.close();
+    const again = open(DIR, { ...OPTIONS, fs });
+    assertState(again, after, keys, "reopened");
+    again.close();
+  });
+
+  it("a process that dies between two chunks reopens at the acknowledged commit", async () => {
+    const rng = new Rng(seed + 1);
+    const keys = universe(rng, 600);
+    const fs = new FaultFs();
+    const db = open(DIR, { ...OPTIONS, fs });
+    let model = new Model();
+    for (let i = 0; i < 3; i++) {
+      const changes = randomChanges(rng, keys, 300);
+      write(db.beginWrite(), changes).finishSync().commitSync();
+      model = Model.of(model).apply(changes);
+    }
+    const changes = randomChanges(rng, keys, 500);
+    const f = write(db.beginWrite(), changes).finishSync();
+    const held: (() => void)[] = [];
+    setTurnHook((resume) => held.push(resume));
+    await f.commit();
+    const after = Model.of(model).apply(changes);
+    // Two chunks in: the files as they are now are what a killed process leaves.
+    for (let i = 0; i < 2 && held.length > 0; i++) {
+      (held.shift() as () => void)();
+      for (let j = 0; j < 20; j++) await Promise.resolve();
+    }
+    const image = fs.clone();
+    while (held.length > 0) {
+      (held.shift() as () => void)();
+      for (let j = 0; j < 20; j++) await Promise.resolve();
+    }
+    setTurnHook(null);
+    db.close();
+    const again = open(DIR, { ...OPTIONS, fs: image });
+    assertState(again, after, keys, "reopened from the image");
+    again.close();
+  });
+});
