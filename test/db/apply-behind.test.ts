@@ -99,6 +99,72 @@ describe(`db: commits applied to memory behind their acknowledgement (seed ${see
     again.close();
   });
 
+  it("a checkpoint made due is not begun while the next commit's record is being synced", async () => {
+    // The 32nd commit makes a checkpoint due; its apply ends while the 33rd commit's redo sync
+    // is held open. A checkpoint switches the redo log's file: begun then, the 33rd record
+    // stays in the file left while the 34th starts the other, and a reopen from the files
+    // after two more commits finds the log damaged (CORRUPT, "record 34 ... missing").
+    const rng = new Rng(seed + 2);
+    const keys = universe(rng, 600);
+    const fs = new FaultFs();
+    const db = open(DIR, { ...OPTIONS, fs });
+    let model = new Model();
+    for (let i = 0; i < 31; i++) {
+      const changes = randomChanges(rng, keys, i === 0 ? 300 : 1 + rng.int(10));
+      write(db.beginWrite(), changes).finishSync().commitSync();
+      model = Model.of(model).apply(changes);
+    }
+    const a = randomChanges(rng, keys, 400);
+    const fa = write(db.beginWrite(), a).finishSync();
+    const b = randomChanges(rng, keys, 40);
+    const fb = write(db.beginWrite({ overlays: [fa.toOverlay()] }), b).finishSync();
+    const afterA = Model.of(model).apply(a);
+    let afterB = Model.of(afterA).apply(b);
+    const held: (() => void)[] = [];
+    const release = async () => {
+      while (held.length > 0) {
+        (held.shift() as () => void)();
+        for (let j = 0; j < 20; j++) await Promise.resolve();
+      }
+    };
+    const redo = /\/redo\.[01]$/;
+    const gateA = fs.gate(redo);
+    setTurnHook((resume) => held.push(resume));
+    const pa = fa.commit();
+    const pb = fb.commit();
+    await gateA.reached;
+    const gateB = fs.gate(redo);
+    gateA.open();
+    await pa;
+    await gateB.reached;
+    // The 32nd commit's apply, to its end, while the 33rd's record is in flight.
+    await release();
+    assertState(db, afterA, keys, "the 32nd applied, the 33rd syncing");
+    gateB.open();
+    await pb;
+    // Two more commits, then everything the turns held.
+    for (let i = 0; i < 2; i++) {
+      const c = randomChanges(rng, keys, 30);
+      const fc = write(db.beginWrite(), c).finishSync();
+      const pc = fc.commit();
+      await release();
+      await pc;
+      afterB = Model.of(afterB).apply(c);
+    }
+    await release();
+    setTurnHook(null);
+    await db.flush();
+    for (let i = 0; i < 50 && db.metrics().checkpoints === 0; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(db.metrics().checkpoints, 1, "the due checkpoint ran after the 33rd commit");
+    assertState(db, afterB, keys, "after both");
+    // The files as a process killed now leaves them (`close` would checkpoint again).
+    const image = fs.clone();
+    db.close();
+    const again = open(DIR, { ...OPTIONS, fs: image });
+    assertState(again, afterB, keys, "reopened");
+    again.close();
+  });
+
   it("a process that dies between two chunks reopens at the acknowledged commit", async () => {
     const rng = new Rng(seed + 1);
     const keys = universe(rng, 600);
