@@ -34,6 +34,27 @@ function assertState(db: Db, model: Model, keys: Uint8Array[], what: string): vo
   assert.equal([...snap.entriesSync()].map(([k, v]) => `${toHex(k)}=${toHex(v)}`).join(), sorted(model), `${what}: scan`);
 }
 
+/** A database on a fresh in-memory file system with `commits` blocking commits (the first of `first` changes). */
+function filled(rng: Rng, keys: Uint8Array[], commits: number, first: number, size: () => number): { fs: FaultFs; db: Db; model: Model } {
+  const fs = new FaultFs();
+  const db = open(DIR, { ...OPTIONS, fs });
+  let model = new Model();
+  for (let i = 0; i < commits; i++) {
+    const changes = randomChanges(rng, keys, i === 0 ? first : size());
+    write(db.beginWrite(), changes).finishSync().commitSync();
+    model = Model.of(model).apply(changes);
+  }
+  return { fs, db, model };
+}
+
+/** Lets every held turn go, one at a time, each slice run in the microtasks after its turn. */
+async function releaseAll(held: (() => void)[]): Promise<void> {
+  while (held.length > 0) {
+    (held.shift() as () => void)();
+    for (let j = 0; j < 20; j++) await Promise.resolve();
+  }
+}
+
 describe(`db: commits applied to memory behind their acknowledgement (seed ${seed})`, () => {
   let sliceMs = 0;
   before(() => {
@@ -47,16 +68,8 @@ describe(`db: commits applied to memory behind their acknowledgement (seed ${see
   it("reads between every two chunks of the apply see the acknowledged states; the due checkpoint follows", async () => {
     const rng = new Rng(seed);
     const keys = universe(rng, 900);
-    const fs = new FaultFs();
-    const db = open(DIR, { ...OPTIONS, fs });
-    let model = new Model();
     // 31 commits at once (the default checkpoint interval is 32): the next one makes it due.
-    for (let i = 0; i < 31; i++) {
-      const changes = randomChanges(rng, keys, i === 0 ? 500 : 1 + rng.int(10));
-      write(db.beginWrite(), changes).finishSync().commitSync();
-      model = Model.of(model).apply(changes);
-    }
-    const before = model;
+    const { fs, db, model: before } = filled(rng, keys, 31, 500, () => 1 + rng.int(10));
     const old = db.beginRead();
     // Inserts, updates and deletes: several chunks of 128 changes.
     const changes: Change[] = randomChanges(rng, keys, 700);
@@ -106,14 +119,7 @@ describe(`db: commits applied to memory behind their acknowledgement (seed ${see
     // after two more commits finds the log damaged (CORRUPT, "record 34 ... missing").
     const rng = new Rng(seed + 2);
     const keys = universe(rng, 600);
-    const fs = new FaultFs();
-    const db = open(DIR, { ...OPTIONS, fs });
-    let model = new Model();
-    for (let i = 0; i < 31; i++) {
-      const changes = randomChanges(rng, keys, i === 0 ? 300 : 1 + rng.int(10));
-      write(db.beginWrite(), changes).finishSync().commitSync();
-      model = Model.of(model).apply(changes);
-    }
+    const { fs, db, model } = filled(rng, keys, 31, 300, () => 1 + rng.int(10));
     const a = randomChanges(rng, keys, 400);
     const fa = write(db.beginWrite(), a).finishSync();
     const b = randomChanges(rng, keys, 40);
@@ -121,12 +127,6 @@ describe(`db: commits applied to memory behind their acknowledgement (seed ${see
     const afterA = Model.of(model).apply(a);
     let afterB = Model.of(afterA).apply(b);
     const held: (() => void)[] = [];
-    const release = async () => {
-      while (held.length > 0) {
-        (held.shift() as () => void)();
-        for (let j = 0; j < 20; j++) await Promise.resolve();
-      }
-    };
     const redo = /\/redo\.[01]$/;
     const gateA = fs.gate(redo);
     setTurnHook((resume) => held.push(resume));
@@ -138,7 +138,7 @@ describe(`db: commits applied to memory behind their acknowledgement (seed ${see
     await pa;
     await gateB.reached;
     // The 32nd commit's apply, to its end, while the 33rd's record is in flight.
-    await release();
+    await releaseAll(held);
     assertState(db, afterA, keys, "the 32nd applied, the 33rd syncing");
     gateB.open();
     await pb;
@@ -147,11 +147,11 @@ describe(`db: commits applied to memory behind their acknowledgement (seed ${see
       const c = randomChanges(rng, keys, 30);
       const fc = write(db.beginWrite(), c).finishSync();
       const pc = fc.commit();
-      await release();
+      await releaseAll(held);
       await pc;
       afterB = Model.of(afterB).apply(c);
     }
-    await release();
+    await releaseAll(held);
     setTurnHook(null);
     await db.flush();
     for (let i = 0; i < 50 && db.metrics().checkpoints === 0; i++) await new Promise((r) => setImmediate(r));
@@ -168,14 +168,7 @@ describe(`db: commits applied to memory behind their acknowledgement (seed ${see
   it("a process that dies between two chunks reopens at the acknowledged commit", async () => {
     const rng = new Rng(seed + 1);
     const keys = universe(rng, 600);
-    const fs = new FaultFs();
-    const db = open(DIR, { ...OPTIONS, fs });
-    let model = new Model();
-    for (let i = 0; i < 3; i++) {
-      const changes = randomChanges(rng, keys, 300);
-      write(db.beginWrite(), changes).finishSync().commitSync();
-      model = Model.of(model).apply(changes);
-    }
+    const { fs, db, model } = filled(rng, keys, 3, 300, () => 300);
     const changes = randomChanges(rng, keys, 500);
     const f = write(db.beginWrite(), changes).finishSync();
     const held: (() => void)[] = [];
@@ -188,10 +181,7 @@ describe(`db: commits applied to memory behind their acknowledgement (seed ${see
       for (let j = 0; j < 20; j++) await Promise.resolve();
     }
     const image = fs.clone();
-    while (held.length > 0) {
-      (held.shift() as () => void)();
-      for (let j = 0; j < 20; j++) await Promise.resolve();
-    }
+    await releaseAll(held);
     setTurnHook(null);
     db.close();
     const again = open(DIR, { ...OPTIONS, fs: image });
