@@ -101,7 +101,9 @@ export function setWriteBehindBoot(timeoutMs: number, broken = false): number {
 
 function sharedWorker(): Worker {
   // A worker whose thread has exited, though its exit event has not run yet, takes no more jobs.
-  if (worker === null || Atomics.load(life, 0) === 1) {
+  // A test's broken source replaces the live worker at once: whether a healthy one is alive
+  // then (one started after an injected exit) must not decide which one runs the next job.
+  if (worker === null || Atomics.load(life, 0) === 1 || nextSource !== null) {
     life = new Int32Array(new SharedArrayBuffer(8));
     const source = nextSource ?? WORKER_SOURCE;
     nextSource = null;

@@ -150,6 +150,12 @@ describe(`store: the write-behind worker lost during a background checkpoint (se
       assert.throws(() => first.commit(batches[1]), failed);
       closeTyped(first);
       setWriteBehindFault(0, null);
+      // A healthy worker is alive now (as one started by a job after the exit may be, depending
+      // on when the exit was seen): the broken one below must replace it.
+      const healthy = Store.open(`${dir}/c`, { ...options, checkpointEvery: 1000 });
+      healthy.commit(batches[0]);
+      healthy.checkpoint();
+      healthy.close();
       // The new worker's thread fails before it runs anything: only an event (which a blocked
       // caller never receives) would say so. The outcome does not depend on the timeout's length.
       setWriteBehindBoot(200, true);
