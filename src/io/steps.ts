@@ -21,7 +21,7 @@ export function runSteps<T>(steps: Steps<T>): T {
 // checkpoint, the commits applied behind, async scans) waits for its next slice here instead of
 // on its own `setImmediate`: callbacks queued by `setImmediate` all run in the same pass of the
 // loop, so two drivers each within their slice time still stalled timers and I/O for the sum
-// of both (a 4 ms step of a finish and a 4 ms checkpoint slice: 8 ms and more). Here one waiter
+// of both (a step of a finish and a checkpoint slice of 4 ms each: 8 ms and more). Here one waiter
 // is let go per pass, in the order they asked.
 const waiting: (() => void)[] = [];
 let granting = false;

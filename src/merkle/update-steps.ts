@@ -39,8 +39,12 @@ export interface UpdateStepOptions {
   readonly plan?: (lo: number, total: number) => number;
 }
 
-/** Default time budget of a step, in milliseconds. */
-export const DEFAULT_STEP_MS = 4;
+/**
+ * Default time budget of a step, in milliseconds. 2 rather than 4: with 4, a step and a
+ * scavenge in the same pass of the event loop made most of its delays over 10 ms (bench:node:
+ * delay p99 8.4-9.5 ms against 11.0-12.2, same session latency; docs/design.md).
+ */
+export const DEFAULT_STEP_MS = 2;
 const DEFAULT_FIRST_STEP_CHANGES = 64;
 
 /**

@@ -72,8 +72,8 @@ export const NO_CHECKPOINT: CheckpointStats = Object.freeze({
   wallMs: 0,
 });
 
-/** Caller's-thread time a background checkpoint takes before it yields to the event loop. */
-export const SLICE_MS = 4;
+/** Caller's-thread time a background checkpoint takes before it yields to the event loop (as a finish's step: update-steps.ts). */
+export const SLICE_MS = 2;
 let sliceMs = SLICE_MS;
 
 /**

@@ -16,11 +16,13 @@ const seed = testSeed();
 const newDir = tempDirs("bmt-db-finish-");
 
 // A step per change: how many turns a finish takes does not depend on the machine's speed.
+let stepMs = 0;
 before(() => {
+  stepMs = finishStepping.ms;
   finishStepping.ms = 0;
 });
 after(() => {
-  finishStepping.ms = 4;
+  finishStepping.ms = stepMs;
 });
 
 const code = (c: string) => (e: unknown) => {
