@@ -1,10 +1,10 @@
 // Commits ahead of the store's memory: the store makes a database commit durable in its redo
 // log and applies it to its memory after, in slices (store.ts, `commitPreparedAsync` with
 // `applyBehind`); while a checkpoint is in flight, only once the checkpoint is published, so
-// that the checkpoint writes out a state no commit changes under it. Meanwhile the database's current version is the store plus those
-// commits, read as a forward delta: their changes and page writes composed, newest winning,
-// over the store. Once the store has applied them (in slices after the publication, or all
-// at once before a synchronous change), the current version is the store again.
+// that the checkpoint writes out a state no commit changes under it. Meanwhile the database's
+// current version is the store plus those commits, read as a forward delta: their changes and
+// page writes composed, newest winning, over the store. Once the store has applied them (in
+// slices, or all at once before a synchronous change), the current version is the store again.
 import type { Change, MerkleTop, UpdateResult } from "../merkle/index.ts";
 import { type DeltaCounters, DeltaState, mergeChanges, type PageMap, pageMap, type StateView } from "./state.ts";
 

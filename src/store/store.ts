@@ -132,13 +132,11 @@ export class Store extends StoreReads {
       },
       applicable: () => !this.#closed && this.#failed === null && !this.#cp.running,
       fail: (e) => this.#halt(e),
-      // As after a commit applied at once; not while a commit's record is being synced (its
-      // apply checks again), since a checkpoint switches the redo log's file.
+      // Not while a commit's record is being synced (its apply checks again), since a
+      // checkpoint switches the redo log's file.
       drained: () =>
         this.#guard(() => {
-          if (this.#syncing) return;
-          this.#cp.applyHeldIfUnread();
-          if (!this.#cp.pending && this.#due()) this.#cp.beginBehind(this.#seq, this.#top);
+          if (!this.#syncing) this.#beginDueBehind();
         }),
       sliceMs: checkpointSliceMs,
     });
@@ -364,7 +362,7 @@ export class Store extends StoreReads {
       // reads it as a forward delta.
       this.#guard(() => this.redo.synced(length));
       this.#ahead.push(seq, prepared);
-      if (!this.#cp.running) this.#ahead.drain();
+      if (!during) this.#ahead.drain();
       this.#lastCommit = commitStats(prepared, NO_CHECKPOINT, { settleMs: t1 - t0, logMs: t2 - t1, valuesMs: 0, checkpointMs: 0 }, during);
       return update.top.root.slice();
     }
@@ -378,12 +376,18 @@ export class Store extends StoreReads {
     });
     const t3 = performance.now();
     this.#guard(() => {
-      this.#cp.applyHeldIfUnread();
-      // On the event loop: the checkpoint runs in the background, in slices (see checkpoint.ts).
-      if (this.#due()) cp = this.#cp.beginBehind(this.#seq, this.#top);
+      cp = this.#beginDueBehind();
     });
     this.#lastCommit = commitStats(prepared, cp, { settleMs: t1 - t0, logMs: t2 - t1, valuesMs: t3 - t2, checkpointMs: performance.now() - t3 });
     return this.#top.root.slice();
+  }
+
+  // After a commit is whole in memory: the checkpoint held for a reader applied once none is
+  // left, and a checkpoint that became due begun in the background (in slices on the event
+  // loop, see checkpoint.ts).
+  #beginDueBehind(): CheckpointStats {
+    this.#cp.applyHeldIfUnread();
+    return !this.#cp.pending && this.#due() ? this.#cp.beginBehind(this.#seq, this.#top) : NO_CHECKPOINT;
   }
 
   /** The seq of the last durable commit: memory's (`seq`), or a commit logged ahead of it. */
